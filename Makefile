@@ -1,0 +1,52 @@
+# edgecam build. Every target installs what it is missing, so a fresh Debian bookworm or
+# Raspberry Pi OS (64-bit) machine with Go needs only `make run` or `make test`.
+SHELL        := /bin/bash
+ORT_VERSION  := 1.30.0
+ORT_DIR      := lib/onnxruntime
+ORT_LIB      := $(ORT_DIR)/libonnxruntime.so.1
+MODEL        := models/yolov5n.onnx
+SHARED       ?= ../shared
+GO           ?= go
+# Packages without cgo: tested with the race detector.
+PURE_PKGS    := $(shell $(GO) list -f '{{if not .CgoFiles}}{{.ImportPath}}{{end}}' ./internal/... 2>/dev/null)
+
+export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
+export EDGECAM_SHARED  := $(abspath $(SHARED))
+
+.PHONY: all deps deps-apt deps-ort deps-model build test test-short bench run emulator fmt vet clean
+
+all: build
+
+deps: deps-apt deps-ort deps-model
+
+deps-apt:
+	@scripts/deps-apt.sh
+
+deps-ort:
+	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR)
+
+deps-model:
+	@EDGECAM_SHARED=$(SHARED) scripts/fetch-model.sh $(MODEL)
+
+build: deps-apt deps-ort
+	$(GO) build -o bin/edgecam ./cmd/edgecam
+
+vet:
+	$(GO) vet ./...
+
+# The README's test command. Runs every test against the real ONNX Runtime, model, OpenCV,
+# TLS MQTT emulator and loopback HTTP/RTSP servers, then the race detector on the pure-Go packages
+# and a short fuzz run of the protocol parsers.
+test: deps build
+	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS)
+	@scripts/fuzz-short.sh
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
+	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
+
+clean:
+	rm -rf bin

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages edgecam needs to build and test, when they are missing:
+# OpenCV 4.6 headers (gocv), pkg-config, and ffmpeg (RTSP test feed).
+set -euo pipefail
+need=()
+for p in libopencv-dev pkg-config ffmpeg; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "deps: installing ${need[*]} (apt)" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Extracts the ONNX Runtime shared library for this machine's architecture from the npm package
+# onnxruntime-node (which ships prebuilt libraries for linux x64 and arm64) into DEST.
+# Usage: fetch-ort.sh VERSION DEST_DIR
+set -euo pipefail
+version=${1:?version}
+dest=${2:?destination folder}
+case "$(uname -m)" in
+  x86_64|amd64) arch=x64 ;;
+  aarch64|arm64) arch=arm64 ;;
+  *) echo "deps: no prebuilt ONNX Runtime for $(uname -m) in onnxruntime-node; build ONNX Runtime $version yourself and pass --ort-lib" >&2; exit 1 ;;
+esac
+if [ -f "$dest/libonnxruntime.so.1" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$version-$arch" ]; then
+  exit 0
+fi
+command -v npm >/dev/null || { echo "deps: npm is needed to fetch onnxruntime-node@$version (apt-get install npm)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "deps: fetching ONNX Runtime $version ($arch) from npm onnxruntime-node@$version" >&2
+(cd "$tmp" && npm pack --silent "onnxruntime-node@$version" >/dev/null)
+tgz=$(ls "$tmp"/onnxruntime-node-*.tgz)
+member="package/bin/napi-v6/linux/$arch/libonnxruntime.so.1"
+tar -xzf "$tgz" -C "$tmp" "$member"
+mkdir -p "$dest"
+install -m 0644 "$tmp/$member" "$dest/libonnxruntime.so.1"
+echo "$version-$arch" > "$dest/VERSION"
+echo "deps: ONNX Runtime library at $dest/libonnxruntime.so.1" >&2
