@@ -1,0 +1,153 @@
+// Package metrics holds edgecam's Prometheus metrics and the optional HTTP listener that serves
+// them at /metrics together with a /healthz check.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the set of per-camera counters and gauges the daemon updates.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	Captures      *prometheus.CounterVec
+	CaptureErrors *prometheus.CounterVec
+	Detections    *prometheus.CounterVec
+	Sends         *prometheus.CounterVec
+	SendErrors    *prometheus.CounterVec
+	QueueDepth    *prometheus.GaugeVec
+	QueueDropped  *prometheus.CounterVec
+	DetectSeconds prometheus.Histogram
+
+	mu       sync.Mutex
+	lastOK   map[string]time.Time // camera -> last successful tick
+	deadline map[string]time.Duration
+	now      func() time.Time
+}
+
+// New returns the metrics, registered on a registry of their own with the Go and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		Captures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_captures_total", Help: "Frames captured, per camera.",
+		}, []string{"camera"}),
+		CaptureErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_capture_errors_total", Help: "Failed captures (the tick was skipped), per camera.",
+		}, []string{"camera"}),
+		Detections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_detections_total", Help: "Detections at or above the camera's score threshold, per camera and label.",
+		}, []string{"camera", "label"}),
+		Sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_sends_total", Help: "Tallies acknowledged by IoT Hub, per camera.",
+		}, []string{"camera"}),
+		SendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_send_errors_total", Help: "Failed send attempts (the tally stays queued), per camera.",
+		}, []string{"camera"}),
+		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "edgecam_queue_depth", Help: "Tallies waiting in the store-and-forward queue, per camera.",
+		}, []string{"camera"}),
+		QueueDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_queue_dropped_total", Help: "Oldest tallies dropped because the queue was full, per camera.",
+		}, []string{"camera"}),
+		DetectSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "edgecam_detect_seconds",
+			Help:    "Detector latency (decode, letterbox, inference, post-processing) per frame.",
+			Buckets: []float64{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5},
+		}),
+		lastOK:   map[string]time.Time{},
+		deadline: map[string]time.Duration{},
+		now:      time.Now,
+	}
+	m.reg.MustRegister(m.Captures, m.CaptureErrors, m.Detections, m.Sends, m.SendErrors, m.QueueDepth,
+		m.QueueDropped, m.DetectSeconds, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Watch registers a camera for /healthz: it is unhealthy when no tick succeeded within 3 periods
+// (counted from now, so a camera gets time for its first tick).
+func (m *Metrics) Watch(camera string, period, due time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.deadline[camera] = 3*period + due
+	m.lastOK[camera] = m.now()
+}
+
+// SetPeriod updates the health deadline when a camera's period changes at run time.
+func (m *Metrics) SetPeriod(camera string, period time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.deadline[camera] = 3 * period
+}
+
+// TickOK records a successful tick (capture and detection) of camera.
+func (m *Metrics) TickOK(camera string) {
+	m.mu.Lock()
+	m.lastOK[camera] = m.now()
+	m.mu.Unlock()
+}
+
+// Unhealthy lists the cameras that have not had a successful tick within their deadline.
+func (m *Metrics) Unhealthy() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var bad []string
+	now := m.now()
+	for cam, last := range m.lastOK {
+		if d := m.deadline[cam]; d > 0 && now.Sub(last) > d {
+			bad = append(bad, fmt.Sprintf("%s: no successful tick for %s", cam, now.Sub(last).Round(time.Second)))
+		}
+	}
+	return bad
+}
+
+// Handler serves /metrics and /healthz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if bad := m.Unhealthy(); len(bad) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, b := range bad {
+				fmt.Fprintln(w, b)
+			}
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// Serve listens on addr and serves Handler until ctx ends. It returns once listening, with the
+// bound address (useful with port 0), or the listen error.
+func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen %q: %w", addr, err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
+	return ln.Addr(), nil
+}
