@@ -1,0 +1,258 @@
+// Package dtdl writes the DTDL v2 model of an edgecam device, the document IoT Central imports as
+// a device template, and checks DTDL documents against the language rules that matter for it.
+//
+// The names of the model's properties and commands are exported as constants so that the daemon
+// reports, accepts and answers exactly what the model declares.
+//
+// Sources: the DTDL v2 language description (github.com/Azure/opendigitaltwins-dtdl,
+// DTDL/v2/DTDL.v2.md) and the IoT Central docs (concepts-device-templates.md,
+// concepts-telemetry-properties-commands.md).
+package dtdl
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/edgecam/edgecam/internal/coco"
+)
+
+// Context is the JSON-LD context of DTDL version 2, the version IoT Central supports.
+const Context = "dtmi:dtdl:context;2"
+
+// Writable properties: IoT Central sets them as desired properties; the device acknowledges each
+// with {"value":..,"ac":..,"av":..,"ad":..} in its reported properties.
+const (
+	// ImageTimerDue is the delay before the first capture (DTDL duration, e.g. "PT5S").
+	ImageTimerDue = "ImageTimerDue"
+	// ImageTimerPeriod is the time between captures (DTDL duration, e.g. "PT30S").
+	ImageTimerPeriod = "ImageTimerPeriod"
+	// PredictionScoreThreshold is the minimum detection score counted, 0 to 1 (double).
+	PredictionScoreThreshold = "PredictionScoreThreshold"
+	// PredictionLabelsOfInterest is the comma-separated list of labels counted; empty counts all.
+	PredictionLabelsOfInterest = "PredictionLabelsOfInterest"
+	// PredictionLabelsMinimum is the comma-separated list of labels always sent, 0 when unseen.
+	PredictionLabelsMinimum = "PredictionLabelsMinimum"
+)
+
+// Read-only properties the device reports when it connects.
+const (
+	ApplicationVersion = "ApplicationVersion" // edgecam version (string)
+	OSVersion          = "OSVersion"          // operating system and architecture (string)
+	MachineName        = "MachineName"        // host name (string)
+	ModelPath          = "ModelPath"          // ONNX model file (string)
+	ModelClasses       = "ModelClasses"       // number of classes the model predicts (integer)
+	CameraKind         = "CameraKind"         // camera type: rpi, http, rtsp or file (string)
+)
+
+// Commands, sent by IoT Central as direct methods (or, queued while offline, as cloud-to-device
+// messages carrying a method-name property).
+const (
+	// ImageTimerStart resumes the camera's timed captures.
+	ImageTimerStart = "ImageTimerStart"
+	// ImageTimerStop pauses the camera's timed captures until ImageTimerStart.
+	ImageTimerStop = "ImageTimerStop"
+	// CaptureNow captures and scores one frame at once and answers the tally, a map of
+	// telemetry name (coco.SafeName of the label) to count: {"person":3,"bus":1}.
+	CaptureNow = "CaptureNow"
+)
+
+// Options selects what the Interface declares.
+type Options struct {
+	// ModelID is the Interface's @id, the DTMI the device sends as its model ID
+	// (e.g. "dtmi:com:example:edgecam;1").
+	ModelID string
+	// Labels are the COCO labels that get a Telemetry, in any order and spelling coco.Lookup
+	// accepts; empty means all 80.
+	Labels []string
+}
+
+// Interface returns the DTDL v2 Interface of an edgecam camera as indented JSON: one integer
+// Telemetry per label, named coco.SafeName(label) (the key the daemon sends), the writable and
+// read-only Properties and the Commands named by this package's constants.
+func Interface(opts Options) ([]byte, error) {
+	if err := ValidateModelID(opts.ModelID); err != nil {
+		return nil, err
+	}
+	labels, err := canonicalLabels(opts.Labels)
+	if err != nil {
+		return nil, err
+	}
+
+	doc := iface{
+		Context:     Context,
+		ID:          opts.ModelID,
+		Type:        "Interface",
+		DisplayName: "edgecam smart camera",
+		Description: "A camera that counts the objects a YOLOv5 model detects in its frames, per COCO label, and sends the tally as telemetry.",
+	}
+	for _, l := range labels {
+		doc.Contents = append(doc.Contents, element{
+			Type:        "Telemetry",
+			Name:        coco.SafeName(l),
+			DisplayName: l,
+			Schema:      "integer",
+		})
+	}
+	doc.Contents = append(doc.Contents,
+		property(ImageTimerDue, "Image timer due", "duration", true,
+			"Delay before the first capture, as an ISO 8601 duration such as PT5S."),
+		property(ImageTimerPeriod, "Image timer period", "duration", true,
+			"Time between captures, as an ISO 8601 duration such as PT30S or PT5M."),
+		property(PredictionScoreThreshold, "Prediction score threshold", "double", true,
+			"Minimum score, from 0 to 1, of a detection that is counted."),
+		property(PredictionLabelsOfInterest, "Labels of interest", "string", true,
+			"Comma-separated COCO labels to count (e.g. person,car,bus). Empty counts every label."),
+		property(PredictionLabelsMinimum, "Labels always sent", "string", true,
+			"Comma-separated COCO labels sent in every tally, with 0 when none is seen."),
+		property(ApplicationVersion, "Application version", "string", false, "edgecam version."),
+		property(OSVersion, "Operating system", "string", false, "Operating system and architecture."),
+		property(MachineName, "Machine name", "string", false, "Host name of the machine running edgecam."),
+		property(ModelPath, "Model file", "string", false, "ONNX model file the detections come from."),
+		property(ModelClasses, "Model classes", "integer", false, "Number of classes the model predicts."),
+		property(CameraKind, "Camera kind", "string", false, "Camera type: rpi, http, rtsp or file."),
+		element{
+			Type:        "Command",
+			Name:        ImageTimerStart,
+			DisplayName: "Start image timer",
+			Description: "Resume timed captures.",
+		},
+		element{
+			Type:        "Command",
+			Name:        ImageTimerStop,
+			DisplayName: "Stop image timer",
+			Description: "Pause timed captures until Start image timer.",
+		},
+		element{
+			Type:        "Command",
+			Name:        CaptureNow,
+			DisplayName: "Capture now",
+			Description: "Capture and score one frame now; the response is the tally.",
+			Response: &payload{
+				Name:        "tally",
+				DisplayName: "Tally",
+				Schema: mapSchema{
+					Type:     "Map",
+					MapKey:   mapPart{Name: "label", Schema: "string"},
+					MapValue: mapPart{Name: "count", Schema: "integer"},
+				},
+			},
+		},
+	)
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("encode the DTDL interface: %w", err)
+	}
+	if err := Validate(buf.Bytes()); err != nil {
+		return nil, fmt.Errorf("the generated interface breaks a DTDL rule (a bug in edgecam): %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func property(name, display, schema string, writable bool, description string) element {
+	return element{Type: "Property", Name: name, DisplayName: display, Description: description, Schema: schema, Writable: writable}
+}
+
+// canonicalLabels maps labels to their COCO names, in model index order without duplicates.
+func canonicalLabels(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return coco.Names[:], nil
+	}
+	want := make(map[string]bool, len(in))
+	var unknown []string
+	for _, l := range in {
+		n, ok := coco.Lookup(l)
+		if !ok {
+			unknown = append(unknown, fmt.Sprintf("%q (did you mean %q?)", l, coco.Suggest(l)))
+			continue
+		}
+		want[n] = true
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("not COCO labels: %s", strings.Join(unknown, ", "))
+	}
+	out := make([]string, 0, len(want))
+	for _, n := range coco.Names {
+		if want[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// The JSON shapes of the generated document. Field order is the output order.
+type iface struct {
+	Context     string    `json:"@context"`
+	ID          string    `json:"@id"`
+	Type        string    `json:"@type"`
+	DisplayName string    `json:"displayName"`
+	Description string    `json:"description,omitempty"`
+	Contents    []element `json:"contents"`
+}
+
+type element struct {
+	Type        string   `json:"@type"`
+	Name        string   `json:"name"`
+	DisplayName string   `json:"displayName,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Schema      any      `json:"schema,omitempty"`
+	Writable    bool     `json:"writable,omitempty"`
+	Response    *payload `json:"response,omitempty"`
+}
+
+type payload struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName,omitempty"`
+	Schema      any    `json:"schema"`
+}
+
+type mapSchema struct {
+	Type     string  `json:"@type"`
+	MapKey   mapPart `json:"mapKey"`
+	MapValue mapPart `json:"mapValue"`
+}
+
+type mapPart struct {
+	Name   string `json:"name"`
+	Schema string `json:"schema"`
+}
+
+// TelemetryNames returns the telemetry names (the keys of the daemon's tally) declared in a DTDL
+// Interface document, e.g. one produced by Interface.
+func TelemetryNames(doc []byte) ([]string, error) {
+	var d struct {
+		Contents []struct {
+			Type json.RawMessage `json:"@type"`
+			Name string          `json:"name"`
+		} `json:"contents"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("read DTDL interface: %w", err)
+	}
+	var names []string
+	for _, c := range d.Contents {
+		if slices.Contains(types(c.Type), "Telemetry") {
+			names = append(names, c.Name)
+		}
+	}
+	return names, nil
+}
+
+// types reads an @type value, a string or an array of strings.
+func types(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil {
+		return many
+	}
+	return nil
+}
