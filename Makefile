@@ -48,5 +48,9 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
 	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
 
+# The README's run command: the local IoT Hub/DPS emulator and the daemon on two demo cameras.
+run: deps build
+	@scripts/demo.sh
+
 clean:
 	rm -rf bin

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The main job on a machine without an Azure account: starts the local IoT Hub/DPS emulator and
+# `edgecam run` on configs/demo.yaml (two file cameras on the shared test photos, DPS with a group
+# key and a DTDL model ID). The telemetry the emulator receives is printed as JSON lines.
+# Stops on Ctrl-C, or after DEMO_SECONDS when that is set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=./bin/edgecam
+state=${DEMO_STATE:-$PWD/state/demo}
+mkdir -p "$state/emulator" "$state/edgecam"
+
+"$bin" emulator --state-dir "$state/emulator" --hub-listen 127.0.0.1:28883 --dps-listen 127.0.0.1:28884 \
+  >"$state/telemetry.jsonl" 2>"$state/emulator.log" &
+emu=$!
+cleanup() {
+  kill "${run:-}" 2>/dev/null || true
+  wait "${run:-}" 2>/dev/null || true
+  kill "$emu" 2>/dev/null || true
+  wait "$emu" 2>/dev/null || true
+  kill "${tailer:-}" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+for _ in $(seq 1 100); do
+  [ -s "$state/emulator/ca.pem" ] && grep -q "DPS" "$state/emulator.log" 2>/dev/null && break
+  kill -0 "$emu" 2>/dev/null || { cat "$state/emulator.log" >&2; exit 1; }
+  sleep 0.1
+done
+echo "demo: emulator up (log: $state/emulator.log); telemetry it receives follows" >&2
+tail -n +1 -f "$state/telemetry.jsonl" | sed -u 's/^/telemetry: /' &
+tailer=$!
+
+export EDGECAM_AZURE__CAFILE="$state/emulator/ca.pem"
+export EDGECAM_STATE__DIR="$state/edgecam"
+export EDGECAM_SHARED=${EDGECAM_SHARED:-../shared}
+"$bin" run --config configs/demo.yaml &
+run=$!
+if [ -n "${DEMO_SECONDS:-}" ]; then
+  sleep "$DEMO_SECONDS"
+  kill -TERM "$run"
+fi
+wait "$run"
