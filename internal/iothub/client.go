@@ -75,10 +75,10 @@ func (o Options) LogValue() slog.Value {
 type connState int
 
 const (
-	stateConnected connState = iota
-	stateRenewing            // new sends wait, in-flight ones finish, then a fresh token
-	stateDisconnected        // reconnecting with backoff; sends fail with ErrNotConnected
-	stateFailed              // the hub refused the credentials; see Err
+	stateConnected    connState = iota
+	stateRenewing               // new sends wait, in-flight ones finish, then a fresh token
+	stateDisconnected           // reconnecting with backoff; sends fail with ErrNotConnected
+	stateFailed                 // the hub refused the credentials; see Err
 	stateClosed
 )
 

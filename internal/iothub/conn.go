@@ -95,7 +95,7 @@ type mqttSettings struct {
 // reconnection and waits for CONNACK or ctx.
 func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 	o := mqtt.NewClientOptions().
-		AddBroker("tls://"+s.addr).
+		AddBroker("tls://" + s.addr).
 		SetClientID(s.clientID).
 		SetUsername(s.username).
 		SetPassword(s.password).
