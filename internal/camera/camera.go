@@ -1,0 +1,193 @@
+// Package camera captures frames from the cameras edgecam watches: the Raspberry Pi camera
+// (rpicam-still), an HTTP snapshot URL (Basic or Digest authentication), an RTSP stream
+// (OpenCV's FFmpeg backend, drained in the background so a capture returns a current frame)
+// and an image file.
+//
+// A Source returns the latest frame or an error that names the camera and what went wrong.
+// Sources are built from configuration with New and released with Close.
+package camera
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/config"
+)
+
+// Kinds of camera, the values of config.Camera.Type.
+const (
+	KindRPi  = "rpi"
+	KindHTTP = "http"
+	KindRTSP = "rtsp"
+	KindFile = "file"
+)
+
+// DefaultMaxBytes caps an encoded frame when config.Camera.MaxBytes is 0.
+const DefaultMaxBytes int64 = 32 << 20
+
+// Frame is one captured image. Data holds the encoded image (JPEG/PNG) as the camera delivered
+// it (http, rpi, file); Mat holds decoded BGR pixels (rtsp): exactly one is set. Close releases
+// the Mat.
+type Frame struct {
+	// Camera is the ID of the camera that produced the frame.
+	Camera string
+	// Time is when the frame was captured (for rtsp: when it was read from the stream).
+	Time time.Time
+	// Data is the encoded image, or nil when Mat is set.
+	Data []byte
+	// Mat is the decoded BGR image, or a zero Mat when Data is set.
+	Mat gocv.Mat
+}
+
+// HasMat reports whether the frame holds decoded pixels in Mat (rather than encoded Data).
+func (f *Frame) HasMat() bool { return f != nil && f.Mat.Ptr() != nil }
+
+// Close releases the frame's Mat, if any. It is safe to call more than once.
+func (f *Frame) Close() error {
+	if f.HasMat() {
+		return f.Mat.Close()
+	}
+	return nil
+}
+
+// Decode returns the frame as a BGR image: a copy of Mat, or Data decoded. The caller closes it.
+func (f *Frame) Decode() (gocv.Mat, error) {
+	if f.HasMat() {
+		return f.Mat.Clone(), nil
+	}
+	return decodeImage(f.Camera, f.Data)
+}
+
+// Source returns the latest frame, or an error that names the camera and what went wrong.
+type Source interface {
+	Capture(ctx context.Context) (*Frame, error)
+}
+
+// New validates the kind-specific keys of c and builds its source. Sources that hold resources
+// (rtsp starts a background reader) are released with Close.
+func New(c config.Camera) (Source, error) {
+	if c.Timeout < 0 {
+		return nil, fmt.Errorf("camera %s: timeout %v is negative", c.ID, c.Timeout)
+	}
+	if c.MaxBytes < 0 {
+		return nil, fmt.Errorf("camera %s: maxBytes %d is negative", c.ID, c.MaxBytes)
+	}
+	switch c.Type {
+	case KindRPi:
+		return newRPi(c)
+	case KindHTTP:
+		return newHTTP(c)
+	case KindRTSP:
+		return newRTSP(c)
+	case KindFile:
+		return newFile(c)
+	case "":
+		return nil, fmt.Errorf("camera %s: type is missing: use rpi, http, rtsp or file", c.ID)
+	default:
+		return nil, fmt.Errorf("camera %s: unknown type %q: use rpi, http, rtsp or file", c.ID, c.Type)
+	}
+}
+
+// Close releases s if it holds resources (it implements io.Closer); other sources need nothing.
+func Close(s Source) error {
+	if c, ok := s.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+func maxBytes(c config.Camera) int64 {
+	if c.MaxBytes > 0 {
+		return c.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+func timeoutOr(c config.Camera, def time.Duration) time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return def
+}
+
+// imageFormat names the encoded image format of data from its magic bytes, or "" when data is
+// not an image format edgecam decodes.
+func imageFormat(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+		return "jpeg"
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return "png"
+	case bytes.HasPrefix(data, []byte("BM")) && len(data) > 26:
+		return "bmp"
+	case len(data) > 12 && bytes.HasPrefix(data, []byte("RIFF")) && string(data[8:12]) == "WEBP":
+		return "webp"
+	}
+	return ""
+}
+
+// snippet returns the start of data for an error message, printable characters only.
+func snippet(data []byte) string {
+	const n = 60
+	if len(data) > n {
+		data = data[:n]
+	}
+	b := []byte(string(data))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '.'
+		}
+	}
+	return string(b)
+}
+
+// checkImage returns an error when data is empty or not an image, naming where it came from.
+func checkImage(cameraID, from string, data []byte) error {
+	if len(data) == 0 {
+		return fmt.Errorf("camera %s: %s: empty image (0 bytes)", cameraID, from)
+	}
+	if imageFormat(data) == "" {
+		return fmt.Errorf("camera %s: %s: not a JPEG or PNG image (%d bytes starting %q)",
+			cameraID, from, len(data), snippet(data))
+	}
+	return nil
+}
+
+func decodeImage(cameraID string, data []byte) (gocv.Mat, error) {
+	m, err := gocv.IMDecode(data, gocv.IMReadColor)
+	if err != nil {
+		return gocv.Mat{}, fmt.Errorf("camera %s: decode %d-byte image: %w", cameraID, len(data), err)
+	}
+	if m.Empty() {
+		m.Close()
+		return gocv.Mat{}, fmt.Errorf("camera %s: decode %d-byte image: not a readable image (truncated or unsupported format?)",
+			cameraID, len(data))
+	}
+	return m, nil
+}
+
+// errTooLarge reports a frame over the size limit.
+func errTooLarge(cameraID, from string, limit int64) error {
+	return fmt.Errorf("camera %s: %s: image larger than %d bytes (raise maxBytes if this is expected)",
+		cameraID, from, limit)
+}
+
+// readLimited reads r up to limit bytes; more than limit is an error (errOverLimit).
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return data, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errOverLimit
+	}
+	return data, nil
+}
+
+var errOverLimit = errors.New("over the size limit")

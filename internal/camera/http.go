@@ -1,0 +1,247 @@
+package camera
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgecam/edgecam/internal/config"
+)
+
+const (
+	// httpDefaultTimeout bounds one snapshot request: connect, headers and body.
+	httpDefaultTimeout = 10 * time.Second
+	// httpMaxDialTimeout caps the connect timeout when the capture timeout is longer.
+	httpMaxDialTimeout = 10 * time.Second
+	// httpMaxAttempts is one plain request, one answering a challenge and one renewing a
+	// stale Digest nonce.
+	httpMaxAttempts = 3
+)
+
+// authScheme is what the camera asked for, learned from its first 401 and then sent up front.
+type authScheme int
+
+const (
+	authUnknown authScheme = iota
+	authBasic
+	authDigest
+)
+
+// httpSource fetches a snapshot URL, answering Basic or Digest authentication.
+type httpSource struct {
+	id       string
+	url      string // without user info
+	shownURL string // for messages: password redacted
+	username string
+	password string
+	timeout  time.Duration
+	maxBytes int64
+	client   *http.Client
+
+	mu     sync.Mutex // guards scheme and digest; held for a whole capture
+	scheme authScheme
+	digest digestAuth
+}
+
+func newHTTP(c config.Camera) (*httpSource, error) {
+	if c.URL == "" {
+		return nil, fmt.Errorf("camera %s: type http needs url (the camera's snapshot URL)", c.ID)
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("camera %s: url: %w", c.ID, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("camera %s: url %q: want http://host/path or https://host/path", c.ID, u.Redacted())
+	}
+	s := &httpSource{
+		id:       c.ID,
+		shownURL: u.Redacted(),
+		username: c.Username,
+		password: c.Password,
+		timeout:  timeoutOr(c, httpDefaultTimeout),
+		maxBytes: maxBytes(c),
+	}
+	// Credentials in the URL count when the configuration has none; they are taken out of the
+	// URL so that Digest works with them too.
+	if u.User != nil {
+		if s.username == "" {
+			s.username = u.User.Username()
+			s.password, _ = u.User.Password()
+		}
+		u.User = nil
+	}
+	s.url = u.String()
+	s.digest.username, s.digest.password = s.username, s.password
+
+	dialTimeout := min(s.timeout, httpMaxDialTimeout)
+	s.client = &http.Client{
+		Transport: &http.Transport{
+			// Cameras are on the local network: no proxy.
+			DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   dialTimeout,
+			ResponseHeaderTimeout: s.timeout,
+			MaxIdleConnsPerHost:   1,
+			IdleConnTimeout:       90 * time.Second,
+		},
+	}
+	return s, nil
+}
+
+// Close drops idle connections.
+func (s *httpSource) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+// Capture GETs the snapshot URL.
+func (s *httpSource) Capture(ctx context.Context) (*Frame, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		resp, sentAuth, err := s.get(ctx)
+		if err != nil {
+			return nil, s.requestError(ctx, err)
+		}
+		if resp.StatusCode != http.StatusUnauthorized || attempt == httpMaxAttempts {
+			defer resp.Body.Close()
+			return s.frame(ctx, resp, start)
+		}
+		chs := parseChallenges(resp.Header.Values("WWW-Authenticate"))
+		drain(resp.Body)
+		if s.username == "" {
+			return nil, fmt.Errorf("camera %s: GET %s: 401 Unauthorized: the camera needs a username and password",
+				s.id, s.shownURL)
+		}
+		stale := false
+		if s.scheme == authDigest {
+			if d, err := pickDigest(chs); err == nil && strings.EqualFold(d.params["stale"], "true") {
+				stale = true
+			}
+		}
+		if sentAuth && !stale {
+			return nil, fmt.Errorf("camera %s: GET %s: 401 Unauthorized: check the username and password",
+				s.id, s.shownURL)
+		}
+		if err := s.adopt(chs); err != nil {
+			return nil, fmt.Errorf("camera %s: GET %s: 401 Unauthorized: %w", s.id, s.shownURL, err)
+		}
+	}
+}
+
+// get sends one GET with the credentials learned so far.
+func (s *httpSource) get(ctx context.Context) (resp *http.Response, sentAuth bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("Accept", "image/jpeg, image/png;q=0.9, image/*;q=0.8")
+	switch s.scheme {
+	case authBasic:
+		req.SetBasicAuth(s.username, s.password)
+		sentAuth = true
+	case authDigest:
+		req.Header.Set("Authorization", s.digest.authorization(req.Method, req.URL.RequestURI()))
+		sentAuth = true
+	}
+	resp, err = s.client.Do(req)
+	return resp, sentAuth, err
+}
+
+// adopt picks the scheme to answer chs with: Digest when offered (strongest algorithm), else Basic.
+func (s *httpSource) adopt(chs []challenge) error {
+	hasDigest, hasBasic := false, false
+	for _, c := range chs {
+		hasDigest = hasDigest || c.scheme == "digest"
+		hasBasic = hasBasic || c.scheme == "basic"
+	}
+	if hasDigest {
+		c, err := pickDigest(chs)
+		if err == nil {
+			s.scheme = authDigest
+			s.digest.setChallenge(c)
+			return nil
+		}
+		if !hasBasic {
+			return err
+		}
+	}
+	if hasBasic {
+		s.scheme = authBasic
+		return nil
+	}
+	if len(chs) == 0 {
+		return errors.New("the camera sent no WWW-Authenticate challenge")
+	}
+	return fmt.Errorf("unsupported authentication scheme %q: edgecam supports Basic and Digest", chs[0].scheme)
+}
+
+// frame checks the response and reads the image.
+func (s *httpSource) frame(ctx context.Context, resp *http.Response, start time.Time) (*Frame, error) {
+	where := "GET " + s.shownURL
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg := fmt.Sprintf("camera %s: %s: %s", s.id, where, resp.Status)
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			msg += ": check the username and password"
+		case http.StatusNotFound:
+			msg += ": check the snapshot URL"
+		}
+		drain(resp.Body)
+		return nil, errors.New(msg)
+	}
+	if resp.ContentLength > s.maxBytes {
+		return nil, errTooLarge(s.id, where, s.maxBytes)
+	}
+	ct := resp.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); mt == "text/html" {
+		return nil, fmt.Errorf("camera %s: %s: the camera sent a web page (Content-Type %s), not an image: use the camera's snapshot URL",
+			s.id, where, ct)
+	}
+	data, err := readLimited(resp.Body, s.maxBytes)
+	if errors.Is(err, errOverLimit) {
+		return nil, errTooLarge(s.id, where, s.maxBytes)
+	}
+	if err != nil {
+		return nil, s.requestError(ctx, err)
+	}
+	if err := checkImage(s.id, where, data); err != nil {
+		return nil, fmt.Errorf("%w (Content-Type %q)", err, ct)
+	}
+	return &Frame{Camera: s.id, Time: start, Data: data}, nil
+}
+
+// requestError words a transport error; timeouts say so.
+func (s *httpSource) requestError(ctx context.Context, err error) error {
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("camera %s: GET %s: no complete answer within %v (timeout): is the camera reachable and the URL right?",
+			s.id, s.shownURL, s.timeout)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("camera %s: GET %s: %w", s.id, s.shownURL, ctx.Err())
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the URL is named already
+	}
+	return fmt.Errorf("camera %s: GET %s: %w", s.id, s.shownURL, err)
+}
+
+// drain reads a little of an unwanted body so the connection can be reused, and closes it.
+func drain(body io.ReadCloser) {
+	io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	body.Close()
+}
