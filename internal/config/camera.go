@@ -38,4 +38,9 @@ type Camera struct {
 	ImageFile string `koanf:"imageFile"`
 	// MarkedUpFile, when set, keeps an annotated copy of the last scored frame there.
 	MarkedUpFile string `koanf:"markedUpFile"`
+
+	// Schedule, when set, overrides the global schedule for this camera.
+	Schedule *ScheduleOverride `koanf:"schedule"`
+	// Detection, when set, overrides the global detection settings for this camera.
+	Detection *DetectionOverride `koanf:"detection"`
 }

@@ -1,0 +1,227 @@
+// Package config loads and validates edgecam's configuration: a YAML file, then EDGECAM_*
+// environment variables, then command-line flags (later sources win). Load returns a Config
+// whose every value has been checked, with labels in their canonical COCO spelling; problems
+// are reported all at once, each naming the key and how to fix it.
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Default values of the keys that have one.
+const (
+	DefaultModelPath      = "models/yolov5n.onnx"
+	DefaultDue            = Duration(15_000_000_000) // 15s
+	DefaultPeriod         = Duration(30_000_000_000) // 30s
+	DefaultScoreThreshold = 0.7
+	DefaultGlobalEndpoint = "global.azure-devices-provisioning.net"
+	DefaultStateDir       = "/var/lib/edgecam"
+)
+
+// Config is edgecam's whole configuration.
+type Config struct {
+	Model     Model     `koanf:"model"`
+	Schedule  Schedule  `koanf:"schedule"`
+	Detection Detection `koanf:"detection"`
+	Azure     Azure     `koanf:"azure"`
+	State     State     `koanf:"state"`
+	Metrics   Metrics   `koanf:"metrics"`
+	Cameras   []Camera  `koanf:"cameras"`
+}
+
+// Model selects the YOLOv5 ONNX model and how inference runs.
+type Model struct {
+	// Path is the ONNX file (relative paths are relative to the working directory).
+	Path string `koanf:"path"`
+	// Threads is ONNX Runtime's intra-op thread count; 0 lets it choose.
+	Threads int `koanf:"threads"`
+}
+
+// Schedule is a camera's timer: the first tick after Due, then one every Period.
+type Schedule struct {
+	Due    Duration `koanf:"due"`
+	Period Duration `koanf:"period"`
+}
+
+// ScheduleOverride replaces some of the global schedule for one camera; nil fields inherit.
+type ScheduleOverride struct {
+	Due    *Duration `koanf:"due"`
+	Period *Duration `koanf:"period"`
+}
+
+// Detection says which predictions count and when a tally is sent.
+type Detection struct {
+	// ScoreThreshold keeps predictions with score >= it; in (0,1].
+	ScoreThreshold float64 `koanf:"scoreThreshold"`
+	// LabelsOfInterest: a tally is sent only when one of them was seen; empty means any label.
+	LabelsOfInterest []string `koanf:"labelsOfInterest"`
+	// LabelsMinimum are always in a sent tally, with 0 when not seen.
+	LabelsMinimum []string `koanf:"labelsMinimum"`
+}
+
+// DetectionOverride replaces some of the global detection settings for one camera; nil fields
+// inherit, an empty list overrides with an empty list.
+type DetectionOverride struct {
+	ScoreThreshold   *float64  `koanf:"scoreThreshold"`
+	LabelsOfInterest *[]string `koanf:"labelsOfInterest"`
+	LabelsMinimum    *[]string `koanf:"labelsMinimum"`
+}
+
+// Azure is how the cameras reach IoT Hub: a connection string or DPS.
+type Azure struct {
+	// ConnectionString is an IoT Hub connection string: a device's (HostName, DeviceId,
+	// SharedAccessKey; one camera) or a policy's (SharedAccessKeyName; camera ids are device ids).
+	ConnectionString string `koanf:"connectionString"`
+	DPS              DPS    `koanf:"dps"`
+	// ModelID is the DTDL model ID announced at connect (IoT Plug and Play / IoT Central).
+	ModelID string `koanf:"modelId"`
+	// CAFile is an extra trusted CA bundle (PEM), e.g. the local emulator's.
+	CAFile string `koanf:"caFile"`
+}
+
+// DPS is the Device Provisioning Service registration of every camera (registration ID =
+// camera id), with a group enrollment key (the device keys are derived) or one device key.
+type DPS struct {
+	GlobalEndpoint     string `koanf:"globalEndpoint"`
+	IDScope            string `koanf:"idScope"`
+	GroupEnrollmentKey string `koanf:"groupEnrollmentKey"`
+	DeviceKey          string `koanf:"deviceKey"`
+}
+
+// Enabled reports whether any DPS setting beyond the global endpoint is present.
+func (d DPS) Enabled() bool {
+	return d.IDScope != "" || d.GroupEnrollmentKey != "" || d.DeviceKey != ""
+}
+
+// State is where edgecam keeps what must survive a restart.
+type State struct {
+	// Dir holds the DPS assignment cache, the store-and-forward queue and accepted desired properties.
+	Dir string `koanf:"dir"`
+}
+
+// Metrics configures the optional HTTP listener for Prometheus metrics and /healthz.
+type Metrics struct {
+	// Listen is host:port; empty turns the listener off.
+	Listen string `koanf:"listen"`
+}
+
+// Default returns the configuration used for every key a source does not set.
+func Default() *Config {
+	return &Config{
+		Model:     Model{Path: DefaultModelPath},
+		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
+		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
+		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint}},
+		State:     State{Dir: DefaultStateDir},
+	}
+}
+
+// CameraDetection returns the effective detection settings of camera i: the global ones with
+// the camera's override applied. The lists are copies the caller may keep.
+func (c *Config) CameraDetection(i int) Detection {
+	d := c.Detection.clone()
+	if i < 0 || i >= len(c.Cameras) || c.Cameras[i].Detection == nil {
+		return d
+	}
+	return c.Cameras[i].Detection.apply(d)
+}
+
+// CameraSchedule returns the effective schedule of camera i.
+func (c *Config) CameraSchedule(i int) Schedule {
+	s := c.Schedule
+	if i < 0 || i >= len(c.Cameras) || c.Cameras[i].Schedule == nil {
+		return s
+	}
+	o := c.Cameras[i].Schedule
+	if o.Due != nil {
+		s.Due = *o.Due
+	}
+	if o.Period != nil {
+		s.Period = *o.Period
+	}
+	return s
+}
+
+// CameraIndex returns the index of the camera with the given id, or -1.
+func (c *Config) CameraIndex(id string) int {
+	for i := range c.Cameras {
+		if c.Cameras[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (d Detection) clone() Detection {
+	d.LabelsOfInterest = append([]string(nil), d.LabelsOfInterest...)
+	d.LabelsMinimum = append([]string(nil), d.LabelsMinimum...)
+	return d
+}
+
+func (o *DetectionOverride) apply(d Detection) Detection {
+	if o.ScoreThreshold != nil {
+		d.ScoreThreshold = *o.ScoreThreshold
+	}
+	if o.LabelsOfInterest != nil {
+		d.LabelsOfInterest = append([]string(nil), (*o.LabelsOfInterest)...)
+	}
+	if o.LabelsMinimum != nil {
+		d.LabelsMinimum = append([]string(nil), (*o.LabelsMinimum)...)
+	}
+	return d
+}
+
+// FieldError is one problem with one configuration key.
+type FieldError struct {
+	// Key is the key path as written in YAML, e.g. cameras[1].detection.labelsOfInterest.
+	Key string
+	Msg string
+}
+
+func (e *FieldError) Error() string {
+	if e.Key == "" {
+		return e.Msg
+	}
+	return e.Key + ": " + e.Msg
+}
+
+// ValidationError lists every problem found in a configuration.
+type ValidationError struct {
+	// Source names where the configuration came from (the file), for the message.
+	Source   string
+	Problems []*FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	src := "configuration"
+	if e.Source != "" {
+		src = "configuration " + e.Source
+	}
+	if len(e.Problems) == 1 {
+		fmt.Fprintf(&b, "%s: %v", src, e.Problems[0])
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s: %d problems:", src, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems, for errors.As on *FieldError.
+func (e *ValidationError) Unwrap() []error {
+	errs := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = p
+	}
+	return errs
+}
+
+type problems []*FieldError
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
