@@ -151,7 +151,7 @@ func camIndex(key string) int {
 // mapProvider hands an already parsed map to koanf.
 type mapProvider map[string]any
 
-func (m mapProvider) ReadBytes() ([]byte, error)     { return nil, errors.New("not supported") }
+func (m mapProvider) ReadBytes() ([]byte, error)    { return nil, errors.New("not supported") }
 func (m mapProvider) Read() (map[string]any, error) { return m, nil }
 
 // schema is the tree of known keys, built from the koanf tags of Config.
