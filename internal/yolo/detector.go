@@ -1,0 +1,428 @@
+// Package yolo runs YOLOv5 object detection with ONNX Runtime: Ultralytics-exact letterbox
+// pre-processing with OpenCV, one reused runtime session per model, and per-class NMS.
+//
+// A Detector owns its session, input/output tensors and scratch images and reuses them for every
+// frame, so steady-state detection allocates nothing when the caller reuses its Result.
+package yolo
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	ort "github.com/yalue/onnxruntime_go"
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/coco"
+)
+
+// Defaults used when the matching Options field is zero.
+const (
+	DefaultConfidence    = 0.25
+	DefaultIoU           = 0.45
+	DefaultMaxDetections = 300
+)
+
+// Options configure a Detector. Zero fields take the defaults above.
+type Options struct {
+	ModelPath     string  // YOLOv5 ONNX export, output [1, N, 5+classes]
+	Threads       int     // ONNX Runtime intra-op threads; 0 = the runtime's default
+	Confidence    float32 // minimum objectness and objectness x class score (default 0.25)
+	IoU           float32 // NMS overlap above which the lower-scoring box of a class is dropped (0.45)
+	MaxDetections int     // at most this many detections per image (300)
+}
+
+// Detection is one detected object. Box is x1, y1, x2, y2 in pixels of the original image.
+type Detection struct {
+	ClassID int
+	Label   string
+	Score   float32
+	Box     [4]float32
+}
+
+// Timings break down where one detection's time went.
+type Timings struct {
+	Decode, Preprocess, Inference, Postprocess, Total time.Duration
+}
+
+// Result is the outcome of one detection. Reuse one Result per caller so that steady-state
+// detection does not allocate: Detect overwrites every field and reuses Detections' storage.
+type Result struct {
+	Width, Height int         // original image size
+	Detections    []Detection // sorted by score, highest first
+	Timings       Timings
+}
+
+// Detector runs one YOLOv5 model. It is safe for concurrent use; inferences run one at a time.
+type Detector struct {
+	mu        sync.Mutex
+	closed    bool
+	session   *ort.AdvancedSession
+	input     *ort.Tensor[float32]
+	output    *ort.Tensor[float32]
+	inW, inH  int
+	cols      int // 5 + classes
+	classes   []string
+	conf, iou float32
+	maxDet    int
+
+	bgr      gocv.Mat // colour-converted input when it is not 8-bit BGR
+	resized  gocv.Mat
+	window   letterbox // geometry of the image window last written into input
+	haveWin  bool
+	cands    []candidate
+	inputBuf []float32
+	outBuf   []float32
+}
+
+// New loads the model at opts.ModelPath and creates its ONNX Runtime session. If InitRuntime
+// has not been called, New loads the library FindRuntimeLibrary("") finds.
+func New(opts Options) (*Detector, error) {
+	if opts.Confidence == 0 {
+		opts.Confidence = DefaultConfidence
+	}
+	if opts.IoU == 0 {
+		opts.IoU = DefaultIoU
+	}
+	if opts.MaxDetections == 0 {
+		opts.MaxDetections = DefaultMaxDetections
+	}
+	switch {
+	case !(opts.Confidence > 0 && opts.Confidence < 1):
+		return nil, fmt.Errorf("confidence threshold %g: want a value between 0 and 1", opts.Confidence)
+	case !(opts.IoU > 0 && opts.IoU <= 1):
+		return nil, fmt.Errorf("IoU threshold %g: want a value between 0 and 1", opts.IoU)
+	case opts.MaxDetections < 0:
+		return nil, fmt.Errorf("max detections %d: want a positive number", opts.MaxDetections)
+	case opts.Threads < 0:
+		return nil, fmt.Errorf("threads %d: want 0 (runtime default) or more", opts.Threads)
+	}
+	path := opts.ModelPath
+	if path == "" {
+		return nil, errors.New("no model file given; pass --model PATH to a YOLOv5 ONNX export")
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("model %s: no such file; run `make deps` or pass --model PATH to a YOLOv5 ONNX export", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	info, err := parseModel(data)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: not a valid ONNX model: %w", path, err)
+	}
+	in, out, err := modelIO(info)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	d := &Detector{
+		inW: int(in.Dims[3]), inH: int(in.Dims[2]), cols: int(out.Dims[2]),
+		conf: opts.Confidence, iou: opts.IoU, maxDet: opts.MaxDetections,
+	}
+	d.classes = classNames(info.Metadata["names"], d.cols-5, path)
+
+	if !runtimeReady() {
+		lib, err := FindRuntimeLibrary("")
+		if err != nil {
+			return nil, err
+		}
+		if err := InitRuntime(lib); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.open(data, in.Name, out.Name, out.Dims[1], opts.Threads); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	d.bgr, d.resized = gocv.NewMat(), gocv.NewMat()
+	return d, nil
+}
+
+func (d *Detector) open(model []byte, inName, outName string, rows int64, threads int) error {
+	var err error
+	d.inputBuf = make([]float32, 3*d.inW*d.inH)
+	if d.input, err = ort.NewTensor(ort.NewShape(1, 3, int64(d.inH), int64(d.inW)), d.inputBuf); err != nil {
+		return fmt.Errorf("input tensor: %w", err)
+	}
+	d.outBuf = make([]float32, int(rows)*d.cols)
+	if d.output, err = ort.NewTensor(ort.NewShape(1, rows, int64(d.cols)), d.outBuf); err != nil {
+		return fmt.Errorf("output tensor: %w", err)
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return fmt.Errorf("session options: %w", err)
+	}
+	defer so.Destroy()
+	if threads > 0 {
+		if err := so.SetIntraOpNumThreads(threads); err != nil {
+			return fmt.Errorf("setting %d threads: %w", threads, err)
+		}
+	}
+	d.session, err = ort.NewAdvancedSessionWithONNXData(model, []string{inName}, []string{outName},
+		[]ort.Value{d.input}, []ort.Value{d.output}, so)
+	if err != nil {
+		return fmt.Errorf("ONNX Runtime cannot load it: %w", err)
+	}
+	return nil
+}
+
+// modelIO picks the image input and the detection output and checks their shapes.
+func modelIO(info *modelInfo) (in, out valueInfo, err error) {
+	in = info.Inputs[0]
+	if len(info.Inputs) != 1 {
+		return in, out, fmt.Errorf("has %d inputs, want 1 image input [1,3,H,W]", len(info.Inputs))
+	}
+	d := in.Dims
+	if len(d) == 4 && d[0] == -1 {
+		d = append([]int64{1}, d[1:]...) // dynamic batch: run with 1
+		in.Dims = d
+	}
+	if in.ElemType != onnxFloat || len(d) != 4 || d[0] != 1 || d[1] != 3 || d[2] <= 0 || d[3] <= 0 {
+		return in, out, fmt.Errorf("input %q is %s %s, want float32 [1,3,H,W] with a fixed H and W (export without --dynamic)",
+			in.Name, elemTypeName(in.ElemType), in.shapeString())
+	}
+	out = info.Outputs[0]
+	for _, o := range info.Outputs {
+		if o.Name == "output0" || o.Name == "output" {
+			out = o
+			break
+		}
+	}
+	d = out.Dims
+	if len(d) == 3 && d[0] == -1 {
+		d = append([]int64{1}, d[1:]...)
+		out.Dims = d
+	}
+	if out.ElemType != onnxFloat || len(d) != 3 || d[0] != 1 || d[1] <= 0 || d[2] < 6 {
+		return in, out, fmt.Errorf("output %q is %s %s, want the YOLOv5 layout float32 [1,N,5+classes]",
+			out.Name, elemTypeName(out.ElemType), out.shapeString())
+	}
+	return in, out, nil
+}
+
+func elemTypeName(t int64) string {
+	switch t {
+	case onnxFloat:
+		return "float32"
+	case 10:
+		return "float16"
+	case 0:
+		return "non-tensor"
+	}
+	return "type " + strconv.FormatInt(t, 10)
+}
+
+// classNames returns the model's class names from its `names` metadata when they fit its n
+// classes, else COCO-80 when n is 80, else class0, class1, ...
+func classNames(meta string, n int, path string) []string {
+	if meta != "" {
+		names, err := parseNames(meta)
+		switch {
+		case err != nil:
+			slog.Warn("model names metadata unreadable; using default class names", "model", path, "err", err)
+		case len(names) != n:
+			slog.Warn("model names metadata does not match the output; using default class names",
+				"model", path, "names", len(names), "classes", n)
+		default:
+			return names
+		}
+	}
+	if n == len(coco.Names) {
+		return coco.Names[:]
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "class" + strconv.Itoa(i)
+	}
+	return names
+}
+
+// Classes returns the class names in model index order. The slice must not be modified.
+func (d *Detector) Classes() []string { return d.classes }
+
+// InputSize returns the model's input width and height in pixels.
+func (d *Detector) InputSize() (w, h int) { return d.inW, d.inH }
+
+// Close releases the session, tensors and images. It is safe to call more than once.
+func (d *Detector) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var errs []error
+	if d.session != nil {
+		errs = append(errs, d.session.Destroy())
+	}
+	if d.input != nil {
+		errs = append(errs, d.input.Destroy())
+	}
+	if d.output != nil {
+		errs = append(errs, d.output.Destroy())
+	}
+	if d.bgr.Ptr() != nil {
+		errs = append(errs, d.bgr.Close(), d.resized.Close())
+	}
+	return errors.Join(errs...)
+}
+
+var errClosed = errors.New("detector is closed")
+
+// Detect finds objects in img, an 8-bit BGR (or gray, or BGRA) image, and stores them in res.
+func (d *Detector) Detect(img gocv.Mat, res *Result) error {
+	if img.Empty() {
+		return errors.New("empty image")
+	}
+	return d.detect(img, img.Cols(), img.Rows(), time.Now(), 0, res)
+}
+
+// DetectEncoded decodes a JPEG or PNG and finds objects in it. Large JPEGs are decoded at 1/2,
+// 1/4 or 1/8 scale when that is still at least the letterboxed size, so no pixel that the
+// letterbox would throw away is decoded. Boxes are in the original image's pixels either way.
+func (d *Detector) DetectEncoded(data []byte, res *Result) error {
+	start := time.Now()
+	format, w, h, err := imageHeader(data)
+	if err != nil {
+		return err
+	}
+	if err := checkSize(w, h); err != nil {
+		return err
+	}
+	scale := 1
+	if format == formatJPEG {
+		scale = reducedScale(w, h, d.inW, d.inH)
+	}
+	flag := gocv.IMReadColor
+	switch scale {
+	case 2:
+		flag = gocv.IMReadReducedColor2
+	case 4:
+		flag = gocv.IMReadReducedColor4
+	case 8:
+		flag = gocv.IMReadReducedColor8
+	}
+	img, err := gocv.IMDecode(data, flag)
+	if err != nil {
+		return fmt.Errorf("cannot decode image: %w", err)
+	}
+	defer img.Close()
+	if img.Empty() {
+		return errors.New("cannot decode image (corrupt or unsupported data)")
+	}
+	mw, mh := img.Cols(), img.Rows()
+	origW, origH := mw, mh
+	if scale > 1 {
+		// The decoder applies EXIF orientation, which can swap the header's width and height.
+		origW, origH = w, h
+		if (mw != ceilDiv(w, scale) || mh != ceilDiv(h, scale)) && mw == ceilDiv(h, scale) && mh == ceilDiv(w, scale) {
+			origW, origH = h, w
+		}
+	}
+	return d.detect(img, origW, origH, start, time.Since(start), res)
+}
+
+// reducedScale returns the largest JPEG decode reduction (8, 4, 2, else 1) whose output is still
+// at least as large as the letterboxed image.
+func reducedScale(w, h, dstW, dstH int) int {
+	lb := newLetterbox(w, h, dstW, dstH)
+	for _, s := range []int{8, 4, 2} {
+		if ceilDiv(w, s) >= lb.NewW && ceilDiv(h, s) >= lb.NewH {
+			return s
+		}
+	}
+	return 1
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// detect runs the pipeline on img and reports boxes in an origW x origH image.
+func (d *Detector) detect(img gocv.Mat, origW, origH int, start time.Time, decode time.Duration, res *Result) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errClosed
+	}
+	t0 := time.Now()
+	lb, err := d.preprocess(img)
+	if err != nil {
+		return err
+	}
+	t1 := time.Now()
+	if err := d.session.Run(); err != nil {
+		return fmt.Errorf("inference: %w", err)
+	}
+	t2 := time.Now()
+	d.postprocess(lb, float64(origW)/float64(img.Cols()), float64(origH)/float64(img.Rows()), origW, origH, res)
+	t3 := time.Now()
+	res.Width, res.Height = origW, origH
+	res.Timings = Timings{Decode: decode, Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Postprocess: t3.Sub(t2)}
+	res.Timings.Total = decode + t3.Sub(t0)
+	return nil
+}
+
+// preprocess letterboxes img into the input tensor.
+func (d *Detector) preprocess(img gocv.Mat) (letterbox, error) {
+	src := img
+	switch img.Type() {
+	case gocv.MatTypeCV8UC3:
+	case gocv.MatTypeCV8UC1:
+		gocv.CvtColor(img, &d.bgr, gocv.ColorGrayToBGR)
+		src = d.bgr
+	case gocv.MatTypeCV8UC4:
+		gocv.CvtColor(img, &d.bgr, gocv.ColorBGRAToBGR)
+		src = d.bgr
+	default:
+		return letterbox{}, fmt.Errorf("image type %v: want 8-bit BGR", img.Type())
+	}
+	w, h := src.Cols(), src.Rows()
+	if w <= 0 || h <= 0 {
+		return letterbox{}, errors.New("empty image")
+	}
+	if err := checkSize(w, h); err != nil {
+		return letterbox{}, err
+	}
+	lb := newLetterbox(w, h, d.inW, d.inH)
+	if lb.NewW != w || lb.NewH != h {
+		gocv.Resize(src, &d.resized, image.Pt(lb.NewW, lb.NewH), 0, 0, gocv.InterpolationLinear)
+		src = d.resized
+	} else if !src.IsContinuous() {
+		src.CopyTo(&d.resized)
+		src = d.resized
+	}
+	pix, err := src.DataPtrUint8()
+	if err != nil {
+		return letterbox{}, err
+	}
+	if !d.haveWin || d.window.NewW != lb.NewW || d.window.NewH != lb.NewH || d.window.Left != lb.Left || d.window.Top != lb.Top {
+		fillPad(d.inputBuf)
+		d.window, d.haveWin = lb, true
+	}
+	fillImage(d.inputBuf, d.inW, d.inH, pix, src.Step(), lb.NewW, lb.NewH, lb.Left, lb.Top)
+	return lb, nil
+}
+
+// postprocess decodes the output tensor into res.Detections, scaled by (sx, sy) from the
+// letterboxed image's source to the original image.
+func (d *Detector) postprocess(lb letterbox, sx, sy float64, outW, outH int, res *Result) {
+	d.cands = decodeRows(d.outBuf, d.cols, d.conf, d.cands[:0])
+	kept := nms(d.cands, d.iou, d.maxDet)
+	res.Detections = res.Detections[:0]
+	for _, c := range kept {
+		label := ""
+		if c.Class < len(d.classes) {
+			label = d.classes[c.Class]
+		}
+		res.Detections = append(res.Detections, Detection{
+			ClassID: c.Class, Label: label, Score: c.Score,
+			Box: lb.unmap(c.Box, sx, sy, outW, outH),
+		})
+	}
+}
+

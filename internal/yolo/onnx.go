@@ -1,0 +1,425 @@
+package yolo
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The ONNX file is a protobuf ModelProto. edgecam reads the little it needs (input and output
+// names, element types and shapes, metadata) with this minimal wire-format reader, so a bad file
+// gets a clear error before ONNX Runtime sees it and no extra runtime session is created just to
+// ask the model what it looks like.
+
+// ONNX field numbers (onnx/onnx.proto).
+const (
+	fModelIRVersion = 1
+	fModelGraph     = 7
+	fModelMetadata  = 14
+
+	fGraphInitializer = 5
+	fGraphInput       = 11
+	fGraphOutput      = 12
+
+	fTensorName = 8
+
+	fValueInfoName = 1
+	fValueInfoType = 2
+
+	fTypeTensor     = 1
+	fTensorElemType = 1
+	fTensorShape    = 2
+	fShapeDim       = 1
+	fDimValue       = 1
+	fDimParam       = 2
+
+	fEntryKey   = 1
+	fEntryValue = 2
+)
+
+// onnxFloat is TensorProto.DataType FLOAT.
+const onnxFloat = 1
+
+// valueInfo describes one graph input or output. Unknown (symbolic) dimensions are -1.
+type valueInfo struct {
+	Name     string
+	ElemType int64 // TensorProto.DataType, 0 if not a tensor
+	Dims     []int64
+}
+
+func (v valueInfo) shapeString() string { return shapeString(v.Dims) }
+
+func shapeString(dims []int64) string {
+	parts := make([]string, len(dims))
+	for i, d := range dims {
+		if d < 0 {
+			parts[i] = "?"
+		} else {
+			parts[i] = strconv.FormatInt(d, 10)
+		}
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+// modelInfo is what edgecam needs to know about an ONNX model before running it.
+type modelInfo struct {
+	IRVersion int64
+	Inputs    []valueInfo // graph inputs that are not initializers
+	Outputs   []valueInfo
+	Metadata  map[string]string
+}
+
+var errNotONNX = errors.New("not an ONNX model")
+
+// parseModel reads an ONNX ModelProto.
+func parseModel(data []byte) (*modelInfo, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: the file is empty", errNotONNX)
+	}
+	m := &modelInfo{Metadata: map[string]string{}}
+	var graph []byte
+	err := walkFields(data, func(num int, wire int, v uint64, b []byte) error {
+		switch {
+		case num == fModelIRVersion && wire == wireVarint:
+			m.IRVersion = int64(v)
+		case num == fModelGraph && wire == wireBytes:
+			graph = b
+		case num == fModelMetadata && wire == wireBytes:
+			var k, val string
+			if err := walkFields(b, func(num, wire int, _ uint64, b []byte) error {
+				if wire == wireBytes {
+					switch num {
+					case fEntryKey:
+						k = string(b)
+					case fEntryValue:
+						val = string(b)
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			m.Metadata[k] = val
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotONNX, err)
+	}
+	if m.IRVersion <= 0 || graph == nil {
+		return nil, fmt.Errorf("%w: no IR version or graph in the file", errNotONNX)
+	}
+	initializers := map[string]bool{}
+	var inputs []valueInfo
+	err = walkFields(graph, func(num int, wire int, _ uint64, b []byte) error {
+		if wire != wireBytes {
+			return nil
+		}
+		switch num {
+		case fGraphInitializer:
+			return walkFields(b, func(num, wire int, _ uint64, b []byte) error {
+				if num == fTensorName && wire == wireBytes {
+					initializers[string(b)] = true
+				}
+				return nil
+			})
+		case fGraphInput, fGraphOutput:
+			vi, err := parseValueInfo(b)
+			if err != nil {
+				return err
+			}
+			if num == fGraphInput {
+				inputs = append(inputs, vi)
+			} else {
+				m.Outputs = append(m.Outputs, vi)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: graph: %v", errNotONNX, err)
+	}
+	for _, in := range inputs {
+		if !initializers[in.Name] {
+			m.Inputs = append(m.Inputs, in)
+		}
+	}
+	if len(m.Inputs) == 0 || len(m.Outputs) == 0 {
+		return nil, fmt.Errorf("%w: the graph has %d inputs and %d outputs", errNotONNX, len(m.Inputs), len(m.Outputs))
+	}
+	return m, nil
+}
+
+func parseValueInfo(data []byte) (valueInfo, error) {
+	var vi valueInfo
+	err := walkFields(data, func(num, wire int, _ uint64, b []byte) error {
+		if wire != wireBytes {
+			return nil
+		}
+		switch num {
+		case fValueInfoName:
+			vi.Name = string(b)
+		case fValueInfoType:
+			return walkFields(b, func(num, wire int, _ uint64, b []byte) error {
+				if num != fTypeTensor || wire != wireBytes {
+					return nil
+				}
+				return walkFields(b, func(num, wire int, v uint64, b []byte) error {
+					switch {
+					case num == fTensorElemType && wire == wireVarint:
+						vi.ElemType = int64(v)
+					case num == fTensorShape && wire == wireBytes:
+						vi.Dims = []int64{}
+						return walkFields(b, func(num, wire int, _ uint64, b []byte) error {
+							if num != fShapeDim || wire != wireBytes {
+								return nil
+							}
+							dim := int64(-1)
+							err := walkFields(b, func(num, wire int, v uint64, _ []byte) error {
+								if num == fDimValue && wire == wireVarint && int64(v) > 0 {
+									dim = int64(v)
+								}
+								return nil
+							})
+							vi.Dims = append(vi.Dims, dim)
+							return err
+						})
+					}
+					return nil
+				})
+			})
+		}
+		return nil
+	})
+	return vi, err
+}
+
+// Protobuf wire types.
+const (
+	wireVarint = 0
+	wire64     = 1
+	wireBytes  = 2
+	wire32     = 5
+)
+
+// walkFields calls fn for each field of the protobuf message in data: its number, wire type,
+// and the value (varint) or the payload (length-delimited). Fixed-width fields are skipped.
+func walkFields(data []byte, fn func(num, wire int, v uint64, b []byte) error) error {
+	for len(data) > 0 {
+		key, n := uvarint(data)
+		if n <= 0 {
+			return errors.New("bad field key")
+		}
+		data = data[n:]
+		num, wire := int(key>>3), int(key&7)
+		if num == 0 {
+			return errors.New("field number 0")
+		}
+		var v uint64
+		var b []byte
+		switch wire {
+		case wireVarint:
+			v, n = uvarint(data)
+			if n <= 0 {
+				return errors.New("truncated varint")
+			}
+			data = data[n:]
+		case wire64:
+			if len(data) < 8 {
+				return errors.New("truncated fixed64")
+			}
+			data = data[8:]
+			continue
+		case wire32:
+			if len(data) < 4 {
+				return errors.New("truncated fixed32")
+			}
+			data = data[4:]
+			continue
+		case wireBytes:
+			l, n := uvarint(data)
+			if n <= 0 || l > uint64(len(data)-n) {
+				return errors.New("truncated (a field runs past the end of the file)")
+			}
+			b = data[n : n+int(l)]
+			data = data[n+int(l):]
+		default:
+			return fmt.Errorf("unknown wire type %d", wire)
+		}
+		if err := fn(num, wire, v, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uvarint decodes a protobuf varint; n <= 0 means malformed or truncated.
+func uvarint(b []byte) (uint64, int) {
+	var x uint64
+	for i := 0; i < len(b) && i < 10; i++ {
+		c := b[i]
+		x |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return x, i + 1
+		}
+	}
+	return 0, -1
+}
+
+// parseNames reads the class names an Ultralytics export stores in the `names` metadata: a
+// Python dict literal such as {0: 'person', 1: 'bicycle'}. A JSON object or a Python/JSON list
+// of strings is accepted too. The keys must cover 0..n-1.
+func parseNames(s string) ([]string, error) {
+	p := &litParser{s: s}
+	p.space()
+	open := p.next()
+	var close byte
+	switch open {
+	case '{':
+		close = '}'
+	case '[':
+		close = ']'
+	default:
+		return nil, fmt.Errorf("want a dict or list, found %q", open)
+	}
+	byIndex := map[int]string{}
+	for i := 0; ; i++ {
+		p.space()
+		if p.peek() == close {
+			p.next()
+			break
+		}
+		key := i
+		if open == '{' {
+			k, err := p.key()
+			if err != nil {
+				return nil, err
+			}
+			key = k
+			p.space()
+			if c := p.next(); c != ':' {
+				return nil, fmt.Errorf("want ':' after key %d", k)
+			}
+			p.space()
+		}
+		name, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		if key < 0 || key > 100000 {
+			return nil, fmt.Errorf("class index %d out of range", key)
+		}
+		if _, dup := byIndex[key]; dup {
+			return nil, fmt.Errorf("class index %d appears twice", key)
+		}
+		byIndex[key] = name
+		p.space()
+		switch p.peek() {
+		case ',':
+			p.next()
+		case close:
+		default:
+			return nil, fmt.Errorf("want ',' or %q at offset %d", close, p.i)
+		}
+	}
+	p.space()
+	if p.i != len(p.s) {
+		return nil, fmt.Errorf("unexpected text after the closing %q", close)
+	}
+	if len(byIndex) == 0 {
+		return nil, errors.New("no names")
+	}
+	names := make([]string, len(byIndex))
+	for k, v := range byIndex {
+		if k >= len(names) {
+			return nil, fmt.Errorf("class indexes are not 0..%d (found %d)", len(names)-1, k)
+		}
+		names[k] = v
+	}
+	return names, nil
+}
+
+type litParser struct {
+	s string
+	i int
+}
+
+func (p *litParser) peek() byte {
+	if p.i < len(p.s) {
+		return p.s[p.i]
+	}
+	return 0
+}
+
+func (p *litParser) next() byte {
+	c := p.peek()
+	if p.i < len(p.s) {
+		p.i++
+	}
+	return c
+}
+
+func (p *litParser) space() {
+	for p.i < len(p.s) && strings.IndexByte(" \t\r\n", p.s[p.i]) >= 0 {
+		p.i++
+	}
+}
+
+// key reads an integer key, bare (Python) or quoted (JSON).
+func (p *litParser) key() (int, error) {
+	if c := p.peek(); c == '\'' || c == '"' {
+		s, err := p.str()
+		if err != nil {
+			return 0, err
+		}
+		k, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return 0, fmt.Errorf("key %q is not a class index", s)
+		}
+		return k, nil
+	}
+	start := p.i
+	for p.i < len(p.s) && (p.s[p.i] >= '0' && p.s[p.i] <= '9' || p.s[p.i] == '-') {
+		p.i++
+	}
+	k, err := strconv.Atoi(p.s[start:p.i])
+	if err != nil {
+		return 0, fmt.Errorf("want a class index at offset %d", start)
+	}
+	return k, nil
+}
+
+// str reads a single- or double-quoted string with backslash escapes.
+func (p *litParser) str() (string, error) {
+	q := p.next()
+	if q != '\'' && q != '"' {
+		return "", fmt.Errorf("want a quoted name at offset %d", p.i-1)
+	}
+	var b strings.Builder
+	for {
+		if p.i >= len(p.s) {
+			return "", errors.New("unterminated string")
+		}
+		c := p.next()
+		switch c {
+		case q:
+			return b.String(), nil
+		case '\\':
+			if p.i >= len(p.s) {
+				return "", errors.New("unterminated string")
+			}
+			e := p.next()
+			switch e {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			default:
+				b.WriteByte(e)
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+}

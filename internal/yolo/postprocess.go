@@ -1,0 +1,83 @@
+package yolo
+
+import (
+	"cmp"
+	"slices"
+)
+
+// candidate is one output row that passed the confidence filters, in network-input pixels.
+type candidate struct {
+	Box   [4]float32 // x1, y1, x2, y2
+	Score float32
+	Class int
+}
+
+// decodeRows appends to dst the rows of a YOLOv5 output ([N, 5+classes] row-major: cx, cy, w, h,
+// objectness, class scores) whose objectness is above conf and whose confidence, objectness x
+// best class score, is above conf too. Boxes come out as corners.
+func decodeRows(out []float32, cols int, conf float32, dst []candidate) []candidate {
+	if cols < 6 {
+		return dst
+	}
+	for off := 0; off+cols <= len(out); off += cols {
+		row := out[off : off+cols : off+cols]
+		obj := row[4]
+		if !(obj > conf) {
+			continue
+		}
+		best, cls := row[5], 0
+		for c, s := range row[6:] {
+			if s > best {
+				best, cls = s, c+1
+			}
+		}
+		score := obj * best
+		if !(score > conf) {
+			continue
+		}
+		cx, cy, hw, hh := row[0], row[1], row[2]/2, row[3]/2
+		dst = append(dst, candidate{Box: [4]float32{cx - hw, cy - hh, cx + hw, cy + hh}, Score: score, Class: cls})
+	}
+	return dst
+}
+
+// nms sorts cands by score, highest first, and keeps in place those not overlapping a
+// higher-scoring kept box of the same class by more than iou (greedy per-class NMS, as
+// torchvision's batched NMS), at most maxDet of them. It returns the kept prefix.
+func nms(cands []candidate, iou float32, maxDet int) []candidate {
+	slices.SortStableFunc(cands, func(a, b candidate) int { return cmp.Compare(b.Score, a.Score) })
+	kept := 0
+	for i := range cands {
+		if kept >= maxDet {
+			break
+		}
+		c := cands[i]
+		suppressed := false
+		for j := 0; j < kept; j++ {
+			if cands[j].Class == c.Class && boxIoU(cands[j].Box, c.Box) > iou {
+				suppressed = true
+				break
+			}
+		}
+		if !suppressed {
+			cands[kept] = c
+			kept++
+		}
+	}
+	return cands[:kept]
+}
+
+// boxIoU is the intersection over union of two corner boxes.
+func boxIoU(a, b [4]float32) float32 {
+	iw := min(a[2], b[2]) - max(a[0], b[0])
+	ih := min(a[3], b[3]) - max(a[1], b[1])
+	if iw <= 0 || ih <= 0 {
+		return 0
+	}
+	inter := iw * ih
+	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
+	if union <= 0 {
+		return 0
+	}
+	return inter / union
+}

@@ -1,0 +1,162 @@
+package yolo
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// EnvRuntimeLibrary names the environment variable that points at the ONNX Runtime shared library.
+const EnvRuntimeLibrary = "EDGECAM_ORT_LIB"
+
+// runtimeLibNames are the file names of the ONNX Runtime shared library, preferred first.
+var runtimeLibNames = []string{"libonnxruntime.so.1", "libonnxruntime.so"}
+
+// projectLibDir is where `make deps` puts the library, relative to the project root.
+const projectLibDir = "lib/onnxruntime"
+
+// FindRuntimeLibrary returns the path of the ONNX Runtime shared library. It looks, in order, at
+// explicit (the --ort-lib flag), $EDGECAM_ORT_LIB, the executable's folder, the project's
+// lib/onnxruntime folder (beside the executable's bin/ folder, under the working directory, and
+// in the nearest folder up from it that holds go.mod) and the system library folders. An
+// explicit path or $EDGECAM_ORT_LIB that does not exist is an error rather than a reason to look
+// elsewhere. The error lists every place searched and says how to fix it.
+func FindRuntimeLibrary(explicit string) (string, error) {
+	if explicit != "" {
+		if err := checkLibFile(explicit); err != nil {
+			return "", fmt.Errorf("ONNX Runtime library %s (from --ort-lib): %w", explicit, err)
+		}
+		return explicit, nil
+	}
+	if env := os.Getenv(EnvRuntimeLibrary); env != "" {
+		if err := checkLibFile(env); err != nil {
+			return "", fmt.Errorf("ONNX Runtime library %s (from $%s): %w", env, EnvRuntimeLibrary, err)
+		}
+		return env, nil
+	}
+	dirs := runtimeSearchDirs()
+	var tried []string
+	for _, dir := range dirs {
+		for _, name := range runtimeLibNames {
+			p := filepath.Join(dir, name)
+			tried = append(tried, p)
+			if checkLibFile(p) == nil {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("ONNX Runtime library not found (looked in %s); run `make deps` in the edgecam folder, "+
+		"or pass --ort-lib PATH or set $%s to libonnxruntime.so.1", strings.Join(dedupe(dirs), ", "), EnvRuntimeLibrary)
+}
+
+// runtimeSearchDirs lists the folders FindRuntimeLibrary looks in after the flag and environment.
+func runtimeSearchDirs() []string {
+	var dirs []string
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		exeDir := filepath.Dir(exe)
+		dirs = append(dirs, exeDir, filepath.Join(exeDir, "..", projectLibDir))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		dirs = append(dirs, filepath.Join(wd, projectLibDir))
+		for dir := wd; ; {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				dirs = append(dirs, filepath.Join(dir, projectLibDir))
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	dirs = append(dirs, "/usr/local/lib", "/usr/lib")
+	if t := multiarchTriplet(); t != "" {
+		dirs = append(dirs, filepath.Join("/usr/lib", t))
+	}
+	return dedupe(dirs)
+}
+
+func multiarchTriplet() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64-linux-gnu"
+	case "arm64":
+		return "aarch64-linux-gnu"
+	case "arm":
+		return "arm-linux-gnueabihf"
+	}
+	return ""
+}
+
+func dedupe(paths []string) []string {
+	seen := make(map[string]bool, len(paths))
+	out := paths[:0:0]
+	for _, p := range paths {
+		p = filepath.Clean(p)
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func checkLibFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errors.New("no such file")
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return errors.New("is a directory, want the libonnxruntime.so.1 file")
+	}
+	return nil
+}
+
+var runtimeState struct {
+	sync.Mutex
+	path string // library loaded, "" until InitRuntime succeeds
+}
+
+// InitRuntime loads the ONNX Runtime shared library at libPath (see FindRuntimeLibrary) and
+// creates the process-wide runtime environment. It is safe to call more than once and from
+// several goroutines: after the first success later calls do nothing (the library stays loaded
+// for the life of the process). A missing or unloadable library is a one-line error.
+func InitRuntime(libPath string) error {
+	runtimeState.Lock()
+	defer runtimeState.Unlock()
+	if runtimeState.path != "" {
+		return nil
+	}
+	if libPath == "" {
+		return errors.New("ONNX Runtime library path is empty; run `make deps` or pass --ort-lib PATH")
+	}
+	if err := checkLibFile(libPath); err != nil {
+		return fmt.Errorf("ONNX Runtime library %s: %w; run `make deps` or pass --ort-lib PATH", libPath, err)
+	}
+	ort.SetSharedLibraryPath(libPath)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		return fmt.Errorf("loading ONNX Runtime library %s: %w", libPath, err)
+	}
+	runtimeState.path = libPath
+	return nil
+}
+
+// runtimeReady reports whether InitRuntime has succeeded.
+func runtimeReady() bool {
+	runtimeState.Lock()
+	defer runtimeState.Unlock()
+	return runtimeState.path != ""
+}
