@@ -1,6 +1,7 @@
 package iothub
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -68,6 +69,12 @@ func (c AssignmentCache) Load(o DPSOptions) (a Assignment, ok bool, err error) {
 	if e.IDScope != o.IDScope || e.RegistrationID != o.RegistrationID || e.Endpoint != o.endpoint() ||
 		e.ModelID != o.ModelID || e.Assignment.AssignedHub == "" || e.Assignment.DeviceID == "" {
 		return Assignment{}, false, nil
+	}
+	if len(e.Assignment.Payload) > 0 {
+		var buf bytes.Buffer
+		if json.Compact(&buf, e.Assignment.Payload) == nil {
+			e.Assignment.Payload = buf.Bytes()
+		}
 	}
 	e.Assignment.Cached = true
 	return e.Assignment, true, nil

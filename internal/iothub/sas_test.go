@@ -1,6 +1,7 @@
 package iothub
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -28,5 +29,28 @@ func TestSASTokenShape(t *testing.T) {
 	}
 	if _, err := SASToken("x", "not base64!!", "", exp); err == nil || strings.Contains(err.Error(), "not base64!!") {
 		t.Fatalf("bad key error %v", err)
+	}
+}
+
+func TestSASTokenExpiryAndSignature(t *testing.T) {
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tok, err := SASToken("hub.azure-devices.net/devices/cam1", testKey, "", exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(tok, "&se=1893553445") || strings.Contains(tok, "skn=") {
+		t.Fatalf("token %q", tok)
+	}
+	sig, err := Sign("hub.azure-devices.net/devices/cam1", testKey, exp.Unix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tok, "&sig="+url.QueryEscape(sig)+"&") {
+		t.Fatalf("token %q lacks signature %q", tok, sig)
+	}
+	// Another expiry signs differently.
+	other, _ := Sign("hub.azure-devices.net/devices/cam1", testKey, exp.Unix()+1)
+	if other == sig {
+		t.Fatal("signature does not depend on the expiry")
 	}
 }
