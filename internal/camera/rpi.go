@@ -104,7 +104,7 @@ func (s *rpiSource) Capture(ctx context.Context) (*Frame, error) {
 	name := filepath.Base(path)
 	cmd := exec.CommandContext(ctx, path, s.argsFor(path)...)
 	stdout := &cappedBuffer{max: s.maxBytes}
-	stderr := &cappedBuffer{max: rpiStderrMax}
+	stderr := &tailBuffer{max: rpiStderrMax}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Own process group, so a timeout kills the tool and anything it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -132,15 +132,25 @@ func (s *rpiSource) Capture(ctx context.Context) (*Frame, error) {
 	return &Frame{Camera: s.id, Time: start, Data: stdout.buf.Bytes()}, nil
 }
 
-func stderrSuffix(b *cappedBuffer) string {
-	msg := strings.TrimSpace(b.buf.String())
-	if msg == "" {
+// stderrSuffix returns the tool's last stderr lines for an error message (rpicam-still logs
+// many INFO lines before the one that explains a failure), or "".
+func stderrSuffix(b *tailBuffer) string {
+	const keep = 4
+	var lines []string
+	for _, l := range strings.Split(string(b.Bytes()), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
 		return ""
 	}
-	if b.over {
-		msg += " [...]"
+	prefix := ""
+	if len(lines) > keep || b.cut {
+		lines = lines[max(0, len(lines)-keep):]
+		prefix = "... "
 	}
-	return ": " + msg
+	return ": " + prefix + strings.Join(lines, " | ")
 }
 
 // cappedBuffer keeps the first max bytes written to it and drops the rest, remembering that it
@@ -160,4 +170,29 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.buf.Write(p)
+}
+
+// tailBuffer keeps the last max bytes written to it (the end of a log explains a failure).
+type tailBuffer struct {
+	buf []byte
+	max int
+	cut bool
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 2*b.max {
+		b.buf = append(b.buf[:0], b.buf[len(b.buf)-b.max:]...)
+		b.cut = true
+	}
+	return len(p), nil
+}
+
+// Bytes returns at most the last max bytes written.
+func (b *tailBuffer) Bytes() []byte {
+	if len(b.buf) > b.max {
+		b.cut = true
+		return b.buf[len(b.buf)-b.max:]
+	}
+	return b.buf
 }
