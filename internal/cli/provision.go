@@ -1,8 +1,172 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
 
-// TODO: placeholder until the provision command lands.
+	"github.com/spf13/cobra"
+
+	"github.com/edgecam/edgecam/internal/iothub"
+)
+
+// provisionOptions are the flags of edgecam provision.
+type provisionOptions struct {
+	idScope, registrationID string
+	groupKey, deviceKey     string
+	modelID, endpoint       string
+	caFile, stateDir        string
+	payload                 string
+	force, json             bool
+	timeout                 time.Duration
+}
+
+// Environment variables the provision flags fall back to, so keys need not be on the command
+// line (where other users can see them in the process list).
+var provisionEnv = map[string]string{
+	"id-scope":        "EDGECAM_DPS_ID_SCOPE",
+	"registration-id": "EDGECAM_DPS_REGISTRATION_ID",
+	"group-key":       "EDGECAM_DPS_GROUP_KEY",
+	"device-key":      "EDGECAM_DPS_DEVICE_KEY",
+	"model-id":        "EDGECAM_DPS_MODEL_ID",
+	"endpoint":        "EDGECAM_DPS_ENDPOINT",
+	"ca-file":         "EDGECAM_DPS_CA_FILE",
+}
+
 func newProvisionCmd() *cobra.Command {
-	return &cobra.Command{Use: "provision", Hidden: true, RunE: func(*cobra.Command, []string) error { return errNotYet }}
+	o := &provisionOptions{}
+	cmd := &cobra.Command{
+		Use:   "provision",
+		Short: "Register the device with Azure DPS (or IoT Central) and show its assignment",
+		Long: `provision registers a device with the Azure IoT Hub Device Provisioning Service over MQTT,
+using a symmetric key: the enrollment group key (the device key is derived from it and the
+registration ID) or the device's individual enrollment key. It prints the assigned hub,
+device ID, status, substatus and the optional payload of a custom allocation policy, so an
+ID scope and key can be checked before deploying.
+
+With --state-dir the assignment is cached in that directory (as the daemon does) and reused
+by later runs; --force registers again anyway. Without --state-dir it always registers and
+caches nothing.
+
+Secrets can come from the environment instead of the command line:
+  EDGECAM_DPS_GROUP_KEY, EDGECAM_DPS_DEVICE_KEY, and likewise EDGECAM_DPS_ID_SCOPE,
+  EDGECAM_DPS_REGISTRATION_ID, EDGECAM_DPS_MODEL_ID, EDGECAM_DPS_ENDPOINT, EDGECAM_DPS_CA_FILE.
+Flags win over the environment.`,
+		Example: `  # IoT Central: ID scope and group key from Permissions > Device connection groups
+  EDGECAM_DPS_GROUP_KEY='...' edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 \
+      --model-id 'dtmi:edgecam:Camera;1'
+
+  # against the local emulator (edgecam emulator prints its DPS address, ID scope, group key
+  # and the CA file to trust)
+  edgecam provision --endpoint localhost:8884 --ca-file ./emulator-ca.pem \
+      --id-scope 0ne00EMULATOR --registration-id cam1 --group-key "$EMULATOR_GROUP_KEY"
+
+  # cache the assignment like the daemon, as JSON
+  edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 --state-dir /var/lib/edgecam --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runProvision(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.idScope, "id-scope", "", "DPS ID scope, e.g. 0ne00ABCDEF (env EDGECAM_DPS_ID_SCOPE)")
+	f.StringVar(&o.registrationID, "registration-id", "", "registration ID = device ID (env EDGECAM_DPS_REGISTRATION_ID)")
+	f.StringVar(&o.groupKey, "group-key", "", "enrollment group symmetric key; the device key is derived (env EDGECAM_DPS_GROUP_KEY)")
+	f.StringVar(&o.deviceKey, "device-key", "", "individual enrollment (device) key (env EDGECAM_DPS_DEVICE_KEY)")
+	f.StringVar(&o.modelID, "model-id", "", "DTDL model ID sent with the registration, e.g. dtmi:edgecam:Camera;1 (env EDGECAM_DPS_MODEL_ID)")
+	f.StringVar(&o.endpoint, "endpoint", "", "DPS endpoint host[:port] (default "+iothub.DefaultDPSEndpoint+"; env EDGECAM_DPS_ENDPOINT)")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM file of an extra CA to trust, e.g. the emulator's (env EDGECAM_DPS_CA_FILE)")
+	f.StringVar(&o.stateDir, "state-dir", "", "cache the assignment in this directory and reuse it")
+	f.StringVar(&o.payload, "payload", "", "JSON object sent as the registration payload (for custom allocation policies)")
+	f.BoolVar(&o.force, "force", false, "register even when --state-dir holds an assignment")
+	f.BoolVar(&o.json, "json", false, "print the assignment as JSON")
+	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	return cmd
+}
+
+func runProvision(cmd *cobra.Command, o *provisionOptions) error {
+	for flag, dst := range map[string]*string{
+		"id-scope": &o.idScope, "registration-id": &o.registrationID, "group-key": &o.groupKey,
+		"device-key": &o.deviceKey, "model-id": &o.modelID, "endpoint": &o.endpoint, "ca-file": &o.caFile,
+	} {
+		if !cmd.Flags().Changed(flag) {
+			if v, ok := os.LookupEnv(provisionEnv[flag]); ok {
+				*dst = v
+			}
+		}
+	}
+	switch {
+	case o.idScope == "":
+		return errors.New("--id-scope is required (or EDGECAM_DPS_ID_SCOPE)")
+	case o.registrationID == "":
+		return errors.New("--registration-id is required (or EDGECAM_DPS_REGISTRATION_ID)")
+	case o.groupKey == "" && o.deviceKey == "":
+		return errors.New("a key is required: --group-key / EDGECAM_DPS_GROUP_KEY for a group enrollment, or --device-key / EDGECAM_DPS_DEVICE_KEY for an individual one")
+	case o.groupKey != "" && o.deviceKey != "":
+		return errors.New("give either a group key or a device key, not both")
+	case o.force && o.stateDir == "":
+		return errors.New("--force needs --state-dir (without it provision always registers)")
+	}
+	dps := iothub.DPSOptions{
+		GlobalEndpoint: o.endpoint, IDScope: o.idScope, RegistrationID: o.registrationID,
+		Key: o.deviceKey, GroupKey: o.groupKey, ModelID: o.modelID, CAFile: o.caFile,
+	}
+	if o.payload != "" {
+		if !json.Valid([]byte(o.payload)) {
+			return errors.New("--payload is not valid JSON")
+		}
+		dps.Payload = json.RawMessage(o.payload)
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	var (
+		a   iothub.Assignment
+		err error
+	)
+	if o.stateDir != "" {
+		a, err = iothub.RegisterCached(ctx, dps, o.stateDir, o.force)
+	} else {
+		a, err = iothub.Register(ctx, dps)
+	}
+	if err != nil {
+		return err
+	}
+	return printAssignment(cmd, a, o.json)
+}
+
+func printAssignment(cmd *cobra.Command, a iothub.Assignment, asJSON bool) error {
+	out := cmd.OutOrStdout()
+	if asJSON {
+		v := struct {
+			iothub.Assignment
+			Cached bool `json:"cached"`
+		}{a, a.Cached}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	source := "DPS registration"
+	if a.Cached {
+		source = "cached assignment (--force to register again)"
+	}
+	payload := "-"
+	if len(a.Payload) > 0 {
+		payload = string(a.Payload)
+	}
+	substatus := a.Substatus
+	if substatus == "" {
+		substatus = "-"
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "hub:\t%s\n", a.AssignedHub)
+	fmt.Fprintf(tw, "device ID:\t%s\n", a.DeviceID)
+	fmt.Fprintf(tw, "status:\t%s\n", a.Status)
+	fmt.Fprintf(tw, "substatus:\t%s\n", substatus)
+	fmt.Fprintf(tw, "payload:\t%s\n", payload)
+	fmt.Fprintf(tw, "source:\t%s\n", source)
+	return tw.Flush()
 }
