@@ -1,0 +1,627 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// hub is one linked IoT hub: a mochi broker with its own listener and host name.
+type hub struct {
+	e     *Emulator
+	index int
+	host  string          // canonical host name, "host:port"
+	names map[string]bool // host names accepted in usernames (same port, any loopback name)
+	srv   *mqtt.Server
+	ln    *listener
+}
+
+func newTLSConfig(cert tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+}
+
+func newBroker(e *Emulator, name string) *mqtt.Server {
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumClientWritesPending = 4096
+	return mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		Logger:       slog.New(demoted{e.log.Handler()}).With("broker", name),
+	})
+}
+
+func startHub(e *Emulator, index int, hc HubConfig, tlsCfg *tls.Config) (*hub, error) {
+	listen := hc.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	h := &hub{e: e, index: index, srv: newBroker(e, "hub"+strconv.Itoa(index))}
+	h.ln = newListener("hub"+strconv.Itoa(index), listen, tlsCfg)
+	if err := h.srv.AddHook(&hubHook{h: h}, nil); err != nil {
+		return nil, fmt.Errorf("emulator: hub %d: %w", index, err)
+	}
+	if err := h.srv.AddListener(h.ln); err != nil {
+		return nil, fmt.Errorf("emulator: hub %d: %w", index, err)
+	}
+	_, port, _ := net.SplitHostPort(h.ln.Address())
+	h.host = net.JoinHostPort(hostOf(listen, hc.Host), port)
+	h.names = map[string]bool{h.host: true}
+	for _, n := range []string{"localhost", "127.0.0.1", "::1"} {
+		h.names[net.JoinHostPort(n, port)] = true
+	}
+	if err := h.srv.Serve(); err != nil {
+		return nil, fmt.Errorf("emulator: hub %d: %w", index, err)
+	}
+	return h, nil
+}
+
+// hubHook is the broker hook that makes a mochi server behave like IoT Hub.
+type hubHook struct {
+	mqtt.HookBase
+	h *hub
+}
+
+func (k *hubHook) ID() string { return "iothub" }
+
+func (k *hubHook) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+		mqtt.OnPublish, mqtt.OnPacketSent:
+		return true
+	}
+	return false
+}
+
+func (k *hubHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if _, _, err := k.h.authenticate(pk); err != nil {
+		k.h.e.refuse(k.h.host, pk.Connect.ClientIdentifier, string(pk.Connect.Username), err)
+		return false
+	}
+	return true
+}
+
+// authenticate checks a CONNECT against the hub's devices.
+func (h *hub) authenticate(pk packets.Packet) (hubUsername, sasToken, error) {
+	u, err := parseHubUsername(string(pk.Connect.Username))
+	if err != nil {
+		return u, sasToken{}, err
+	}
+	if u.deviceID != pk.Connect.ClientIdentifier {
+		return u, sasToken{}, fmt.Errorf("client id %q differs from the device id %q in the username", pk.Connect.ClientIdentifier, u.deviceID)
+	}
+	if !h.names[u.host] {
+		return u, sasToken{}, fmt.Errorf("username host %q is not this hub (%s)", u.host, h.host)
+	}
+	tok, err := parseSASToken(string(pk.Connect.Password))
+	if err != nil {
+		return u, tok, err
+	}
+	h.e.mu.Lock()
+	d := h.e.devices[u.deviceID]
+	var key, key2 string
+	hubIndex := -1
+	if d != nil {
+		key, key2, hubIndex = d.key, d.key2, d.hub
+	}
+	h.e.mu.Unlock()
+	if d == nil {
+		return u, tok, fmt.Errorf("device %q is not registered (add it or provision it through DPS)", u.deviceID)
+	}
+	if hubIndex != h.index {
+		return u, tok, fmt.Errorf("device %q belongs to hub %s, not %s", u.deviceID, h.e.hubs[hubIndex].host, h.host)
+	}
+	return u, tok, tok.verify(u.host+"/devices/"+u.deviceID, "", time.Now(), key, key2)
+}
+
+func (k *hubHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	h := k.h
+	u, tok, err := h.authenticate(pk)
+	if err != nil { // the key changed in between: refuse after all
+		cl.Stop(err)
+		return
+	}
+	c := &conn{cl: cl, subacked: map[string]byte{}, info: Connection{
+		DeviceID: u.deviceID, Hub: h.host, ModelID: u.modelID, APIVersion: u.apiVersion,
+		Connected: time.Now(), TokenExpiry: tok.expiry,
+	}}
+	c.timer = time.AfterFunc(time.Until(tok.expiry), func() {
+		h.e.log.Info("token expired, disconnecting", "device", u.deviceID)
+		cl.Stop(errTokenExpired)
+	})
+	e := h.e
+	e.mu.Lock()
+	d := e.devices[u.deviceID]
+	if d == nil || e.closed {
+		e.mu.Unlock()
+		c.timer.Stop()
+		cl.Stop(ErrUnknownDevice)
+		return
+	}
+	if d.conn != nil && d.conn.timer != nil {
+		d.conn.timer.Stop()
+	}
+	d.conn = c
+	d.connects++
+	e.connections = append(e.connections, c.info)
+	e.broadcastLocked()
+	e.mu.Unlock()
+	e.log.Info("device connected", "device", u.deviceID, "hub", h.host, "model_id", u.modelID)
+}
+
+func (k *hubHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	e := k.h.e
+	e.mu.Lock()
+	d := e.devices[cl.ID]
+	if d == nil || d.conn == nil || d.conn.cl != cl {
+		e.mu.Unlock()
+		return
+	}
+	d.conn.timer.Stop()
+	d.conn = nil
+	for rid, m := range e.methods {
+		if m.deviceID == cl.ID {
+			m.done <- methodResult{err: fmt.Errorf("%w: %q disconnected before answering", ErrDeviceNotConnected, cl.ID)}
+			delete(e.methods, rid)
+		}
+	}
+	e.broadcastLocked()
+	e.mu.Unlock()
+	e.log.Info("device disconnected", "device", cl.ID, "reason", errString(err))
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "client disconnect"
+	}
+	return err.Error()
+}
+
+// OnPacketSent marks subscriptions as acknowledged once their SUBACK is out, so a test that
+// waited for them can publish to the device without racing the client, and delivers queued
+// cloud-to-device messages.
+func (k *hubHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type != packets.Suback && pk.FixedHeader.Type != packets.Unsuback {
+		return
+	}
+	e := k.h.e
+	e.mu.Lock()
+	d := e.devices[cl.ID]
+	if d == nil || d.conn == nil || d.conn.cl != cl {
+		e.mu.Unlock()
+		return
+	}
+	subs := map[string]byte{}
+	for f, s := range cl.State.Subscriptions.GetAll() {
+		subs[f] = s.Qos
+	}
+	d.conn.subacked = subs
+	var queued []c2dMessage
+	if _, ok := d.conn.subscription(c2dTopic(d.id, "")); ok {
+		queued, d.c2d = d.c2d, nil
+	}
+	e.broadcastLocked()
+	e.mu.Unlock()
+	for _, m := range queued {
+		if err := k.h.deliver(cl, m.topic, m.body, 1); err != nil {
+			e.log.Warn("delivering queued cloud-to-device message", "device", cl.ID, "error", err)
+		}
+	}
+}
+
+// subscription returns the granted QoS of an acknowledged subscription matching topic.
+// e.mu must be held.
+func (c *conn) subscription(topic string) (byte, bool) {
+	if q, ok := c.subacked[topic]; ok {
+		return q, true
+	}
+	for f, q := range c.subacked {
+		if topicMatch(f, topic) {
+			return q, true
+		}
+	}
+	return 0, false
+}
+
+// topicMatch reports whether an MQTT topic filter matches a topic name.
+func topicMatch(filter, topic string) bool {
+	fs, ts := strings.Split(filter, "/"), strings.Split(topic, "/")
+	for i, f := range fs {
+		if f == "#" {
+			return true
+		}
+		if i >= len(ts) {
+			return false
+		}
+		if f != "+" && f != ts[i] {
+			return false
+		}
+	}
+	return len(fs) == len(ts)
+}
+
+// OnACLCheck lets a device publish and subscribe to its own IoT Hub topics only.
+func (k *hubHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	id := cl.ID
+	if write {
+		return strings.HasPrefix(topic, "devices/"+id+telemetryPrefix+"/") || topic == "devices/"+id+telemetryPrefix ||
+			strings.HasPrefix(topic, "$iothub/twin/GET/") ||
+			strings.HasPrefix(topic, "$iothub/twin/PATCH/properties/reported/") ||
+			strings.HasPrefix(topic, "$iothub/methods/res/")
+	}
+	return strings.HasPrefix(topic, "devices/"+id+"/messages/devicebound/") ||
+		strings.HasPrefix(topic, "$iothub/methods/POST/") ||
+		strings.HasPrefix(topic, "$iothub/twin/res/") ||
+		strings.HasPrefix(topic, "$iothub/twin/PATCH/properties/desired/")
+}
+
+// OnPublish handles everything a device publishes; nothing is routed to other clients.
+func (k *hubHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	h := k.h
+	if pk.FixedHeader.Qos > 1 {
+		h.e.log.Warn("QoS 2 publish, closing the connection as IoT Hub does", "device", cl.ID, "topic", pk.TopicName)
+		cl.Stop(errQoS2)
+		return pk, packets.ErrRejectPacket
+	}
+	topic := pk.TopicName
+	switch {
+	case strings.HasPrefix(topic, "devices/"):
+		return pk, h.onTelemetry(cl, pk)
+	case strings.HasPrefix(topic, "$iothub/twin/GET/"):
+		h.onTwinGet(cl, topic)
+	case strings.HasPrefix(topic, "$iothub/twin/PATCH/properties/reported/"):
+		h.onReported(cl, topic, pk.Payload)
+	case strings.HasPrefix(topic, "$iothub/methods/res/"):
+		h.onMethodResponse(cl, topic, pk.Payload)
+	}
+	return pk, packets.CodeSuccessIgnore
+}
+
+// current returns the device of cl when cl is its current connection.
+func (h *hub) current(cl *mqtt.Client) (*device, *conn) {
+	d := h.e.devices[cl.ID]
+	if d == nil || d.conn == nil || d.conn.cl != cl {
+		return nil, nil
+	}
+	return d, d.conn
+}
+
+func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
+	e := h.e
+	rest := strings.TrimPrefix(pk.TopicName, "devices/"+cl.ID+telemetryPrefix)
+	rest = strings.TrimPrefix(rest, "/")
+	props := map[string]string{}
+	if rest != "" {
+		q, err := url.ParseQuery(rest)
+		if err != nil {
+			e.log.Warn("telemetry property bag is not URL-encoded", "device", cl.ID, "topic", pk.TopicName, "error", err)
+		}
+		for k, v := range q {
+			if len(v) > 0 {
+				props[k] = v[0]
+			}
+		}
+	}
+	if len(pk.Payload) > MaxTelemetry {
+		e.log.Warn("telemetry over 256 KB, closing the connection", "device", cl.ID, "bytes", len(pk.Payload))
+		cl.Stop(errTooLarge)
+		return packets.ErrRejectPacket
+	}
+	e.mu.Lock()
+	d, c := h.current(cl)
+	if d == nil {
+		e.mu.Unlock()
+		return packets.ErrRejectPacket
+	}
+	switch d.throttle {
+	case ThrottleNoAck:
+		e.mu.Unlock()
+		e.log.Info("throttled: telemetry dropped without PUBACK", "device", cl.ID)
+		return packets.ErrRejectPacket
+	case ThrottleDisconnect:
+		e.mu.Unlock()
+		e.log.Info("throttled: closing the connection", "device", cl.ID)
+		cl.Stop(errThrottled)
+		return packets.ErrRejectPacket
+	}
+	t := Telemetry{
+		DeviceID: cl.ID, Hub: h.host, Topic: pk.TopicName, Body: bytes.Clone(pk.Payload),
+		Properties: props, ModelID: c.info.ModelID, Received: time.Now(),
+	}
+	e.telemetry = append(e.telemetry, t)
+	e.broadcastLocked()
+	e.mu.Unlock()
+	e.writeTelemetryLine(t)
+	return packets.CodeSuccessIgnore
+}
+
+// requestID returns the $rid of a topic ending in "/?$rid=...".
+func topicQuery(topic string) url.Values {
+	_, q, ok := strings.Cut(topic, "?")
+	if !ok {
+		return url.Values{}
+	}
+	v, _ := url.ParseQuery(q)
+	return v
+}
+
+func (h *hub) onTwinGet(cl *mqtt.Client, topic string) {
+	rid := topicQuery(topic).Get("$rid")
+	h.e.mu.Lock()
+	d, _ := h.current(cl)
+	var doc []byte
+	if d != nil {
+		doc = d.twin.document()
+	}
+	h.e.mu.Unlock()
+	if d == nil {
+		return
+	}
+	h.respond(cl, "$iothub/twin/res/200/?$rid="+url.QueryEscape(rid), doc)
+}
+
+func (h *hub) onReported(cl *mqtt.Client, topic string, body []byte) {
+	rid := topicQuery(topic).Get("$rid")
+	var patch map[string]any
+	if err := json.Unmarshal(body, &patch); err != nil || patch == nil {
+		h.respond(cl, "$iothub/twin/res/400/?$rid="+url.QueryEscape(rid), []byte(`{"message":"reported properties patch must be a JSON object"}`))
+		return
+	}
+	e := h.e
+	e.mu.Lock()
+	d, _ := h.current(cl)
+	if d == nil {
+		e.mu.Unlock()
+		return
+	}
+	mergePatch(d.twin.reported, patch)
+	d.twin.reportedVersion++
+	v := d.twin.reportedVersion
+	e.broadcastLocked()
+	e.mu.Unlock()
+	h.respond(cl, "$iothub/twin/res/204/?$rid="+url.QueryEscape(rid)+"&$version="+strconv.Itoa(v), nil)
+}
+
+// respond sends a QoS 0 message to a client if it subscribed to the topic (like the hub,
+// a response nobody subscribed to is lost).
+func (h *hub) respond(cl *mqtt.Client, topic string, body []byte) {
+	if err := h.deliver(cl, topic, body, 0); err != nil {
+		h.e.log.Info("response not delivered", "client", cl.ID, "topic", topic, "error", err)
+	}
+}
+
+// deliver writes a publish to one client, at most at qos and at its subscription's QoS.
+func (h *hub) deliver(cl *mqtt.Client, topic string, body []byte, qos byte) error {
+	return deliverTo(cl, topic, body, qos)
+}
+
+func deliverTo(cl *mqtt.Client, topic string, body []byte, qos byte) error {
+	granted := byte(0)
+	found := false
+	for f, s := range cl.State.Subscriptions.GetAll() {
+		if f == topic || topicMatch(f, topic) {
+			found = true
+			granted = max(granted, s.Qos)
+		}
+	}
+	if !found {
+		return fmt.Errorf("%w %s", ErrNotSubscribed, topic)
+	}
+	qos = min(qos, granted)
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos},
+		TopicName:   topic,
+		Payload:     body,
+		Created:     time.Now().Unix(),
+	}
+	if qos > 0 {
+		id, err := cl.NextPacketID()
+		if err != nil {
+			return fmt.Errorf("no free packet id: %w", err)
+		}
+		pk.PacketID = uint16(id)
+		cl.State.Inflight.Set(pk)
+	}
+	return cl.WritePacket(pk)
+}
+
+type pendingMethod struct {
+	deviceID string
+	done     chan methodResult
+}
+
+type methodResult struct {
+	status int
+	body   []byte
+	err    error
+}
+
+func (h *hub) onMethodResponse(cl *mqtt.Client, topic string, body []byte) {
+	// $iothub/methods/res/{status}/?$rid={rid}
+	statusStr, _, _ := strings.Cut(strings.TrimPrefix(topic, "$iothub/methods/res/"), "/")
+	rid := topicQuery(topic).Get("$rid")
+	status, err := strconv.Atoi(statusStr)
+	e := h.e
+	e.mu.Lock()
+	m := e.methods[rid]
+	if m == nil || m.deviceID != cl.ID {
+		e.mu.Unlock()
+		e.log.Info("method response for no pending request", "device", cl.ID, "rid", rid)
+		return
+	}
+	delete(e.methods, rid)
+	e.mu.Unlock()
+	if err != nil {
+		m.done <- methodResult{err: fmt.Errorf("device %q answered with a bad status in topic %q", cl.ID, topic)}
+		return
+	}
+	m.done <- methodResult{status: status, body: bytes.Clone(body)}
+}
+
+// connected returns the device's current client and hub.
+func (e *Emulator) connected(deviceID string) (*mqtt.Client, *hub, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := e.devices[deviceID]
+	if d == nil {
+		return nil, nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
+	}
+	if d.conn == nil {
+		return nil, nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
+	}
+	return d.conn.cl, e.hubs[d.hub], nil
+}
+
+// InvokeMethod calls a direct method on a connected device and waits for its answer or ctx.
+// payload is the JSON request body (nil sends "null"). It fails at once when the device is
+// not connected or has not subscribed to $iothub/methods/POST/#.
+func (e *Emulator) InvokeMethod(ctx context.Context, deviceID, name string, payload []byte) (int, []byte, error) {
+	if name == "" || strings.ContainsAny(name, "/#+") {
+		return 0, nil, fmt.Errorf("emulator: invalid method name %q", name)
+	}
+	if payload == nil {
+		payload = []byte("null")
+	}
+	cl, h, err := e.connected(deviceID)
+	if err != nil {
+		return 0, nil, err
+	}
+	m := &pendingMethod{deviceID: deviceID, done: make(chan methodResult, 1)}
+	e.mu.Lock()
+	rid := e.nextID()
+	e.methods[rid] = m
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.methods, rid)
+		e.mu.Unlock()
+	}()
+	topic := "$iothub/methods/POST/" + name + "/?$rid=" + rid
+	if err := h.deliver(cl, topic, payload, 0); err != nil {
+		return 0, nil, fmt.Errorf("invoke %s on %q: %w", name, deviceID, err)
+	}
+	select {
+	case r := <-m.done:
+		if r.err != nil {
+			return 0, nil, r.err
+		}
+		return r.status, r.body, nil
+	case <-ctx.Done():
+		return 0, nil, fmt.Errorf("invoke %s on %q: no answer: %w", name, deviceID, ctx.Err())
+	}
+}
+
+// Twin returns a copy of the device's twin.
+func (e *Emulator) Twin(deviceID string) (Twin, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := e.devices[deviceID]
+	if d == nil {
+		return Twin{}, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
+	}
+	return d.twin.snapshot(deviceID), nil
+}
+
+// WaitTwin waits until cond holds for the device's twin and returns that twin.
+func (e *Emulator) WaitTwin(ctx context.Context, deviceID string, cond func(Twin) bool) (Twin, error) {
+	var t Twin
+	err := e.waitFor(ctx, func() bool {
+		d := e.devices[deviceID]
+		if d == nil {
+			return false
+		}
+		t = d.twin.snapshot(deviceID)
+		return cond(t)
+	})
+	if err != nil {
+		return t, fmt.Errorf("waiting for the twin of %q: %w", deviceID, err)
+	}
+	return t, nil
+}
+
+// UpdateDesired merges patch into the device's desired properties (JSON null deletes), bumps
+// the desired version and, when the device is connected and subscribed, pushes the patch to
+// $iothub/twin/PATCH/properties/desired/?$version=v. It returns the new version.
+func (e *Emulator) UpdateDesired(deviceID string, patch map[string]any) (int, error) {
+	p := deepCopy(patch)
+	e.mu.Lock()
+	d := e.devices[deviceID]
+	if d == nil {
+		e.mu.Unlock()
+		return 0, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
+	}
+	mergePatch(d.twin.desired, p)
+	d.twin.desiredVersion++
+	v := d.twin.desiredVersion
+	var cl *mqtt.Client
+	if d.conn != nil {
+		cl = d.conn.cl
+	}
+	e.broadcastLocked()
+	e.mu.Unlock()
+	if cl == nil {
+		return v, nil
+	}
+	p["$version"] = v
+	body, err := json.Marshal(p)
+	if err != nil {
+		return v, fmt.Errorf("emulator: desired patch: %w", err)
+	}
+	if err := deliverTo(cl, "$iothub/twin/PATCH/properties/desired/?$version="+strconv.Itoa(v), body, 0); err != nil && !errors.Is(err, ErrNotSubscribed) {
+		e.log.Info("desired patch not delivered", "device", deviceID, "error", err)
+	}
+	return v, nil
+}
+
+type c2dMessage struct {
+	topic string
+	body  []byte
+}
+
+func c2dTopic(deviceID, bag string) string {
+	return "devices/" + deviceID + "/messages/devicebound/" + bag
+}
+
+// SendC2D sends a cloud-to-device message (QoS 1) to
+// devices/{id}/messages/devicebound/{property bag}. The bag carries $.mid, $.to and props.
+// When the device is not connected or not yet subscribed the message is queued and delivered
+// once it subscribes, as the hub does.
+func (e *Emulator) SendC2D(deviceID string, body []byte, props map[string]string) error {
+	e.mu.Lock()
+	d := e.devices[deviceID]
+	if d == nil {
+		e.mu.Unlock()
+		return fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
+	}
+	q := url.Values{}
+	for k, v := range props {
+		q.Set(k, v)
+	}
+	q.Set("$.mid", "c2d-"+e.nextID())
+	q.Set("$.to", "/devices/"+deviceID+"/messages/deviceBound")
+	m := c2dMessage{topic: c2dTopic(deviceID, q.Encode()), body: bytes.Clone(body)}
+	var cl *mqtt.Client
+	if d.conn != nil {
+		if _, ok := d.conn.subscription(m.topic); ok {
+			cl = d.conn.cl
+		}
+	}
+	if cl == nil {
+		d.c2d = append(d.c2d, m)
+	}
+	e.mu.Unlock()
+	if cl != nil {
+		return deliverTo(cl, m.topic, m.body, 1)
+	}
+	return nil
+}
