@@ -224,21 +224,32 @@ type mapPart struct {
 }
 
 // TelemetryNames returns the telemetry names (the keys of the daemon's tally) declared in a DTDL
-// Interface document, e.g. one produced by Interface.
+// document, one Interface (e.g. from Interface) or an array of them, in document order.
 func TelemetryNames(doc []byte) ([]string, error) {
-	var d struct {
+	type contents struct {
 		Contents []struct {
 			Type json.RawMessage `json:"@type"`
 			Name string          `json:"name"`
 		} `json:"contents"`
 	}
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, fmt.Errorf("read DTDL interface: %w", err)
+	var list []contents
+	if bytes.HasPrefix(bytes.TrimSpace(doc), []byte("[")) {
+		if err := json.Unmarshal(doc, &list); err != nil {
+			return nil, fmt.Errorf("read DTDL document: %w", err)
+		}
+	} else {
+		var one contents
+		if err := json.Unmarshal(doc, &one); err != nil {
+			return nil, fmt.Errorf("read DTDL document: %w", err)
+		}
+		list = append(list, one)
 	}
 	var names []string
-	for _, c := range d.Contents {
-		if slices.Contains(types(c.Type), "Telemetry") {
-			names = append(names, c.Name)
+	for _, d := range list {
+		for _, c := range d.Contents {
+			if slices.Contains(types(c.Type), "Telemetry") {
+				names = append(names, c.Name)
+			}
 		}
 	}
 	return names, nil

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/edgecam/edgecam/internal/dtdl"
+)
+
+// runCLI runs edgecam with args and returns its stdout, stderr and error.
+func runCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := NewRootCmd(&out, &errOut)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestDTDLDefault(t *testing.T) {
+	const id = "dtmi:com:example:edgecam;1"
+	out, _, err := runCLI(t, "dtdl", "--model-id", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := dtdl.Interface(dtdl.Options{ModelID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Error("edgecam dtdl output differs from dtdl.Interface")
+	}
+	if err := dtdl.Validate([]byte(out)); err != nil {
+		t.Error(err)
+	}
+}
+
+// writeConfig writes a valid configuration with two cameras: global labelsMinimum person and car,
+// labelsOfInterest traffic light; cam2's detection override is cam2Detection (YAML lines).
+func writeConfig(t *testing.T, cam2Detection string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"model.onnx", "img.jpg"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml := `model:
+  path: ` + filepath.Join(dir, "model.onnx") + `
+state:
+  dir: ` + filepath.Join(dir, "state") + `
+detection:
+  labelsMinimum: [person, Car]
+  labelsOfInterest: [traffic_light]
+azure:
+  modelId: "dtmi:com:example:edgecam;2"
+  dps:
+    idScope: 0ne00000000
+    groupEnrollmentKey: "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=="
+cameras:
+  - id: cam1
+    type: file
+    path: ` + filepath.Join(dir, "img.jpg") + `
+  - id: cam2
+    type: file
+    path: ` + filepath.Join(dir, "img.jpg") + `
+    detection:
+` + cam2Detection
+	path := filepath.Join(dir, "edgecam.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDTDLLabelsFromConfig(t *testing.T) {
+	cfg := writeConfig(t, "      labelsMinimum: [dog]\n")
+	for labels, want := range map[string][]string{
+		"minimum":  {"person", "car", "dog"},
+		"interest": {"person", "car", "traffic_light", "dog"},
+	} {
+		out, _, err := runCLI(t, "dtdl", "--config", cfg, "--labels", labels)
+		if err != nil {
+			t.Fatalf("--labels %s: %v", labels, err)
+		}
+		if err := dtdl.Validate([]byte(out)); err != nil {
+			t.Errorf("--labels %s: %v", labels, err)
+		}
+		names, err := dtdl.TelemetryNames([]byte(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("--labels %s: telemetry %v, want %v", labels, names, want)
+		}
+		if !strings.Contains(out, `"@id": "dtmi:com:example:edgecam;2"`) {
+			t.Errorf("--labels %s: the model ID of the configuration is not used", labels)
+		}
+	}
+}
+
+func TestDTDLInterestAnyLabel(t *testing.T) {
+	cfg := writeConfig(t, "      labelsOfInterest: []\n")
+	out, stderr, err := runCLI(t, "dtdl", "--config", cfg, "--labels", "interest", "--model-id", "dtmi:com:example:other;3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := dtdl.TelemetryNames([]byte(out))
+	if len(names) != 80 || !strings.Contains(stderr, "all 80") {
+		t.Errorf("%d telemetries, stderr %q: want all 80 and a note", len(names), stderr)
+	}
+	if !strings.Contains(out, `"dtmi:com:example:other;3"`) {
+		t.Error("--model-id does not win over azure.modelId")
+	}
+}
+
+func TestDTDLErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dtdl"}, "--model-id is required"},
+		{[]string{"dtdl", "--model-id", "dtmi:com:example:edgecam"}, `";1"`},
+		{[]string{"dtdl", "--model-id", "dtmi:com:x;1", "--labels", "some"}, "use all, minimum or interest"},
+		{[]string{"dtdl", "--model-id", "dtmi:com:x;1", "--labels", "minimum"}, "add --config"},
+		{[]string{"dtdl", "--check", filepath.Join(t.TempDir(), "missing.json")}, "no such file"},
+	} {
+		_, _, err := runCLI(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want it to mention %s", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestDTDLCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	doc, err := dtdl.Interface(dtdl.Options{ModelID: "dtmi:com:example:edgecam;1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI(t, "dtdl", "--check", good)
+	if err != nil || !strings.Contains(out, "valid DTDL v2 (80 telemetries)") {
+		t.Errorf("--check good: %q, %v", out, err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, bytes.Replace(doc, []byte(`"name": "traffic_light"`), []byte(`"name": "traffic light"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runCLI(t, "dtdl", "--check", bad)
+	if err == nil || !strings.Contains(err.Error(), `"traffic light"`) {
+		t.Errorf("--check bad: err = %v, want it to name the bad telemetry", err)
+	}
+}
