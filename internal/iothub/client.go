@@ -40,7 +40,10 @@ type C2DHandler func(body []byte, props map[string]string)
 
 // Options configure a device client. Host, DeviceID and Key are required.
 type Options struct {
-	Host     string // hub host name, e.g. myhub.azure-devices.net; may carry :port (default 8883)
+	// Host is the hub's host name, e.g. myhub.azure-devices.net. It may carry :port (default
+	// 8883): it is dialed as given, the TLS server name is the host part, and the username and
+	// token name the hub exactly as given.
+	Host     string
 	Gateway  string // optional IoT Edge gateway to dial instead of Host; may carry :port
 	DeviceID string
 	ModuleID string // optional module identity
@@ -186,7 +189,7 @@ func newClient(opts Options) (*Client, error) {
 		opts.KeepAlive = defaultKeepAlive
 	}
 	if opts.KeepAlive < time.Second || opts.KeepAlive > maxKeepAlive {
-		return nil, fmt.Errorf("iothub: keep-alive %v out of range: IoT Hub needs 1s..%v", opts.KeepAlive, maxKeepAlive)
+		return nil, fmt.Errorf("iothub: keep-alive %v out of range: IoT Hub needs 1 to %d seconds", opts.KeepAlive, int(maxKeepAlive.Seconds()))
 	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = defaultConnectTimeout
@@ -202,7 +205,9 @@ func newClient(opts Options) (*Client, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	hub := hostOnly(opts.Host)
+	// The hub's name in the username and token is Host exactly as given: a real hub has no
+	// port in its name, and the emulator tells its hubs apart by "host:port".
+	hub := opts.Host
 	clientID, resource := opts.DeviceID, hub+"/devices/"+opts.DeviceID
 	user := hub + "/" + opts.DeviceID
 	topic := "devices/" + opts.DeviceID

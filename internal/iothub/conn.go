@@ -56,14 +56,6 @@ func splitHostPort(hostport string) (addr, host string, err error) {
 	return hostport, h, nil
 }
 
-// hostOnly returns the host part of "host[:port]".
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return hostport
-}
-
 // tlsConfig verifies the server as serverName against the system roots plus the PEM
 // certificates in caFile, if given. Verification is never turned off.
 func tlsConfig(serverName, caFile string) (*tls.Config, error) {

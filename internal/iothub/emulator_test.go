@@ -1,0 +1,508 @@
+package iothub_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgecam/edgecam/internal/emulator"
+	"github.com/edgecam/edgecam/internal/iothub"
+)
+
+const (
+	deviceKey = "ZGV2aWNlLWtleS1vZi1jYW0xLWZvci1pb3RodWItdGVzdHM=" // base64, tests only
+	groupKey  = "Z3JvdXAta2V5LWZvci1pb3RodWItdGVzdHMtMDEyMzQ1Njc4OQ=="
+	modelID   = "dtmi:edgecam:Camera;1"
+)
+
+// testCtx is generous: a loaded 2-core CI machine may be slow, but nothing here should hang.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func startEmulator(t *testing.T, cfg emulator.Config) *emulator.Emulator {
+	t.Helper()
+	e, err := emulator.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// deviceOptions returns client options for a hub device from its emulator connection string.
+func deviceOptions(t *testing.T, e *emulator.Emulator, id string) iothub.Options {
+	t.Helper()
+	s, err := e.ConnectionString(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := iothub.ParseConnectionString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cs.DeviceOptions()
+	o.CAFile = e.CAFile()
+	o.Logger = quietLogger()
+	return o
+}
+
+func dial(t *testing.T, o iothub.Options) *iothub.Client {
+	t.Helper()
+	c, err := iothub.Dial(testCtx(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestTelemetryOverTLS(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	o := deviceOptions(t, e, "cam1")
+	o.ModelID = modelID
+	c := dial(t, o)
+	if !c.Connected() {
+		t.Fatal("not connected after Dial")
+	}
+	ctx := testCtx(t)
+	created := time.Date(2026, 11, 23, 10, 11, 12, 345_000_000, time.UTC)
+	body := []byte(`{"person":2,"car":1}`)
+	if err := c.SendTelemetry(ctx, body, created, map[string]string{"camera": "front door"}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.WaitTelemetry(ctx, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	wantTopic := "devices/cam1/messages/events/$.ct=application%2Fjson&$.ce=utf-8&iothub-creation-time-utc=2026-11-23T10%3A11%3A12.345Z&camera=front%20door"
+	if m.Topic != wantTopic {
+		t.Errorf("topic\n got %s\nwant %s", m.Topic, wantTopic)
+	}
+	if string(m.Body) != string(body) || m.DeviceID != "cam1" || m.ModelID != modelID {
+		t.Errorf("message %+v", m)
+	}
+	for k, v := range map[string]string{"$.ct": "application/json", "$.ce": "utf-8", "iothub-creation-time-utc": "2026-11-23T10:11:12.345Z", "camera": "front door"} {
+		if m.Properties[k] != v {
+			t.Errorf("property %s = %q, want %q (all: %v)", k, m.Properties[k], v, m.Properties)
+		}
+	}
+	conn, ok := e.Connected("cam1")
+	if !ok || conn.APIVersion != "2021-04-12" || conn.ModelID != modelID {
+		t.Errorf("connection %+v %v", conn, ok)
+	}
+	if err := c.SendTelemetry(ctx, make([]byte, 256*1024+1), created, nil); !errors.Is(err, iothub.ErrMessageTooLarge) {
+		t.Errorf("oversized body: %v", err)
+	}
+}
+
+func TestDialErrors(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	ctx := testCtx(t)
+
+	o := deviceOptions(t, e, "cam1")
+	o.Key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
+	_, err := iothub.Dial(ctx, o)
+	if !errors.Is(err, iothub.ErrNotAuthorized) || !strings.Contains(err.Error(), "check the device key / connection string") {
+		t.Errorf("wrong key: %v", err)
+	}
+	if strings.Contains(fmt.Sprint(err), o.Key) {
+		t.Errorf("error shows the key: %v", err)
+	}
+	if rs, err := e.WaitRefusals(ctx, 1); err != nil || rs[0].ClientID != "cam1" {
+		t.Errorf("refusals %+v %v", rs, err)
+	}
+
+	o = deviceOptions(t, e, "cam1")
+	o.CAFile = ""
+	if _, err := iothub.Dial(ctx, o); err == nil || !strings.Contains(err.Error(), "TLS verification") {
+		t.Errorf("untrusted server: %v", err)
+	}
+
+	o = deviceOptions(t, e, "cam1")
+	o.Host = "no-such-host.invalid:8883"
+	if _, err := iothub.Dial(ctx, o); err == nil || !strings.Contains(err.Error(), "no-such-host.invalid") {
+		t.Errorf("unknown host: %v", err)
+	}
+
+	o = deviceOptions(t, e, "cam1")
+	o.KeepAlive = 30 * time.Minute
+	if _, err := iothub.Dial(ctx, o); err == nil || !strings.Contains(err.Error(), "1177") {
+		t.Errorf("keep-alive over the hub's limit: %v", err)
+	}
+}
+
+func TestMethodsTwinAndC2D(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey,
+		InitialTwin: &emulator.InitialTwin{Properties: emulator.InitialTwinProperties{Desired: map[string]any{"interval": "PT10S"}}}}}})
+	o := deviceOptions(t, e, "cam1")
+	type patch struct {
+		body    string
+		version int64
+	}
+	patches := make(chan patch, 4)
+	c2d := make(chan string, 4)
+	o.Methods = func(ctx context.Context, name string, payload []byte) (int, []byte) {
+		if name != "snapshot" {
+			return 404, []byte(`{"error":"unknown method"}`)
+		}
+		return 200, []byte(`{"echo":` + string(payload) + `}`)
+	}
+	o.Desired = func(b []byte, v int64) { patches <- patch{string(b), v} }
+	o.C2D = func(b []byte, props map[string]string) { c2d <- string(b) + "|" + props["colour"] }
+	c := dial(t, o)
+	ctx := testCtx(t)
+
+	if err := e.WaitSubscribed(ctx, "cam1", "$iothub/methods/POST/#"); err != nil {
+		t.Fatal(err)
+	}
+	status, resp, err := e.InvokeMethod(ctx, "cam1", "snapshot", []byte(`{"q":1}`))
+	if err != nil || status != 200 || string(resp) != `{"echo":{"q":1}}` {
+		t.Fatalf("method: %d %s %v", status, resp, err)
+	}
+	if status, _, err := e.InvokeMethod(ctx, "cam1", "reboot", nil); err != nil || status != 404 {
+		t.Fatalf("unknown method: %d %v", status, err)
+	}
+
+	tw, err := c.GetTwin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var desired map[string]any
+	if err := json.Unmarshal(tw.Desired, &desired); err != nil || desired["interval"] != "PT10S" {
+		t.Fatalf("twin desired %s %v", tw.Desired, err)
+	}
+
+	if err := e.WaitSubscribed(ctx, "cam1", "$iothub/twin/PATCH/properties/desired/#"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.UpdateDesired("cam1", map[string]any{"interval": "PT30S"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-patches:
+		if p.version != int64(v) || !strings.Contains(p.body, `"PT30S"`) {
+			t.Fatalf("patch %+v, want version %d", p, v)
+		}
+	case <-ctx.Done():
+		t.Fatal("no desired patch")
+	}
+	if v <= int(tw.DesiredVersion) {
+		t.Fatalf("desired version %d not after the twin's %d", v, tw.DesiredVersion)
+	}
+
+	rv, err := c.UpdateReported(ctx, []byte(`{"interval":{"value":"PT30S","ac":200,"av":2},"firmware":"1.0"}`))
+	if err != nil || rv == 0 {
+		t.Fatalf("reported: %d %v", rv, err)
+	}
+	twin, err := e.WaitTwin(ctx, "cam1", func(tw emulator.Twin) bool { return tw.Reported["firmware"] == "1.0" })
+	if err != nil || twin.ReportedVersion != int(rv) {
+		t.Fatalf("emulator twin %+v %v (client got version %d)", twin, err, rv)
+	}
+	if _, err := c.UpdateReported(ctx, []byte(`[1]`)); err == nil {
+		t.Fatal("non-object reported patch accepted")
+	}
+
+	if err := e.SendC2D("cam1", []byte("hello"), map[string]string{"colour": "dark red"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-c2d:
+		if m != "hello|dark red" {
+			t.Fatalf("c2d %q", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("no C2D message")
+	}
+}
+
+func TestReconnectAfterDrop(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	o := deviceOptions(t, e, "cam1")
+	connects := make(chan struct{}, 8)
+	lost := make(chan error, 8)
+	o.OnConnect = func() { connects <- struct{}{} }
+	o.OnConnectionLost = func(err error) { lost <- err }
+	o.Methods = func(context.Context, string, []byte) (int, []byte) { return 200, []byte(`"ok"`) }
+	o.MaxBackoff = time.Second
+	c := dial(t, o)
+	ctx := testCtx(t)
+	<-connects
+
+	for round := 2; round <= 3; round++ {
+		if round == 2 {
+			if err := e.DropDevice("cam1"); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			e.StopListeners()
+			if err := e.StartListeners(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case <-lost:
+		case <-ctx.Done():
+			t.Fatalf("round %d: connection loss not reported", round)
+		}
+		if _, err := e.WaitConnected(ctx, "cam1", round); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-connects:
+		case <-ctx.Done():
+			t.Fatalf("round %d: OnConnect not called after the reconnect", round)
+		}
+		if !c.Connected() {
+			t.Fatalf("round %d: not connected after OnConnect", round)
+		}
+		if err := e.WaitSubscribed(ctx, "cam1", "$iothub/methods/POST/#"); err != nil {
+			t.Fatalf("round %d: not subscribed again: %v", round, err)
+		}
+		if status, _, err := e.InvokeMethod(ctx, "cam1", "ping", nil); err != nil || status != 200 {
+			t.Fatalf("round %d: method after reconnect: %d %v", round, status, err)
+		}
+		body := []byte(`{"round":` + strconv.Itoa(round) + `}`)
+		if err := c.SendTelemetry(ctx, body, time.Now(), nil); err != nil {
+			t.Fatalf("round %d: send after reconnect: %v", round, err)
+		}
+	}
+	msgs, err := e.WaitTelemetry(ctx, 2, nil)
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("%d messages, %v", len(msgs), err)
+	}
+}
+
+// TestTokenRenewal sends continuously while tokens of a few seconds are renewed: every message
+// arrives exactly once, in order.
+func TestTokenRenewal(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	o := deviceOptions(t, e, "cam1")
+	o.TokenLifetime = 3 * time.Second
+	c := dial(t, o)
+	ctx := testCtx(t)
+
+	const renewals = 2
+	sent := 0
+	for {
+		conns := len(slices.DeleteFunc(e.Connections(), func(c emulator.Connection) bool { return c.DeviceID != "cam1" }))
+		if conns > renewals && sent >= 50 {
+			break
+		}
+		body := []byte(`{"seq":` + strconv.Itoa(sent) + `}`)
+		err := c.SendTelemetry(ctx, body, time.Now(), nil)
+		switch {
+		case err == nil:
+			sent++
+		case errors.Is(err, iothub.ErrNotConnected):
+			t.Logf("message %d: %v (retrying)", sent, err)
+			time.Sleep(50 * time.Millisecond) // a renewal never disconnects; this is the fallback for a real drop
+		default:
+			t.Fatalf("message %d: %v", sent, err)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("renewals did not happen in time")
+		}
+	}
+	msgs, err := e.WaitTelemetry(ctx, sent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != sent {
+		t.Fatalf("emulator has %d messages, client sent %d", len(msgs), sent)
+	}
+	for i, m := range msgs {
+		var v struct{ Seq int }
+		if err := json.Unmarshal(m.Body, &v); err != nil || v.Seq != i {
+			t.Fatalf("message %d is %s (lost or duplicated)", i, m.Body)
+		}
+	}
+	conns := e.Connections()
+	for i := 1; i < len(conns); i++ {
+		if !conns[i].TokenExpiry.After(conns[i-1].TokenExpiry) {
+			t.Fatalf("connection %d reused an old token (expiry %v)", i, conns[i].TokenExpiry)
+		}
+	}
+	if rs := e.Refusals(); len(rs) > 0 {
+		t.Fatalf("refused connections during renewal: %+v", rs)
+	}
+}
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	ctx := testCtx(t)
+	before := runtime.NumGoroutine()
+	o := deviceOptions(t, e, "cam1")
+	o.Methods = func(context.Context, string, []byte) (int, []byte) { return 200, nil }
+	o.Desired = func([]byte, int64) {}
+	o.C2D = func([]byte, map[string]string) {}
+	c, err := iothub.Dial(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendTelemetry(ctx, []byte(`{}`), time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done not closed by Close")
+	}
+	if err := c.SendTelemetry(ctx, []byte(`{}`), time.Now(), nil); !errors.Is(err, iothub.ErrClosed) {
+		t.Fatalf("send after Close: %v", err)
+	}
+	if err := e.WaitDisconnected(ctx, "cam1"); err != nil {
+		t.Fatal(err)
+	}
+	// paho's goroutines end shortly after the disconnect: wait for the count to settle.
+	for runtime.NumGoroutine() > before {
+		if ctx.Err() != nil {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before Dial, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func dpsOptions(e *emulator.Emulator, regID string) iothub.DPSOptions {
+	return iothub.DPSOptions{
+		GlobalEndpoint: e.DPSHost(), IDScope: e.IDScope(), RegistrationID: regID,
+		GroupKey: groupKey, ModelID: modelID, CAFile: e.CAFile(), Logger: quietLogger(),
+	}
+}
+
+func TestDPSGroupEnrollment(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{
+		Groups:           []emulator.Group{{Key: groupKey}},
+		AssignAfterPolls: 2,
+	}})
+	ctx := testCtx(t)
+	o := dpsOptions(e, "cam-7")
+	a, err := iothub.Register(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.AssignedHub != e.HubHost() || a.DeviceID != "cam-7" || a.Status != "assigned" || a.Cached {
+		t.Fatalf("assignment %+v (hub %s)", a, e.HubHost())
+	}
+
+	// The assigned identity connects with the derived key and the model ID.
+	co, err := a.DeviceOptions(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co.Logger = quietLogger()
+	c := dial(t, co)
+	if err := c.SendTelemetry(ctx, []byte(`{"person":1}`), time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.WaitTelemetry(ctx, 1, nil)
+	if err != nil || msgs[0].DeviceID != "cam-7" || msgs[0].ModelID != modelID {
+		t.Fatalf("%+v %v", msgs, err)
+	}
+}
+
+func TestDPSErrors(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{
+		Groups:      []emulator.Group{{Key: groupKey}},
+		Enrollments: []emulator.Enrollment{{RegistrationID: "off", Key: deviceKey, Disabled: true}},
+	}})
+	ctx := testCtx(t)
+
+	o := dpsOptions(e, "cam1")
+	o.GroupKey = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
+	_, err := iothub.Register(ctx, o)
+	if !errors.Is(err, iothub.ErrNotAuthorized) || !strings.Contains(err.Error(), "ID scope") {
+		t.Errorf("wrong group key: %v", err)
+	}
+
+	o = dpsOptions(e, "cam1")
+	o.IDScope = "0ne0000WRONG"
+	if _, err := iothub.Register(ctx, o); err == nil || !strings.Contains(err.Error(), "ID scope") {
+		t.Errorf("wrong ID scope: %v", err)
+	}
+
+	o = dpsOptions(e, "off")
+	o.GroupKey, o.Key = "", deviceKey
+	if _, err := iothub.Register(ctx, o); err == nil || !strings.Contains(err.Error(), "disabled") {
+		t.Errorf("disabled enrollment: %v", err)
+	}
+}
+
+func TestRegisterCached(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	o := dpsOptions(e, "cam1")
+
+	a, err := iothub.RegisterCached(ctx, o, dir, false)
+	if err != nil || a.Cached {
+		t.Fatalf("%+v %v", a, err)
+	}
+	// With DPS down, the cached assignment is still there.
+	e.StopListeners()
+	b, err := iothub.RegisterCached(ctx, o, dir, false)
+	if err != nil || !b.Cached || b.AssignedHub != a.AssignedHub || b.DeviceID != a.DeviceID {
+		t.Fatalf("cached: %+v %v", b, err)
+	}
+	if err := e.StartListeners(); err != nil {
+		t.Fatal(err)
+	}
+	// Forced (as after the hub refused the cached identity): registers again.
+	f, err := iothub.RegisterCached(ctx, o, dir, true)
+	if err != nil || f.Cached || f.AssignedHub != a.AssignedHub {
+		t.Fatalf("forced: %+v %v", f, err)
+	}
+	// Another ID scope does not use the entry.
+	o.IDScope = "0ne0000OTHER"
+	if _, err := iothub.RegisterCached(ctx, o, dir, false); err == nil {
+		t.Fatal("a changed ID scope reused the cached assignment")
+	}
+}
+
+// TestConcurrentSends checks that sends from several goroutines all complete, so the client
+// can be shared.
+func TestConcurrentSends(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	c := dial(t, deviceOptions(t, e, "cam1"))
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- c.SendTelemetry(ctx, []byte(`{"i":`+strconv.Itoa(i)+`}`), time.Now(), map[string]string{"n": url.QueryEscape("a b")})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.WaitTelemetry(ctx, 40, nil); err != nil {
+		t.Fatal(err)
+	}
+}
