@@ -396,6 +396,10 @@ func (c *checker) dtmiRefs(where string, v any, max int) {
 	}
 }
 
+// reservedTelemetry are names IoT Central uses internally and ignores as telemetry
+// (concepts-telemetry-properties-commands.md).
+var reservedTelemetry = []string{"EventEnqueuedUtcTime", "EventProcessedUtcTime", "PartitionId", "EventHub", "User"}
+
 var contentClasses = []string{"Command", "Component", "Property", "Relationship", "Telemetry"}
 
 func (c *checker) content(where string, m map[string]any, names map[string]string) {
@@ -426,6 +430,9 @@ func (c *checker) content(where string, m map[string]any, names map[string]strin
 	case "Telemetry":
 		c.known(where, m, cotyped, append(common, "schema", "unit")...)
 		c.requiredSchema(where, m, true)
+		if n, ok := m["name"].(string); ok && slices.Contains(reservedTelemetry, n) {
+			c.addf(where, "IoT Central reserves the telemetry name %q and ignores its data: rename it", n)
+		}
 	case "Property":
 		c.known(where, m, cotyped, append(common, "schema", "unit", "writable")...)
 		c.requiredSchema(where, m, false)

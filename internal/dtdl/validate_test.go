@@ -59,6 +59,7 @@ func TestValidateRejects(t *testing.T) {
 			{"@id":"dtmi:com:example:x:a;1","@type":"Telemetry","name":"b","schema":"long"}`), "must be unique"},
 		"id equals interface": {doc(`{"@id":"dtmi:com:example:x;1","@type":"Telemetry","name":"a","schema":"long"}`), "must be unique"},
 		"bad element id":      {doc(`{"@id":"urn:x","@type":"Telemetry","name":"a","schema":"long"}`), `start with "dtmi:"`},
+		"reserved telemetry":  {doc(`{"@type":"Telemetry","name":"User","schema":"string"}`), "reserves"},
 		"no name":             {doc(`{"@type":"Telemetry","schema":"long"}`), "no name"},
 		"no schema":           {doc(`{"@type":"Telemetry","name":"a"}`), "no schema"},
 		"unknown type":        {doc(`{"@type":"Sensor","name":"a","schema":"long"}`), "must include one of"},
