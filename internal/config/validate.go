@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/edgecam/edgecam/internal/iothub"
 )
 
 // Camera kinds.
@@ -161,56 +163,6 @@ func (p problems) join() error {
 	return errors.Join(errs...)
 }
 
-// connString is the part of an IoT Hub connection string edgecam checks.
-type connString struct {
-	HostName, DeviceID, KeyName, Key, ModuleID string
-}
-
-func parseConnString(s string) (connString, error) {
-	var cs connString
-	for _, part := range strings.Split(strings.TrimSpace(s), ";") {
-		if strings.TrimSpace(part) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			return cs, errors.New("expected Key=Value pairs separated by ';' (HostName=...;DeviceId=...;SharedAccessKey=...)")
-		}
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "hostname":
-			cs.HostName = v
-		case "deviceid":
-			cs.DeviceID = v
-		case "sharedaccesskeyname":
-			cs.KeyName = v
-		case "sharedaccesskey":
-			cs.Key = v
-		case "moduleid":
-			cs.ModuleID = v
-		}
-	}
-	var missing []string
-	if cs.HostName == "" {
-		missing = append(missing, "HostName")
-	}
-	if cs.Key == "" {
-		missing = append(missing, "SharedAccessKey")
-	}
-	if cs.DeviceID == "" && cs.KeyName == "" {
-		missing = append(missing, "DeviceId (or SharedAccessKeyName for a policy)")
-	}
-	if len(missing) > 0 {
-		return cs, fmt.Errorf("missing %s: copy the device's primary connection string from the Azure portal", strings.Join(missing, ", "))
-	}
-	if cs.ModuleID != "" {
-		return cs, errors.New("a module connection string (ModuleId) is not supported: use the device's connection string")
-	}
-	if !isBase64(cs.Key) {
-		return cs, errors.New("SharedAccessKey is not valid base64: copy the key exactly as the Azure portal shows it")
-	}
-	return cs, nil
-}
-
 func isBase64(s string) bool {
 	b, err := base64.StdEncoding.DecodeString(s)
 	return err == nil && len(b) > 0
@@ -219,19 +171,19 @@ func isBase64(s string) bool {
 var dtmiRE = regexp.MustCompile(`^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}$`)
 
 // checkAzure checks the connection settings and returns the parsed connection string, if any.
-func (c *Config) checkAzure(p *problems) *connString {
+func (c *Config) checkAzure(p *problems) *iothub.ConnectionString {
 	a := c.Azure
 	hasCS, hasDPS := a.ConnectionString != "", a.DPS.Enabled()
-	var cs *connString
+	var cs *iothub.ConnectionString
 	switch {
 	case hasCS && hasDPS:
 		p.add("azure", "both azure.connectionString and azure.dps are set: keep one (DPS for IoT Central or many cameras, a connection string for one IoT Hub device)")
 	case !hasCS && !hasDPS:
 		p.add("azure", "neither azure.connectionString nor azure.dps is set: set azure.dps.idScope with azure.dps.groupEnrollmentKey (IoT Central, or DPS), or azure.connectionString (one IoT Hub device)")
 	case hasCS:
-		parsed, err := parseConnString(a.ConnectionString)
+		parsed, err := iothub.ParseConnectionString(a.ConnectionString)
 		if err != nil {
-			p.add("azure.connectionString", "%v", err)
+			p.add("azure.connectionString", "%s", strings.TrimPrefix(err.Error(), "connection string: "))
 		} else {
 			cs = &parsed
 		}
@@ -297,7 +249,7 @@ func validPort(s string) bool {
 	return err == nil && n >= 0 && n <= math.MaxUint16
 }
 
-func (c *Config) checkCameras(p *problems, cs *connString) {
+func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 	if len(c.Cameras) == 0 {
 		p.add("cameras", "no camera configured: add at least one (id, type and that type's keys) under cameras:")
 		return
