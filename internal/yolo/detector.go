@@ -203,6 +203,10 @@ func modelIO(info *modelInfo) (in, out valueInfo, err error) {
 		return in, out, fmt.Errorf("output %q is %s %s, want the YOLOv5 layout float32 [1,N,5+classes]",
 			out.Name, elemTypeName(out.ElemType), out.shapeString())
 	}
+	if d[1] < d[2] {
+		return in, out, fmt.Errorf("output %q is float32 %s, which looks like a YOLOv8-style [1,4+classes,N] export; "+
+			"edgecam needs a YOLOv5 export with output [1,N,5+classes]", out.Name, out.shapeString())
+	}
 	return in, out, nil
 }
 

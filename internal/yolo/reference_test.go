@@ -74,6 +74,12 @@ var referenceSizes = map[string][2]int{
 // matched by a distinct detection of its label with score within 0.01 and corners within 2 px.
 func matchReference(t *testing.T, got []Detection, want []refDet) {
 	t.Helper()
+	matchWithin(t, got, want, 0.01, 2)
+}
+
+// matchWithin is matchReference with the given score and box tolerances.
+func matchWithin(t *testing.T, got []Detection, want []refDet, scoreTol, boxTol float64) {
+	t.Helper()
 	counts := map[string]int{}
 	for _, d := range got {
 		counts[d.Label]++
@@ -90,12 +96,12 @@ func matchReference(t *testing.T, got []Detection, want []refDet) {
 	for _, w := range want {
 		found := false
 		for i, g := range got {
-			if used[i] || g.Label != w.label || math.Abs(float64(g.Score-w.score)) > 0.01 {
+			if used[i] || g.Label != w.label || math.Abs(float64(g.Score-w.score)) > scoreTol {
 				continue
 			}
 			ok := true
 			for k := range 4 {
-				if math.Abs(float64(g.Box[k]-w.box[k])) > 2 {
+				if math.Abs(float64(g.Box[k]-w.box[k])) > boxTol {
 					ok = false
 				}
 			}
