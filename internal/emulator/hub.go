@@ -338,10 +338,14 @@ func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
 		DeviceID: cl.ID, Hub: h.host, Topic: pk.TopicName, Body: bytes.Clone(pk.Payload),
 		Properties: props, ModelID: c.info.ModelID, Received: time.Now(),
 	}
+	e.mu.Unlock()
+	// The line goes out before the message is observable, so a test that waited for the
+	// message also finds its line.
+	e.writeTelemetryLine(t)
+	e.mu.Lock()
 	e.telemetry = append(e.telemetry, t)
 	e.broadcastLocked()
 	e.mu.Unlock()
-	e.writeTelemetryLine(t)
 	return packets.CodeSuccessIgnore
 }
 

@@ -1,0 +1,396 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgecam/edgecam/internal/iothub"
+)
+
+func TestSASAuthentication(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	host := e.HubHost()
+	sign := func(resource, key, skn string, expiry time.Time) string {
+		return must(iothub.SASToken(resource, key, skn, expiry))(t)
+	}
+	future := time.Now().Add(time.Hour)
+	cases := []struct {
+		name, clientID, user, pass, reason string
+	}{
+		{"bad signature", "cam1", hubUser(host, "cam1", ""), sign(host+"/devices/cam1", testKey2, "", future), "signature"},
+		{"expired", "cam1", hubUser(host, "cam1", ""), sign(host+"/devices/cam1", testKey, "", time.Now().Add(-time.Minute)), "expired"},
+		{"wrong sr", "cam1", hubUser(host, "cam1", ""), sign(host+"/devices/cam2", testKey, "", future), "sr"},
+		{"skn with device key", "cam1", hubUser(host, "cam1", ""), sign(host+"/devices/cam1", testKey, "device", future), "skn"},
+		{"unknown device", "cam9", hubUser(host, "cam9", ""), sign(host+"/devices/cam9", testKey, "", future), "not registered"},
+		{"client id differs", "camX", hubUser(host, "cam1", ""), sign(host+"/devices/cam1", testKey, "", future), "client id"},
+		{"other host", "cam1", hubUser("other.example:1", "cam1", ""), sign("other.example:1/devices/cam1", testKey, "", future), "not this hub"},
+		{"not a SAS token", "cam1", hubUser(host, "cam1", ""), "hunter2", "SharedAccessSignature"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := connect(t, e, host, c.clientID, c.user, c.pass)
+			if err == nil {
+				t.Fatal("connection accepted")
+			}
+			if !strings.Contains(err.Error(), "not Authorized") && !strings.Contains(err.Error(), "bad user name or password") {
+				t.Errorf("error %q, want a CONNACK refusal", err)
+			}
+			refusals := e.Refusals()
+			if len(refusals) != i+1 {
+				t.Fatalf("%d refusals, want %d", len(refusals), i+1)
+			}
+			if got := refusals[i].Reason; !strings.Contains(got, c.reason) {
+				t.Errorf("refusal reason %q does not mention %q", got, c.reason)
+			}
+			if strings.Contains(refusals[i].Reason, testKey) {
+				t.Error("refusal reason contains the key")
+			}
+		})
+	}
+	t.Run("valid", func(t *testing.T) {
+		connectDevice(t, e, "cam1", testKey, "")
+		if _, ok := e.Connected("cam1"); !ok {
+			t.Fatal("cam1 not connected after a valid CONNECT")
+		}
+	})
+	t.Run("localhost alias", func(t *testing.T) {
+		_, port, _ := net.SplitHostPort(host)
+		alias := net.JoinHostPort("localhost", port)
+		_, err := connect(t, e, alias, "cam1", hubUser(alias, "cam1", ""), hubToken(t, alias, "cam1", testKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestTelemetryRecorded(t *testing.T) {
+	var out syncBuffer
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}, TelemetryOutput: &out})
+	const model = "dtmi:com:example:Camera;1"
+	dev := connectDevice(t, e, "cam1", testKey, model)
+	ctx := testCtx(t)
+	conn := must(e.WaitConnected(ctx, "cam1", 1))(t)
+	if conn.ModelID != model || conn.APIVersion != "2021-04-12" || conn.Hub != e.HubHost() {
+		t.Errorf("connection %+v", conn)
+	}
+	topic := "devices/cam1/messages/events/%24.ct=application%2Fjson&%24.ce=utf-8&iothub-creation-time-utc=2026-01-02T03%3A04%3A05.678Z&camera=front%20door"
+	body := `{"person":2,"car":1}`
+	if err := dev.publish(topic, 1, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.publish("devices/cam1/messages/events/", 0, []byte(`{"person":0}`)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := must(e.WaitTelemetry(ctx, 2, nil))(t)
+	m := msgs[0]
+	if m.DeviceID != "cam1" || m.Hub != e.HubHost() || m.ModelID != model || string(m.Body) != body || m.Topic != topic {
+		t.Errorf("telemetry %+v", m)
+	}
+	want := map[string]string{"$.ct": "application/json", "$.ce": "utf-8", "iothub-creation-time-utc": "2026-01-02T03:04:05.678Z", "camera": "front door"}
+	for k, v := range want {
+		if m.Properties[k] != v {
+			t.Errorf("property %s = %q, want %q", k, m.Properties[k], v)
+		}
+	}
+	if len(msgs[1].Properties) != 0 {
+		t.Errorf("empty bag decoded to %v", msgs[1].Properties)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d JSON lines, want 2:\n%s", len(lines), out.String())
+	}
+	var line struct {
+		DeviceID   string            `json:"deviceId"`
+		ModelID    string            `json:"modelId"`
+		Properties map[string]string `json:"properties"`
+		Body       map[string]int    `json:"body"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatalf("line %q: %v", lines[0], err)
+	}
+	if line.DeviceID != "cam1" || line.ModelID != model || line.Body["person"] != 2 || line.Properties["camera"] != "front door" {
+		t.Errorf("JSON line %s", lines[0])
+	}
+}
+
+func TestQoS2ClosesConnection(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	dev.c.Publish("devices/cam1/messages/events/", 2, false, []byte(`{}`))
+	dev.waitLost()
+	if err := e.WaitDisconnected(testCtx(t), "cam1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.Telemetry()); n != 0 {
+		t.Errorf("QoS 2 message recorded (%d)", n)
+	}
+}
+
+func TestOtherDevicesTopicsRefused(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}, {ID: "cam2", Key: testKey2}}})
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	tok := dev.c.Subscribe("devices/cam2/messages/devicebound/#", 1, nil)
+	tok.WaitTimeout(waitLong)
+	if code := tok.(*paho.SubscribeToken).Result()["devices/cam2/messages/devicebound/#"]; tok.Error() == nil && code != 0x80 {
+		t.Errorf("subscribing to another device's topic granted QoS %d", code)
+	}
+	dev.c.Publish("devices/cam2/messages/events/", 1, false, []byte(`{}`))
+	dev.waitLost()
+	if n := len(e.Telemetry()); n != 0 {
+		t.Errorf("message to another device's topic recorded (%d)", n)
+	}
+}
+
+func TestSecondConnectionDropsFirst(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	ctx := testCtx(t)
+	first := connectDevice(t, e, "cam1", testKey, "")
+	must(e.WaitConnected(ctx, "cam1", 1))(t)
+	second := connectDevice(t, e, "cam1", testKey, "dtmi:x:y;1")
+	first.waitLost()
+	c := must(e.WaitConnected(ctx, "cam1", 2))(t)
+	if c.ModelID != "dtmi:x:y;1" {
+		t.Errorf("current connection is %+v, want the second", c)
+	}
+	if err := second.publish("devices/cam1/messages/events/", 1, []byte(`{}`)); err != nil {
+		t.Fatalf("second connection unusable: %v", err)
+	}
+	must(e.WaitTelemetry(ctx, 1, nil))(t)
+}
+
+func TestInvokeMethod(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	ctx := testCtx(t)
+	if _, _, err := e.InvokeMethod(ctx, "cam1", "reboot", nil); !errors.Is(err, ErrDeviceNotConnected) {
+		t.Fatalf("invoke on a disconnected device: %v", err)
+	}
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	must(e.WaitConnected(ctx, "cam1", 1))(t)
+	if _, _, err := e.InvokeMethod(ctx, "cam1", "reboot", nil); !errors.Is(err, ErrNotSubscribed) {
+		t.Fatalf("invoke before subscribing: %v", err)
+	}
+	dev.subscribe("$iothub/methods/POST/#")
+	if err := e.WaitSubscribed(ctx, "cam1", "$iothub/methods/POST/#"); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		status int
+		body   []byte
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, b, err := e.InvokeMethod(ctx, "cam1", "snapshot", []byte(`{"camera":"front"}`))
+		done <- result{s, b, err}
+	}()
+	req := dev.expect("$iothub/methods/POST/snapshot/")
+	if string(req.body) != `{"camera":"front"}` {
+		t.Errorf("request body %s", req.body)
+	}
+	rid := topicQuery(req.topic).Get("$rid")
+	if rid == "" {
+		t.Fatalf("no $rid in %s", req.topic)
+	}
+	if err := dev.publish("$iothub/methods/res/201/?$rid="+rid, 1, []byte(`{"ok":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.status != 201 || string(r.body) != `{"ok":true}` {
+		t.Fatalf("InvokeMethod = %d %s %v", r.status, r.body, r.err)
+	}
+}
+
+func TestTwin(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey, InitialTwin: &InitialTwin{
+		Properties: InitialTwinProperties{Desired: map[string]any{"interval": 60}},
+	}}}})
+	ctx := testCtx(t)
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	dev.subscribe("$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#")
+
+	get := func(rid string) map[string]map[string]any {
+		t.Helper()
+		if err := dev.publish("$iothub/twin/GET/?$rid="+rid, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		m := dev.expect("$iothub/twin/res/200/?$rid=" + rid)
+		var doc map[string]map[string]any
+		if err := json.Unmarshal(m.body, &doc); err != nil {
+			t.Fatalf("twin document %s: %v", m.body, err)
+		}
+		return doc
+	}
+	doc := get("1")
+	if doc["desired"]["interval"] != 60.0 || doc["desired"]["$version"] != 2.0 || doc["reported"]["$version"] != 1.0 {
+		t.Errorf("initial twin %v", doc)
+	}
+
+	if err := dev.publish("$iothub/twin/PATCH/properties/reported/?$rid=2", 1, []byte(`{"fw":"1.0","stats":{"a":1,"b":2}}`)); err != nil {
+		t.Fatal(err)
+	}
+	res := dev.expect("$iothub/twin/res/")
+	if res.topic != "$iothub/twin/res/204/?$rid=2&$version=2" {
+		t.Errorf("reported patch response topic %s", res.topic)
+	}
+	if err := dev.publish("$iothub/twin/PATCH/properties/reported/?$rid=3", 1, []byte(`{"fw":null,"stats":{"b":3}}`)); err != nil {
+		t.Fatal(err)
+	}
+	dev.expect("$iothub/twin/res/204/?$rid=3&$version=3")
+	tw := must(e.Twin("cam1"))(t)
+	if _, ok := tw.Reported["fw"]; ok || tw.ReportedVersion != 3 {
+		t.Errorf("reported %v version %d", tw.Reported, tw.ReportedVersion)
+	}
+	if stats := tw.Reported["stats"].(map[string]any); stats["a"] != 1.0 || stats["b"] != 3.0 {
+		t.Errorf("merged stats %v", stats)
+	}
+	if err := dev.publish("$iothub/twin/PATCH/properties/reported/?$rid=4", 1, []byte(`[1]`)); err != nil {
+		t.Fatal(err)
+	}
+	dev.expect("$iothub/twin/res/400/?$rid=4")
+
+	if err := e.WaitSubscribed(ctx, "cam1", "$iothub/twin/PATCH/properties/desired/#"); err != nil {
+		t.Fatal(err)
+	}
+	v := must(e.UpdateDesired("cam1", map[string]any{"interval": 30, "labels": []string{"person"}}))(t)
+	if v != 3 {
+		t.Errorf("desired version %d, want 3", v)
+	}
+	p := dev.expect("$iothub/twin/PATCH/properties/desired/")
+	if p.topic != "$iothub/twin/PATCH/properties/desired/?$version=3" {
+		t.Errorf("desired patch topic %s", p.topic)
+	}
+	var patch map[string]any
+	if err := json.Unmarshal(p.body, &patch); err != nil || patch["interval"] != 30.0 || patch["$version"] != 3.0 {
+		t.Errorf("desired patch %s (%v)", p.body, err)
+	}
+
+	// Updated while disconnected: stored, seen by the next GET.
+	dev.c.Disconnect(0)
+	noErr(t, e.WaitDisconnected(ctx, "cam1"))
+	must(e.UpdateDesired("cam1", map[string]any{"interval": nil, "threshold": 0.5}))(t)
+	dev = connectDevice(t, e, "cam1", testKey, "")
+	dev.subscribe("$iothub/twin/res/#")
+	doc = get("5")
+	if _, ok := doc["desired"]["interval"]; ok || doc["desired"]["threshold"] != 0.5 || doc["desired"]["$version"] != 4.0 {
+		t.Errorf("twin after offline update %v", doc)
+	}
+	if doc["reported"]["$version"] != 3.0 {
+		t.Errorf("reported version after reconnect %v", doc["reported"]["$version"])
+	}
+}
+
+func TestCloudToDevice(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	ctx := testCtx(t)
+	if err := e.SendC2D("cam1", []byte("queued"), nil); err != nil {
+		t.Fatal(err)
+	}
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	dev.subscribe("devices/cam1/messages/devicebound/#")
+	m := dev.expect("devices/cam1/messages/devicebound/")
+	if string(m.body) != "queued" {
+		t.Errorf("queued message body %q", m.body)
+	}
+	noErr(t, e.WaitSubscribed(ctx, "cam1", "devices/cam1/messages/devicebound/#"))
+	if err := e.SendC2D("cam1", []byte("live"), map[string]string{"kind": "hello world"}); err != nil {
+		t.Fatal(err)
+	}
+	m = dev.expect("devices/cam1/messages/devicebound/")
+	bag := topicQuery("?" + strings.TrimPrefix(m.topic, "devices/cam1/messages/devicebound/"))
+	if string(m.body) != "live" || bag.Get("kind") != "hello world" || bag.Get("$.to") != "/devices/cam1/messages/deviceBound" {
+		t.Errorf("C2D %s %q", m.topic, m.body)
+	}
+}
+
+func TestDropDeviceAndListenerRestart(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	ctx := testCtx(t)
+	hostBefore, dpsBefore := e.HubHost(), e.DPSHost()
+
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	must(e.WaitConnected(ctx, "cam1", 1))(t)
+	if err := e.DropDevice("cam1"); err != nil {
+		t.Fatal(err)
+	}
+	dev.waitLost()
+	noErr(t, e.WaitDisconnected(ctx, "cam1"))
+	if err := e.DropDevice("cam1"); !errors.Is(err, ErrDeviceNotConnected) {
+		t.Errorf("DropDevice on a disconnected device: %v", err)
+	}
+
+	dev = connectDevice(t, e, "cam1", testKey, "")
+	must(e.WaitConnected(ctx, "cam1", 2))(t)
+	e.StopListeners()
+	dev.waitLost()
+	noErr(t, e.WaitDisconnected(ctx, "cam1"))
+	if _, err := connect(t, e, hostBefore, "cam1", hubUser(hostBefore, "cam1", ""), hubToken(t, hostBefore, "cam1", testKey)); err == nil {
+		t.Fatal("connected while the listeners are stopped")
+	}
+	if err := e.StartListeners(); err != nil {
+		t.Fatal(err)
+	}
+	if e.HubHost() != hostBefore || e.DPSHost() != dpsBefore {
+		t.Fatalf("hosts changed: %s %s -> %s %s", hostBefore, dpsBefore, e.HubHost(), e.DPSHost())
+	}
+	dev = connectDevice(t, e, "cam1", testKey, "")
+	must(e.WaitConnected(ctx, "cam1", 3))(t)
+	if err := dev.publish("devices/cam1/messages/events/", 1, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	must(e.WaitTelemetry(ctx, 1, nil))(t)
+}
+
+func TestTokenExpiryDisconnects(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	host := e.HubHost()
+	tok := must(iothub.SASToken(host+"/devices/cam1", testKey, "", time.Now().Add(2*time.Second)))(t)
+	dev, err := connect(t, e, host, "cam1", hubUser(host, "cam1", ""), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.waitLost()
+	noErr(t, e.WaitDisconnected(testCtx(t), "cam1"))
+}
+
+func TestThrottle(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	ctx := testCtx(t)
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	noErr(t, e.SetThrottle("cam1", ThrottleNoAck))
+	tok := dev.c.Publish("devices/cam1/messages/events/", 1, false, []byte(`{"n":1}`))
+	if tok.WaitTimeout(500 * time.Millisecond) {
+		t.Fatalf("throttled publish acknowledged (%v)", tok.Error())
+	}
+	noErr(t, e.SetThrottle("cam1", ThrottleDisconnect))
+	dev.c.Publish("devices/cam1/messages/events/", 1, false, []byte(`{"n":2}`))
+	dev.waitLost()
+	noErr(t, e.SetThrottle("cam1", ThrottleNone))
+	dev = connectDevice(t, e, "cam1", testKey, "")
+	if err := dev.publish("devices/cam1/messages/events/", 1, []byte(`{"n":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := must(e.WaitTelemetry(ctx, 1, nil))(t)
+	if len(msgs) != 1 || string(msgs[0].Body) != `{"n":3}` {
+		t.Errorf("telemetry %v", msgs)
+	}
+}
+
+func TestCAReusedAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	e1 := startEmulator(t, Config{StateDir: dir})
+	pem1 := e1.CAPEM()
+	e1.Close()
+	e2 := startEmulator(t, Config{StateDir: dir})
+	if string(e2.CAPEM()) != string(pem1) {
+		t.Error("CA regenerated although the state directory holds one")
+	}
+	if !strings.HasPrefix(e2.CAFile(), dir) {
+		t.Errorf("CA file %s not in %s", e2.CAFile(), dir)
+	}
+}
