@@ -1,8 +1,324 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-// TODO: placeholder until the detect command lands.
+	"github.com/spf13/cobra"
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/yolo"
+)
+
+const defaultModel = "models/yolov5n.onnx"
+
+type detectOptions struct {
+	model     string
+	threshold float32
+	iou       float32
+	threads   int
+	json      bool
+	annotate  string
+	bench     int
+	ortLib    string
+}
+
 func newDetectCmd() *cobra.Command {
-	return &cobra.Command{Use: "detect", Hidden: true, RunE: func(*cobra.Command, []string) error { return errNotYet }}
+	o := &detectOptions{}
+	cmd := &cobra.Command{
+		Use:   "detect [flags] IMAGE...",
+		Short: "Score JPEG or PNG images with the YOLOv5 model and print what it finds",
+		Long: `detect runs the YOLOv5 ONNX model on each image and prints the objects found (label, score,
+box corners x1,y1,x2,y2 in image pixels, highest score first) and the count per label.
+
+The ONNX Runtime library is found without any setting after ` + "`make build`" + ` (next to the
+binary, in the project's lib/onnxruntime, or the system library folders); --ort-lib or
+$EDGECAM_ORT_LIB choose another. An image that cannot be read is reported on stderr as
+"edgecam: FILE: problem", the other images are still scored, and the exit status is 1.`,
+		Example: `  edgecam detect photo.jpg
+  edgecam detect --model ../shared/models/yolov5n.onnx bus.jpg zidane.jpg
+  edgecam detect --threshold 0.5 --json *.jpg           # one JSON object per image per line
+  edgecam detect --annotate out/ street.jpg             # writes out/street.annotated.jpg
+  edgecam detect --bench 50 --threads 2 bus.jpg         # median and p90 of 50 timed runs`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("detect needs at least one image file, e.g. `edgecam detect photo.jpg`")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDetect(cmd.OutOrStdout(), cmd.ErrOrStderr(), o, cmd.Flags().Changed("model"), args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.model, "model", defaultModel, "YOLOv5 ONNX model file")
+	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), 0..1")
+	f.Float32Var(&o.iou, "iou", yolo.DefaultIoU, "NMS overlap above which the weaker box of a label is dropped, 0..1")
+	f.IntVar(&o.threads, "threads", 0, "ONNX Runtime threads (0 = one per core)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object per image per line")
+	f.StringVar(&o.annotate, "annotate", "", "write `DIR`/<name>.annotated.jpg with boxes, labels and scores drawn")
+	f.IntVar(&o.bench, "bench", 0, "time `N` runs per image after one warm-up and report median and p90")
+	f.StringVar(&o.ortLib, "ort-lib", "", "ONNX Runtime shared library (default: found automatically)")
+	return cmd
+}
+
+func runDetect(stdout, stderr io.Writer, o *detectOptions, modelSet bool, images []string) error {
+	switch {
+	case !(o.threshold > 0 && o.threshold < 1):
+		return fmt.Errorf("--threshold %g: want a value between 0 and 1", o.threshold)
+	case !(o.iou > 0 && o.iou <= 1):
+		return fmt.Errorf("--iou %g: want a value between 0 and 1", o.iou)
+	case o.threads < 0:
+		return fmt.Errorf("--threads %d: want 0 (one per core) or more", o.threads)
+	case o.bench < 0:
+		return fmt.Errorf("--bench %d: want a number of runs", o.bench)
+	}
+	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
+	if err != nil {
+		return err
+	}
+	if err := yolo.InitRuntime(lib); err != nil {
+		return err
+	}
+	model := o.model
+	if !modelSet {
+		model = findDefaultModel()
+	}
+	det, err := yolo.New(yolo.Options{ModelPath: model, Threads: o.threads, Confidence: o.threshold, IoU: o.iou})
+	if err != nil {
+		return err
+	}
+	defer det.Close()
+	if o.annotate != "" {
+		if err := os.MkdirAll(o.annotate, 0o755); err != nil {
+			return fmt.Errorf("--annotate: %w", err)
+		}
+	}
+
+	failed := false
+	var res yolo.Result
+	for _, path := range images {
+		if err := detectOne(stdout, det, o, path, &res); err != nil {
+			fmt.Fprintf(stderr, "edgecam: %s: %v\n", path, err)
+			failed = true
+		}
+	}
+	if failed {
+		return errSilent
+	}
+	return nil
+}
+
+// findDefaultModel returns models/yolov5n.onnx under the working directory, else beside the
+// executable's bin/ folder (so ./bin/edgecam works from anywhere in a built checkout).
+func findDefaultModel() string {
+	if _, err := os.Stat(defaultModel); err == nil {
+		return defaultModel
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "..", defaultModel)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return defaultModel
+}
+
+func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, res *yolo.Result) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already in the message
+		}
+		return err
+	}
+	if err := det.DetectEncoded(data, res); err != nil {
+		return err
+	}
+	var bench *benchStats
+	if o.bench > 0 {
+		runs := make([]yolo.Timings, o.bench)
+		for i := range runs {
+			if err := det.DetectEncoded(data, res); err != nil {
+				return err
+			}
+			runs[i] = res.Timings
+		}
+		bench = newBenchStats(runs)
+	}
+	if o.annotate != "" {
+		if err := annotate(o.annotate, path, data, res.Detections); err != nil {
+			return err
+		}
+	}
+	rep := newReport(filepath.Base(path), res, bench)
+	if o.json {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	return rep.writeText(w)
+}
+
+func annotate(dir, path string, data []byte, dets []yolo.Detection) error {
+	img, err := gocv.IMDecode(data, gocv.IMReadColor)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	yolo.Annotate(&img, dets)
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".annotated.jpg"
+	out := filepath.Join(dir, name)
+	if !gocv.IMWrite(out, img) {
+		return fmt.Errorf("cannot write %s", out)
+	}
+	return nil
+}
+
+// report is one image's line of --json output.
+type report struct {
+	Image      string         `json:"image"`
+	Width      int            `json:"width"`
+	Height     int            `json:"height"`
+	Detections []detection    `json:"detections"`
+	Tally      map[string]int `json:"tally"`
+	TimingsMs  stageMs        `json:"timingsMs"`
+	Bench      *benchStats    `json:"bench,omitempty"`
+}
+
+type detection struct {
+	Label   string     `json:"label"`
+	ClassID int        `json:"classId"`
+	Score   float64    `json:"score"`
+	Box     [4]float64 `json:"box"`
+}
+
+type stageMs struct {
+	Decode      float64 `json:"decode"`
+	Preprocess  float64 `json:"preprocess"`
+	Inference   float64 `json:"inference"`
+	Postprocess float64 `json:"postprocess"`
+	Total       float64 `json:"total"`
+}
+
+type benchStats struct {
+	Runs     int     `json:"runs"`
+	MedianMs stageMs `json:"medianMs"`
+	P90Ms    stageMs `json:"p90Ms"`
+}
+
+func newReport(name string, res *yolo.Result, bench *benchStats) report {
+	r := report{
+		Image: name, Width: res.Width, Height: res.Height,
+		Detections: make([]detection, len(res.Detections)),
+		Tally:      map[string]int{},
+		TimingsMs:  toMs(res.Timings),
+		Bench:      bench,
+	}
+	for i, d := range res.Detections {
+		r.Detections[i] = detection{Label: d.Label, ClassID: d.ClassID, Score: round(float64(d.Score), 3)}
+		for k, v := range d.Box {
+			r.Detections[i].Box[k] = round(float64(v), 1)
+		}
+		r.Tally[d.Label]++
+	}
+	return r
+}
+
+func (r report) writeText(w io.Writer) error {
+	fmt.Fprintf(w, "%s  %dx%d  %d object%s  %s\n", r.Image, r.Width, r.Height, len(r.Detections),
+		plural(len(r.Detections)), r.TimingsMs.text())
+	if len(r.Detections) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "  label\tscore\tx1\ty1\tx2\ty2\t")
+		for _, d := range r.Detections {
+			fmt.Fprintf(tw, "  %s\t%.3f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", d.Label, d.Score, d.Box[0], d.Box[1], d.Box[2], d.Box[3])
+		}
+		tw.Flush()
+	}
+	labels := make([]string, 0, len(r.Tally))
+	for l := range r.Tally {
+		labels = append(labels, l)
+	}
+	sort.Slice(labels, func(i, j int) bool {
+		if r.Tally[labels[i]] != r.Tally[labels[j]] {
+			return r.Tally[labels[i]] > r.Tally[labels[j]]
+		}
+		return labels[i] < labels[j]
+	})
+	parts := make([]string, len(labels))
+	for i, l := range labels {
+		parts[i] = fmt.Sprintf("%s %d", l, r.Tally[l])
+	}
+	if len(parts) == 0 {
+		parts = []string{"nothing found"}
+	}
+	fmt.Fprintf(w, "  tally: %s\n", strings.Join(parts, ", "))
+	if b := r.Bench; b != nil {
+		fmt.Fprintf(w, "  bench: %d runs, median %s\n", b.Runs, b.MedianMs.text())
+		fmt.Fprintf(w, "  %*s p90    %s\n", len(fmt.Sprint(b.Runs))+12, "", b.P90Ms.text())
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+func (s stageMs) text() string {
+	return fmt.Sprintf("total %.1f ms (decode %.1f, preprocess %.1f, inference %.1f, postprocess %.1f)",
+		s.Total, s.Decode, s.Preprocess, s.Inference, s.Postprocess)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func toMs(t yolo.Timings) stageMs {
+	ms := func(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 3) }
+	return stageMs{Decode: ms(t.Decode), Preprocess: ms(t.Preprocess), Inference: ms(t.Inference),
+		Postprocess: ms(t.Postprocess), Total: ms(t.Total)}
+}
+
+func newBenchStats(runs []yolo.Timings) *benchStats {
+	stage := func(get func(yolo.Timings) time.Duration) (median, p90 time.Duration) {
+		d := make([]time.Duration, len(runs))
+		for i, r := range runs {
+			d[i] = get(r)
+		}
+		slices.Sort(d)
+		n := len(d)
+		median = d[n/2]
+		if n%2 == 0 {
+			median = (d[n/2-1] + d[n/2]) / 2
+		}
+		return median, d[int(math.Ceil(0.9*float64(n)))-1]
+	}
+	var med, p90 yolo.Timings
+	med.Decode, p90.Decode = stage(func(t yolo.Timings) time.Duration { return t.Decode })
+	med.Preprocess, p90.Preprocess = stage(func(t yolo.Timings) time.Duration { return t.Preprocess })
+	med.Inference, p90.Inference = stage(func(t yolo.Timings) time.Duration { return t.Inference })
+	med.Postprocess, p90.Postprocess = stage(func(t yolo.Timings) time.Duration { return t.Postprocess })
+	med.Total, p90.Total = stage(func(t yolo.Timings) time.Duration { return t.Total })
+	return &benchStats{Runs: len(runs), MedianMs: toMs(med), P90Ms: toMs(p90)}
+}
+
+func round(v float64, decimals int) float64 {
+	p := math.Pow10(decimals)
+	return math.Round(v*p) / p
 }
