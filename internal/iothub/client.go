@@ -248,7 +248,8 @@ func newClient(opts Options) (*Client, error) {
 // connect opens a connection with a fresh token and subscribes to what the handlers need.
 func (c *Client) connect(ctx context.Context) (*session, error) {
 	now := time.Now()
-	exp := now.Add(c.opts.TokenLifetime)
+	// se has whole seconds: renew against the truncated expiry, not the requested one.
+	exp := time.Unix(now.Add(c.opts.TokenLifetime).Unix(), 0)
 	tok, err := SASToken(c.resourceURI, c.opts.Key, c.opts.KeyName, exp)
 	if err != nil {
 		return nil, fmt.Errorf("iothub: %w", err)

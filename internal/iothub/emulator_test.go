@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/url"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -290,49 +289,57 @@ func TestReconnectAfterDrop(t *testing.T) {
 	}
 }
 
-// TestTokenRenewal sends continuously while tokens of a few seconds are renewed: every message
-// arrives exactly once, in order.
+// TestTokenRenewal sends continuously from several goroutines while tokens of a few seconds are
+// renewed: every message arrives exactly once, in order per sender, and no send fails.
 func TestTokenRenewal(t *testing.T) {
 	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
 	o := deviceOptions(t, e, "cam1")
-	o.TokenLifetime = 3 * time.Second
+	o.TokenLifetime = 4 * time.Second
 	c := dial(t, o)
 	ctx := testCtx(t)
 
-	const renewals = 2
-	sent := 0
-	for {
-		conns := len(slices.DeleteFunc(e.Connections(), func(c emulator.Connection) bool { return c.DeviceID != "cam1" }))
-		if conns > renewals && sent >= 50 {
-			break
-		}
-		body := []byte(`{"seq":` + strconv.Itoa(sent) + `}`)
-		err := c.SendTelemetry(ctx, body, time.Now(), nil)
-		switch {
-		case err == nil:
-			sent++
-		case errors.Is(err, iothub.ErrNotConnected):
-			t.Logf("message %d: %v (retrying)", sent, err)
-			time.Sleep(50 * time.Millisecond) // a renewal never disconnects; this is the fallback for a real drop
-		default:
-			t.Fatalf("message %d: %v", sent, err)
-		}
-		if ctx.Err() != nil {
-			t.Fatal("renewals did not happen in time")
-		}
+	const senders, renewals = 3, 2
+	renewed := func() bool { return len(e.Connections()) > renewals }
+	sent := make([]int, senders)
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !renewed() || sent[s] < 20 {
+				body := fmt.Sprintf(`{"sender":%d,"seq":%d}`, s, sent[s])
+				if err := c.SendTelemetry(ctx, []byte(body), time.Now(), nil); err != nil {
+					errs <- fmt.Errorf("sender %d message %d: %w", s, sent[s], err)
+					return
+				}
+				sent[s]++
+			}
+		}()
 	}
-	msgs, err := e.WaitTelemetry(ctx, sent, nil)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range sent {
+		total += n
+	}
+	msgs, err := e.WaitTelemetry(ctx, total, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != sent {
-		t.Fatalf("emulator has %d messages, client sent %d", len(msgs), sent)
+	if len(msgs) != total {
+		t.Fatalf("emulator has %d messages, clients sent %d", len(msgs), total)
 	}
-	for i, m := range msgs {
-		var v struct{ Seq int }
-		if err := json.Unmarshal(m.Body, &v); err != nil || v.Seq != i {
-			t.Fatalf("message %d is %s (lost or duplicated)", i, m.Body)
+	next := make([]int, senders)
+	for _, m := range msgs {
+		var v struct{ Sender, Seq int }
+		if err := json.Unmarshal(m.Body, &v); err != nil || v.Sender < 0 || v.Sender >= senders || v.Seq != next[v.Sender] {
+			t.Fatalf("got %s, want sender %d's message %d next (lost or duplicated)", m.Body, v.Sender, next[v.Sender])
 		}
+		next[v.Sender]++
 	}
 	conns := e.Connections()
 	for i := 1; i < len(conns); i++ {
@@ -343,6 +350,7 @@ func TestTokenRenewal(t *testing.T) {
 	if rs := e.Refusals(); len(rs) > 0 {
 		t.Fatalf("refused connections during renewal: %+v", rs)
 	}
+	t.Logf("%d messages over %d connections", total, len(conns))
 }
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
