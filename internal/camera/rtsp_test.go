@@ -1,0 +1,229 @@
+package camera
+
+import (
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/yolo"
+)
+
+// TestRTSPStream runs the rtsp source against a real RTSP server on loopback fed by ffmpeg:
+// frames arrive and the detector finds the photo's objects in them; while the server is down
+// captures fail fast; they succeed again once it is back; Close leaves no goroutine or file
+// descriptor behind.
+func TestRTSPStream(t *testing.T) {
+	requireFFmpeg(t)
+	if testing.Short() {
+		t.Skip("RTSP stream test skipped in -short mode")
+	}
+	clip := makeClip(t, photo(t, "bus.jpg"))
+	addr := freeAddr(t)
+	feed := startRTSPFeed(t, addr, clip)
+	defer func() { feed.stop() }()
+
+	det := newDetector(t)
+	defer det.Close()
+
+	// Baselines with the server up and publishing and the detector loaded (ONNX Runtime keeps
+	// files open), before the source exists.
+	runtime.GC()
+	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs(t)
+
+	const timeout = 20 * time.Second
+	src, err := New(config.Camera{ID: "door", Type: "rtsp", URL: "rtsp://" + addr + "/cam", Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			Close(src)
+		}
+	}()
+
+	f, err := src.Capture(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.HasMat() || f.Mat.Cols() != 810 || f.Mat.Rows() != 1080 || f.Data != nil {
+		t.Fatalf("frame: hasMat %v, %dx%d, %d data bytes; want a decoded 810x1080 image", f.HasMat(), f.Mat.Cols(), f.Mat.Rows(), len(f.Data))
+	}
+	checkResembles(t, f.Mat, photo(t, "bus.jpg"))
+	detectBus(t, det, f.Mat)
+	first := f.Time
+	f.Close()
+
+	// The next capture is a newer frame: the reader keeps draining the stream.
+	waitFor(t, 30*time.Second, "a newer frame", func() bool {
+		f, err := src.Capture(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return f.Time.After(first)
+	})
+
+	// Outage: every capture returns quickly, and soon with a "down" error.
+	feed.stop()
+	down := time.Now()
+	var downErr error
+	waitFor(t, 60*time.Second, "captures to fail while the server is down", func() bool {
+		f, err := captureFast(t, src, 5*time.Second)
+		if err == nil {
+			f.Close()
+			return false
+		}
+		downErr = err
+		return true
+	})
+	t.Logf("stream down noticed after %v: %v", time.Since(down).Round(time.Millisecond), downErr)
+	wantErr(t, downErr, "camera door", "rtsp stream rtsp://"+addr+"/cam")
+	if !strings.Contains(downErr.Error(), "down since") && !strings.Contains(downErr.Error(), "stalled") {
+		t.Errorf("error %q says neither down nor stalled", downErr)
+	}
+	for time.Since(down) < 3*time.Second {
+		if f, err := captureFast(t, src, 5*time.Second); err == nil {
+			f.Close()
+			t.Fatal("capture succeeded while the server is down")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Back up: captures succeed again after the reconnect backoff.
+	feed = startRTSPFeed(t, addr, clip)
+	up := time.Now()
+	waitFor(t, 90*time.Second, "captures to succeed after the server came back", func() bool {
+		f, err := captureFast(t, src, 5*time.Second)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		checkResembles(t, f.Mat, photo(t, "bus.jpg"))
+		return true
+	})
+	t.Logf("stream back %v after the server restarted", time.Since(up).Round(time.Millisecond))
+
+	if err := Close(src); err != nil {
+		t.Fatal(err)
+	}
+	closed = true
+	if _, err := src.Capture(testCtx(t)); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("capture after Close: %v", err)
+	}
+
+	// Everything the source started is gone. The server's goroutines for our client end when it
+	// notices the closed connection, so poll.
+	ok := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if runtime.NumGoroutine() <= baseGoroutines && openFDs(t) <= baseFDs {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		var b strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&b, 1)
+		t.Fatalf("after Close: %d goroutines (baseline %d), %d fds (baseline %d)\n%s\n%s",
+			runtime.NumGoroutine(), baseGoroutines, openFDs(t), baseFDs, b.String(), fdList())
+	}
+}
+
+// TestRTSPUnreachable: a stream that cannot be opened fails fast with a clear error, keeps
+// retrying in the background, and Close stops it.
+func TestRTSPUnreachable(t *testing.T) {
+	addr := freeAddr(t) // nothing listens there
+	src, err := New(config.Camera{ID: "gate", Type: "rtsp", URL: "rtsp://admin:secret@" + addr + "/stream", Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = captureFast(t, src, 10*time.Second)
+	wantErr(t, err, "camera gate", "rtsp stream rtsp://admin:xxxxx@"+addr+"/stream down since", "reconnecting", "cannot open the stream")
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error shows the password: %v", err)
+	}
+	if err := Close(src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// captureFast captures once and fails the test if that took longer than limit.
+func captureFast(t *testing.T, src Source, limit time.Duration) (*Frame, error) {
+	t.Helper()
+	start := time.Now()
+	f, err := src.Capture(testCtx(t))
+	if d := time.Since(start); d > limit {
+		t.Fatalf("capture took %v (err %v), want under %v: a capture must not hang on a dead stream", d, err, limit)
+	}
+	return f, err
+}
+
+// waitFor polls cond until it is true or the deadline passes.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, limit)
+		}
+	}
+}
+
+// checkResembles compares img with the photo it was encoded from: mean absolute difference
+// per channel well below what another image would give.
+func checkResembles(t *testing.T, img gocv.Mat, photoPath string) {
+	t.Helper()
+	want := gocv.IMRead(photoPath, gocv.IMReadColor)
+	defer want.Close()
+	diff := gocv.NewMat()
+	defer diff.Close()
+	gocv.AbsDiff(img, want, &diff)
+	mean := diff.Mean()
+	if mean.Val1 > 8 || mean.Val2 > 8 || mean.Val3 > 8 {
+		t.Fatalf("frame differs from %s: mean absolute difference per channel %.1f %.1f %.1f",
+			filepath.Base(photoPath), mean.Val1, mean.Val2, mean.Val3)
+	}
+}
+
+// newDetector loads the YOLOv5n detector from the shared models folder.
+func newDetector(t *testing.T) *yolo.Detector {
+	t.Helper()
+	lib, err := yolo.FindRuntimeLibrary("")
+	if err != nil {
+		t.Fatalf("ONNX Runtime library (run `make deps`): %v", err)
+	}
+	if err := yolo.InitRuntime(lib); err != nil {
+		t.Fatal(err)
+	}
+	det, err := yolo.New(yolo.Options{ModelPath: filepath.Join(sharedDir(t), "models", "yolov5n.onnx")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return det
+}
+
+// detectBus runs the detector on img and expects bus.jpg's objects (see testdata/README.md):
+// people and the bus.
+func detectBus(t *testing.T, det *yolo.Detector, img gocv.Mat) {
+	t.Helper()
+	var res yolo.Result
+	if err := det.Detect(img, &res); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, d := range res.Detections {
+		count[d.Label]++
+	}
+	t.Logf("detections in the RTSP frame: %v", res.Detections)
+	if count["person"] < 2 || count["bus"] != 1 {
+		t.Errorf("detections %v: want at least 2 people and the bus", count)
+	}
+}
