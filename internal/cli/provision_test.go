@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/edgecam/edgecam/internal/emulator"
+)
+
+func provisionCLI(t *testing.T, args ...string) (stdout string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := NewRootCmd(&out, &errOut)
+	root.SetArgs(append([]string{"provision", "--log-level", "error"}, args...))
+	err = root.Execute()
+	return out.String(), err
+}
+
+func TestProvisionAgainstEmulator(t *testing.T) {
+	e, err := emulator.Start(context.Background(), emulator.Config{DPS: emulator.DPSConfig{
+		Groups: []emulator.Group{{Key: emulator.DemoGroupKey}}, AssignAfterPolls: 1,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	base := []string{"--endpoint", e.DPSHost(), "--ca-file", e.CAFile(), "--id-scope", e.IDScope(), "--registration-id", "cam1"}
+
+	// The key from the environment, not the command line.
+	t.Setenv("EDGECAM_DPS_GROUP_KEY", emulator.DemoGroupKey)
+	out, err := provisionCLI(t, append(base, "--model-id", "dtmi:edgecam:Camera;1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		fields[k] = strings.TrimSpace(v)
+	}
+	for k, want := range map[string]string{"hub": e.HubHost(), "device ID": "cam1", "status": "assigned", "source": "DPS registration"} {
+		if fields[k] != want {
+			t.Errorf("%s = %q, want %q:\n%s", k, fields[k], want, out)
+		}
+	}
+
+	dir := t.TempDir()
+	for i, wantCached := range []bool{false, true} {
+		out, err := provisionCLI(t, append(base, "--state-dir", dir, "--json")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			AssignedHub, DeviceID, Status string
+			Cached                        bool
+		}
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, out)
+		}
+		if v.AssignedHub != e.HubHost() || v.DeviceID != "cam1" || v.Status != "assigned" || v.Cached != wantCached {
+			t.Errorf("run %d: %+v", i, v)
+		}
+	}
+
+	t.Setenv("EDGECAM_DPS_GROUP_KEY", "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk=")
+	if _, err := provisionCLI(t, base...); err == nil || !strings.Contains(err.Error(), "ID scope") || strings.Contains(err.Error(), "d3Jvbmcta2V5") {
+		t.Errorf("wrong key: %v", err)
+	}
+}
+
+func TestProvisionFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--registration-id", "cam1", "--group-key", "eA=="}, "--id-scope is required"},
+		{[]string{"--id-scope", "0ne1", "--group-key", "eA=="}, "--registration-id is required"},
+		{[]string{"--id-scope", "0ne1", "--registration-id", "cam1"}, "a key is required"},
+		{[]string{"--id-scope", "0ne1", "--registration-id", "cam1", "--group-key", "eA==", "--device-key", "eA=="}, "not both"},
+		{[]string{"--id-scope", "0ne1", "--registration-id", "cam1", "--group-key", "eA==", "--force"}, "--force needs --state-dir"},
+		{[]string{"--id-scope", "0ne1", "--registration-id", "cam1", "--group-key", "eA==", "--payload", "{"}, "--payload is not valid JSON"},
+	} {
+		for _, env := range []string{"EDGECAM_DPS_GROUP_KEY", "EDGECAM_DPS_DEVICE_KEY", "EDGECAM_DPS_ID_SCOPE", "EDGECAM_DPS_REGISTRATION_ID"} {
+			t.Setenv(env, "")
+		}
+		_, err := provisionCLI(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	out, err := provisionCLI(t, "--help")
+	if err != nil || !strings.Contains(out, "edgecam emulator") || !strings.Contains(out, "EDGECAM_DPS_GROUP_KEY") {
+		t.Errorf("help: %v\n%s", err, out)
+	}
+}
