@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestEmulatorCommandPrintsEndpointsAndStops(t *testing.T) {
+	var out, errOut lockedBuffer
+	root := NewRootCmd(&out, &errOut)
+	dir := t.TempDir()
+	root.SetArgs([]string{"emulator", "--hub-port", "0", "--dps-port", "0", "--hubs", "2", "--state-dir", dir, "--device", "cam1"})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	deadline := time.After(30 * time.Second)
+	for !strings.Contains(out.String(), "device cam1:") {
+		select {
+		case err := <-done:
+			t.Fatalf("emulator ended early: %v\n%s%s", err, out.String(), errOut.String())
+		case <-deadline:
+			t.Fatalf("no endpoint lines:\n%s", out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	text := out.String()
+	for _, want := range []string{"hub 1:", "hub 2:", "dps:", "id scope:", "0ne0000DEMO", "ca file:", dir + "/ca.pem", "HostName=127.0.0.1:", "DeviceId=cam1;SharedAccessKey="} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("emulator returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("emulator did not stop on cancel")
+	}
+}
+
+func TestEmulatorCommandRejectsBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--device", "cam1=not base64!"}, "base64"},
+		{[]string{"--enrollment", "cam1"}, "key is needed"},
+		{[]string{"--hubs", "0"}, "at least one hub"},
+		{[]string{"--hub-port", "9000", "--hubs", "3", "--dps-port", "9001"}, "collides"},
+		{[]string{"--allocation", "random"}, "evenly, hashed or custom"},
+		{[]string{"--allocation", "custom"}, "--webhook"},
+		{[]string{"--group-key", "%%%"}, "--group-key"},
+	} {
+		var out, errOut bytes.Buffer
+		root := NewRootCmd(&out, &errOut)
+		root.SetArgs(append([]string{"emulator", "--state-dir", t.TempDir()}, c.args...))
+		err := root.Execute()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
+		}
+	}
+}
