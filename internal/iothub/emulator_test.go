@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -414,6 +416,11 @@ func TestDPSGroupEnrollment(t *testing.T) {
 		t.Fatalf("assignment %+v (hub %s)", a, e.HubHost())
 	}
 
+	regs := e.Registrations()
+	if len(regs) != 1 || regs[0].Polls < 2 || regs[0].ModelID != modelID || regs[0].Status != "assigned" {
+		t.Fatalf("emulator registrations %+v, want one with 2+ polls and model %s", regs, modelID)
+	}
+
 	// The assigned identity connects with the derived key and the model ID.
 	co, err := a.DeviceOptions(o)
 	if err != nil {
@@ -454,6 +461,83 @@ func TestDPSErrors(t *testing.T) {
 	o.GroupKey, o.Key = "", deviceKey
 	if _, err := iothub.Register(ctx, o); err == nil || !strings.Contains(err.Error(), "disabled") {
 		t.Errorf("disabled enrollment: %v", err)
+	}
+}
+
+func TestDPSInjectedFaults(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
+	ctx := testCtx(t)
+	o := dpsOptions(e, "cam1")
+
+	// 429 then success: the client waits retry-after and registers again.
+	e.FailNextRegistration(emulator.FailThrottled)
+	a, err := iothub.Register(ctx, o)
+	if err != nil || a.DeviceID != "cam1" {
+		t.Fatalf("after 429: %+v %v", a, err)
+	}
+	var statuses []string
+	for _, r := range e.Registrations() {
+		statuses = append(statuses, r.Status)
+	}
+	if strings.Join(statuses, ",") != "throttled,assigned" {
+		t.Fatalf("registrations %v, want throttled then assigned", statuses)
+	}
+
+	for f, want := range map[emulator.RegistrationFailure]string{
+		emulator.FailUnauthorized: "check the ID scope",
+		emulator.FailAssignment:   "failed",
+		emulator.FailDisabled:     "disabled",
+	} {
+		e.FailNextRegistration(f)
+		_, err := iothub.Register(ctx, o)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("fault %v: %v, want %q", f, err, want)
+		}
+		if f == emulator.FailUnauthorized && !errors.Is(err, iothub.ErrNotAuthorized) {
+			t.Errorf("401 is not ErrNotAuthorized: %v", err)
+		}
+	}
+}
+
+func TestDPSCustomAllocation(t *testing.T) {
+	requests := make(chan emulator.AllocationRequest, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req emulator.AllocationRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.LinkedHubs) < 2 {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		requests <- req
+		json.NewEncoder(w).Encode(emulator.AllocationResponse{IotHubHostName: req.LinkedHubs[1], Payload: json.RawMessage(`{"site":"north"}`)})
+	}))
+	defer hook.Close()
+	e := startEmulator(t, emulator.Config{
+		Hubs: []emulator.HubConfig{{}, {}},
+		DPS:  emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}, Allocation: emulator.AllocateCustom, WebhookURL: hook.URL},
+	})
+	ctx := testCtx(t)
+	o := dpsOptions(e, "cam1")
+	o.Payload = json.RawMessage(`{"floor":3}`)
+	a, err := iothub.Register(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.AssignedHub != e.HubHosts()[1] || string(a.Payload) != `{"site":"north"}` {
+		t.Fatalf("assignment %+v, want hub %s and the webhook's payload", a, e.HubHosts()[1])
+	}
+	req := <-requests
+	var sent map[string]any
+	if err := json.Unmarshal(req.DeviceRuntimeContext.Payload, &sent); err != nil || sent["floor"] != 3.0 || sent["modelId"] != modelID {
+		t.Fatalf("webhook saw device payload %s", req.DeviceRuntimeContext.Payload)
+	}
+	co, err := a.DeviceOptions(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co.Logger = quietLogger()
+	dial(t, co)
+	if conn, ok := e.Connected("cam1"); !ok || conn.Hub != e.HubHosts()[1] {
+		t.Fatalf("connected to %+v", conn)
 	}
 }
 
