@@ -225,6 +225,13 @@ type device struct {
 	registration string // registration ID when created through DPS
 }
 
+// online reports whether the device has a live hub connection. A connection whose CONNACK
+// could not be written is closed without an OnDisconnect, hence the Closed check.
+// e.mu must be held.
+func (d *device) online() bool {
+	return d != nil && d.conn != nil && !d.conn.cl.Closed()
+}
+
 type conn struct {
 	cl       *mqtt.Client
 	info     Connection
@@ -580,7 +587,7 @@ func (e *Emulator) Connections() []Connection {
 func (e *Emulator) Connected(deviceID string) (Connection, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if d := e.devices[deviceID]; d != nil && d.conn != nil {
+	if d := e.devices[deviceID]; d.online() {
 		return d.conn.info, true
 	}
 	return Connection{}, false
@@ -593,7 +600,7 @@ func (e *Emulator) WaitConnected(ctx context.Context, deviceID string, n int) (C
 	var c Connection
 	err := e.waitFor(ctx, func() bool {
 		d := e.devices[deviceID]
-		if d == nil || d.conn == nil || d.connects < n {
+		if !d.online() || d.connects < n {
 			return false
 		}
 		c = d.conn.info
@@ -609,7 +616,7 @@ func (e *Emulator) WaitConnected(ctx context.Context, deviceID string, n int) (C
 func (e *Emulator) WaitDisconnected(ctx context.Context, deviceID string) error {
 	err := e.waitFor(ctx, func() bool {
 		d := e.devices[deviceID]
-		return d == nil || d.conn == nil
+		return !d.online()
 	})
 	if err != nil {
 		return fmt.Errorf("waiting for device %q to disconnect: %w", deviceID, err)

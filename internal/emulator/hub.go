@@ -76,7 +76,7 @@ func (k *hubHook) ID() string { return "iothub" }
 
 func (k *hubHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish, mqtt.OnDisconnect,
 		mqtt.OnPublish, mqtt.OnPacketSent:
 		return true
 	}
@@ -124,7 +124,10 @@ func (h *hub) authenticate(pk packets.Packet) (hubUsername, sasToken, error) {
 	return u, tok, tok.verify(u.host+"/devices/"+u.deviceID, "", time.Now(), key, key2)
 }
 
-func (k *hubHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+// OnSessionEstablish records the connection before the CONNACK goes out, so whoever sees the
+// client connected also sees it in the emulator. A previous connection of the device is
+// dropped by mochi right after (its OnDisconnect then finds itself replaced).
+func (k *hubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	h := k.h
 	u, tok, err := h.authenticate(pk)
 	if err != nil { // the key changed in between: refuse after all
@@ -480,7 +483,7 @@ func (e *Emulator) connected(deviceID string) (*mqtt.Client, *hub, error) {
 	if d == nil {
 		return nil, nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
 	}
-	if d.conn == nil {
+	if !d.online() {
 		return nil, nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
 	}
 	return d.conn.cl, e.hubs[d.hub], nil
