@@ -30,6 +30,9 @@ const (
 	// Reopen backoff after a failure: doubles from min to max, back to min after a good session.
 	rtspBackoffMin = 500 * time.Millisecond
 	rtspBackoffMax = 8 * time.Second
+	// rtspOpenTimeout bounds opening a stream (connect, RTSP handshake, FFmpeg probing the
+	// stream) when the timeout is shorter.
+	rtspOpenTimeout = 30 * time.Second
 	// rtspWatchdogTick is how often the watchdog looks at the time of the last frame.
 	rtspWatchdogTick = 250 * time.Millisecond
 	// rtspCloseWait bounds Close while a reader is blocked in OpenCV: beyond the FFmpeg socket
@@ -61,8 +64,12 @@ type rtspSource struct {
 	wake      chan struct{}
 	closed    bool
 
-	back      gocv.Mat     // owned by the reader goroutine of the current session
-	lastFrame atomic.Int64 // unix nanoseconds of the newest frame, for the watchdog
+	back gocv.Mat // owned by the reader goroutine of the current session
+
+	// Watchdog state of the current session.
+	opened    atomic.Bool  // the stream is open
+	frames    atomic.Int64 // frames read
+	lastAlive atomic.Int64 // unix nanoseconds of the session start, the open or the newest frame
 
 	stop chan struct{} // closed by Close
 	done chan struct{} // closed when the supervisor and its reader have finished
@@ -128,7 +135,7 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 		case <-wake:
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, fmt.Errorf("camera %s: rtsp stream %s: no frame within %v of opening (is the camera reachable and the URL right?)",
+				return nil, fmt.Errorf("camera %s: rtsp stream %s: no frame yet after %v: still opening (is the camera reachable and the URL right?)",
 					s.id, s.shownURL, s.timeout)
 			}
 			return nil, fmt.Errorf("camera %s: %w", s.id, ctx.Err())
@@ -195,8 +202,9 @@ func (s *rtspSource) supervise() {
 func (s *rtspSource) session() (err error, delivered, stopped bool) {
 	var quit atomic.Bool
 	result := make(chan error, 1)
-	start := time.Now()
-	s.lastFrame.Store(0)
+	s.opened.Store(false)
+	s.frames.Store(0)
+	s.lastAlive.Store(time.Now().UnixNano())
 	go func() { result <- s.read(&quit) }()
 
 	tick := time.NewTicker(rtspWatchdogTick)
@@ -204,28 +212,29 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 	for {
 		select {
 		case err := <-result:
-			return err, s.lastFrame.Load() != 0, false
+			return err, s.frames.Load() > 0, false
 		case <-s.stop:
 			quit.Store(true)
 			<-result
 			return nil, false, true
 		case now := <-tick.C:
-			last := start
-			if ns := s.lastFrame.Load(); ns != 0 {
-				last = time.Unix(0, ns)
+			limit, what := s.timeout, "no frame"
+			if !s.opened.Load() {
+				limit, what = max(s.timeout, rtspOpenTimeout), "stream not open"
 			}
-			if now.Sub(last) <= s.timeout {
+			idle := now.Sub(time.Unix(0, s.lastAlive.Load()))
+			if idle <= limit {
 				continue
 			}
 			// Stalled: captures fail from now on; the reader is told to quit and is waited
 			// for, since its VideoCapture cannot be closed under a running read. The FFmpeg
 			// socket timeout makes that read return.
 			quit.Store(true)
-			stall := fmt.Errorf("no frame for %v", now.Sub(last).Round(time.Second))
+			stall := fmt.Errorf("%s for %v: stalled", what, idle.Round(time.Second))
 			s.setDown(stall)
 			select {
 			case <-result:
-				return stall, s.lastFrame.Load() != 0, false
+				return stall, s.frames.Load() > 0, false
 			case <-s.stop:
 				<-result
 				return nil, false, true
@@ -236,11 +245,15 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 
 // read opens the stream and reads frames into back until a read fails or quit is set.
 func (s *rtspSource) read(quit *atomic.Bool) error {
+	start := time.Now()
 	vc, err := openStream(s.url)
 	if err != nil {
 		return err
 	}
 	defer vc.Close()
+	slog.Debug("rtsp stream opened", "camera", s.id, "url", s.shownURL, "took", time.Since(start))
+	s.lastAlive.Store(time.Now().UnixNano())
+	s.opened.Store(true)
 	for !quit.Load() {
 		if !vc.Read(&s.back) || s.back.Empty() {
 			return errors.New("stream ended or could not be read")
@@ -253,7 +266,8 @@ func (s *rtspSource) read(quit *atomic.Bool) error {
 // publish makes back the newest frame.
 func (s *rtspSource) publish() {
 	now := time.Now()
-	s.lastFrame.Store(now.UnixNano())
+	s.frames.Add(1)
+	s.lastAlive.Store(now.UnixNano())
 	s.mu.Lock()
 	s.front, s.back = s.back, s.front
 	s.frontAt = now

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,21 +119,23 @@ func TestRTSPStream(t *testing.T) {
 		t.Errorf("capture after Close: %v", err)
 	}
 
-	// Everything the source started is gone. The server's goroutines for our client end when it
-	// notices the closed connection, so poll.
-	ok := false
+	waitBaseline(t, baseGoroutines, baseFDs)
+}
+
+// waitBaseline waits until the goroutine and open-file counts are back to their baselines: the
+// source's own goroutines are gone at once, the server's for our connection end when it notices
+// the connection closed.
+func waitBaseline(t *testing.T, goroutines, fds int) {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if runtime.NumGoroutine() <= baseGoroutines && openFDs(t) <= baseFDs {
-			ok = true
-			break
+		if runtime.NumGoroutine() <= goroutines && openFDs(t) <= fds {
+			return
 		}
 	}
-	if !ok {
-		var b strings.Builder
-		pprof.Lookup("goroutine").WriteTo(&b, 1)
-		t.Fatalf("after Close: %d goroutines (baseline %d), %d fds (baseline %d)\n%s\n%s",
-			runtime.NumGoroutine(), baseGoroutines, openFDs(t), baseFDs, b.String(), fdList())
-	}
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 1)
+	t.Fatalf("after Close: %d goroutines (baseline %d), %d fds (baseline %d)\n%s\n%s",
+		runtime.NumGoroutine(), goroutines, openFDs(t), fds, b.String(), fdList())
 }
 
 // TestRTSPUnreachable: a stream that cannot be opened fails fast with a clear error, keeps
@@ -226,4 +229,59 @@ func detectBus(t *testing.T, det *yolo.Detector, img gocv.Mat) {
 	if count["person"] < 2 || count["bus"] != 1 {
 		t.Errorf("detections %v: want at least 2 people and the bus", count)
 	}
+}
+
+// TestRTSPStall: the server stays connected but sends nothing (a frozen camera). The watchdog
+// notices within the timeout, captures fail fast, and Close returns once the blocked read
+// gives up (FFmpeg socket timeout), leaving nothing behind.
+func TestRTSPStall(t *testing.T) {
+	requireFFmpeg(t)
+	if testing.Short() {
+		t.Skip("RTSP stall test skipped in -short mode")
+	}
+	clip := makeClip(t, photo(t, "bus.jpg"))
+	addr := freeAddr(t)
+	feed := startRTSPFeed(t, addr, clip)
+	defer func() { feed.stop() }()
+	runtime.GC()
+	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs(t)
+
+	src, err := New(config.Camera{ID: "door", Type: "rtsp", URL: "rtsp://" + addr + "/cam", Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opening := time.Now()
+	waitFor(t, 60*time.Second, "a first frame", func() bool {
+		f, err := src.Capture(testCtx(t))
+		if err != nil {
+			t.Logf("waiting for the stream: %v", err)
+			return false
+		}
+		f.Close()
+		return true
+	})
+	t.Logf("first frame after %v", time.Since(opening).Round(time.Millisecond))
+
+	// Freeze the publisher: the connections stay open, no packet flows.
+	syscall.Kill(-feed.ffmpeg.Process.Pid, syscall.SIGSTOP)
+	defer syscall.Kill(-feed.ffmpeg.Process.Pid, syscall.SIGCONT)
+	stalled := time.Now()
+	var stallErr error
+	waitFor(t, 60*time.Second, "captures to fail while the stream is frozen", func() bool {
+		f, err := captureFast(t, src, 2*time.Second)
+		if err == nil {
+			f.Close()
+			return false
+		}
+		stallErr = err
+		return true
+	})
+	t.Logf("stall noticed after %v: %v", time.Since(stalled).Round(time.Millisecond), stallErr)
+
+	start := time.Now()
+	if err := Close(src); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
+	waitBaseline(t, baseGoroutines, baseFDs)
 }
