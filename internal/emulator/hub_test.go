@@ -394,3 +394,15 @@ func TestCAReusedAcrossRestarts(t *testing.T) {
 		t.Errorf("CA file %s not in %s", e2.CAFile(), dir)
 	}
 }
+
+// MQTT forbids wildcards in a PUBLISH topic name, so a property bag must encode a space as %20,
+// never "+" (url.QueryEscape's form); the broker closes the connection, as a strict one would.
+func TestPlusInPropertyBagClosesConnection(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	dev.c.Publish("devices/cam1/messages/events/camera=front+door", 1, false, []byte(`{}`))
+	dev.waitLost()
+	if n := len(e.Telemetry()); n != 0 {
+		t.Errorf("%d messages recorded", n)
+	}
+}
