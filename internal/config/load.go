@@ -110,7 +110,7 @@ func sortProblems(p problems) {
 	sort.SliceStable(p, func(i, j int) bool { return keyLess(p[i].Key, p[j].Key) })
 }
 
-// keyLess orders keys in schema order where possible ("model" before "cameras[0]"), then by text.
+// keyLess orders keys in schema order ("model" before "cameras[0]"), cameras by index.
 func keyLess(a, b string) bool {
 	ra, rb := rootRank(a), rootRank(b)
 	if ra != rb {
@@ -133,7 +133,7 @@ func rootRank(key string) int {
 			return i
 		}
 	}
-	return len(rootSchema.children)
+	return -1 // unknown keys first: a misspelt section explains the problems after it
 }
 
 func camIndex(key string) int {
