@@ -69,6 +69,14 @@ type Options struct {
 	C2D     C2DHandler     // subscribe to cloud-to-device messages when set
 }
 
+// String describes the options without the key (fmt's %v and %+v use it).
+func (o Options) String() string {
+	return fmt.Sprintf("iothub.Options{Host:%s DeviceID:%s ModuleID:%s ModelID:%s Key:%s}", o.Host, o.DeviceID, o.ModuleID, o.ModelID, mask(o.Key))
+}
+
+// GoString is String, for %#v.
+func (o Options) GoString() string { return o.String() }
+
 // LogValue implements slog.LogValuer without the key.
 func (o Options) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("host", o.Host), slog.String("device", o.DeviceID),
@@ -354,6 +362,7 @@ func (c *Client) supervise() {
 		case <-c.ctx.Done():
 			timer.Stop()
 			s.cl.Disconnect(250)
+			s.markLost()
 			return
 		case ev := <-c.lost:
 			timer.Stop()
@@ -517,6 +526,26 @@ func (c *Client) Connected() bool {
 	return c.state == stateConnected || c.state == stateRenewing
 }
 
+// WaitConnected blocks until the client is connected, ctx ends or the client stops for good.
+func (c *Client) WaitConnected(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		st, ch, err := c.state, c.changed, c.err
+		c.mu.Unlock()
+		switch st {
+		case stateConnected, stateRenewing:
+			return nil
+		case stateFailed, stateClosed:
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Done is closed when the client stops for good: Close, or the hub refused the credentials
 // when reconnecting (Err then wraps ErrNotAuthorized: register again with DPS).
 func (c *Client) Done() <-chan struct{} { return c.done }
@@ -577,8 +606,11 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	s := c.sess
 	c.mu.Unlock()
-	if s != nil && s.cl.IsConnectionOpen() {
-		s.cl.Disconnect(250)
+	if s != nil {
+		if s.cl.IsConnectionOpen() {
+			s.cl.Disconnect(250)
+		}
+		s.markLost()
 	}
 	c.desiredQ.close()
 	c.c2dQ.close()

@@ -38,7 +38,7 @@ const (
 func ParseConnectionString(s string) (ConnectionString, error) {
 	var cs ConnectionString
 	seen := map[string]bool{}
-	for _, part := range strings.Split(strings.TrimSpace(s), ";") {
+	for i, part := range strings.Split(strings.TrimSpace(s), ";") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue // tolerate a trailing ';'
@@ -46,7 +46,7 @@ func ParseConnectionString(s string) (ConnectionString, error) {
 		name, value, ok := strings.Cut(part, "=")
 		name = strings.TrimSpace(name)
 		if !ok {
-			return ConnectionString{}, fmt.Errorf("connection string: part %q has no '=' (want Name=value parts separated by ';')", safePartName(name))
+			return ConnectionString{}, fmt.Errorf("connection string: part %s has no '=' (want Name=value parts separated by ';')", safePartName(name, i))
 		}
 		var dst *string
 		switch name {
@@ -63,7 +63,7 @@ func ParseConnectionString(s string) (ConnectionString, error) {
 		case partGatewayHostName:
 			dst = &cs.GatewayHostName
 		default:
-			return ConnectionString{}, fmt.Errorf("connection string: unknown part %q (known: HostName, DeviceId, ModuleId, SharedAccessKey, SharedAccessKeyName, GatewayHostName)", safePartName(name))
+			return ConnectionString{}, fmt.Errorf("connection string: unknown part %s (known: HostName, DeviceId, ModuleId, SharedAccessKey, SharedAccessKeyName, GatewayHostName)", safePartName(name, i))
 		}
 		if seen[name] {
 			return ConnectionString{}, fmt.Errorf("connection string: %s appears twice", name)
@@ -91,13 +91,20 @@ func ParseConnectionString(s string) (ConnectionString, error) {
 	return cs, nil
 }
 
-// safePartName shortens a part name for an error message: a malformed string might have the key
-// where a name should be, and it must not end up in a log.
-func safePartName(name string) string {
-	if len(name) > 24 {
-		return name[:8] + "…"
+// safePartName returns name for an error message when it looks like a part name. Anything else
+// may be a piece of the key in the wrong place and must not end up in a log.
+func safePartName(name string, index int) string {
+	ok := name != "" && len(name) <= 32
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			ok = false
+			break
+		}
 	}
-	return name
+	if ok {
+		return fmt.Sprintf("%q", name)
+	}
+	return fmt.Sprintf("number %d", index+1)
 }
 
 // String renders the connection string with the key masked.
@@ -120,6 +127,9 @@ func (cs ConnectionString) String() string {
 	add(partGatewayHostName, cs.GatewayHostName)
 	return b.String()
 }
+
+// GoString is String, for %#v.
+func (cs ConnectionString) GoString() string { return cs.String() }
 
 // LogValue implements slog.LogValuer with the key masked.
 func (cs ConnectionString) LogValue() slog.Value {

@@ -73,7 +73,10 @@ func TestConnectionStringMasksKey(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "cs", cs, "opts", cs.DeviceOptions())
-	for _, s := range []string{cs.String(), fmt.Sprint(cs), fmt.Sprintf("%v", cs), buf.String()} {
+	o := cs.DeviceOptions()
+	d := DPSOptions{Key: testKey, GroupKey: testKey}
+	for _, s := range []string{cs.String(), fmt.Sprint(cs), fmt.Sprintf("%+v %#v", cs, cs), buf.String(),
+		fmt.Sprintf("%v %+v %#v", o, o, o), fmt.Sprintf("%v %+v %#v", d, d, d), fmt.Sprint([]any{o, &o, d, &d})} {
 		if strings.Contains(s, testKey[:12]) {
 			t.Fatalf("key visible in %q", s)
 		}

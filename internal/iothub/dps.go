@@ -39,6 +39,15 @@ type DPSOptions struct {
 	Logger         *slog.Logger  // default slog.Default()
 }
 
+// String describes the options without the keys (fmt's %v and %+v use it).
+func (o DPSOptions) String() string {
+	return fmt.Sprintf("iothub.DPSOptions{Endpoint:%s IDScope:%s RegistrationID:%s ModelID:%s Key:%s GroupKey:%s}",
+		o.endpoint(), o.IDScope, o.RegistrationID, o.ModelID, mask(o.Key), mask(o.GroupKey))
+}
+
+// GoString is String, for %#v.
+func (o DPSOptions) GoString() string { return o.String() }
+
 // LogValue implements slog.LogValuer without the keys.
 func (o DPSOptions) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("endpoint", o.endpoint()), slog.String("id_scope", o.IDScope),

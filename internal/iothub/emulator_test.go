@@ -254,14 +254,23 @@ func TestReconnectAfterDrop(t *testing.T) {
 			}
 		} else {
 			e.StopListeners()
-			if err := e.StartListeners(); err != nil {
-				t.Fatal(err)
-			}
 		}
 		select {
 		case <-lost:
 		case <-ctx.Done():
 			t.Fatalf("round %d: connection loss not reported", round)
+		}
+		if round == 3 {
+			// While the hub is away sends fail at once, so the caller can keep the message.
+			if err := c.SendTelemetry(ctx, []byte(`{}`), time.Now(), nil); !errors.Is(err, iothub.ErrNotConnected) {
+				t.Fatalf("send during the outage: %v", err)
+			}
+			if err := e.StartListeners(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WaitConnected(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if _, err := e.WaitConnected(ctx, "cam1", round); err != nil {
 			t.Fatal(err)
@@ -355,6 +364,36 @@ func TestTokenRenewal(t *testing.T) {
 	t.Logf("%d messages over %d connections", total, len(conns))
 }
 
+// TestRefusedOnReconnect: when the hub refuses the identity on a reconnect (key rotated, device
+// moved by DPS), the client stops with ErrNotAuthorized so the caller can register again.
+func TestRefusedOnReconnect(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	o := deviceOptions(t, e, "cam1")
+	o.MaxBackoff = time.Second
+	c := dial(t, o)
+	ctx := testCtx(t)
+	if err := e.AddDevice(emulator.Device{ID: "cam1", Key: groupKey}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DropDevice("cam1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("client did not stop")
+	}
+	if !errors.Is(c.Err(), iothub.ErrNotAuthorized) {
+		t.Fatalf("Err() = %v", c.Err())
+	}
+	if err := c.SendTelemetry(ctx, []byte(`{}`), time.Now(), nil); !errors.Is(err, iothub.ErrNotAuthorized) {
+		t.Fatalf("send after refusal: %v", err)
+	}
+	if err := c.WaitConnected(ctx); !errors.Is(err, iothub.ErrNotAuthorized) {
+		t.Fatalf("WaitConnected after refusal: %v", err)
+	}
+}
+
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
 	ctx := testCtx(t)
@@ -402,6 +441,7 @@ func dpsOptions(e *emulator.Emulator, regID string) iothub.DPSOptions {
 }
 
 func TestDPSGroupEnrollment(t *testing.T) {
+	t.Parallel() // mostly waits for retry-after
 	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{
 		Groups:           []emulator.Group{{Key: groupKey}},
 		AssignAfterPolls: 2,
@@ -438,6 +478,7 @@ func TestDPSGroupEnrollment(t *testing.T) {
 }
 
 func TestDPSErrors(t *testing.T) {
+	t.Parallel() // mostly waits for retry-after
 	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{
 		Groups:      []emulator.Group{{Key: groupKey}},
 		Enrollments: []emulator.Enrollment{{RegistrationID: "off", Key: deviceKey, Disabled: true}},
@@ -465,6 +506,7 @@ func TestDPSErrors(t *testing.T) {
 }
 
 func TestDPSInjectedFaults(t *testing.T) {
+	t.Parallel() // mostly waits for retry-after
 	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
 	ctx := testCtx(t)
 	o := dpsOptions(e, "cam1")
@@ -500,6 +542,7 @@ func TestDPSInjectedFaults(t *testing.T) {
 }
 
 func TestDPSCustomAllocation(t *testing.T) {
+	t.Parallel() // mostly waits for retry-after
 	requests := make(chan emulator.AllocationRequest, 1)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req emulator.AllocationRequest
@@ -542,6 +585,7 @@ func TestDPSCustomAllocation(t *testing.T) {
 }
 
 func TestRegisterCached(t *testing.T) {
+	t.Parallel() // mostly waits for retry-after
 	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
 	ctx := testCtx(t)
 	dir := t.TempDir()

@@ -118,6 +118,8 @@ func (c *Client) request(ctx context.Context, topicFormat string, body []byte) (
 		return r, nil
 	case <-s.lost:
 		return response{}, fmt.Errorf("%w: connection lost before the reply", ErrNotConnected)
+	case <-c.ctx.Done():
+		return response{}, ErrClosed
 	case <-ctx.Done():
 		return response{}, fmt.Errorf("no reply from the hub: %w", ctx.Err())
 	}
