@@ -7,11 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgecam/edgecam/internal/dtdl"
 )
 
-// Duration is a time.Duration that reads both Go durations ("15s", "1m30s") and the .NET
-// TimeSpan form the original application used ("0.00:00:15", "00:00:30", "1.02:03:04.5").
-// It prints as a Go duration.
+// Duration is a time.Duration that reads Go durations ("15s", "1m30s"), the .NET TimeSpan form
+// the original application used ("0.00:00:15", "00:00:30", "1.02:03:04.5") and ISO 8601
+// durations as IoT Central sends them ("PT30S"). It prints as a Go duration.
 type Duration time.Duration
 
 // Std returns d as a time.Duration.
@@ -33,13 +35,18 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseDuration parses a Go duration ("15s", "1m30s", "250ms") or a .NET TimeSpan
-// ("[-][d.]hh:mm[:ss[.fffffff]]", e.g. "0.00:00:15", "00:00:30", "1.02:03:04.5"). A bare number
-// other than 0 is refused because its unit would be a guess (.NET reads "30" as 30 days).
+// ParseDuration parses a Go duration ("15s", "1m30s", "250ms"), a .NET TimeSpan
+// ("[-][d.]hh:mm[:ss[.fffffff]]", e.g. "0.00:00:15", "00:00:30", "1.02:03:04.5") or an ISO 8601
+// duration ("PT30S", "PT1H30M", the DTDL duration IoT Central sends for writable properties). A
+// bare number other than 0 is refused because its unit would be a guess (.NET reads "30" as
+// 30 days).
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, errors.New("empty duration: use a Go duration such as \"30s\" or a TimeSpan such as \"00:00:30\"")
+	}
+	if t := strings.TrimPrefix(s, "-"); strings.HasPrefix(t, "P") || strings.HasPrefix(t, "p") {
+		return dtdl.ParseISODuration(s)
 	}
 	if strings.Contains(s, ":") {
 		d, err := parseTimeSpan(s)

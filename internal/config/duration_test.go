@@ -23,6 +23,9 @@ func TestParseDuration(t *testing.T) {
 		{"1.02:03:04.5", 24*time.Hour + 2*time.Hour + 3*time.Minute + 4*time.Second + 500*time.Millisecond},
 		{"00:00:00.0000001", 100 * time.Nanosecond},
 		{"-00:00:10", -10 * time.Second},
+		{"PT30S", 30 * time.Second},
+		{"PT1H30M", 90 * time.Minute},
+		{"P1DT0.5S", 24*time.Hour + 500*time.Millisecond},
 		{"23:59:59", 23*time.Hour + 59*time.Minute + 59*time.Second},
 		{"106750.23:59:59.9999999", 106750*24*time.Hour + 24*time.Hour - 100*time.Nanosecond},
 	}
@@ -53,6 +56,7 @@ func TestParseDurationErrors(t *testing.T) {
 		{"99999999999.00:00:00", "days 99999999999 out of range"},
 		{"10675199.00:00:00", "out of range"},
 		{":", "hours missing"},
+		{"P1Y", `duration "P1Y"`},
 	}
 	for _, tt := range tests {
 		_, err := ParseDuration(tt.in)
@@ -76,7 +80,7 @@ func TestDurationText(t *testing.T) {
 }
 
 func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"15s", "0.00:00:15", "00:00:30", "1.02:03:04.5", "-1h", "30", "", ":", "1.:", "9223372036854775807ns"} {
+	for _, s := range []string{"15s", "PT15S", "0.00:00:15", "00:00:30", "1.02:03:04.5", "-1h", "30", "", ":", "1.:", "9223372036854775807ns"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
