@@ -487,6 +487,31 @@ func (e *Emulator) AddDevice(d Device) error {
 	return nil
 }
 
+// RemoveDevice deletes a hub device (twin included) and drops its connection, so its next
+// CONNECT is refused, as after a device was deleted or moved in Azure.
+func (e *Emulator) RemoveDevice(deviceID string) error {
+	e.mu.Lock()
+	d := e.devices[deviceID]
+	if d == nil {
+		e.mu.Unlock()
+		return fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
+	}
+	delete(e.devices, deviceID)
+	var cl *mqtt.Client
+	if d.conn != nil {
+		cl = d.conn.cl
+		d.conn.timer.Stop()
+		d.conn = nil
+	}
+	e.broadcastLocked()
+	e.mu.Unlock()
+	if cl != nil {
+		cl.Stop(errors.New("emulator: device removed"))
+	}
+	e.log.Info("device removed", "device", deviceID)
+	return nil
+}
+
 // ConnectionString returns the device connection string of a hub device.
 func (e *Emulator) ConnectionString(deviceID string) (string, error) {
 	e.mu.Lock()
@@ -673,7 +698,7 @@ func (e *Emulator) DropDevice(deviceID string) error {
 	e.mu.Lock()
 	d := e.devices[deviceID]
 	var cl *mqtt.Client
-	if d != nil && d.conn != nil {
+	if d.online() {
 		cl = d.conn.cl
 	}
 	e.mu.Unlock()

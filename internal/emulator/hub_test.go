@@ -406,3 +406,17 @@ func TestPlusInPropertyBagClosesConnection(t *testing.T) {
 		t.Errorf("%d messages recorded", n)
 	}
 }
+
+func TestRemoveDevice(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	host := e.HubHost()
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	noErr(t, e.RemoveDevice("cam1"))
+	dev.waitLost()
+	if _, err := connect(t, e, host, "cam1", hubUser(host, "cam1", ""), hubToken(t, host, "cam1", testKey)); err == nil {
+		t.Error("a removed device connected")
+	}
+	if err := e.RemoveDevice("cam1"); !errors.Is(err, ErrUnknownDevice) {
+		t.Errorf("second RemoveDevice: %v", err)
+	}
+}
