@@ -20,14 +20,6 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 )
 
-// Kinds of camera, the values of config.Camera.Type.
-const (
-	KindRPi  = "rpi"
-	KindHTTP = "http"
-	KindRTSP = "rtsp"
-	KindFile = "file"
-)
-
 // DefaultMaxBytes caps an encoded frame when config.Camera.MaxBytes is 0.
 const DefaultMaxBytes int64 = 32 << 20
 
@@ -79,13 +71,13 @@ func New(c config.Camera) (Source, error) {
 		return nil, fmt.Errorf("camera %s: maxBytes %d is negative", c.ID, c.MaxBytes)
 	}
 	switch c.Type {
-	case KindRPi:
+	case config.TypeRPi:
 		return newRPi(c)
-	case KindHTTP:
+	case config.TypeHTTP:
 		return newHTTP(c)
-	case KindRTSP:
+	case config.TypeRTSP:
 		return newRTSP(c)
-	case KindFile:
+	case config.TypeFile:
 		return newFile(c)
 	case "":
 		return nil, fmt.Errorf("camera %s: type is missing: use rpi, http, rtsp or file", c.ID)
