@@ -137,6 +137,7 @@ func (o *emulatorOptions) config(stdout io.Writer) (emulator.Config, []string, e
 		StateDir:        o.stateDir,
 		ExtraNames:      o.names,
 		TelemetryOutput: stdout,
+		TelemetryLimit:  10000,
 		Logger:          slog.Default(),
 		DPS: emulator.DPSConfig{
 			Listen:           net.JoinHostPort(o.listenHost, strconv.Itoa(o.dpsPort)),

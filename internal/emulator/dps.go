@@ -399,14 +399,14 @@ func (s *dpsService) onRegister(cl *mqtt.Client, topic string, body []byte) {
 	}
 	e.mu.Lock()
 	m, ok := s.clients[cl]
+	if !ok {
+		e.mu.Unlock()
+		return
+	}
 	var failure RegistrationFailure
 	if len(s.failures) > 0 {
 		failure = s.failures[0]
 		s.failures = s.failures[1:]
-	}
-	if !ok {
-		e.mu.Unlock()
-		return
 	}
 	rec := Registration{RegistrationID: req.RegistrationID, Enrollment: m.name, Payload: bytes.Clone(req.Payload), ModelID: modelID, Time: time.Now()}
 	switch failure {

@@ -61,6 +61,9 @@ type Config struct {
 	ExtraNames []string
 	// TelemetryOutput receives every telemetry message as one JSON line (nil: none).
 	TelemetryOutput io.Writer
+	// TelemetryLimit keeps only the newest messages in memory when positive (for long runs of
+	// the command); 0 keeps all, which WaitTelemetry's counting relies on.
+	TelemetryLimit int
 	// Logger receives connection and protocol events (nil: discarded).
 	Logger *slog.Logger
 }
@@ -576,17 +579,26 @@ func (e *Emulator) Telemetry() []Telemetry {
 // returns every matching message so far.
 func (e *Emulator) WaitTelemetry(ctx context.Context, n int, filter func(Telemetry) bool) ([]Telemetry, error) {
 	var out []Telemetry
+	have := 0
 	err := e.waitFor(ctx, func() bool {
-		out = out[:0]
+		have = 0
+		for _, t := range e.telemetry {
+			if filter == nil || filter(t) {
+				have++
+			}
+		}
+		if have < n {
+			return false
+		}
 		for _, t := range e.telemetry {
 			if filter == nil || filter(t) {
 				out = append(out, t.clone())
 			}
 		}
-		return len(out) >= n
+		return true
 	})
 	if err != nil {
-		return out, fmt.Errorf("waiting for %d telemetry messages (have %d): %w", n, len(out), err)
+		return nil, fmt.Errorf("waiting for %d telemetry messages (have %d): %w", n, have, err)
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -347,6 +348,9 @@ func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
 	e.writeTelemetryLine(t)
 	e.mu.Lock()
 	e.telemetry = append(e.telemetry, t)
+	if limit := e.cfg.TelemetryLimit; limit > 0 && len(e.telemetry) > limit {
+		e.telemetry = slices.Delete(e.telemetry, 0, len(e.telemetry)-limit)
+	}
 	e.broadcastLocked()
 	e.mu.Unlock()
 	return packets.CodeSuccessIgnore

@@ -27,6 +27,7 @@ type listener struct {
 	conns     map[*trackedConn]struct{}
 	closed    bool
 	log       *slog.Logger
+	clients   sync.WaitGroup // establish goroutines; Add only under mu while listening
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -76,8 +77,10 @@ func (l *listener) accept(ln net.Listener, establish listeners.EstablishFn) {
 			return
 		}
 		l.conns[tc] = struct{}{}
+		l.clients.Add(1)
 		l.mu.Unlock()
 		go func() {
+			defer l.clients.Done()
 			if err := establish(l.id, tls.Server(tc, l.tlsCfg)); err != nil {
 				l.log.Debug("connection ended", "listener", l.id, "error", err)
 			}
@@ -98,12 +101,15 @@ func (l *listener) Address() string {
 // Protocol returns the protocol name.
 func (l *listener) Protocol() string { return "tls" }
 
-// Close stops the listener for good and closes its clients.
+// Close stops the listener for good and closes its clients. It waits for every accepted
+// connection to wind down first, so mochi's own wait for its clients never races a client
+// that is still being set up.
 func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
 	l.stop()
+	l.clients.Wait()
 	closeClients(l.id)
 }
 
