@@ -69,15 +69,18 @@ func fillPad(dst []float32) {
 func fillImage(dst []float32, dstW, dstH int, src []byte, stride, w, h, left, top int) {
 	plane := dstW * dstH
 	r, g, b := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
+	lut := &pixelScale
 	for y := 0; y < h; y++ {
-		row := src[y*stride : y*stride+3*w]
 		base := (top+y)*dstW + left
-		rr, gg, bb := r[base:base+w], g[base:base+w], b[base:base+w]
+		rr := r[base : base+w]
+		gg := g[base : base+w][:len(rr)] // same lengths: lets the compiler drop bounds checks
+		bb := b[base : base+w][:len(rr)]
+		row := src[y*stride : y*stride+3*w][:3*len(rr)]
 		for x := range rr {
-			px := row[3*x : 3*x+3 : 3*x+3]
-			bb[x] = pixelScale[px[0]]
-			gg[x] = pixelScale[px[1]]
-			rr[x] = pixelScale[px[2]]
+			i := 3 * x
+			bb[x] = lut[row[i]]
+			gg[x] = lut[row[i+1]]
+			rr[x] = lut[row[i+2]]
 		}
 	}
 }
