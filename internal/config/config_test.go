@@ -243,8 +243,11 @@ func TestValidation(t *testing.T) {
 			[]string{`metrics.listen: "localhost" is not host:port`}},
 		{"negative threads", "model: {path: MODEL, threads: -1}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
 			[]string{"model.threads: -1 is negative"}},
-		{"wrong type", "model: {path: MODEL, threads: many}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
-			[]string{`model.threads: cannot parse value as 'int': strconv.ParseInt: invalid syntax`}},
+		{"wrong types", "model: {path: MODEL, threads: many}\nstate: {dir: DIR}\n" + dpsAzure +
+			"\ndetection: {scoreThreshold: high}\ncameras: [{id: a, type: rpi, rotation: left, timeout: soon, args: {a: 1}}]",
+			[]string{`model.threads: "many" is not a whole number`, `detection.scoreThreshold: "high" is not a number`,
+				`cameras[0].rotation: "left" is not a whole number`, `cameras[0].timeout: invalid duration "soon"`,
+				`cameras[0].args[0]: expected a string, got a mapping`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

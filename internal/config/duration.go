@@ -63,7 +63,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q: use a Go duration such as \"30s\", \"1m30s\" or a TimeSpan such as \"00:00:30\"", s)
+		return 0, fmt.Errorf("invalid duration %q: use a Go duration such as \"30s\" or \"1m30s\", a TimeSpan such as \"00:00:30\" or ISO 8601 such as \"PT30S\"", s)
 	}
 	return d, nil
 }

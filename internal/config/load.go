@@ -282,7 +282,7 @@ func describe(v any) string {
 	case []any:
 		return "a list"
 	case string:
-		return fmt.Sprintf("the string %q", v)
+		return fmt.Sprintf("%q", v)
 	default:
 		return fmt.Sprintf("%v", v)
 	}
@@ -443,37 +443,64 @@ func decodeHook(from, to reflect.Type, data any) (any, error) {
 	return data, nil
 }
 
-// decodeProblems turns mapstructure's errors into FieldErrors.
+// decodeProblems turns mapstructure's errors (a tree of joined and wrapped errors, with a
+// *mapstructure.DecodeError naming the key at each level) into one FieldError per failed key.
 func decodeProblems(err error) problems {
 	var out problems
-	var walk func(error)
-	walk = func(e error) {
-		var de *mapstructure.DecodeError
-		if errors.As(e, &de) && !isJoin(e) {
-			inner := de.Unwrap()
-			var nested *mapstructure.DecodeError
-			if errors.As(inner, &nested) {
-				walk(inner)
+	var walk func(key string, e error)
+	walk = func(key string, e error) {
+		switch x := e.(type) {
+		case *mapstructure.DecodeError:
+			walk(x.Name(), x.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, inner := range x.Unwrap() {
+				walk(key, inner)
+			}
+		default:
+			var de *mapstructure.DecodeError
+			if errors.As(e, &de) {
+				walk(key, errors.Unwrap(e))
 				return
 			}
-			out = append(out, &FieldError{Key: de.Name(), Msg: inner.Error()})
-			return
+			out = append(out, &FieldError{Key: key, Msg: decodeMessage(e)})
 		}
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		out = append(out, &FieldError{Msg: e.Error()})
 	}
-	walk(err)
+	walk("", err)
 	return out
 }
 
-func isJoin(e error) bool {
-	_, ok := e.(interface{ Unwrap() []error })
-	return ok
+// decodeMessage words a value that does not fit its key's type.
+func decodeMessage(e error) string {
+	var pe *mapstructure.ParseError
+	if errors.As(e, &pe) {
+		switch pe.Expected.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return fmt.Sprintf("%v is not a whole number", describe(pe.Value))
+		case reflect.Float32, reflect.Float64:
+			return fmt.Sprintf("%v is not a number", describe(pe.Value))
+		}
+	}
+	var ue *mapstructure.UnconvertibleTypeError
+	if errors.As(e, &ue) {
+		return fmt.Sprintf("expected %s, got %s", kindName(ue.Expected.Type()), describe(ue.Value))
+	}
+	return e.Error()
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "a mapping"
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a " + t.Kind().String()
 }
 
 // suggest returns the candidate closest to s if it is plausibly a typo of it.
