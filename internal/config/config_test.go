@@ -236,7 +236,7 @@ func TestValidation(t *testing.T) {
 		{"unknown nested key", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, pasword: x}]\ndetection: {threshold: 0.5}",
 			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum)`}},
 		{"section not a map", common + dpsAzure + "\n" + cam + "\nschedule: 30s",
-			[]string{`schedule: expected a mapping with the keys due, period, got the string "30s"`}},
+			[]string{`schedule: expected a mapping with the keys due, period, got "30s"`}},
 		{"bad model id", common + cam + "\nazure: {modelId: 'com:example;1', dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + "}}",
 			[]string{`azure.modelId: "com:example;1" is not a DTDL model ID`}},
 		{"bad metrics listen", common + dpsAzure + "\n" + cam + "\nmetrics: {listen: localhost}",
