@@ -133,9 +133,16 @@ func (o *emulatorOptions) config(stdout io.Writer) (emulator.Config, []string, e
 	if policy == emulator.AllocateCustom && o.webhook == "" {
 		return emulator.Config{}, nil, errors.New("--allocation custom needs --webhook URL")
 	}
+	names := o.names
+	if ip := net.ParseIP(o.listenHost); ip != nil && ip.IsUnspecified() {
+		// Reachable from other machines: let them use this machine's name too.
+		if h, err := os.Hostname(); err == nil {
+			names = append(names, h)
+		}
+	}
 	cfg := emulator.Config{
 		StateDir:        o.stateDir,
-		ExtraNames:      o.names,
+		ExtraNames:      names,
 		TelemetryOutput: stdout,
 		TelemetryLimit:  10000,
 		Logger:          slog.Default(),

@@ -603,6 +603,11 @@ func (e *Emulator) WaitTelemetry(ctx context.Context, n int, filter func(Telemet
 	return out, nil
 }
 
+// FromDevice is a WaitTelemetry filter for one device's messages.
+func FromDevice(deviceID string) func(Telemetry) bool {
+	return func(t Telemetry) bool { return t.DeviceID == deviceID }
+}
+
 func (t Telemetry) clone() Telemetry {
 	t.Body = append([]byte(nil), t.Body...)
 	p := make(map[string]string, len(t.Properties))
