@@ -314,7 +314,10 @@ func TestConnectionStringCamera(t *testing.T) {
 
 func TestEnvOverride(t *testing.T) {
 	f := newFixture(t)
-	yaml := baseYAML + `  - id: garage
+	yaml := baseYAML + `  - id: front-door
+    type: file
+    path: IMAGE
+  - id: garage
     type: http
     url: http://cam/snap.jpg
 detection:
@@ -330,6 +333,7 @@ detection:
 		"EDGECAM_MODEL__THREADS=3",
 		"EDGECAM_METRICS__LISTEN=:9464",
 		"EDGECAM_CAMERAS__GARAGE__PASSWORD=s3cret",
+		"EDGECAM_CAMERAS__FRONT_DOOR__TIMEOUT=7s",
 		"EDGECAM_CAMERAS__0__DETECTION__LABELSOFINTEREST=dog,cat",
 		"EDGECAM_ORT_LIB=/opt/ort.so", // not a configuration key: ignored
 		"EDGECAM_SHARED=../shared",
@@ -345,8 +349,8 @@ detection:
 	if !reflect.DeepEqual(cfg.Detection.LabelsOfInterest, []string{"person", "bus"}) || len(cfg.Detection.LabelsMinimum) != 0 {
 		t.Errorf("labels from env: %q %q", cfg.Detection.LabelsOfInterest, cfg.Detection.LabelsMinimum)
 	}
-	if cfg.Cameras[1].Password != "s3cret" {
-		t.Errorf("camera password from env = %q", cfg.Cameras[1].Password)
+	if cfg.Cameras[2].Password != "s3cret" || cfg.Cameras[1].Timeout != 7*time.Second {
+		t.Errorf("camera keys from env: password %q, timeout %v", cfg.Cameras[2].Password, cfg.Cameras[1].Timeout)
 	}
 	if got := cfg.CameraDetection(0).LabelsOfInterest; !reflect.DeepEqual(got, []string{"dog", "cat"}) {
 		t.Errorf("camera 0 labels from env = %q", got)

@@ -21,7 +21,8 @@ import (
 
 // EnvPrefix starts every environment variable Load reads. The key path follows, with "__"
 // between levels, matched case-insensitively: EDGECAM_AZURE__DPS__IDSCOPE sets azure.dps.idScope.
-// Cameras are addressed by index or id: EDGECAM_CAMERAS__0__PASSWORD, EDGECAM_CAMERAS__GARAGE__URL.
+// Cameras are addressed by index or id: EDGECAM_CAMERAS__0__PASSWORD, EDGECAM_CAMERAS__GARAGE__URL;
+// in an id, any character a variable name cannot hold is written '_' (bus-stop: BUS_STOP).
 // Variables that name no key (EDGECAM_ORT_LIB, ...) are ignored.
 const EnvPrefix = "EDGECAM_"
 
@@ -356,11 +357,21 @@ func cameraIndex(list []any, ref string) int {
 	}
 	for i, item := range list {
 		m, _ := item.(map[string]any)
-		if id, ok := m["id"].(string); ok && strings.EqualFold(id, ref) {
+		if id, ok := m["id"].(string); ok && (strings.EqualFold(id, ref) || strings.EqualFold(envSafe(id), ref)) {
 			return i
 		}
 	}
 	return -1
+}
+
+// envSafe spells a camera id as a shell variable name can hold it: "bus-stop" -> "bus_stop".
+func envSafe(id string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, id)
 }
 
 func setPath(m map[string]any, path []string, v any) {
