@@ -333,8 +333,9 @@ func TestDetectBinary(t *testing.T) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run := func() (string, string, int) {
-		cmd := exec.Command(exe, "detect", "--json", "--model", testModel(t), testPhoto(t, "person.jpg"))
+	run := func(extra ...string) (string, string, int) {
+		args := append([]string{"detect", "--json", "--model", testModel(t)}, extra...)
+		cmd := exec.Command(exe, append(args, testPhoto(t, "person.jpg"))...)
 		cmd.Dir = work
 		cmd.Env = []string{}
 		var out, errOut bytes.Buffer
@@ -351,6 +352,17 @@ func TestDetectBinary(t *testing.T) {
 	if code != 1 || !strings.HasPrefix(errOut, "edgecam: ONNX Runtime library not found (looked in ") ||
 		strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "make deps") {
 		t.Errorf("without the library: exit %d, stderr %q", code, errOut)
+	}
+
+	// A file that is not a shared library: one line, no crash.
+	notLib := filepath.Join(work, "libonnxruntime.so.1")
+	if err := os.WriteFile(notLib, []byte("not a library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = run("--ort-lib", notLib)
+	if code != 1 || !strings.HasPrefix(errOut, "edgecam: loading ONNX Runtime library "+notLib+": ") ||
+		strings.Count(errOut, "\n") != 1 {
+		t.Errorf("--ort-lib not a library: exit %d, stderr %q", code, errOut)
 	}
 
 	libDir := filepath.Join(tmp, "edgecam", "lib", "onnxruntime")
