@@ -9,7 +9,7 @@ bin=./bin/edgecam
 state=${DEMO_STATE:-$PWD/state/demo}
 mkdir -p "$state/emulator" "$state/edgecam"
 
-"$bin" emulator --state-dir "$state/emulator" --hub-listen 127.0.0.1:28883 --dps-listen 127.0.0.1:28884 \
+"$bin" emulator --state-dir "$state/emulator" --hub-port 28883 --dps-port 28884 \
   >"$state/telemetry.jsonl" 2>"$state/emulator.log" &
 emu=$!
 cleanup() {
@@ -26,7 +26,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 echo "demo: emulator up (log: $state/emulator.log); telemetry it receives follows" >&2
-tail -n +1 -f "$state/telemetry.jsonl" | sed -u 's/^/telemetry: /' &
+tail -n +1 -f "$state/telemetry.jsonl" &
 tailer=$!
 
 export EDGECAM_AZURE__CAFILE="$state/emulator/ca.pem"

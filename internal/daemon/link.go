@@ -1,0 +1,151 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/iothub"
+)
+
+// link keeps one camera's IoT Hub connection: it resolves the identity (connection string, or
+// DPS with a cached assignment), dials, and dials again with backoff until it succeeds. The
+// client reconnects by itself after drops; when the hub refuses the identity the link registers
+// through DPS again.
+type link struct {
+	cfg       *config.Config
+	cam       config.Camera
+	log       *slog.Logger
+	onConnect func(*iothub.Client)
+	// handlers, when set, adds the method, desired-property and C2D handlers to the options.
+	handlers func(*iothub.Options)
+
+	mu      sync.Mutex
+	client  *iothub.Client
+	changed chan struct{} // closed and replaced whenever client changes
+}
+
+func newLink(cfg *config.Config, cam config.Camera, log *slog.Logger, onConnect func(*iothub.Client)) *link {
+	return &link{cfg: cfg, cam: cam, log: log, onConnect: onConnect, changed: make(chan struct{})}
+}
+
+// current returns the connected client (nil while there is none) and a channel closed when that changes.
+func (l *link) current() (*iothub.Client, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.client, l.changed
+}
+
+func (l *link) set(c *iothub.Client) {
+	l.mu.Lock()
+	old := l.client
+	l.client = c
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+	if old != nil && old != c {
+		old.Close()
+	}
+}
+
+func (l *link) close() { l.set(nil) }
+
+// run connects and keeps the link up until ctx ends.
+func (l *link) run(ctx context.Context) {
+	backoff := time.Second
+	force := false
+	for ctx.Err() == nil {
+		c, err := l.dial(ctx, force)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			force = errors.Is(err, iothub.ErrNotAuthorized) && l.usesDPS()
+			l.log.Warn("cannot connect to IoT Hub; tallies are queued meanwhile", "err", err, "retryIn", backoff)
+			sleepCtx(ctx, backoff/2+rand.N(backoff/2+1))
+			backoff = min(2*backoff, 5*time.Minute)
+			continue
+		}
+		backoff, force = time.Second, false
+		l.set(c)
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.Done():
+			// The hub no longer accepts this identity (device moved, key rotated): with DPS,
+			// register again; with a connection string, keep trying with backoff.
+			l.log.Warn("IoT Hub refused the device identity; connecting from scratch", "err", c.Err())
+			l.set(nil)
+			force = l.usesDPS()
+		}
+	}
+}
+
+func (l *link) usesDPS() bool { return l.cfg.Azure.ConnectionString == "" }
+
+// dial resolves the identity and connects once.
+func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, error) {
+	az := l.cfg.Azure
+	var client *iothub.Client
+	ready := make(chan struct{})
+	opts := iothub.Options{
+		ModelID: az.ModelID,
+		CAFile:  az.CAFile,
+		Logger:  l.log,
+		OnConnect: func() {
+			<-ready // OnConnect may run before Dial returns the client
+			if l.onConnect != nil {
+				l.onConnect(client)
+			}
+		},
+	}
+	if l.handlers != nil {
+		l.handlers(&opts)
+	}
+	if az.ConnectionString != "" {
+		cs, err := iothub.ParseConnectionString(az.ConnectionString)
+		if err != nil {
+			return nil, fmt.Errorf("azure.connectionString: %w", err)
+		}
+		opts.Host, opts.DeviceID, opts.ModuleID = cs.HostName, cs.DeviceID, cs.ModuleID
+		opts.Key, opts.KeyName, opts.Gateway = cs.SharedAccessKey, cs.SharedAccessKeyName, cs.GatewayHostName
+		if opts.DeviceID == "" {
+			opts.DeviceID = l.cam.ID
+		}
+	} else {
+		key := az.DPS.DeviceKey
+		if key == "" {
+			k, err := iothub.DeriveDeviceKey(az.DPS.GroupEnrollmentKey, l.cam.ID)
+			if err != nil {
+				return nil, fmt.Errorf("azure.dps.groupEnrollmentKey: %w", err)
+			}
+			key = k
+		}
+		a, err := iothub.RegisterCached(ctx, iothub.DPSOptions{
+			GlobalEndpoint: az.DPS.GlobalEndpoint,
+			IDScope:        az.DPS.IDScope,
+			RegistrationID: l.cam.ID,
+			Key:            key,
+			ModelID:        az.ModelID,
+			CAFile:         az.CAFile,
+		}, filepath.Join(l.cfg.State.Dir, "dps"), forceRegister)
+		if err != nil {
+			return nil, fmt.Errorf("DPS registration: %w", err)
+		}
+		opts.Host, opts.DeviceID, opts.Key = a.AssignedHub, a.DeviceID, key
+	}
+	c, err := iothub.Dial(ctx, opts)
+	if err != nil {
+		close(ready)
+		return nil, err
+	}
+	client = c
+	close(ready)
+	return c, nil
+}

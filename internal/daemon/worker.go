@@ -1,0 +1,220 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/camera"
+	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/metrics"
+	"github.com/edgecam/edgecam/internal/queue"
+	"github.com/edgecam/edgecam/internal/schedule"
+	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/yolo"
+)
+
+// worker is one camera: its source, its timer, its queue and its hub link.
+type worker struct {
+	cam     config.Camera
+	src     camera.Source
+	det     Detector
+	queue   *queue.Queue
+	link    *link
+	timer   *schedule.Timer
+	log     *slog.Logger
+	metrics *metrics.Metrics
+
+	// settings that IoT Central may change at run time
+	mu       sync.Mutex
+	rules    tally.Rules
+	captureT time.Duration
+
+	// per-tick state, reused (ticks of one camera never overlap)
+	res    yolo.Result
+	preds  []tally.Prediction
+	counts map[string]int
+	body   map[string]int
+	enc    tally.Encoder
+
+	tickStart atomic.Int64 // unix nanos of the tick in flight, 0 when idle
+	wake      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
+	cam := cfg.Cameras[i]
+	src, err := openSource(cam)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger.With("camera", cam.ID)
+	q, err := openQueue(queueDir(cfg.State.Dir, cam.ID), opts.QueueSize, log)
+	if err != nil {
+		camera.Close(src)
+		return nil, fmt.Errorf("store-and-forward queue: %w", err)
+	}
+	w := &worker{
+		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
+		wake: make(chan struct{}, 1), counts: map[string]int{}, body: map[string]int{},
+	}
+	w.rules = rulesFor(cfg, i)
+	w.captureT = captureTimeout(cam)
+	sched := cfg.CameraSchedule(i)
+	w.timer = schedule.New(sched.Due.Std(), sched.Period.Std(), w.tick, func() {
+		log.Debug("tick skipped: the previous one is still running")
+	})
+	w.link = newLink(cfg, cam, log, w.onConnect)
+	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
+	opts.Metrics.QueueDepth.WithLabelValues(cam.ID).Set(float64(q.Len()))
+	return w, nil
+}
+
+func rulesFor(cfg *config.Config, i int) tally.Rules {
+	d := cfg.CameraDetection(i)
+	return tally.Rules{
+		Threshold: d.ScoreThreshold,
+		Interest:  d.LabelsOfInterest,
+		Minimum:   d.LabelsMinimum,
+		SafeNames: cfg.Azure.ModelID != "",
+	}
+}
+
+func captureTimeout(cam config.Camera) time.Duration {
+	if cam.Timeout > 0 {
+		return cam.Timeout + 5*time.Second
+	}
+	return 30 * time.Second
+}
+
+// tick is one scheduled pass: capture -> detect -> tally -> queue.
+func (w *worker) tick(ctx context.Context) {
+	if _, err := w.runTick(ctx); err != nil {
+		w.log.Warn("tick skipped", "err", err)
+	}
+}
+
+// runTick captures, detects and queues. It reports whether the tally was queued for delivery
+// (a label of interest was present); the tally itself stays in w.body until the next tick, for
+// commands like CaptureNow that run a tick themselves.
+func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
+	start := time.Now()
+	w.tickStart.Store(start.UnixNano())
+	defer w.tickStart.Store(0)
+
+	w.mu.Lock()
+	rules, timeout := w.rules, w.captureT
+	w.mu.Unlock()
+
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	clear(w.body)
+	frame, err := w.src.Capture(cctx)
+	cancel()
+	if err != nil {
+		w.metrics.CaptureErrors.WithLabelValues(w.cam.ID).Inc()
+		return false, fmt.Errorf("capture failed (no stale frame is scored): %w", err)
+	}
+	defer frame.Close()
+	captureDur := time.Since(start)
+	w.metrics.Captures.WithLabelValues(w.cam.ID).Inc()
+	capturedAt := frame.Time
+	if capturedAt.IsZero() {
+		capturedAt = start
+	}
+	if w.cam.ImageFile != "" {
+		if err := camera.Save(w.cam.ImageFile, frame); err != nil {
+			w.log.Warn("could not keep the captured frame", "file", w.cam.ImageFile, "err", err)
+		}
+	}
+
+	if frame.HasMat() {
+		err = w.det.Detect(frame.Mat, &w.res)
+	} else {
+		err = w.det.DetectEncoded(frame.Data, &w.res)
+	}
+	if err != nil {
+		return false, fmt.Errorf("detection failed: %w", err)
+	}
+	w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
+	w.metrics.TickOK(w.cam.ID)
+
+	w.preds = w.preds[:0]
+	for _, d := range w.res.Detections {
+		w.preds = append(w.preds, tally.Prediction{Label: d.Label, Score: float64(d.Score)})
+		if float64(d.Score) >= rules.Threshold {
+			w.metrics.Detections.WithLabelValues(w.cam.ID, d.Label).Inc()
+		}
+	}
+	body := w.body
+	send := rules.ApplyInto(body, tally.CountInto(w.counts, w.preds, rules.Threshold))
+	if w.cam.MarkedUpFile != "" {
+		w.saveMarkedUp(frame, rules.Threshold)
+	}
+	w.log.Info("tick", "tally", body, "send", send, "captureMs", ms(captureDur),
+		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
+	if !send {
+		return false, nil
+	}
+	// Push writes the item durably before it returns, so the encoder's buffer can be reused.
+	if err := w.queue.Push(queue.Item{Time: capturedAt, Body: w.enc.Encode(body)}); err != nil {
+		return false, fmt.Errorf("could not queue the tally: %w", err)
+	}
+	w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return true, nil
+}
+
+func (w *worker) saveMarkedUp(frame *camera.Frame, threshold float64) {
+	var img gocv.Mat
+	if frame.HasMat() {
+		img = frame.Mat.Clone()
+	} else {
+		var err error
+		img, err = gocv.IMDecode(frame.Data, gocv.IMReadColor)
+		if err != nil {
+			w.log.Warn("could not decode the frame for the marked-up copy", "err", err)
+			return
+		}
+	}
+	defer img.Close()
+	var kept []yolo.Detection
+	for _, d := range w.res.Detections {
+		if float64(d.Score) >= threshold {
+			kept = append(kept, d)
+		}
+	}
+	yolo.Annotate(&img, kept)
+	if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
+		w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
+	}
+}
+
+// stuck reports a tick that has run far longer than any capture and detection should.
+func (w *worker) stuck() bool {
+	s := w.tickStart.Load()
+	return s != 0 && time.Since(time.Unix(0, s)) > 2*w.captureT+2*time.Minute
+}
+
+func (w *worker) close() error {
+	w.closeOnce.Do(func() {
+		w.link.close()
+		if err := camera.Close(w.src); err != nil {
+			w.closeErr = err
+		}
+		if err := w.queue.Close(); err != nil && w.closeErr == nil {
+			w.closeErr = err
+		}
+	})
+	return w.closeErr
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
