@@ -66,8 +66,12 @@ On start it prints the endpoints, the CA file and a connection string per --devi
 telemetry message as one JSON line on stdout ({"received","hub","deviceId","modelId",
 "properties","body"}). Connections, refusals (with the reason) and DPS registrations are logged
 on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
-		Example: `  # the README demo: one hub on localhost:8883, DPS on localhost:8882 with the demo group key
+		Example: `  # the README demo: one hub on 127.0.0.1:8883, DPS on 127.0.0.1:8882 with the demo group key
   edgecam emulator
+
+  # then, in another terminal, register a device through its DPS
+  edgecam provision --endpoint 127.0.0.1:8882 --ca-file ~/.local/state/edgecam/emulator/ca.pem \
+      --id-scope ` + emulator.DefaultIDScope + ` --registration-id cam1 --group-key ` + emulator.DemoGroupKey + `
 
   # a device with a connection string (a key is generated when none is given)
   edgecam emulator --device cam1 --device cam2=c2VjcmV0LWtleS0xMjM0NTY3ODkw

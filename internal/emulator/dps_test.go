@@ -105,7 +105,10 @@ func TestDPSGroupEnrollmentWithPolls(t *testing.T) {
 	if err := dev.publish("devices/"+regID+"/messages/events/", 1, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	must(e.WaitTelemetry(testCtx(t), 1, nil))(t)
+	msgs := must(e.WaitTelemetry(testCtx(t), 1, FromDevice(regID)))(t)
+	if msgs[0].Hub != st.AssignedHub {
+		t.Errorf("telemetry arrived at %s, assigned %s", msgs[0].Hub, st.AssignedHub)
+	}
 }
 
 func TestDPSRetryAfterAndDelay(t *testing.T) {
