@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -285,6 +286,11 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	// Keep the caller's slices out of reach of the defaults filled in below.
+	e.cfg.Hubs = slices.Clone(cfg.Hubs)
+	e.cfg.Devices = slices.Clone(cfg.Devices)
+	e.cfg.DPS.Enrollments = slices.Clone(cfg.DPS.Enrollments)
+	e.cfg.DPS.Groups = slices.Clone(cfg.DPS.Groups)
 	if len(e.cfg.Hubs) == 0 {
 		e.cfg.Hubs = []HubConfig{{}}
 	}

@@ -217,7 +217,7 @@ func (k *hubHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 	e.broadcastLocked()
 	e.mu.Unlock()
 	for _, m := range queued {
-		if err := k.h.deliver(cl, m.topic, m.body, 1); err != nil {
+		if err := deliverTo(cl, m.topic, m.body, 1); err != nil {
 			e.log.Warn("delivering queued cloud-to-device message", "device", cl.ID, "error", err)
 		}
 	}
@@ -356,7 +356,7 @@ func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
 	return packets.CodeSuccessIgnore
 }
 
-// requestID returns the $rid of a topic ending in "/?$rid=...".
+// topicQuery returns the query of a topic such as "$iothub/twin/GET/?$rid=1".
 func topicQuery(topic string) url.Values {
 	_, q, ok := strings.Cut(topic, "?")
 	if !ok {
@@ -406,16 +406,14 @@ func (h *hub) onReported(cl *mqtt.Client, topic string, body []byte) {
 // respond sends a QoS 0 message to a client if it subscribed to the topic (like the hub,
 // a response nobody subscribed to is lost).
 func (h *hub) respond(cl *mqtt.Client, topic string, body []byte) {
-	if err := h.deliver(cl, topic, body, 0); err != nil {
+	if err := deliverTo(cl, topic, body, 0); err != nil {
 		h.e.log.Info("response not delivered", "client", cl.ID, "topic", topic, "error", err)
 	}
 }
 
-// deliver writes a publish to one client, at most at qos and at its subscription's QoS.
-func (h *hub) deliver(cl *mqtt.Client, topic string, body []byte, qos byte) error {
-	return deliverTo(cl, topic, body, qos)
-}
-
+// deliverTo writes a publish to one client, at most at qos and at its subscription's QoS.
+// Topics like $iothub/twin/res/# are shared by every device, so nothing goes through the
+// broker's routing: each message is written to the one client it is for.
 func deliverTo(cl *mqtt.Client, topic string, body []byte, qos byte) error {
 	granted := byte(0)
 	found := false
@@ -479,18 +477,18 @@ func (h *hub) onMethodResponse(cl *mqtt.Client, topic string, body []byte) {
 	m.done <- methodResult{status: status, body: bytes.Clone(body)}
 }
 
-// connected returns the device's current client and hub.
-func (e *Emulator) connected(deviceID string) (*mqtt.Client, *hub, error) {
+// connected returns the device's current client.
+func (e *Emulator) connected(deviceID string) (*mqtt.Client, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d := e.devices[deviceID]
 	if d == nil {
-		return nil, nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
+		return nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
 	}
 	if !d.online() {
-		return nil, nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
+		return nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
 	}
-	return d.conn.cl, e.hubs[d.hub], nil
+	return d.conn.cl, nil
 }
 
 // InvokeMethod calls a direct method on a connected device and waits for its answer or ctx.
@@ -503,7 +501,7 @@ func (e *Emulator) InvokeMethod(ctx context.Context, deviceID, name string, payl
 	if payload == nil {
 		payload = []byte("null")
 	}
-	cl, h, err := e.connected(deviceID)
+	cl, err := e.connected(deviceID)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -518,7 +516,7 @@ func (e *Emulator) InvokeMethod(ctx context.Context, deviceID, name string, payl
 		e.mu.Unlock()
 	}()
 	topic := "$iothub/methods/POST/" + name + "/?$rid=" + rid
-	if err := h.deliver(cl, topic, payload, 0); err != nil {
+	if err := deliverTo(cl, topic, payload, 0); err != nil {
 		return 0, nil, fmt.Errorf("invoke %s on %q: %w", name, deviceID, err)
 	}
 	select {
