@@ -148,7 +148,12 @@ func InitRuntime(libPath string) error {
 	}
 	ort.SetSharedLibraryPath(libPath)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
-		return fmt.Errorf("loading ONNX Runtime library %s: %w", libPath, err)
+		inner := err // the dlopen message, without the wrappers' repetition
+		for errors.Unwrap(inner) != nil {
+			inner = errors.Unwrap(inner)
+		}
+		return fmt.Errorf("loading ONNX Runtime library %s: %v; run `make deps` or pass --ort-lib PATH to libonnxruntime.so.1 (ONNX Runtime 1.30)",
+			libPath, inner)
 	}
 	runtimeState.path = libPath
 	return nil
