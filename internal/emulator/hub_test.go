@@ -204,6 +204,17 @@ func TestInvokeMethod(t *testing.T) {
 	if r.err != nil || r.status != 201 || string(r.body) != `{"ok":true}` {
 		t.Fatalf("InvokeMethod = %d %s %v", r.status, r.body, r.err)
 	}
+
+	// A device that drops while a call is pending fails the call at once.
+	go func() {
+		s, b, err := e.InvokeMethod(ctx, "cam1", "slow", nil)
+		done <- result{s, b, err}
+	}()
+	dev.expect("$iothub/methods/POST/slow/")
+	noErr(t, e.DropDevice("cam1"))
+	if r := <-done; !errors.Is(r.err, ErrDeviceNotConnected) {
+		t.Errorf("call pending during a drop: %d %v", r.status, r.err)
+	}
 }
 
 func TestTwin(t *testing.T) {
