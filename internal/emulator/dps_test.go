@@ -31,8 +31,15 @@ func dpsConnect(t *testing.T, e *Emulator, regID, key string) (*testClient, erro
 	return connect(t, e, e.DPSHost(), regID, scope+"/registrations/"+regID+"/api-version=2019-03-31", tok)
 }
 
-// register runs a DPS registration the way a device does (without waiting retry-after).
+// register runs a DPS registration the way a device does, polling at once instead of waiting
+// retry-after.
 func register(t *testing.T, e *Emulator, regID, key string, payload any) dpsResult {
+	t.Helper()
+	return registerPaced(t, e, regID, key, payload, 0)
+}
+
+// registerPaced is register with a pause before every status poll.
+func registerPaced(t *testing.T, e *Emulator, regID, key string, payload any, pause time.Duration) dpsResult {
 	t.Helper()
 	c, err := dpsConnect(t, e, regID, key)
 	if err != nil {
@@ -70,6 +77,7 @@ func register(t *testing.T, e *Emulator, regID, key string, payload any) dpsResu
 			t.Fatalf("202 body %s", m.body)
 		}
 		r.polls++
+		time.Sleep(pause)
 		topic := fmt.Sprintf("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=%d&operationId=%s", rid+1, r.doc.OperationID)
 		if err := c.publish(topic, 1, nil); err != nil {
 			t.Fatal(err)
@@ -118,15 +126,15 @@ func TestDPSRetryAfterAndDelay(t *testing.T) {
 		RetryAfter:  2500 * time.Millisecond,
 	}})
 	start := time.Now()
-	r := register(t, e, "cam1", testKey, nil)
+	r := registerPaced(t, e, "cam1", testKey, nil, 100*time.Millisecond)
 	if r.status != 200 || r.doc.RegistrationState.DeviceID != "front-door" {
 		t.Fatalf("answer %d %s", r.status, r.raw)
 	}
 	if time.Since(start) < 1500*time.Millisecond {
 		t.Error("assigned before the configured delay")
 	}
-	// register polls without waiting, so the delay shows up as extra 202 answers; the 202s
-	// carried retry-after rounded up to whole seconds.
+	// The delay showed up as extra 202 answers; they carry retry-after in whole seconds,
+	// rounded up.
 	e2 := startEmulator(t, Config{DPS: DPSConfig{Enrollments: []Enrollment{{RegistrationID: "cam1", Key: testKey}}, RetryAfter: 2500 * time.Millisecond}})
 	c, err := dpsConnect(t, e2, "cam1", testKey)
 	if err != nil {

@@ -360,7 +360,7 @@ func TestDropDeviceAndListenerRestart(t *testing.T) {
 func TestTokenExpiryDisconnects(t *testing.T) {
 	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
 	host := e.HubHost()
-	tok := must(iothub.SASToken(host+"/devices/cam1", testKey, "", time.Now().Add(2*time.Second)))(t)
+	tok := must(iothub.SASToken(host+"/devices/cam1", testKey, "", time.Now().Add(3*time.Second)))(t)
 	dev, err := connect(t, e, host, "cam1", hubUser(host, "cam1", ""), tok)
 	if err != nil {
 		t.Fatal(err)
