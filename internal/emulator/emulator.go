@@ -33,13 +33,24 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 )
 
-// Defaults of the emulator's DPS endpoint. The demo group key lets the README's demo run
-// without any setup; it is public, so it protects nothing.
+// The DPS ID scope and group enrollment key of the demo setup (used by the emulator command).
+// The demo key lets the README's demo run without any setup; it is public, so it protects
+// nothing.
 const (
-	DefaultIDScope  = "0ne0000DEMO"
-	DemoGroupKey    = "ZWRnZWNhbS1lbXVsYXRvci1kZW1vLWdyb3VwLWVucm9sbG1lbnQta2V5LTIwMjYhIQ=="
-	DefaultListen   = "127.0.0.1:0"
-	MaxTelemetry    = 256 * 1024 // the hub's device-to-cloud message size limit
+	DefaultIDScope = "0ne0000DEMO"
+	DemoGroupKey   = "ZWRnZWNhbS1lbXVsYXRvci1kZW1vLWdyb3VwLWVucm9sbG1lbnQta2V5LTIwMjYhIQ=="
+)
+
+const (
+	// DefaultListen is the listen address of a hub or DPS endpoint without one: a free
+	// loopback port.
+	DefaultListen = "127.0.0.1:0"
+	// MaxTelemetry is the hub's device-to-cloud message size limit; a bigger message closes
+	// the connection.
+	MaxTelemetry = 256 * 1024
+)
+
+const (
 	defaultRetry    = time.Second
 	webhookTimeout  = 10 * time.Second
 	telemetryPrefix = "/messages/events"
