@@ -431,3 +431,15 @@ func TestRemoveDevice(t *testing.T) {
 		t.Errorf("second RemoveDevice: %v", err)
 	}
 }
+
+func TestOversizedTelemetryClosesConnection(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	noErr(t, dev.publish("devices/cam1/messages/events/", 1, make([]byte, MaxTelemetry)))
+	dev.c.Publish("devices/cam1/messages/events/", 1, false, make([]byte, MaxTelemetry+1))
+	dev.waitLost()
+	msgs := e.Telemetry()
+	if len(msgs) != 1 || len(msgs[0].Body) != MaxTelemetry {
+		t.Errorf("%d messages recorded, want only the one at the limit", len(msgs))
+	}
+}
