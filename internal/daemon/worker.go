@@ -31,9 +31,15 @@ type worker struct {
 	metrics *metrics.Metrics
 
 	// settings that IoT Central may change at run time
-	mu       sync.Mutex
-	rules    tally.Rules
-	captureT time.Duration
+	mu           sync.Mutex
+	rules        tally.Rules
+	sched        config.Schedule
+	detection    config.Detection
+	settings     settings
+	settingsPath string
+	captureT     time.Duration
+	safeNames    bool
+	info         deviceInfo
 
 	// per-tick state, reused (ticks of one camera never overlap)
 	res    yolo.Result
@@ -64,25 +70,46 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
 		wake: make(chan struct{}, 1), counts: map[string]int{}, body: map[string]int{},
 	}
-	w.rules = rulesFor(cfg, i)
 	w.captureT = captureTimeout(cam)
-	sched := cfg.CameraSchedule(i)
+	w.safeNames = cfg.Azure.ModelID != ""
+	w.info = newDeviceInfo(cfg, cam, opts.Detector)
+	w.settingsPath = settingsPath(cfg.State.Dir, cam.ID)
+	sched, det := cfg.CameraSchedule(i), cfg.CameraDetection(i)
+	if st, err := loadSettings(w.settingsPath); err != nil {
+		log.Warn("settings changed from the cloud could not be read; using the configuration", "err", err)
+	} else {
+		s2, d2 := sched, det
+		st.applyTo(&s2, &d2)
+		if d2, err = config.NormalizeDetection(d2); err == nil && config.ValidateSchedule(s2) == nil {
+			sched, det, w.settings = s2, d2, st
+		} else {
+			log.Warn("ignoring invalid settings saved from the cloud", "file", w.settingsPath)
+		}
+	}
+	w.sched, w.detection = sched, det
+	w.rules = w.rulesLocked()
 	w.timer = schedule.New(sched.Due.Std(), sched.Period.Std(), w.tick, func() {
 		log.Debug("tick skipped: the previous one is still running")
 	})
+	if w.settings.TimerStopped {
+		w.timer.Stop()
+		log.Info("timer stopped by an earlier ImageTimerStop command; ImageTimerStart resumes it")
+	}
 	w.link = newLink(cfg, cam, log, w.onConnect)
+	w.link.handlers = w.setHandlers
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
 	opts.Metrics.QueueDepth.WithLabelValues(cam.ID).Set(float64(q.Len()))
 	return w, nil
 }
 
-func rulesFor(cfg *config.Config, i int) tally.Rules {
-	d := cfg.CameraDetection(i)
+// rulesLocked derives the tally rules from the detection settings; w.mu must be held (or w
+// not yet shared).
+func (w *worker) rulesLocked() tally.Rules {
 	return tally.Rules{
-		Threshold: d.ScoreThreshold,
-		Interest:  d.LabelsOfInterest,
-		Minimum:   d.LabelsMinimum,
-		SafeNames: cfg.Azure.ModelID != "",
+		Threshold: w.detection.ScoreThreshold,
+		Interest:  w.detection.LabelsOfInterest,
+		Minimum:   w.detection.LabelsMinimum,
+		SafeNames: w.safeNames,
 	}
 }
 
