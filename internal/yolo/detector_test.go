@@ -181,6 +181,13 @@ func TestDetectFormats(t *testing.T) {
 	}
 	matchReference(t, res.Detections, reference["person.jpg"])
 
+	// A strip that letterboxes to less than one row.
+	strip := gocv.NewMatWithSize(10, 20000, gocv.MatTypeCV8UC3)
+	defer strip.Close()
+	if err := d.Detect(strip, &res); err != nil || res.Width != 20000 {
+		t.Errorf("20000x10 strip: %v %+v", err, res)
+	}
+
 	empty := gocv.NewMat()
 	defer empty.Close()
 	if err := d.Detect(empty, &res); err == nil || err.Error() != "empty image" {

@@ -19,8 +19,9 @@ type letterbox struct {
 func newLetterbox(srcW, srcH, dstW, dstH int) letterbox {
 	r := math.Min(float64(dstH)/float64(srcH), float64(dstW)/float64(srcW))
 	lb := letterbox{SrcW: srcW, SrcH: srcH, DstW: dstW, DstH: dstH, Gain: r}
-	lb.NewW = int(math.RoundToEven(float64(srcW) * r))
-	lb.NewH = int(math.RoundToEven(float64(srcH) * r))
+	// At least one pixel: a 20000x10 strip would round to 0 rows, which OpenCV cannot resize to.
+	lb.NewW = max(1, int(math.RoundToEven(float64(srcW)*r)))
+	lb.NewH = max(1, int(math.RoundToEven(float64(srcH)*r)))
 	dw := float64(dstW-lb.NewW) / 2
 	dh := float64(dstH-lb.NewH) / 2
 	lb.Top, lb.Bottom = int(math.RoundToEven(dh-0.1)), int(math.RoundToEven(dh+0.1))
