@@ -256,8 +256,12 @@ func newClient(opts Options) (*Client, error) {
 // connect opens a connection with a fresh token and subscribes to what the handlers need.
 func (c *Client) connect(ctx context.Context) (*session, error) {
 	now := time.Now()
-	// se has whole seconds: renew against the truncated expiry, not the requested one.
-	exp := time.Unix(now.Add(c.opts.TokenLifetime).Unix(), 0)
+	// se has whole seconds: round up, so a token lives at least TokenLifetime, and renew
+	// against the expiry the hub will enforce.
+	exp := now.Add(c.opts.TokenLifetime)
+	if rounded := exp.Truncate(time.Second); rounded.Before(exp) {
+		exp = rounded.Add(time.Second)
+	}
 	tok, err := SASToken(c.resourceURI, c.opts.Key, c.opts.KeyName, exp)
 	if err != nil {
 		return nil, fmt.Errorf("iothub: %w", err)
