@@ -24,6 +24,7 @@ const (
 	renewFraction        = 0.82 // renew the SAS token at 82 % of its lifetime
 	drainTimeout         = 30 * time.Second
 	defaultRequestTime   = 30 * time.Second
+	defaultSendTimeout   = time.Minute // for a PUBACK, when the caller's context has no deadline
 )
 
 // MethodHandler answers a direct method (an IoT Central command) with a status and a JSON body.
@@ -566,7 +567,7 @@ func (c *Client) Err() error {
 // which IoT Central uses as the timestamp; zero leaves it out) and props. It returns once the
 // hub acknowledged the message (PUBACK), or with an error: ErrNotConnected while reconnecting
 // (keep the message and retry), ErrMessageTooLarge over 256 KB, or ctx's error (the message
-// may then still arrive).
+// may then still arrive). Without a deadline in ctx it waits a minute for the PUBACK.
 func (c *Client) SendTelemetry(ctx context.Context, body []byte, created time.Time, props map[string]string) error {
 	if len(body) > maxTelemetryBytes {
 		return fmt.Errorf("iothub: telemetry of %d bytes: %w (IoT Hub accepts at most 256 KB)", len(body), ErrMessageTooLarge)
@@ -574,6 +575,11 @@ func (c *Client) SendTelemetry(ctx context.Context, body []byte, created time.Ti
 	bag, err := telemetryBag(created, props)
 	if err != nil {
 		return fmt.Errorf("iothub: %w", err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultSendTimeout)
+		defer cancel()
 	}
 	s, err := c.acquire(ctx)
 	if err != nil {

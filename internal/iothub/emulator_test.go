@@ -364,6 +364,49 @@ func TestTokenRenewal(t *testing.T) {
 	t.Logf("%d messages over %d connections", total, len(conns))
 }
 
+// TestUnacknowledgedAndRefusedTelemetry: a hub that never acknowledges makes a send fail with
+// the caller's deadline; one that drops the connection on a message makes it fail with
+// ErrNotConnected, and the client reconnects.
+func TestUnacknowledgedAndRefusedTelemetry(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	o := deviceOptions(t, e, "cam1")
+	o.MaxBackoff = time.Second
+	c := dial(t, o)
+	ctx := testCtx(t)
+
+	if err := e.SetThrottle("cam1", emulator.ThrottleNoAck); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err := c.SendTelemetry(short, []byte(`{"n":1}`), time.Now(), nil)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unacknowledged send: %v", err)
+	}
+
+	if err := e.SetThrottle("cam1", emulator.ThrottleDisconnect); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendTelemetry(ctx, []byte(`{"n":2}`), time.Now(), nil); !errors.Is(err, iothub.ErrNotConnected) {
+		t.Fatalf("send the hub dropped: %v", err)
+	}
+	if err := e.SetThrottle("cam1", emulator.ThrottleNone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WaitConnected(ctx, "cam1", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendTelemetry(ctx, []byte(`{"n":3}`), time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WaitTelemetry(ctx, 1, func(m emulator.Telemetry) bool { return string(m.Body) == `{"n":3}` }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRefusedOnReconnect: when the hub refuses the identity on a reconnect (key rotated, device
 // moved by DPS), the client stops with ErrNotAuthorized so the caller can register again.
 func TestRefusedOnReconnect(t *testing.T) {
