@@ -1,6 +1,7 @@
 package camera
 
 import (
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -35,7 +36,7 @@ func TestRTSPStream(t *testing.T) {
 	// Baselines with the server up and publishing and the detector loaded (ONNX Runtime keeps
 	// files open), before the source exists.
 	runtime.GC()
-	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs(t)
+	baseGoroutines, baseFDs, baseMats := runtime.NumGoroutine(), openFDs(t), openMats()
 
 	const timeout = 20 * time.Second
 	src, err := New(config.Camera{ID: "door", Type: "rtsp", URL: "rtsp://" + addr + "/cam", Timeout: timeout})
@@ -119,14 +120,20 @@ func TestRTSPStream(t *testing.T) {
 		t.Errorf("capture after Close: %v", err)
 	}
 
-	waitBaseline(t, baseGoroutines, baseFDs)
+	waitBaseline(t, baseGoroutines, baseFDs, baseMats)
 }
 
 // waitBaseline waits until the goroutine and open-file counts are back to their baselines: the
 // source's own goroutines are gone at once, the server's for our connection end when it notices
 // the connection closed.
-func waitBaseline(t *testing.T, goroutines, fds int) {
+func waitBaseline(t *testing.T, goroutines, fds, mats int) {
 	t.Helper()
+	if mats >= 0 {
+		t.Logf("open Mats after Close: %d (baseline %d)", openMats(), mats)
+	}
+	if n := openMats(); n != mats {
+		t.Errorf("after Close: %d open Mats, baseline %d (go test -tags matprofile)\n%s", n, mats, openMatsProfile())
+	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if runtime.NumGoroutine() <= goroutines && openFDs(t) <= fds {
 			return
@@ -244,7 +251,7 @@ func TestRTSPStall(t *testing.T) {
 	feed := startRTSPFeed(t, addr, clip)
 	defer func() { feed.stop() }()
 	runtime.GC()
-	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs(t)
+	baseGoroutines, baseFDs, baseMats := runtime.NumGoroutine(), openFDs(t), openMats()
 
 	src, err := New(config.Camera{ID: "door", Type: "rtsp", URL: "rtsp://" + addr + "/cam", Timeout: 3 * time.Second})
 	if err != nil {
@@ -283,5 +290,24 @@ func TestRTSPStall(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
-	waitBaseline(t, baseGoroutines, baseFDs)
+	waitBaseline(t, baseGoroutines, baseFDs, baseMats)
+}
+
+// TestOpenStreamOptionsEnv: the FFmpeg options are set only around an open, and a value the
+// user set is left alone.
+func TestOpenStreamOptionsEnv(t *testing.T) {
+	addr := freeAddr(t) // nothing listens there
+	t.Setenv(ffmpegOptionsEnv, "")
+	os.Unsetenv(ffmpegOptionsEnv)
+	if _, err := openStream("rtsp://" + addr + "/x"); err == nil {
+		t.Fatal("opened a stream nobody serves")
+	}
+	if v, set := os.LookupEnv(ffmpegOptionsEnv); set {
+		t.Errorf("%s left set to %q after the open", ffmpegOptionsEnv, v)
+	}
+	t.Setenv(ffmpegOptionsEnv, "rtsp_transport;udp")
+	openStream("rtsp://" + addr + "/x")
+	if v := os.Getenv(ffmpegOptionsEnv); v != "rtsp_transport;udp" {
+		t.Errorf("user's %s changed to %q", ffmpegOptionsEnv, v)
+	}
 }
