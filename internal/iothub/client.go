@@ -293,7 +293,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		filters["devices/"+c.opts.DeviceID+"/messages/devicebound/#"] = 1
 	}
 	st := cl.SubscribeMultiple(filters, c.onMessage)
-	if err := waitToken(ctx, st, s.lost); err != nil {
+	if err := waitToken(ctx, cl, st, s.lost); err != nil {
 		cl.Disconnect(0)
 		return nil, fmt.Errorf("iothub: subscribe: %w", err)
 	}
@@ -586,7 +586,7 @@ func (c *Client) SendTelemetry(ctx context.Context, body []byte, created time.Ti
 		return fmt.Errorf("iothub: send telemetry: %w", err)
 	}
 	defer c.release()
-	if err := waitToken(ctx, s.cl.Publish(c.telemetryTopic+bag, 1, false, body), s.lost); err != nil {
+	if err := waitToken(ctx, s.cl, s.cl.Publish(c.telemetryTopic+bag, 1, false, body), s.lost); err != nil {
 		return fmt.Errorf("iothub: send telemetry: %w", err)
 	}
 	return nil
@@ -690,7 +690,7 @@ func (c *Client) handleMethod(req methodRequest, payload []byte) {
 	}
 	defer c.release()
 	topic := fmt.Sprintf(methodsResFormat, status, req.rid)
-	if err := waitToken(ctx, s.cl.Publish(topic, 1, false, resp), s.lost); err != nil {
+	if err := waitToken(ctx, s.cl, s.cl.Publish(topic, 1, false, resp), s.lost); err != nil {
 		c.log.Warn("cannot answer direct method", "method", req.name, "err", err)
 	}
 }

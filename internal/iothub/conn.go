@@ -152,22 +152,26 @@ func classifyConnectError(addr string, err error) error {
 	return fmt.Errorf("connect to %s: %w", addr, err)
 }
 
-// waitToken waits for a paho token, ctx or lost (a closed channel when the connection is gone).
-func waitToken(ctx context.Context, tok mqtt.Token, lost <-chan struct{}) error {
+// waitToken waits for a paho token of cl, ctx or lost (a closed channel when the connection is
+// gone). A token that failed because the connection went away gives ErrNotConnected.
+func waitToken(ctx context.Context, cl mqtt.Client, tok mqtt.Token, lost <-chan struct{}) error {
 	select {
 	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			select {
-			case <-lost:
-				return fmt.Errorf("%w: %v", ErrNotConnected, err)
-			default:
-			}
-			if errors.Is(err, mqtt.ErrNotConnected) {
-				return fmt.Errorf("%w: %v", ErrNotConnected, err)
-			}
-			return err
+		err := tok.Error()
+		if err == nil {
+			return nil
 		}
-		return nil
+		select {
+		case <-lost:
+			return fmt.Errorf("%w: %v", ErrNotConnected, err)
+		default:
+		}
+		// paho fails pending tokens ("connection lost before Publish completed") before it
+		// reports the loss, so ask the client too.
+		if errors.Is(err, mqtt.ErrNotConnected) || !cl.IsConnectionOpen() {
+			return fmt.Errorf("%w: %v", ErrNotConnected, err)
+		}
+		return err
 	case <-lost:
 		select {
 		case <-tok.Done(): // acknowledged just before the connection went

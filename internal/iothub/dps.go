@@ -290,7 +290,7 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 			log.Warn("dropping unexpected DPS reply", "topic", m.Topic())
 		}
 	})
-	if err := waitToken(ctx, st, lost); err != nil {
+	if err := waitToken(ctx, cl, st, lost); err != nil {
 		return Assignment{}, fmt.Errorf("dps: subscribe: %w", err)
 	}
 
@@ -306,7 +306,7 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 		} else {
 			topic, payload = fmt.Sprintf(dpsStatusFormat, ridS, operationID), []byte{}
 		}
-		if err := waitToken(ctx, cl.Publish(topic, 1, false, payload), lost); err != nil {
+		if err := waitToken(ctx, cl, cl.Publish(topic, 1, false, payload), lost); err != nil {
 			return Assignment{}, fmt.Errorf("dps: %w", err)
 		}
 		r, err := awaitReply(ctx, replies, ridS, lost)

@@ -110,7 +110,7 @@ func (c *Client) request(ctx context.Context, topicFormat string, body []byte) (
 	if body == nil {
 		body = []byte{}
 	}
-	if err := waitToken(ctx, s.cl.Publish(fmt.Sprintf(topicFormat, rid), 1, false, body), s.lost); err != nil {
+	if err := waitToken(ctx, s.cl, s.cl.Publish(fmt.Sprintf(topicFormat, rid), 1, false, body), s.lost); err != nil {
 		return response{}, err
 	}
 	select {
