@@ -260,7 +260,7 @@ func TestDetectSetupErrors(t *testing.T) {
 		"missing model": {[]string{"--model", filepath.Join(dir, "none.onnx"), photo},
 			"edgecam: model " + filepath.Join(dir, "none.onnx") + ": no such file; run `make deps` or pass --model PATH to a YOLOv5 ONNX export\n"},
 		"not onnx": {[]string{"--model", text, photo},
-			"edgecam: model " + text + ": not a valid ONNX model: not an ONNX model: "},
+			"edgecam: model " + text + ": not a valid ONNX model: "},
 		"missing runtime": {[]string{"--ort-lib", filepath.Join(dir, "libonnxruntime.so.1"), photo},
 			"edgecam: ONNX Runtime library " + filepath.Join(dir, "libonnxruntime.so.1") + " (from --ort-lib): no such file\n"},
 		"no images":     {nil, "edgecam: detect needs at least one image file"},

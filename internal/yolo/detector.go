@@ -115,7 +115,7 @@ func New(opts Options) (*Detector, error) {
 	}
 	info, err := parseModel(data)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: not a valid ONNX model: %w", path, err)
+		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
 	in, out, err := modelIO(info)
 	if err != nil {

@@ -70,7 +70,7 @@ type modelInfo struct {
 	Metadata  map[string]string
 }
 
-var errNotONNX = errors.New("not an ONNX model")
+var errNotONNX = errors.New("not a valid ONNX model")
 
 // parseModel reads an ONNX ModelProto.
 func parseModel(data []byte) (*modelInfo, error) {

@@ -89,8 +89,8 @@ func TestParseModelRejects(t *testing.T) {
 		"jpeg":      {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F'},
 		"no graph":  pb{}.varint(fModelIRVersion, 7),
 	} {
-		if _, err := parseModel(data); err == nil || !strings.Contains(err.Error(), "not an ONNX model") {
-			t.Errorf("%s: err = %v, want not an ONNX model", name, err)
+		if _, err := parseModel(data); err == nil || !strings.Contains(err.Error(), "not a valid ONNX model") {
+			t.Errorf("%s: err = %v, want not a valid ONNX model", name, err)
 		}
 	}
 }
