@@ -110,6 +110,10 @@ func (s *httpSource) Capture(ctx context.Context) (*Frame, error) {
 	defer s.mu.Unlock()
 
 	start := time.Now()
+	// fresh: the credentials answer a challenge received during this capture. A 401 to
+	// credentials built on an older challenge only means the camera wants a new nonce (many
+	// cameras expire nonces without saying stale=true).
+	fresh := false
 	for attempt := 1; ; attempt++ {
 		resp, sentAuth, err := s.get(ctx)
 		if err != nil {
@@ -131,13 +135,14 @@ func (s *httpSource) Capture(ctx context.Context) (*Frame, error) {
 				stale = true
 			}
 		}
-		if sentAuth && !stale {
+		if sentAuth && fresh && !stale {
 			return nil, fmt.Errorf("camera %s: GET %s: 401 Unauthorized: check the username and password",
 				s.id, s.shownURL)
 		}
 		if err := s.adopt(chs); err != nil {
 			return nil, fmt.Errorf("camera %s: GET %s: 401 Unauthorized: %w", s.id, s.shownURL, err)
 		}
+		fresh = true
 	}
 }
 
