@@ -76,8 +76,10 @@ func (w *worker) forward(ctx context.Context) {
 func (w *worker) drain(d time.Duration) {
 	deadline := time.Now().Add(d)
 	for w.queue.Len() > 0 && time.Now().Before(deadline) {
-		if c, _ := w.link.current(); c == nil {
-			return // offline: the queue stays on disk for the next start
+		// Offline (no client, or one that is reconnecting): the queue stays on disk for the
+		// next start rather than holding up the stop.
+		if c, _ := w.link.current(); c == nil || !c.Connected() {
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
