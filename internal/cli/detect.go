@@ -62,14 +62,14 @@ $EDGECAM_ORT_LIB choose another. An image that cannot be read is reported on std
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", defaultModel, "YOLOv5 ONNX model file")
+	f.StringVar(&o.model, "model", defaultModel, "YOLOv5 ONNX model `PATH`")
 	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), 0..1")
 	f.Float32Var(&o.iou, "iou", yolo.DefaultIoU, "NMS overlap above which the weaker box of a label is dropped, 0..1")
 	f.IntVar(&o.threads, "threads", 0, "ONNX Runtime threads (0 = one per core)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per image per line")
 	f.StringVar(&o.annotate, "annotate", "", "write `DIR`/<name>.annotated.jpg with boxes, labels and scores drawn")
 	f.IntVar(&o.bench, "bench", 0, "time `N` runs per image after one warm-up and report median and p90")
-	f.StringVar(&o.ortLib, "ort-lib", "", "ONNX Runtime shared library (default: found automatically)")
+	f.StringVar(&o.ortLib, "ort-lib", "", "ONNX Runtime shared library `PATH` (default: found automatically)")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
 )
 
@@ -60,10 +61,11 @@ Flags win over the environment.`,
   EDGECAM_DPS_GROUP_KEY='...' edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 \
       --model-id 'dtmi:edgecam:Camera;1'
 
-  # against the local emulator (edgecam emulator prints its DPS address, ID scope, group key
-  # and the CA file to trust)
-  edgecam provision --endpoint localhost:8884 --ca-file ./emulator-ca.pem \
-      --id-scope 0ne00EMULATOR --registration-id cam1 --group-key "$EMULATOR_GROUP_KEY"
+  # against the local emulator started with plain "edgecam emulator" (DPS on 127.0.0.1:8882,
+  # its demo ID scope and group key; it prints the CA file to trust)
+  EDGECAM_DPS_GROUP_KEY=` + emulator.DemoGroupKey + ` \
+    edgecam provision --endpoint 127.0.0.1:8882 --ca-file ~/.local/state/edgecam/emulator/ca.pem \
+      --id-scope ` + emulator.DefaultIDScope + ` --registration-id cam1 --model-id 'dtmi:edgecam:Camera;1'
 
   # cache the assignment like the daemon, as JSON
   edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 --state-dir /var/lib/edgecam --json`,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The ONNX file is a protobuf ModelProto. edgecam reads the little it needs (input and output
@@ -70,7 +71,10 @@ type modelInfo struct {
 	Metadata  map[string]string
 }
 
-var errNotONNX = errors.New("not a valid ONNX model")
+var (
+	errNotONNX   = errors.New("not a valid ONNX model")
+	errTruncated = errors.New("truncated")
+)
 
 // parseModel reads an ONNX ModelProto.
 func parseModel(data []byte) (*modelInfo, error) {
@@ -104,8 +108,14 @@ func parseModel(data []byte) (*modelInfo, error) {
 		}
 		return nil
 	})
+	if errors.Is(err, errTruncated) {
+		return nil, fmt.Errorf("%w: the file is truncated (a field runs past its end)", errNotONNX)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errNotONNX, err)
+		if looksLikeText(data) {
+			return nil, fmt.Errorf("%w: the file is text, not an ONNX protobuf", errNotONNX)
+		}
+		return nil, fmt.Errorf("%w: not protobuf data (%v)", errNotONNX, err)
 	}
 	if m.IRVersion <= 0 || graph == nil {
 		return nil, fmt.Errorf("%w: no IR version or graph in the file", errNotONNX)
@@ -137,6 +147,9 @@ func parseModel(data []byte) (*modelInfo, error) {
 		}
 		return nil
 	})
+	if errors.Is(err, errTruncated) {
+		return nil, fmt.Errorf("%w: the file is truncated (a field runs past its end)", errNotONNX)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: graph: %v", errNotONNX, err)
 	}
@@ -149,6 +162,20 @@ func parseModel(data []byte) (*modelInfo, error) {
 		return nil, fmt.Errorf("%w: the graph has %d inputs and %d outputs", errNotONNX, len(m.Inputs), len(m.Outputs))
 	}
 	return m, nil
+}
+
+// looksLikeText reports whether the start of data is printable UTF-8 text.
+func looksLikeText(data []byte) bool {
+	head := data[:min(len(data), 512)]
+	if !utf8.Valid(head) && !utf8.Valid(head[:max(0, len(head)-3)]) {
+		return false
+	}
+	for _, r := range string(head) {
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }
 
 func parseValueInfo(data []byte) (valueInfo, error) {
@@ -222,25 +249,25 @@ func walkFields(data []byte, fn func(num, wire int, v uint64, b []byte) error) e
 		case wireVarint:
 			v, n = uvarint(data)
 			if n <= 0 {
-				return errors.New("truncated varint")
+				return errTruncated
 			}
 			data = data[n:]
 		case wire64:
 			if len(data) < 8 {
-				return errors.New("truncated fixed64")
+				return errTruncated
 			}
 			data = data[8:]
 			continue
 		case wire32:
 			if len(data) < 4 {
-				return errors.New("truncated fixed32")
+				return errTruncated
 			}
 			data = data[4:]
 			continue
 		case wireBytes:
 			l, n := uvarint(data)
 			if n <= 0 || l > uint64(len(data)-n) {
-				return errors.New("truncated (a field runs past the end of the file)")
+				return errTruncated
 			}
 			b = data[n : n+int(l)]
 			data = data[n+int(l):]
