@@ -170,16 +170,21 @@ func errTooLarge(cameraID, from string, limit int64) error {
 		cameraID, from, limit)
 }
 
-// readLimited reads r up to limit bytes; more than limit is an error (errOverLimit).
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return data, err
+// readLimited reads r up to limit bytes; more than limit is an error (errOverLimit). sizeHint,
+// when positive, is the expected size (Content-Length, file size): the buffer is allocated once.
+func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if sizeHint > 0 && sizeHint <= limit {
+		buf.Grow(int(sizeHint) + bytes.MinRead)
 	}
-	if int64(len(data)) > limit {
+	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
 		return nil, errOverLimit
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 var errOverLimit = errors.New("over the size limit")

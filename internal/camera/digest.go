@@ -260,8 +260,10 @@ func (d *digestAuth) authorizationWith(method, uri, cnonce string) string {
 
 // quote returns s as an RFC 9110 quoted-string.
 func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	return `"` + quoteEscaper.Replace(s) + `"`
 }
+
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 func newCnonce() string {
 	var b [16]byte

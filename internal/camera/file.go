@@ -39,7 +39,11 @@ func (s *fileSource) Capture(ctx context.Context) (*Frame, error) {
 		return nil, fmt.Errorf("camera %s: %w", s.id, err)
 	}
 	defer f.Close()
-	data, err := readLimited(f, s.maxBytes)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	data, err := readLimited(f, s.maxBytes, size)
 	if errors.Is(err, errOverLimit) {
 		return nil, errTooLarge(s.id, s.path, s.maxBytes)
 	}

@@ -215,7 +215,7 @@ func (s *httpSource) frame(ctx context.Context, resp *http.Response, start time.
 		return nil, fmt.Errorf("camera %s: %s: the camera sent a web page (Content-Type %s), not an image: use the camera's snapshot URL",
 			s.id, where, ct)
 	}
-	data, err := readLimited(resp.Body, s.maxBytes)
+	data, err := readLimited(resp.Body, s.maxBytes, resp.ContentLength)
 	if errors.Is(err, errOverLimit) {
 		return nil, errTooLarge(s.id, where, s.maxBytes)
 	}
