@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -304,7 +305,7 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 		if operationID == "" {
 			topic, payload = fmt.Sprintf(dpsRegisterFormat, ridS), body
 		} else {
-			topic, payload = fmt.Sprintf(dpsStatusFormat, ridS, operationID), []byte{}
+			topic, payload = fmt.Sprintf(dpsStatusFormat, ridS, url.QueryEscape(operationID)), []byte{}
 		}
 		if err := waitToken(ctx, cl, cl.Publish(topic, 1, false, payload), lost); err != nil {
 			return Assignment{}, fmt.Errorf("dps: %w", err)
