@@ -357,6 +357,9 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // detect runs the pipeline on img and reports boxes in an origW x origH image.
 func (d *Detector) detect(img gocv.Mat, origW, origH int, start time.Time, decode time.Duration, res *Result) error {
+	if res == nil {
+		return errors.New("nil Result")
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
