@@ -113,6 +113,47 @@ func TestTelemetryOverTLS(t *testing.T) {
 	}
 }
 
+// TestGateway dials another name of the hub (as through an IoT Edge gateway) while the
+// username and token still name the hub.
+func TestGateway(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	o := deviceOptions(t, e, "cam1")
+	_, port, _ := strings.Cut(o.Host, ":")
+	o.Gateway = "localhost:" + port
+	c := dial(t, o)
+	if err := c.SendTelemetry(testCtx(t), []byte(`{}`), time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func BenchmarkSendTelemetry(b *testing.B) {
+	e, err := emulator.Start(context.Background(), emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	s, _ := e.ConnectionString("cam1")
+	cs, err := iothub.ParseConnectionString(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := cs.DeviceOptions()
+	o.CAFile, o.Logger = e.CAFile(), quietLogger()
+	ctx := context.Background()
+	c, err := iothub.Dial(ctx, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	body := []byte(`{"person":3,"car":1,"bicycle":0}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.SendTelemetry(ctx, body, time.Now(), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestDialErrors(t *testing.T) {
 	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
 	ctx := testCtx(t)

@@ -133,3 +133,14 @@ func FuzzTopics(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkTelemetryBag(b *testing.B) {
+	created := time.Now()
+	props := map[string]string{"camera": "front door", "model": "yolov5n"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := telemetryBag(created, props); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
