@@ -246,6 +246,7 @@ func newClient(opts Options) (*Client, error) {
 		c2dDeviceID:    opts.DeviceID,
 		ctx:            ctx,
 		cancel:         cancel,
+		state:          stateDisconnected, // until the first connection is in place
 		changed:        make(chan struct{}),
 		done:           make(chan struct{}),
 		lost:           make(chan lostEvent, 4),
@@ -683,6 +684,11 @@ func (c *Client) handleMethod(req methodRequest, payload []byte) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, defaultRequestTime)
 	defer cancel()
+	// A request can arrive while the connection is being set up: answer once it is.
+	if err := c.WaitConnected(ctx); err != nil {
+		c.log.Warn("cannot answer direct method", "method", req.name, "err", err)
+		return
+	}
 	s, err := c.acquire(ctx)
 	if err != nil {
 		c.log.Warn("cannot answer direct method", "method", req.name, "err", err)
