@@ -271,6 +271,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	s := &session{lost: make(chan struct{}), expires: exp, issued: now}
 	set := c.settings
 	set.password = tok
+	set.cleanup = &c.wg
 	set.onLost = func(_ mqtt.Client, err error) {
 		s.markLost()
 		select {

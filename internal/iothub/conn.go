@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -81,6 +82,7 @@ type mqttSettings struct {
 	tls                                *tls.Config
 	keepAlive, connectTimeout          time.Duration
 	onLost                             func(mqtt.Client, error)
+	cleanup                            *sync.WaitGroup // tracks the close of an abandoned attempt, if set
 }
 
 // connectMQTT opens one clean-session MQTT 3.1.1 connection without paho's automatic
@@ -110,7 +112,13 @@ func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 	case <-tok.Done():
 	case <-ctx.Done():
 		// The attempt ends within the connect timeout; close whatever it produces.
+		if s.cleanup != nil {
+			s.cleanup.Add(1)
+		}
 		go func() {
+			if s.cleanup != nil {
+				defer s.cleanup.Done()
+			}
 			<-tok.Done()
 			cl.Disconnect(0)
 		}()

@@ -478,6 +478,28 @@ func TestRefusedOnReconnect(t *testing.T) {
 	}
 }
 
+func TestCloseWhileReconnecting(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	o := deviceOptions(t, e, "cam1")
+	lost := make(chan error, 1)
+	o.OnConnectionLost = func(err error) { lost <- err }
+	c, err := iothub.Dial(testCtx(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.StopListeners()
+	<-lost
+	if c.Connected() {
+		t.Fatal("Connected() during the outage")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(c.Err(), iothub.ErrClosed) {
+		t.Fatalf("Err() = %v", c.Err())
+	}
+}
+
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
 	ctx := testCtx(t)
