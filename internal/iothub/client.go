@@ -59,8 +59,9 @@ type Options struct {
 	MaxBackoff     time.Duration // longest wait between reconnection attempts, default 2 min
 	Logger         *slog.Logger  // default slog.Default()
 
-	// OnConnect runs in its own goroutine after every successful connection, the first one
-	// included, once subscriptions are in place: the place to read the twin.
+	// OnConnect runs in its own goroutine after every successful connection (the first one,
+	// which may be before Dial returns, reconnections and token renewals), once the
+	// subscriptions are in place: the place to read the twin.
 	OnConnect func()
 	// OnConnectionLost runs in its own goroutine when an established connection drops.
 	OnConnectionLost func(err error)
