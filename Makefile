@@ -8,7 +8,7 @@ MODEL        := models/yolov5n.onnx
 SHARED       ?= ../shared
 GO           ?= go
 # Packages without cgo: tested with the race detector.
-PURE_PKGS    := $(shell $(GO) list -f '{{if not .CgoFiles}}{{.ImportPath}}{{end}}' ./internal/... 2>/dev/null)
+PURE_PKGS    := $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' ./internal/... 2>/dev/null | grep -v -e gocv.io -e onnxruntime_go | cut -d' ' -f1)
 
 export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 export EDGECAM_SHARED  := $(abspath $(SHARED))
@@ -35,13 +35,13 @@ vet:
 	$(GO) vet ./...
 
 # The README's test command. Runs every test against the real ONNX Runtime, model, OpenCV,
-# TLS MQTT emulator and loopback HTTP/RTSP servers, then the race detector on the pure-Go packages
+# TLS MQTT emulator and loopback HTTP/RTSP servers, then the race detector on the pure-Go packages and the daemon
 # and a short fuzz run of the protocol parsers.
 test: deps build
 	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS)
+	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS) ./internal/daemon/
 	@scripts/fuzz-short.sh
 
 bench: deps
