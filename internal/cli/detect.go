@@ -149,6 +149,8 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 	}
 	var bench *benchStats
 	if o.bench > 0 {
+		// The first run was the warm-up; timingsMs keeps reporting it, as without --bench.
+		first := res.Timings
 		runs := make([]yolo.Timings, o.bench)
 		for i := range runs {
 			if err := det.DetectEncoded(data, res); err != nil {
@@ -157,6 +159,7 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 			runs[i] = res.Timings
 		}
 		bench = newBenchStats(runs)
+		res.Timings = first
 	}
 	if o.annotate != "" {
 		if err := annotate(o.annotate, path, data, res.Detections); err != nil {
