@@ -11,8 +11,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/yolo"
 )
 
 // detectShared is the project's shared folder (test model and photos): $EDGECAM_SHARED, else
@@ -379,5 +382,22 @@ func TestDetectBinary(t *testing.T) {
 	reps := parseLines(t, out)
 	if len(reps) != 1 || reps[0].Tally["person"] != 1 || reps[0].Tally["horse"] != 1 {
 		t.Errorf("output %s", out)
+	}
+}
+
+func TestBenchStats(t *testing.T) {
+	var runs []yolo.Timings
+	for i := 1; i <= 10; i++ {
+		d := time.Duration(i) * time.Millisecond
+		runs = append(runs, yolo.Timings{Decode: d, Preprocess: 2 * d, Inference: 10 * d, Postprocess: d / 10, Total: 13 * d})
+	}
+	b := newBenchStats(runs)
+	if b.Runs != 10 || b.MedianMs.Decode != 5.5 || b.MedianMs.Inference != 55 || b.P90Ms.Decode != 9 ||
+		b.P90Ms.Total != 117 || b.MedianMs.Postprocess != 0.55 {
+		t.Errorf("%+v", b)
+	}
+	b = newBenchStats(runs[:1])
+	if b.MedianMs.Total != 13 || b.P90Ms.Total != 13 {
+		t.Errorf("one run: %+v", b)
 	}
 }
