@@ -134,6 +134,7 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 			Key:            key,
 			ModelID:        az.ModelID,
 			CAFile:         az.CAFile,
+			Logger:         l.log,
 		}, filepath.Join(l.cfg.State.Dir, "dps"), forceRegister)
 		if err != nil {
 			return nil, fmt.Errorf("DPS registration: %w", err)
