@@ -3,10 +3,10 @@ package camera
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/atomicfile"
 )
 
 // Save writes f's image to path atomically: it writes a temporary file in the same directory,
@@ -25,49 +25,17 @@ func Save(path string, f *Frame) error {
 			return fmt.Errorf("save frame of camera %s to %s: encode JPEG: %w", f.Camera, path, err)
 		}
 		defer buf.Close()
-		return writeFileAtomic(path, buf.GetBytes())
+		return writeFile(path, buf.GetBytes())
 	}
 	if len(f.Data) == 0 {
 		return fmt.Errorf("save frame of camera %s to %s: empty image", f.Camera, path)
 	}
-	return writeFileAtomic(path, f.Data)
+	return writeFile(path, f.Data)
 }
 
-// writeFileAtomic writes data to path through a synced temporary file and a rename.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
+func writeFile(path string, data []byte) error {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	// Make the rename itself durable; a failure here does not undo the write.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

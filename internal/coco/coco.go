@@ -2,7 +2,11 @@
 // name rules edgecam applies to them (case-insensitive lookup, DTDL-safe names, suggestions).
 package coco
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/edgecam/edgecam/internal/suggest"
+)
 
 // Names is the COCO-80 class list in model index order.
 var Names = [...]string{
@@ -54,9 +58,9 @@ func SafeName(label string) string {
 // Suggest returns the COCO name closest to label (by edit distance), for "did you mean" hints.
 func Suggest(label string) string {
 	want := normalize(label)
-	best, bestD := "", 1<<30
+	best, bestD := "", -1
 	for _, n := range Names {
-		if d := distance(want, normalize(n)); d < bestD {
+		if d := suggest.Distance(want, normalize(n)); bestD < 0 || d < bestD {
 			best, bestD = n, d
 		}
 	}
@@ -65,25 +69,4 @@ func Suggest(label string) string {
 
 func normalize(s string) string {
 	return strings.ToLower(strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '_' || r == '-' }), " "))
-}
-
-// distance is the Levenshtein edit distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+
+	"github.com/edgecam/edgecam/internal/suggest"
 )
 
 // EnvPrefix starts every environment variable Load reads. The key path follows, with "__"
@@ -228,7 +230,7 @@ func canonicalize(m map[string]any, s *schema, prefix string, probs *problems) m
 		key := joinKey(prefix, k)
 		if c == nil {
 			msg := "unknown key"
-			if sug := suggest(k, s.names()); sug != "" {
+			if sug := didYouMean(k, s.names()); sug != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", joinKey(prefix, sug))
 			} else {
 				msg += fmt.Sprintf(" (known keys here: %s)", strings.Join(s.names(), ", "))
@@ -514,36 +516,16 @@ func kindName(t reflect.Type) string {
 	return "a " + t.Kind().String()
 }
 
-// suggest returns the candidate closest to s if it is plausibly a typo of it.
-func suggest(s string, candidates []string) string {
-	best, bestD := "", 1<<30
+// didYouMean returns the candidate closest to s (ignoring case) if it is plausibly a typo of it.
+func didYouMean(s string, candidates []string) string {
+	best, bestD := "", -1
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+		if d := suggest.Distance(strings.ToLower(s), strings.ToLower(c)); bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
 	}
-	if bestD <= max(2, len(s)/3) {
+	if bestD >= 0 && bestD <= max(2, len(s)/3) {
 		return best
 	}
 	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -352,7 +352,7 @@ func (cam *Camera) checkKind(p *problems, key string) {
 		return
 	default:
 		msg := fmt.Sprintf("unknown camera type %q: use rpi, http, rtsp or file", cam.Type)
-		if s := suggest(t, cameraTypes); s != "" {
+		if s := didYouMean(t, cameraTypes); s != "" {
 			msg = fmt.Sprintf("unknown camera type %q (did you mean %q?): use rpi, http, rtsp or file", cam.Type, s)
 		}
 		p.add(key+".type", "%s", msg)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/edgecam/edgecam/internal/atomicfile"
 	"github.com/edgecam/edgecam/internal/config"
 )
 
@@ -43,7 +44,7 @@ func loadSettings(path string) (settings, error) {
 	return s, nil
 }
 
-// save writes the settings atomically (temp file, fsync, rename).
+// save writes the settings atomically.
 func (s settings) save(path string) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -52,23 +53,7 @@ func (s settings) save(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".settings-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, b, 0o640)
 }
 
 // applyTo overlays the settings on a camera's effective configuration.

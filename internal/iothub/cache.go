@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/edgecam/edgecam/internal/atomicfile"
 )
 
 // AssignmentCache keeps DPS assignments on disk, one file per ID scope and registration ID, so
@@ -92,24 +94,8 @@ func (c AssignmentCache) Save(o DPSOptions, a Assignment) error {
 	if err != nil {
 		return fmt.Errorf("dps cache: %w", err)
 	}
-	f, err := os.CreateTemp(c.Dir, ".dps-*.tmp") // created 0600
-	if err != nil {
+	if err := atomicfile.Write(c.path(o), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("dps cache: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(append(b, '\n'))
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, c.path(o))
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("dps cache: %w", werr)
 	}
 	return nil
 }
