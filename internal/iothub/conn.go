@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"net"
 	"os"
 	"strconv"
@@ -176,9 +177,9 @@ func waitToken(ctx context.Context, cl mqtt.Client, tok mqtt.Token, lost <-chan 
 			return fmt.Errorf("%w: %v", ErrNotConnected, err)
 		default:
 		}
-		// paho fails pending tokens ("connection lost before Publish completed") before it
-		// reports the loss, so ask the client too.
-		if errors.Is(err, mqtt.ErrNotConnected) || !cl.IsConnectionOpen() {
+		// paho fails pending tokens ("connection lost before Publish completed", an unexported
+		// error) before it reports the loss or marks the connection closed, so recognise it.
+		if errors.Is(err, mqtt.ErrNotConnected) || !cl.IsConnectionOpen() || strings.HasPrefix(err.Error(), "connection lost") {
 			return fmt.Errorf("%w: %v", ErrNotConnected, err)
 		}
 		return err
