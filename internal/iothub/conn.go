@@ -6,10 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"strings"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
