@@ -124,7 +124,7 @@ func runCapture(ctx context.Context, stdout io.Writer, o *captureOptions, flags 
 func captureCamera(o *captureOptions, flags *pflag.FlagSet) (config.Camera, error) {
 	var cam config.Camera
 	if o.configFile != "" {
-		cfg, err := config.Load(config.LoadOptions{File: o.configFile})
+		cfg, err := config.Load(config.LoadOptions{File: o.configFile, Only: []string{"cameras"}})
 		if err != nil {
 			return cam, err
 		}

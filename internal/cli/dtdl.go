@@ -75,7 +75,7 @@ func runDTDL(stdout, stderr io.Writer, o *dtdlOptions) error {
 	var cfg *config.Config
 	if o.configFile != "" {
 		var err error
-		cfg, err = config.Load(config.LoadOptions{File: o.configFile})
+		cfg, err = config.Load(config.LoadOptions{File: o.configFile, Only: []string{"detection", "cameras", "azure.modelId"}})
 		if err != nil {
 			return err
 		}

@@ -222,6 +222,20 @@ func (e *ValidationError) Unwrap() []error {
 
 type problems []*FieldError
 
+// under keeps the problems whose key is one of prefixes or below one.
+func (p problems) under(prefixes []string) problems {
+	var kept problems
+	for _, fe := range p {
+		for _, pre := range prefixes {
+			if rest, ok := strings.CutPrefix(fe.Key, pre); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+				kept = append(kept, fe)
+				break
+			}
+		}
+	}
+	return kept
+}
+
 func (p *problems) add(key, format string, args ...any) {
 	*p = append(*p, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
 }

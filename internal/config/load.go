@@ -41,6 +41,10 @@ type LoadOptions struct {
 	Flags *pflag.FlagSet
 	// Env is the environment as KEY=value strings; nil means os.Environ().
 	Env []string
+	// Only, when set, limits validation to the keys under these prefixes (e.g. "cameras" for
+	// a command that only captures a frame): problems elsewhere are not reported. The daemon
+	// always validates everything.
+	Only []string
 }
 
 // BindFlag makes flag name of fs set key (e.g. BindFlag(fs, "model", "model.path")).
@@ -100,6 +104,9 @@ func Load(opts LoadOptions) (*Config, error) {
 		probs = append(probs, decodeProblems(err)...)
 	} else {
 		probs = append(probs, cfg.check()...)
+	}
+	if len(opts.Only) > 0 {
+		probs = probs.under(opts.Only)
 	}
 	if len(probs) > 0 {
 		sortProblems(probs)

@@ -1,0 +1,35 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadOnlyReportsTheKeysAsked(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "model: {path: /nonexistent/model.onnx}\ncameras:\n  - {id: cam1, type: file, path: /tmp/x.jpg}\n  - {id: cam2, type: http}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Everything: the model, Azure and the second camera are wrong.
+	_, err := Load(LoadOptions{File: file, Env: []string{}})
+	if err == nil || !strings.Contains(err.Error(), "model.path") || !strings.Contains(err.Error(), "azure") {
+		t.Fatalf("full validation: %v", err)
+	}
+	// Only the cameras: the model and Azure do not matter to a capture.
+	_, err = Load(LoadOptions{File: file, Env: []string{}, Only: []string{"cameras"}})
+	if err == nil || strings.Contains(err.Error(), "model.path") || strings.Contains(err.Error(), "azure") ||
+		!strings.Contains(err.Error(), "cameras[1].url") {
+		t.Fatalf("cameras only: %v", err)
+	}
+	yaml = "model: {path: /nonexistent/model.onnx}\ncameras:\n  - {id: cam1, type: file, path: /tmp/x.jpg}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(LoadOptions{File: file, Env: []string{}, Only: []string{"cameras"}})
+	if err != nil || len(cfg.Cameras) != 1 || cfg.Cameras[0].Path != "/tmp/x.jpg" {
+		t.Fatalf("valid cameras: %v %+v", err, cfg)
+	}
+}
