@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,53 +21,6 @@ import (
 )
 
 const remoteGroupKey = "cmVtb3RlLXRlc3QtZ3JvdXAta2V5LWZvci1lZGdlY2FtLWRhZW1vbg=="
-
-var (
-	remoteOnce sync.Once
-	remoteDet  *yolo.Detector
-	remoteErr  error
-)
-
-// repoRoot is the folder holding go.mod.
-func remoteRepoRoot(t *testing.T) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-}
-
-func remoteShared(t *testing.T) string {
-	if s := os.Getenv("EDGECAM_SHARED"); s != "" {
-		return s
-	}
-	return filepath.Join(remoteRepoRoot(t), "..", "shared")
-}
-
-func remoteDetector(t *testing.T) *yolo.Detector {
-	t.Helper()
-	remoteOnce.Do(func() {
-		lib, err := yolo.FindRuntimeLibrary("")
-		if err != nil {
-			remoteErr = err
-			return
-		}
-		if remoteErr = yolo.InitRuntime(lib); remoteErr != nil {
-			return
-		}
-		remoteDet, remoteErr = yolo.New(yolo.Options{ModelPath: filepath.Join(remoteShared(t), "models", "yolov5n.onnx")})
-	})
-	if remoteErr != nil {
-		t.Fatalf("detector: %v", remoteErr)
-	}
-	return remoteDet
-}
 
 type remoteRig struct {
 	t     *testing.T
@@ -84,7 +36,7 @@ type remoteRig struct {
 // newRemoteRig starts the emulator and configures one file camera "cam-bus" on bus.jpg.
 func newRemoteRig(t *testing.T, threshold float64) *remoteRig {
 	t.Helper()
-	det := remoteDetector(t)
+	det := detector(t)
 	emu, err := emulator.Start(context.Background(), emulator.Config{
 		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: remoteGroupKey}}},
 	})
@@ -94,7 +46,7 @@ func newRemoteRig(t *testing.T, threshold float64) *remoteRig {
 	t.Cleanup(func() { emu.Close() })
 	state := t.TempDir()
 	yaml := `
-model: {path: ` + filepath.Join(remoteShared(t), "models", "yolov5n.onnx") + `}
+model: {path: ` + modelPath(t) + `}
 schedule: {due: 0s, period: 1s}
 detection:
   scoreThreshold: ` + remoteNum(threshold) + `
@@ -105,7 +57,7 @@ azure:
   caFile: ` + emu.CAFile() + `
 state: {dir: ` + state + `}
 cameras:
-  - {id: cam-bus, type: file, path: ` + filepath.Join(remoteShared(t), "testdata", "images", "bus.jpg") + `}
+  - {id: cam-bus, type: file, path: ` + photo(t, "bus.jpg") + `}
 `
 	file := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
