@@ -44,7 +44,7 @@ test: deps build
 	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS) ./internal/daemon/
 	@scripts/fuzz-short.sh
 
-bench: deps
+bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
 	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
 

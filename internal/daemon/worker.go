@@ -48,6 +48,7 @@ type worker struct {
 	body   map[string]int
 	enc    tally.Encoder
 
+	dropped   uint64       // queue.Dropped() already counted in the metrics
 	tickStart atomic.Int64 // unix nanos of the tick in flight, 0 when idle
 	wake      chan struct{}
 	closeOnce sync.Once
@@ -193,6 +194,11 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 		return false, fmt.Errorf("could not queue the tally: %w", err)
 	}
 	w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
+	if d := w.queue.Dropped(); d > w.dropped {
+		// The queue logged a warning for each; the counter makes them visible to monitoring.
+		w.metrics.QueueDropped.WithLabelValues(w.cam.ID).Add(float64(d - w.dropped))
+		w.dropped = d
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default:
