@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
 )
@@ -24,6 +26,7 @@ type provisionOptions struct {
 	payload                 string
 	force, json             bool
 	timeout                 time.Duration
+	configFile, camera      string
 }
 
 // Environment variables the provision flags fall back to, so keys need not be on the command
@@ -49,6 +52,10 @@ registration ID) or the device's individual enrollment key. It prints the assign
 device ID, status, substatus and the optional payload of a custom allocation policy, so an
 ID scope and key can be checked before deploying.
 
+With --config FILE --camera ID the settings come from edgecam's configuration (the camera's id
+is the registration ID) and the assignment is cached where the daemon keeps it, so the daemon
+reuses it; flags and the variables below still win over the file.
+
 With --state-dir the assignment is cached in that directory (as the daemon does) and reused
 by later runs; --force registers again anyway. Without --state-dir it always registers and
 caches nothing.
@@ -66,6 +73,10 @@ Flags win over the environment.`,
   EDGECAM_DPS_GROUP_KEY=` + emulator.DemoGroupKey + ` \
     edgecam provision --endpoint 127.0.0.1:8882 --ca-file ~/.local/state/edgecam/emulator/ca.pem \
       --id-scope ` + emulator.DefaultIDScope + ` --registration-id cam1 --model-id 'dtmi:edgecam:Camera;1'
+
+  # the DPS settings of a configured camera (azure.dps.*, azure.modelId, azure.caFile), with
+  # the daemon's assignment cache in state.dir/dps (--force to register again)
+  edgecam provision --config /etc/edgecam/config.yaml --camera garage
 
   # cache the assignment like the daemon, as JSON
   edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 --state-dir /var/lib/edgecam --json`,
@@ -87,10 +98,15 @@ Flags win over the environment.`,
 	f.BoolVar(&o.force, "force", false, "register even when --state-dir holds an assignment")
 	f.BoolVar(&o.json, "json", false, "print the assignment as JSON")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	f.StringVarP(&o.configFile, "config", "c", "", "take the DPS settings from this edgecam configuration (with --camera)")
+	f.StringVar(&o.camera, "camera", "", "the configured camera to register (with --config)")
 	return cmd
 }
 
 func runProvision(cmd *cobra.Command, o *provisionOptions) error {
+	if err := provisionFromConfig(cmd, o); err != nil {
+		return err
+	}
 	for flag, dst := range map[string]*string{
 		"id-scope": &o.idScope, "registration-id": &o.registrationID, "group-key": &o.groupKey,
 		"device-key": &o.deviceKey, "model-id": &o.modelID, "endpoint": &o.endpoint, "ca-file": &o.caFile,
@@ -171,4 +187,43 @@ func printAssignment(cmd *cobra.Command, a iothub.Assignment, asJSON bool) error
 	fmt.Fprintf(tw, "payload:\t%s\n", payload)
 	fmt.Fprintf(tw, "source:\t%s\n", source)
 	return tw.Flush()
+}
+
+// provisionFromConfig fills the options the command line left unset from the configuration of
+// the camera --camera, as the daemon would register it.
+func provisionFromConfig(cmd *cobra.Command, o *provisionOptions) error {
+	if o.configFile == "" {
+		if o.camera != "" {
+			return errors.New("--camera needs --config")
+		}
+		return nil
+	}
+	cfg, err := config.Load(config.LoadOptions{File: o.configFile, Only: []string{"azure", "state"}})
+	if err != nil {
+		return err
+	}
+	if o.camera == "" {
+		return errors.New("--config needs --camera ID: the camera (device) to register")
+	}
+	if cfg.CameraIndex(o.camera) < 0 {
+		return fmt.Errorf("--camera %q: no such camera in %s", o.camera, o.configFile)
+	}
+	az := cfg.Azure
+	if az.DPS.IDScope == "" {
+		return fmt.Errorf("%s: azure.dps.idScope is not set: this camera connects by connection string, not through DPS", o.configFile)
+	}
+	set := func(flag string, dst *string, v string) {
+		if !cmd.Flags().Changed(flag) {
+			*dst = v
+		}
+	}
+	set("id-scope", &o.idScope, az.DPS.IDScope)
+	set("registration-id", &o.registrationID, o.camera)
+	set("group-key", &o.groupKey, az.DPS.GroupEnrollmentKey)
+	set("device-key", &o.deviceKey, az.DPS.DeviceKey)
+	set("model-id", &o.modelID, az.ModelID)
+	set("endpoint", &o.endpoint, az.DPS.GlobalEndpoint)
+	set("ca-file", &o.caFile, az.CAFile)
+	set("state-dir", &o.stateDir, filepath.Join(cfg.State.Dir, "dps"))
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -93,5 +95,45 @@ func TestProvisionFlagErrors(t *testing.T) {
 	out, err := provisionCLI(t, "--help")
 	if err != nil || !strings.Contains(out, "edgecam emulator") || !strings.Contains(out, "EDGECAM_DPS_GROUP_KEY") {
 		t.Errorf("help: %v\n%s", err, out)
+	}
+}
+
+func TestProvisionFromConfig(t *testing.T) {
+	e, err := emulator.Start(context.Background(), emulator.Config{DPS: emulator.DPSConfig{
+		Groups: []emulator.Group{{Key: emulator.DemoGroupKey}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	state := t.TempDir()
+	// The model file and camera source need not exist: provision only needs azure and the camera id.
+	yaml := "model: {path: /nonexistent.onnx}\nazure:\n  dps: {globalEndpoint: \"" + e.DPSHost() + "\", idScope: " + e.IDScope() +
+		", groupEnrollmentKey: \"" + emulator.DemoGroupKey + "\"}\n  modelId: \"dtmi:edgecam:Camera;1\"\n  caFile: " + e.CAFile() +
+		"\nstate: {dir: " + state + "}\ncameras:\n  - {id: garage, type: file, path: /nonexistent.jpg}\n"
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := provisionCLI(t, "--config", file, "--camera", "garage", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"garage"`) || !strings.Contains(out, e.HubHost()) {
+		t.Fatalf("output %s", out)
+	}
+	regs := e.Registrations()
+	if len(regs) != 1 || regs[0].ModelID != "dtmi:edgecam:Camera;1" {
+		t.Fatalf("registrations %+v", regs)
+	}
+	// Cached where the daemon looks, so the daemon does not register again.
+	if entries, _ := os.ReadDir(filepath.Join(state, "dps")); len(entries) != 1 {
+		t.Fatalf("cache in state.dir/dps: %v", entries)
+	}
+	if _, err := provisionCLI(t, "--config", file, "--camera", "porch"); err == nil || !strings.Contains(err.Error(), `"porch"`) {
+		t.Errorf("unknown camera: %v", err)
+	}
+	if _, err := provisionCLI(t, "--camera", "garage"); err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Errorf("--camera alone: %v", err)
 	}
 }
