@@ -3,45 +3,16 @@ package camera
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
-// sharedDir returns the shared test data folder: $EDGECAM_SHARED, or ../shared beside the
-// folder holding go.mod.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("EDGECAM_SHARED"); d != "" {
-		return d
-	}
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory and EDGECAM_SHARED not set")
-		}
-		dir = parent
-	}
-}
-
-// photo returns the path of a shared test photo.
-func photo(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join(sharedDir(t), "testdata", "images", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test photo missing: %v (set EDGECAM_SHARED to the shared folder)", err)
-	}
-	return p
-}
+func sharedDir(t testing.TB) string          { return testfixture.SharedDir(t) }
+func photo(t testing.TB, name string) string { return testfixture.Photo(t, name) }
 
 func readPhoto(t testing.TB, name string) []byte {
 	t.Helper()

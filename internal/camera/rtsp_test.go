@@ -13,6 +13,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -228,7 +229,7 @@ func newDetector(t *testing.T) *yolo.Detector {
 	if err := yolo.InitRuntime(lib); err != nil {
 		t.Fatal(err)
 	}
-	det, err := yolo.New(yolo.Options{ModelPath: filepath.Join(sharedDir(t), "models", "yolov5n.onnx")})
+	det, err := yolo.New(yolo.Options{ModelPath: testfixture.ModelPath(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

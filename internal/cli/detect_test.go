@@ -15,41 +15,13 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
-// detectShared is the project's shared folder (test model and photos): $EDGECAM_SHARED, else
-// ../shared beside the folder holding go.mod.
-func detectShared(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("EDGECAM_SHARED"); dir != "" {
-		return dir
-	}
-	return filepath.Join(filepath.Dir(projectRoot(t)), "shared")
-}
-
-func projectRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
-func testModel(t *testing.T) string { return filepath.Join(detectShared(t), "models", "yolov5n.onnx") }
-
-func testPhoto(t *testing.T, name string) string {
-	return filepath.Join(detectShared(t), "testdata", "images", name)
-}
+func projectRoot(t *testing.T) string            { return testfixture.RepoRoot(t) }
+func testModel(t *testing.T) string              { return testfixture.ModelPath(t) }
+func testPhoto(t *testing.T, name string) string { return testfixture.Photo(t, name) }
 
 // detect runs `edgecam detect args...` in-process and returns stdout, stderr and the exit status.
 func detect(t *testing.T, args ...string) (string, string, int) {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/edgecam/edgecam/internal/daemon"
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/metrics"
+	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -34,44 +34,8 @@ const (
 	waitFor = 90 * time.Second
 )
 
-// sharedDir is the project's shared folder with the test model and photos: $EDGECAM_SHARED, else
-// ../shared beside the folder holding go.mod.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("EDGECAM_SHARED"); dir != "" {
-		return dir
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test directory; set EDGECAM_SHARED")
-		}
-	}
-}
-
-func modelPath(t testing.TB) string {
-	t.Helper()
-	p := filepath.Join(sharedDir(t), "models", "yolov5n.onnx")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test model: %v (run `make deps`, or set EDGECAM_SHARED)", err)
-	}
-	return p
-}
-
-func photo(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join(sharedDir(t), "testdata", "images", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test photo: %v (set EDGECAM_SHARED)", err)
-	}
-	return p
-}
+func modelPath(t testing.TB) string          { return testfixture.ModelPath(t) }
+func photo(t testing.TB, name string) string { return testfixture.Photo(t, name) }
 
 var shared struct {
 	once sync.Once

@@ -5,37 +5,12 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
-// sharedDir is the project's shared folder with the test model and photos: $EDGECAM_SHARED, else
-// ../shared beside the folder holding go.mod.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("EDGECAM_SHARED"); dir != "" {
-		return dir
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test directory; set EDGECAM_SHARED")
-		}
-	}
-}
-
-func modelPath(t testing.TB) string {
-	t.Helper()
-	p := filepath.Join(sharedDir(t), "models", "yolov5n.onnx")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test model: %v (run `make deps`, or set EDGECAM_SHARED)", err)
-	}
-	return p
-}
+func sharedDir(t testing.TB) string { return testfixture.SharedDir(t) }
+func modelPath(t testing.TB) string { return testfixture.ModelPath(t) }
 
 func imagePath(t testing.TB, name string) string {
 	t.Helper()
