@@ -44,6 +44,7 @@ type worker struct {
 	// per-tick state, reused (ticks of one camera never overlap)
 	res    yolo.Result
 	preds  []tally.Prediction
+	kept   []yolo.Detection // detections drawn on the marked-up copy
 	counts map[string]int
 	body   map[string]int
 	enc    tally.Encoder
@@ -219,13 +220,13 @@ func (w *worker) saveMarkedUp(frame *camera.Frame, threshold float64) {
 		}
 	}
 	defer img.Close()
-	var kept []yolo.Detection
+	w.kept = w.kept[:0]
 	for _, d := range w.res.Detections {
 		if float64(d.Score) >= threshold {
-			kept = append(kept, d)
+			w.kept = append(w.kept, d)
 		}
 	}
-	yolo.Annotate(&img, kept)
+	yolo.Annotate(&img, w.kept)
 	if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
 		w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
 	}
