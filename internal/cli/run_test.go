@@ -240,20 +240,7 @@ func (p *edgecamProcess) terminate(t *testing.T) {
 // up; SIGTERM ends edgecam with status 0 within 10 s, the queue stays on disk under
 // state.dir/queue/<camera>, and the next start delivers it with the original capture times.
 func TestRunBinarySIGTERMKeepsQueue(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	root := projectRoot(t)
-	lib := filepath.Join(root, "lib", "onnxruntime", "libonnxruntime.so.1")
-	if _, err := os.Stat(lib); err != nil {
-		t.Skipf("no ONNX Runtime library in the project (run `make deps`): %v", err)
-	}
-	exe := filepath.Join(t.TempDir(), "edgecam")
-	build := exec.Command("go", "build", "-o", exe, "./cmd/edgecam")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe, lib := buildEdgecam(t)
 
 	e, err := emulator.Start(context.Background(), emulator.Config{
 		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Name: "run-tests", Key: runGroupKey}}},
@@ -319,4 +306,47 @@ func TestRunBinarySIGTERMKeepsQueue(t *testing.T) {
 		}
 		last = ct
 	}
+}
+
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// buildEdgecam builds cmd/edgecam once per test run and returns it with the project's ONNX
+// Runtime library. It skips in -short mode and without the library (`make deps` fetches it).
+func buildEdgecam(t *testing.T) (exe, lib string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	root := projectRoot(t)
+	lib = filepath.Join(root, "lib", "onnxruntime", "libonnxruntime.so.1")
+	if _, err := os.Stat(lib); err != nil {
+		t.Skipf("no ONNX Runtime library in the project (run `make deps`): %v", err)
+	}
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "edgecam-test-bin-")
+		if built.err != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(built.dir, "edgecam"), "./cmd/edgecam")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return filepath.Join(built.dir, "edgecam"), lib
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
