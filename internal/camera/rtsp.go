@@ -246,7 +246,9 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 // read opens the stream and reads frames into back until a read fails or quit is set.
 func (s *rtspSource) read(quit *atomic.Bool) error {
 	start := time.Now()
-	vc, err := openStream(s.url)
+	// The watchdog's open budget counts from when this open really starts: opens are
+	// serialised, and other cameras' opens must not use it up.
+	vc, err := openStream(s.url, func() { s.lastAlive.Store(time.Now().UnixNano()) })
 	if err != nil {
 		return err
 	}
@@ -305,10 +307,12 @@ func (s *rtspSource) wakeLocked() {
 }
 
 // openStream opens url with OpenCV's FFmpeg backend, setting OPENCV_FFMPEG_CAPTURE_OPTIONS for
-// the open unless the user set it.
-func openStream(uri string) (*gocv.VideoCapture, error) {
+// the open unless the user set it. started is called once the open begins (after the wait for
+// other cameras' opens).
+func openStream(uri string, started func()) (*gocv.VideoCapture, error) {
 	openMu.Lock()
 	defer openMu.Unlock()
+	started()
 	if _, set := os.LookupEnv(ffmpegOptionsEnv); !set {
 		os.Setenv(ffmpegOptionsEnv, rtspFFmpegOptions)
 		defer os.Unsetenv(ffmpegOptionsEnv)

@@ -315,14 +315,14 @@ func TestOpenStreamOptionsEnv(t *testing.T) {
 	addr := freeAddr(t) // nothing listens there
 	t.Setenv(ffmpegOptionsEnv, "")
 	os.Unsetenv(ffmpegOptionsEnv)
-	if _, err := openStream("rtsp://" + addr + "/x"); err == nil {
+	if _, err := openStream("rtsp://"+addr+"/x", func() {}); err == nil {
 		t.Fatal("opened a stream nobody serves")
 	}
 	if v, set := os.LookupEnv(ffmpegOptionsEnv); set {
 		t.Errorf("%s left set to %q after the open", ffmpegOptionsEnv, v)
 	}
 	t.Setenv(ffmpegOptionsEnv, "rtsp_transport;udp")
-	openStream("rtsp://" + addr + "/x")
+	openStream("rtsp://"+addr+"/x", func() {})
 	if v := os.Getenv(ffmpegOptionsEnv); v != "rtsp_transport;udp" {
 		t.Errorf("user's %s changed to %q", ffmpegOptionsEnv, v)
 	}

@@ -177,6 +177,8 @@ func TestValidation(t *testing.T) {
 			[]string{"schedule.period: 0s must be greater than 0"}},
 		{"period negative", common + dpsAzure + "\n" + cam + "\nschedule: {period: -00:00:10}",
 			[]string{"schedule.period: -10s must be greater than 0"}},
+		{"period too short", common + dpsAzure + "\n" + cam + "\nschedule: {period: 200ms}",
+			[]string{"schedule.period: 200ms is too short: use at least 1s"}},
 		{"due negative", common + dpsAzure + "\n" + cam + "\nschedule: {due: -1s}",
 			[]string{"schedule.due: -1s is negative"}},
 		{"camera period", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, schedule: {period: 0}}]",

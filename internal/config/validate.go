@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgecam/edgecam/internal/iothub"
 )
@@ -107,14 +108,21 @@ func checkFile(path string) error {
 	return nil
 }
 
-// ValidateSchedule checks a schedule: due >= 0, period > 0.
+// MinPeriod is the shortest schedule.period accepted: shorter would keep the CPU busy and flood
+// the hub (a value set from the cloud too).
+const MinPeriod = Duration(time.Second)
+
+// ValidateSchedule checks a schedule: due >= 0, period >= MinPeriod.
 func ValidateSchedule(s Schedule) error {
 	var p problems
 	if s.Due < 0 {
 		p.add("due", "%v is negative: use 0 to start at once, or e.g. 15s", s.Due)
 	}
-	if s.Period <= 0 {
+	switch {
+	case s.Period <= 0:
 		p.add("period", "%v must be greater than 0, e.g. 30s", s.Period)
+	case s.Period < MinPeriod:
+		p.add("period", "%v is too short: use at least %v, e.g. 30s", s.Period, MinPeriod)
 	}
 	return p.join()
 }

@@ -82,6 +82,9 @@ func Run(ctx context.Context, opts Options) error {
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
+	for _, w := range workers {
+		w.life = runCtx
+	}
 	var wg sync.WaitGroup
 	// Connections first: DPS registrations of all cameras run concurrently.
 	for _, w := range workers {
@@ -129,16 +132,25 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	cancelRun()
 	waitUntil(&wg, deadline)
-	var errs []error
 	for _, w := range workers {
 		if n := w.queue.Len(); n > 0 {
 			log.Info("tallies kept for the next start", "camera", w.cam.ID, "queued", n)
 		}
-		if err := w.close(); err != nil {
-			errs = append(errs, err)
-		}
 	}
-	workers = nil
+	// Close every camera and connection in parallel, within the stop budget: a stalled RTSP
+	// reader or a hung connection must not keep systemd waiting. Queued tallies are on disk.
+	errs := make([]error, len(workers))
+	var closing sync.WaitGroup
+	for i, w := range workers {
+		closing.Add(1)
+		go func() { defer closing.Done(); errs[i] = w.close() }()
+	}
+	closed := waitUntil(&closing, time.Now().Add(max(time.Until(deadline), time.Second)))
+	workers = nil // closed, or being closed: the deferred closeAll must not wait on them again
+	if !closed {
+		log.Warn("stopped without waiting for every camera and connection to close")
+		return errors.New("stop: closing cameras and connections took too long")
+	}
 	log.Info("stopped")
 	return errors.Join(errs...)
 }

@@ -129,6 +129,12 @@ func (w *worker) desiredPatch(patch []byte, version int64) {
 func (w *worker) applyDesired(ctx context.Context, c *iothub.Client, desired map[string]json.RawMessage, version int64) {
 	acks := map[string]ack{}
 	w.mu.Lock()
+	if c == w.desiredClient && version < w.desiredVersion {
+		w.mu.Unlock()
+		w.log.Debug("ignoring desired properties older than those applied", "version", version, "applied", w.desiredVersion)
+		return
+	}
+	w.desiredClient, w.desiredVersion = c, version
 	sched, det, st := w.sched, w.detection, w.settings
 	for name, raw := range desired {
 		if strings.HasPrefix(name, "$") {
@@ -260,12 +266,12 @@ func (w *worker) method(ctx context.Context, name string, payload []byte) (int, 
 	switch name {
 	case dtdl.ImageTimerStart, dtdl.ImageTimerStop:
 		stop := name == dtdl.ImageTimerStop
+		w.mu.Lock() // the timer and its saved state change together
 		if stop {
 			w.timer.Stop()
 		} else {
 			w.timer.Start()
 		}
-		w.mu.Lock()
 		w.settings.TimerStopped = stop
 		err := w.settings.save(w.settingsPath)
 		w.mu.Unlock()
@@ -301,7 +307,7 @@ func (w *worker) c2d(body []byte, props map[string]string) {
 		w.log.Info("cloud-to-device message ignored (no method-name property)", "bytes", len(body))
 		return
 	}
-	status, resp := w.method(context.Background(), name, body)
+	status, resp := w.method(w.life, name, body)
 	w.log.Info("queued command done", "name", name, "status", status, "response", string(bytes.TrimSpace(resp)))
 }
 

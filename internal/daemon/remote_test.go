@@ -291,6 +291,11 @@ func TestWritablePropertiesChangeTheTally(t *testing.T) {
 			t.Fatalf("after a refused threshold: %s", m.Body)
 		}
 	}
+	// A period the cloud sets too short is refused: it would flood the hub.
+	v, _ = r.emu.UpdateDesired("cam-bus", map[string]any{"ImageTimerPeriod": "PT0.01S"})
+	if a := r.waitAck("ImageTimerPeriod", v); a["ac"] != float64(400) {
+		t.Fatalf("ack of a 10 ms period %v", a)
+	}
 	// An unknown label is refused too.
 	v, _ = r.emu.UpdateDesired("cam-bus", map[string]any{"PredictionLabelsMinimum": "person,persn"})
 	if a := r.waitAck("PredictionLabelsMinimum", v); a["ac"] != float64(400) {

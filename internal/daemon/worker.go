@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/camera"
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/iothub"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/queue"
 	"github.com/edgecam/edgecam/internal/schedule"
@@ -40,6 +41,10 @@ type worker struct {
 	captureT     time.Duration
 	safeNames    bool
 	info         deviceInfo
+	// desired-property version last applied on the current connection, so an older full twin
+	// read at connect cannot undo a newer patch that overtook it
+	desiredClient  *iothub.Client
+	desiredVersion int64
 
 	// per-tick state, reused (ticks of one camera never overlap)
 	res    yolo.Result
@@ -49,8 +54,9 @@ type worker struct {
 	body   map[string]int
 	enc    tally.Encoder
 
-	dropped   uint64       // queue.Dropped() already counted in the metrics
-	tickStart atomic.Int64 // unix nanos of the tick in flight, 0 when idle
+	dropped   uint64          // queue.Dropped() already counted in the metrics
+	life      context.Context // ends when the daemon stops (for work not tied to a request)
+	tickStart atomic.Int64    // unix nanos of the tick in flight, 0 when idle
 	wake      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -70,7 +76,7 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	}
 	w := &worker{
 		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
-		wake: make(chan struct{}, 1), counts: map[string]int{}, body: map[string]int{},
+		wake: make(chan struct{}, 1), life: context.Background(), counts: map[string]int{}, body: map[string]int{},
 	}
 	w.captureT = captureTimeout(cam)
 	w.safeNames = cfg.Azure.ModelID != ""
@@ -124,7 +130,9 @@ func captureTimeout(cam config.Camera) time.Duration {
 
 // tick is one scheduled pass: capture -> detect -> tally -> queue.
 func (w *worker) tick(ctx context.Context) {
-	if _, err := w.runTick(ctx); err != nil {
+	// A tick that has started finishes even when the daemon is stopping (runTick bounds the
+	// capture by its timeout and Run bounds the wait), so its tally is queued, not lost.
+	if _, err := w.runTick(context.WithoutCancel(ctx)); err != nil {
 		w.log.Warn("tick skipped", "err", err)
 	}
 }

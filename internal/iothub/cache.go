@@ -119,7 +119,8 @@ func RegisterCached(ctx context.Context, o DPSOptions, dir string, force bool) (
 	if !force {
 		a, ok, err := cache.Load(o)
 		if err != nil {
-			return Assignment{}, err
+			// An unreadable cache must not keep the device offline: register instead.
+			o.logger().Warn("DPS assignment cache unreadable; registering again", "err", err)
 		}
 		if ok {
 			return a, nil
@@ -130,7 +131,8 @@ func RegisterCached(ctx context.Context, o DPSOptions, dir string, force bool) (
 		return Assignment{}, err
 	}
 	if err := cache.Save(o, a); err != nil {
-		return a, err
+		// The assignment is good; a full or read-only disk only costs a registration next start.
+		o.logger().Warn("could not cache the DPS assignment; the next start registers again", "err", err)
 	}
 	return a, nil
 }

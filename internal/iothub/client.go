@@ -166,8 +166,8 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	c.sess = s
 	c.mu.Unlock()
 	c.supDone = make(chan struct{})
+	c.connected() // before the supervisor, which may already see this session drop
 	go c.supervise()
-	c.connected()
 	return c, nil
 }
 

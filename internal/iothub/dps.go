@@ -248,11 +248,7 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 	if err != nil {
 		return Assignment{}, fmt.Errorf("dps: %w", err)
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("registration_id", o.RegistrationID, "id_scope", o.IDScope)
+	log := o.logger().With("registration_id", o.RegistrationID, "id_scope", o.IDScope)
 	resource := o.IDScope + "/registrations/" + o.RegistrationID
 	tok, err := SASToken(resource, key, "registration", time.Now().Add(dpsTokenLifetime))
 	if err != nil {
@@ -374,4 +370,11 @@ func awaitReply(ctx context.Context, replies <-chan response, rid string, lost <
 			return response{}, fmt.Errorf("dps: %w", ctx.Err())
 		}
 	}
+}
+
+func (o DPSOptions) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }

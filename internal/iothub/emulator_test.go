@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -714,6 +716,24 @@ func TestRegisterCached(t *testing.T) {
 	f, err := iothub.RegisterCached(ctx, o, dir, true)
 	if err != nil || f.Cached || f.AssignedHub != a.AssignedHub {
 		t.Fatalf("forced: %+v %v", f, err)
+	}
+	// A corrupt cache file, or a cache that cannot be written (full or read-only disk), never
+	// keeps the device from its assignment: it registers and carries on.
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		if err := os.WriteFile(filepath.Join(dir, en.Name()), []byte("{not json"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := iothub.RegisterCached(ctx, o, dir, false); err != nil || c.Cached || c.AssignedHub != a.AssignedHub {
+		t.Fatalf("corrupt cache: %+v %v", c, err)
+	}
+	blocked := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := iothub.RegisterCached(ctx, o, filepath.Join(blocked, "dps"), false); err != nil || c.AssignedHub != a.AssignedHub {
+		t.Fatalf("unwritable cache: %+v %v", c, err)
 	}
 	// Another ID scope does not use the entry.
 	o.IDScope = "0ne0000OTHER"

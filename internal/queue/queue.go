@@ -122,9 +122,14 @@ func (q *Queue) scan() error {
 				continue
 			}
 			if _, err := q.read(seq); err != nil {
-				q.log.Warn("removing a corrupt queue item", "file", name, "err", err)
-				_ = os.Remove(q.path(seq))
-				continue
+				if !isIOError(err) {
+					q.log.Warn("removing a corrupt queue item", "file", name, "err", err)
+					_ = os.Remove(q.path(seq))
+					continue
+				}
+				// A read error (a flaky SD card at boot) is not corruption: keep the item;
+				// Peek reads it again when its turn comes.
+				q.log.Warn("queue item unreadable for now; keeping it", "file", name, "err", err)
 			}
 			q.seqs = append(q.seqs, seq)
 			q.next = max(q.next, seq+1)
