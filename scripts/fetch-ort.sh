@@ -13,7 +13,13 @@ esac
 if [ -f "$dest/libonnxruntime.so.1" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$version-$arch" ]; then
   exit 0
 fi
-command -v npm >/dev/null || { echo "deps: npm is needed to fetch onnxruntime-node@$version (apt-get install npm)" >&2; exit 1; }
+if ! command -v npm >/dev/null; then
+  echo "deps: installing npm (apt) to fetch onnxruntime-node@$version" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null ||
+    { echo "deps: npm is needed to fetch onnxruntime-node@$version: install it (apt-get install npm) and run make deps again" >&2; exit 1; }
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "deps: fetching ONNX Runtime $version ($arch) from npm onnxruntime-node@$version" >&2
