@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,14 +21,14 @@ import (
 // captures fail fast; they succeed again once it is back; Close leaves no goroutine or file
 // descriptor behind.
 func TestRTSPStream(t *testing.T) {
-	requireFFmpeg(t)
+	testfixture.RequireFFmpeg(t)
 	if testing.Short() {
 		t.Skip("RTSP stream test skipped in -short mode")
 	}
-	clip := makeClip(t, photo(t, "bus.jpg"))
-	addr := freeAddr(t)
-	feed := startRTSPFeed(t, addr, clip)
-	defer func() { feed.stop() }()
+	clip := testfixture.MakeClip(t, photo(t, "bus.jpg"))
+	addr := testfixture.FreeAddr(t)
+	feed := testfixture.StartRTSPFeed(t, addr, clip)
+	defer func() { feed.Stop() }()
 
 	det := newDetector(t)
 	defer det.Close()
@@ -76,7 +75,7 @@ func TestRTSPStream(t *testing.T) {
 	})
 
 	// Outage: every capture returns quickly, and soon with a "down" error.
-	feed.stop()
+	feed.Stop()
 	down := time.Now()
 	var downErr error
 	waitFor(t, 60*time.Second, "captures to fail while the server is down", func() bool {
@@ -102,7 +101,7 @@ func TestRTSPStream(t *testing.T) {
 	}
 
 	// Back up: captures succeed again after the reconnect backoff.
-	feed = startRTSPFeed(t, addr, clip)
+	feed = testfixture.StartRTSPFeed(t, addr, clip)
 	up := time.Now()
 	waitFor(t, 90*time.Second, "captures to succeed after the server came back", func() bool {
 		f, err := captureFast(t, src, 5*time.Second)
@@ -151,7 +150,7 @@ func waitBaseline(t *testing.T, goroutines, fds, mats int) {
 // TestRTSPUnreachable: a stream that cannot be opened fails fast with a clear error, keeps
 // retrying in the background, and Close stops it.
 func TestRTSPUnreachable(t *testing.T) {
-	addr := freeAddr(t) // nothing listens there
+	addr := testfixture.FreeAddr(t) // nothing listens there
 	src, err := New(config.Camera{ID: "gate", Type: "rtsp", URL: "rtsp://admin:secret@" + addr + "/stream", Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -258,14 +257,14 @@ func detectBus(t *testing.T, det *yolo.Detector, img gocv.Mat) {
 // notices within the timeout, captures fail fast, and Close returns once the blocked read
 // gives up (FFmpeg socket timeout), leaving nothing behind.
 func TestRTSPStall(t *testing.T) {
-	requireFFmpeg(t)
+	testfixture.RequireFFmpeg(t)
 	if testing.Short() {
 		t.Skip("RTSP stall test skipped in -short mode")
 	}
-	clip := makeClip(t, photo(t, "bus.jpg"))
-	addr := freeAddr(t)
-	feed := startRTSPFeed(t, addr, clip)
-	defer func() { feed.stop() }()
+	clip := testfixture.MakeClip(t, photo(t, "bus.jpg"))
+	addr := testfixture.FreeAddr(t)
+	feed := testfixture.StartRTSPFeed(t, addr, clip)
+	defer func() { feed.Stop() }()
 	runtime.GC()
 	baseGoroutines, baseFDs, baseMats := runtime.NumGoroutine(), openFDs(t), openMats()
 
@@ -286,8 +285,8 @@ func TestRTSPStall(t *testing.T) {
 	t.Logf("first frame after %v", time.Since(opening).Round(time.Millisecond))
 
 	// Freeze the publisher: the connections stay open, no packet flows.
-	syscall.Kill(-feed.ffmpeg.Process.Pid, syscall.SIGSTOP)
-	defer syscall.Kill(-feed.ffmpeg.Process.Pid, syscall.SIGCONT)
+	feed.Freeze()
+	defer feed.Thaw()
 	stalled := time.Now()
 	var stallErr error
 	waitFor(t, 60*time.Second, "captures to fail while the stream is frozen", func() bool {
@@ -312,7 +311,7 @@ func TestRTSPStall(t *testing.T) {
 // TestOpenStreamOptionsEnv: the FFmpeg options are set only around an open, and a value the
 // user set is left alone.
 func TestOpenStreamOptionsEnv(t *testing.T) {
-	addr := freeAddr(t) // nothing listens there
+	addr := testfixture.FreeAddr(t) // nothing listens there
 	t.Setenv(ffmpegOptionsEnv, "")
 	os.Unsetenv(ffmpegOptionsEnv)
 	if _, err := openStream("rtsp://"+addr+"/x", func() {}); err == nil {

@@ -1,8 +1,7 @@
-package camera
+package testfixture
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -20,9 +19,9 @@ import (
 	"github.com/pion/rtp"
 )
 
-// rtspRelay is an in-process RTSP server (gortsplib) that lets one client publish a stream
+// relay is an in-process RTSP server (gortsplib) that lets one client publish a stream
 // and others play it, like a camera (or mediamtx) would serve it.
-type rtspRelay struct {
+type relay struct {
 	server *gortsplib.Server
 
 	mu        sync.Mutex
@@ -31,7 +30,7 @@ type rtspRelay struct {
 	published chan struct{} // closed when a publisher is recording
 }
 
-func (r *rtspRelay) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+func (r *relay) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stream != nil && ctx.Session == r.publisher {
@@ -40,7 +39,7 @@ func (r *rtspRelay) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx
 	}
 }
 
-func (r *rtspRelay) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+func (r *relay) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stream == nil {
@@ -49,7 +48,7 @@ func (r *rtspRelay) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Res
 	return &base.Response{StatusCode: base.StatusOK}, r.stream, nil
 }
 
-func (r *rtspRelay) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+func (r *relay) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stream != nil {
@@ -65,7 +64,7 @@ func (r *rtspRelay) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
-func (r *rtspRelay) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+func (r *relay) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
 		return &base.Response{StatusCode: base.StatusOK}, nil, nil
 	}
@@ -77,11 +76,11 @@ func (r *rtspRelay) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respo
 	return &base.Response{StatusCode: base.StatusOK}, r.stream, nil
 }
 
-func (r *rtspRelay) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+func (r *relay) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
-func (r *rtspRelay) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+func (r *relay) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
 	r.mu.Lock()
 	stream := r.stream
 	select {
@@ -96,18 +95,18 @@ func (r *rtspRelay) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Res
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
-// rtspFeed is a running RTSP server on 127.0.0.1 with ffmpeg publishing a looped clip to it.
-type rtspFeed struct {
-	relay  *rtspRelay
+// RTSPFeed is a running RTSP server on 127.0.0.1 with ffmpeg publishing a looped clip to it.
+type RTSPFeed struct {
+	relay  *relay
 	ffmpeg *exec.Cmd
 	exited chan struct{}
 }
 
-// startRTSPFeed starts the server on addr and ffmpeg publishing clip to rtsp://addr/cam, and
+// StartRTSPFeed starts an RTSP server on addr and ffmpeg publishing clip to rtsp://addr/cam, and
 // waits until the stream is being published.
-func startRTSPFeed(t *testing.T, addr, clip string) *rtspFeed {
+func StartRTSPFeed(t testing.TB, addr, clip string) *RTSPFeed {
 	t.Helper()
-	r := &rtspRelay{published: make(chan struct{})}
+	r := &relay{published: make(chan struct{})}
 	r.server = &gortsplib.Server{Handler: r, RTSPAddress: addr, WriteQueueSize: 8192}
 	var err error
 	for try := 0; ; try++ { // the port of a just-stopped server may linger briefly
@@ -128,7 +127,7 @@ func startRTSPFeed(t *testing.T, addr, clip string) *rtspFeed {
 		r.server.Close()
 		t.Fatalf("start ffmpeg publisher: %v", err)
 	}
-	f := &rtspFeed{relay: r, ffmpeg: cmd, exited: make(chan struct{})}
+	f := &RTSPFeed{relay: r, ffmpeg: cmd, exited: make(chan struct{})}
 	go func() { cmd.Wait(); close(f.exited) }()
 	select {
 	case <-r.published:
@@ -136,30 +135,30 @@ func startRTSPFeed(t *testing.T, addr, clip string) *rtspFeed {
 		r.server.Close()
 		t.Fatal("ffmpeg publisher exited before publishing")
 	case <-time.After(60 * time.Second):
-		f.stop()
+		f.Stop()
 		t.Fatal("ffmpeg did not publish within 60s")
 	}
 	return f
 }
 
-// stop kills the publisher and closes the server (and with it every client connection).
-func (f *rtspFeed) stop() {
+// Stop kills the publisher and closes the server (and with it every client connection).
+func (f *RTSPFeed) Stop() {
 	syscall.Kill(-f.ffmpeg.Process.Pid, syscall.SIGKILL)
 	<-f.exited
 	f.relay.server.Close()
 }
 
-// requireFFmpeg skips the test loudly when ffmpeg is missing (make deps installs it).
-func requireFFmpeg(t *testing.T) {
+// RequireFFmpeg skips the test loudly when ffmpeg is missing (make deps installs it).
+func RequireFFmpeg(t testing.TB) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("\n" + strings.Repeat("!", 70) + "\nSKIPPING RTSP TEST: ffmpeg is not installed (run `make deps` or apt-get install ffmpeg)\n" +
 			strings.Repeat("!", 70))
 	}
 }
 
-// makeClip encodes a short H.264 clip (MPEG-4 part 2 if libx264 is missing) of a still photo,
+// MakeClip encodes a short H.264 clip (MPEG-4 part 2 if libx264 is missing) of a still photo,
 // with a key frame every second, for the publisher to loop.
-func makeClip(t *testing.T, photoPath string) string {
+func MakeClip(t testing.TB, photoPath string) string {
 	t.Helper()
 	clip := filepath.Join(t.TempDir(), "clip.mp4")
 	codec := []string{"-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-crf", "18"}
@@ -177,8 +176,8 @@ func makeClip(t *testing.T, photoPath string) string {
 	return clip
 }
 
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -187,21 +186,9 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(entries)
-}
+// Freeze stops the publisher (SIGSTOP) without closing anything: the stream stalls, as a
+// camera that hangs; Thaw resumes it.
+func (f *RTSPFeed) Freeze() { syscall.Kill(-f.ffmpeg.Process.Pid, syscall.SIGSTOP) }
 
-func fdList() string {
-	entries, _ := os.ReadDir("/proc/self/fd")
-	var b strings.Builder
-	for _, e := range entries {
-		target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
-		fmt.Fprintf(&b, "%s -> %s\n", e.Name(), target)
-	}
-	return b.String()
-}
+// Thaw resumes a frozen publisher.
+func (f *RTSPFeed) Thaw() { syscall.Kill(-f.ffmpeg.Process.Pid, syscall.SIGCONT) }
