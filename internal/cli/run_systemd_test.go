@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"context"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/edgecam/edgecam/internal/emulator"
 )
 
 // The built binary speaks systemd's notify protocol as the Type=notify unit expects: READY=1
@@ -18,13 +14,7 @@ import (
 // played by a unix datagram socket in NOTIFY_SOCKET.
 func TestRunBinarySystemdNotify(t *testing.T) {
 	exe, lib := buildEdgecam(t)
-	e, err := emulator.Start(context.Background(), emulator.Config{
-		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Name: "run-tests", Key: runGroupKey}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := startRunEmulator(t)
 
 	sock := filepath.Join(t.TempDir(), "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
@@ -46,14 +36,10 @@ func TestRunBinarySystemdNotify(t *testing.T) {
 			}
 		}
 	}()
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"EDGECAM_AZURE__CAFILE=" + e.CAFile(),
-		"EDGECAM_AZURE__DPS__GLOBALENDPOINT=" + e.DPSHost(),
-		"EDGECAM_STATE__DIR=" + filepath.Join(t.TempDir(), "state"),
-		"NOTIFY_SOCKET=" + sock,
+	env := binaryEnv(e, filepath.Join(t.TempDir(), "state"),
+		"NOTIFY_SOCKET="+sock,
 		"WATCHDOG_USEC=1000000", // pinged every 0.5 s
-	}
+	)
 	p := startEdgecam(t, exe, env, "--config", runConfig(t, testModel(t), ""), "--ort-lib", lib)
 
 	expect := func(want string, within time.Duration) {

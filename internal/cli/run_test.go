@@ -242,22 +242,11 @@ func (p *edgecamProcess) terminate(t *testing.T) {
 func TestRunBinarySIGTERMKeepsQueue(t *testing.T) {
 	exe, lib := buildEdgecam(t)
 
-	e, err := emulator.Start(context.Background(), emulator.Config{
-		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Name: "run-tests", Key: runGroupKey}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := startRunEmulator(t)
 	e.StopListeners() // the hub and DPS are unreachable from the start
 
 	state := filepath.Join(t.TempDir(), "state")
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"EDGECAM_AZURE__CAFILE=" + e.CAFile(),
-		"EDGECAM_AZURE__DPS__GLOBALENDPOINT=" + e.DPSHost(),
-		"EDGECAM_STATE__DIR=" + state,
-	}
+	env := binaryEnv(e, state)
 	cfg := runConfig(t, testModel(t), "")
 	args := []string{"--config", cfg, "--ort-lib", lib}
 
@@ -349,4 +338,28 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(built.dir)
 	}
 	os.Exit(code)
+}
+
+// startRunEmulator starts the emulator with the tests' group enrollment, closed at the end of the test.
+func startRunEmulator(t *testing.T) *emulator.Emulator {
+	t.Helper()
+	e, err := emulator.Start(context.Background(), emulator.Config{
+		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Name: "run-tests", Key: runGroupKey}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// binaryEnv is the whole environment of a built edgecam run against e with state in state,
+// plus extra variables.
+func binaryEnv(e *emulator.Emulator, state string, extra ...string) []string {
+	return append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"EDGECAM_AZURE__CAFILE=" + e.CAFile(),
+		"EDGECAM_AZURE__DPS__GLOBALENDPOINT=" + e.DPSHost(),
+		"EDGECAM_STATE__DIR=" + state,
+	}, extra...)
 }
