@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gocv.io/x/gocv"
-
 	"github.com/edgecam/edgecam/internal/camera"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/iothub"
@@ -216,16 +214,10 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 }
 
 func (w *worker) saveMarkedUp(frame *camera.Frame, threshold float64) {
-	var img gocv.Mat
-	if frame.HasMat() {
-		img = frame.Mat.Clone()
-	} else {
-		var err error
-		img, err = gocv.IMDecode(frame.Data, gocv.IMReadColor)
-		if err != nil {
-			w.log.Warn("could not decode the frame for the marked-up copy", "err", err)
-			return
-		}
+	img, err := frame.Decode()
+	if err != nil {
+		w.log.Warn("could not decode the frame for the marked-up copy", "err", err)
+		return
 	}
 	defer img.Close()
 	w.kept = w.kept[:0]
