@@ -13,7 +13,7 @@ PURE_PKGS    := $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' ./int
 export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 export EDGECAM_SHARED  := $(abspath $(SHARED))
 
-.PHONY: all deps deps-apt deps-ort deps-model build test test-short bench run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model build test test-short bench soak run emulator fmt vet clean
 
 all: build
 
@@ -47,6 +47,12 @@ test: deps build
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
 	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
+
+# The footprint soak (not part of make test): the built daemon against the emulator with a file, an
+# HTTP, an RTSP and a marked-up file camera at a 1 s period for SOAK_SECONDS (default 600); prints RSS,
+# its slope per 1000 ticks after the first two minutes, CPU per tick, idle CPU, fds, goroutines, threads.
+soak: deps build
+	$(GO) test -tags soak -count=1 -v -timeout 0 -run TestSoak ./internal/soak/
 
 # The README's run command: the local IoT Hub/DPS emulator and the daemon on two demo cameras.
 run: deps build
