@@ -95,7 +95,7 @@ func runDetect(stdout, stderr io.Writer, o *detectOptions, modelSet bool, images
 	if !modelSet {
 		model = findDefaultModel()
 	}
-	det, err := yolo.New(yolo.Options{ModelPath: model, Threads: o.threads, Confidence: o.threshold, IoU: o.iou})
+	det, err := yolo.New(yolo.Options{ModelPath: model, Runtime: yolo.RuntimeOptions{Threads: o.threads}, Confidence: o.threshold, IoU: o.iou})
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func (c *Config) checkModel(p *problems) {
 		p.add("model.path", "%v (fetch it with `make deps-model` or point model.path at a YOLOv5 .onnx file)", err)
 	}
 	if c.Model.Threads < 0 {
-		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)
+		p.add("model.threads", "%d is negative: use 0 for one per physical core, or a thread count", c.Model.Threads)
 	}
 }
 

@@ -4,6 +4,7 @@ package soak
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -98,6 +100,7 @@ func TestSoak(t *testing.T) {
 		}()
 		var samples []sample
 		if report {
+			defer func() { fmt.Print(smaps(cmd.Process.Pid)) }()
 			fmt.Printf("%8s %8s %9s %9s %8s %7s %4s %10s\n", "t", "ticks", "RSS MB", "heap MB", "CPU s", "threads", "fds", "goroutines")
 		}
 		for next := every; ; next += every {
@@ -118,7 +121,8 @@ func TestSoak(t *testing.T) {
 	s := run(dur, period, "0s", true)
 	if len(s) < 3 {
 		log, _ := os.ReadFile(filepath.Join(dir, "daemon-"+period+".log"))
-		t.Fatalf("only %d samples; the daemon log:\n%s", len(s), log)
+		lines := strings.Split(string(log), "\n")
+		t.Fatalf("only %d samples; the end of the daemon log:\n%s", len(s), strings.Join(lines[max(0, len(lines)-20):], "\n"))
 	}
 	first, last := s[0], s[len(s)-1]
 	var after []sample
@@ -262,6 +266,52 @@ func read(pid int, metricsAddr string, at time.Duration) (sample, bool) {
 	s.heap = m["go_memstats_heap_inuse_bytes"]
 	s.goroutines = m["go_goroutines"]
 	return s, true
+}
+
+// smaps sums the resident memory of the process's mappings by what they map: anonymous memory
+// (the Go heap, malloc arenas, thread stacks), and each shared library and file.
+func smaps(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return ""
+	}
+	by := map[string]float64{}
+	name := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if strings.Contains(f[0], "-") && len(f) >= 5 && !strings.HasSuffix(f[0], ":") {
+			name = "[anonymous]"
+			if len(f) >= 6 {
+				name = filepath.Base(f[5])
+			}
+			continue
+		}
+		if f[0] == "Rss:" && len(f) >= 2 {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			by[name] += kb / 1024
+		}
+	}
+	type kv struct {
+		k string
+		v float64
+	}
+	var all []kv
+	for k, v := range by {
+		all = append(all, kv{k, v})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return cmp.Compare(b.v, a.v) })
+	var b strings.Builder
+	b.WriteString("resident memory by mapping (smaps, MB):")
+	for i, x := range all {
+		if i == 12 {
+			break
+		}
+		fmt.Fprintf(&b, " %s %.1f;", x.k, x.v)
+	}
+	return b.String() + "\n"
 }
 
 // scrape sums each metric of the Prometheus text format over its labels.
