@@ -36,11 +36,13 @@ vet:
 
 # The README's test command. Runs every test against the real ONNX Runtime, model, OpenCV,
 # TLS MQTT emulator and loopback HTTP/RTSP servers, then the race detector on the pure-Go packages and the daemon
-# and a short fuzz run of the protocol parsers.
+# and a short fuzz run of the protocol parsers. The leak check (every camera kind's ticks, then open
+# gocv Mats back to the baseline and the C heap not growing with ticks) runs with gocv's Mat profile.
 test: deps build
 	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 10m -tags matprofile -run NoNativeLeak ./internal/daemon/
 	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS) ./internal/daemon/
 	@scripts/fuzz-short.sh
 

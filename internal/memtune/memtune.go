@@ -29,11 +29,16 @@ static size_t nm_free_bytes(void) {
 	struct mallinfo2 mi = mallinfo2();
 	return mi.fordblks;
 }
+static size_t nm_inuse_bytes(void) {
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
 #else
 static int nm_tune(int arenas, int mmapThreshold) { return 0; }
 static int nm_trim(void) { return 0; }
 static size_t nm_arena_bytes(void) { return 0; }
 static size_t nm_free_bytes(void) { return 0; }
+static size_t nm_inuse_bytes(void) { return 0; }
 #endif
 */
 import "C"
@@ -69,6 +74,10 @@ func Trim() bool { return C.nm_trim() == 1 }
 func Stats() (held, free uint64) {
 	return uint64(C.nm_arena_bytes()), uint64(C.nm_free_bytes())
 }
+
+// InUse returns the bytes of C memory allocated with malloc and not yet freed (every arena, plus
+// the blocks malloc mapped on their own): what a native leak makes grow. 0 without glibc.
+func InUse() uint64 { return uint64(C.nm_inuse_bytes()) }
 
 // DefaultGoLimit is the soft limit on the Go runtime's memory (heap, stacks, metadata) that
 // SetGoLimit applies when $GOMEMLIMIT is not set. The daemon's live Go heap is a few MB per camera
