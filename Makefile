@@ -13,7 +13,7 @@ PURE_PKGS    := $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' ./int
 export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 export EDGECAM_SHARED  := $(abspath $(SHARED))
 
-.PHONY: all deps deps-apt deps-ort deps-model build test test-short bench soak run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model build test test-short bench bare-ort soak run emulator fmt vet clean
 
 all: build
 
@@ -49,6 +49,13 @@ test: deps build
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
 	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
+
+# Bare ONNX Runtime (onnxruntime-node, the same library version) running the same model once a
+# second: the baseline of the README's CPU-per-tick and memory figures. npm fetches the package into
+# scripts/bare-ort/node_modules (its install script only fetches CUDA, so it is skipped).
+bare-ort: deps-model
+	cd scripts/bare-ort && npm install --no-audit --no-fund --ignore-scripts --silent
+	node scripts/bare-ort/bench.js $(MODEL)
 
 # The footprint soak (not part of make test): the built daemon against the emulator with a file, an
 # HTTP, an RTSP and a marked-up file camera at a 1 s period for SOAK_SECONDS (default 600); prints RSS,
