@@ -19,8 +19,6 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-
-	"github.com/edgecam/edgecam/internal/iothub"
 )
 
 // RegistrationFailure is a fault the DPS endpoint injects into a registration.
@@ -275,7 +273,7 @@ func (s *dpsService) authenticate(pk packets.Packet) (enrollmentMatch, error) {
 	var lastErr error
 	for i := range groups {
 		g := &groups[i]
-		key, err := iothub.DeriveDeviceKey(g.Key, u.registrationID)
+		key, err := deriveDeviceKey(g.Key, u.registrationID)
 		if err != nil {
 			lastErr = err
 			continue

@@ -48,6 +48,9 @@ const (
 	// MaxTelemetry is the hub's device-to-cloud message size limit; a bigger message closes
 	// the connection.
 	MaxTelemetry = 256 * 1024
+	// MaxSubscriptions is how many topic filters a device may hold; further SUBSCRIBEs are
+	// refused (SUBACK 0x80).
+	MaxSubscriptions = 5
 )
 
 const (
@@ -190,6 +193,9 @@ var (
 	ErrDeviceNotConnected = errors.New("emulator: device not connected")
 	ErrNotSubscribed      = errors.New("emulator: device has not subscribed to the topic")
 	ErrClosed             = errors.New("emulator: closed")
+	// ErrNotDelivered: a cloud-to-device message was discarded because the device's session is
+	// clean and it was not subscribed.
+	ErrNotDelivered = errors.New("emulator: cloud-to-device message discarded")
 )
 
 var (
@@ -238,6 +244,7 @@ type device struct {
 	c2d          []c2dMessage
 	created      time.Time
 	registration string // registration ID when created through DPS
+	cleanSession bool   // the last CONNECT asked for a clean session
 }
 
 // online reports whether the device has a live hub connection. A connection whose CONNACK
@@ -262,6 +269,10 @@ type Connection struct {
 	APIVersion  string
 	Connected   time.Time
 	TokenExpiry time.Time
+	// Username is the CONNECT's username, CleanSession and KeepAlive (seconds) its flags.
+	Username     string
+	CleanSession bool
+	KeepAlive    uint16
 }
 
 // Refusal records a refused CONNECT.
@@ -282,6 +293,9 @@ type Telemetry struct {
 	Properties map[string]string // the decoded property bag, system properties included
 	ModelID    string
 	Received   time.Time
+	// QoS and Retain are the PUBLISH's flags.
+	QoS    byte
+	Retain bool
 }
 
 // Start starts the emulator: generates (or reuses) the CA, listens on every hub and the DPS
