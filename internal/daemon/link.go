@@ -118,6 +118,11 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 		if opts.DeviceID == "" {
 			opts.DeviceID = l.cam.ID
 		}
+		if opts.ModuleID != "" {
+			// Modules have no cloud-to-device messages (IoT Hub refuses the subscription);
+			// direct methods and the twin work as for devices.
+			opts.C2D = nil
+		}
 	} else {
 		key := az.DPS.DeviceKey
 		if key == "" {

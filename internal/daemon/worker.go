@@ -43,6 +43,8 @@ type worker struct {
 	// read at connect cannot undo a newer patch that overtook it
 	desiredClient  *iothub.Client
 	desiredVersion int64
+	// writable properties whose last desired value was refused (acknowledged with ac 400)
+	refused map[string]bool
 
 	// per-tick state, reused (ticks of one camera never overlap)
 	res    yolo.Result
@@ -75,6 +77,7 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	w := &worker{
 		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
 		wake: make(chan struct{}, 1), life: context.Background(), counts: map[string]int{}, body: map[string]int{},
+		refused: map[string]bool{},
 	}
 	w.captureT = captureTimeout(cam)
 	w.safeNames = cfg.Azure.ModelID != ""

@@ -13,9 +13,22 @@ import (
 )
 
 // hubUsername is the parsed MQTT username of an IoT Hub device connection:
-// {host}/{deviceId}/?api-version=...&model-id=...
+// {host}/{deviceId}/?api-version=...&model-id=..., or {host}/{deviceId}/{moduleId}/?... for a
+// module.
 type hubUsername struct {
-	host, deviceID, apiVersion, modelID string
+	host, deviceID, moduleID, apiVersion, modelID string
+}
+
+// identity is the client ID the username calls for.
+func (u hubUsername) identity() string { return identity(u.deviceID, u.moduleID) }
+
+// resource is the SAS resource URI of the identity.
+func (u hubUsername) resource() string {
+	r := u.host + "/devices/" + u.deviceID
+	if u.moduleID != "" {
+		r += "/modules/" + u.moduleID
+	}
+	return r
 }
 
 func parseHubUsername(s string) (hubUsername, error) {
@@ -27,14 +40,18 @@ func parseHubUsername(s string) (hubUsername, error) {
 	if dev == "" {
 		return hubUsername{}, errors.New("username has no device id")
 	}
-	if strings.Contains(query, "/") {
-		return hubUsername{}, errors.New("username has extra path segments (modules are not supported)")
+	var mod string
+	if !strings.HasPrefix(query, "?") {
+		mod, query, _ = strings.Cut(query, "/")
+		if mod == "" || !strings.HasPrefix(query, "?") {
+			return hubUsername{}, errors.New("username is not {hubHost}/{deviceId}[/{moduleId}]/?api-version=...")
+		}
 	}
 	q, err := url.ParseQuery(strings.TrimPrefix(query, "?"))
 	if err != nil {
 		return hubUsername{}, fmt.Errorf("username query: %w", err)
 	}
-	return hubUsername{host: host, deviceID: dev, apiVersion: q.Get("api-version"), modelID: q.Get("model-id")}, nil
+	return hubUsername{host: host, deviceID: dev, moduleID: mod, apiVersion: q.Get("api-version"), modelID: q.Get("model-id")}, nil
 }
 
 // dpsUsername is the parsed MQTT username of a DPS connection:

@@ -156,10 +156,13 @@ type DPSConfig struct {
 	RetryAfter time.Duration
 }
 
-// Device is a hub device with a symmetric key.
+// Device is a hub device, or a module of one, with a symmetric key.
 type Device struct {
-	ID  string
-	Key string // base64 primary key
+	ID string
+	// ModuleID makes this a module identity of device ID. The emulator's methods name it
+	// "{ID}/{ModuleID}" (its MQTT client ID). Modules get no cloud-to-device messages.
+	ModuleID string
+	Key      string // base64 primary key
 	// SecondaryKey is also accepted when set.
 	SecondaryKey string
 	// Hub is the index in Config.Hubs of the hub the device belongs to.
@@ -420,6 +423,9 @@ func (e *Emulator) validateDevice(d Device) error {
 	if d.ID == "" {
 		return errors.New("device ID is empty")
 	}
+	if strings.Contains(d.ID, "/") || strings.Contains(d.ModuleID, "/") {
+		return fmt.Errorf("device %q: device and module IDs cannot contain '/'", d.ID)
+	}
 	if d.Key == "" {
 		return fmt.Errorf("device %q has no key", d.ID)
 	}
@@ -510,11 +516,12 @@ func (e *Emulator) AddDevice(d Device) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	dev := e.devices[d.ID]
+	id := identity(d.ID, d.ModuleID)
+	dev := e.devices[id]
 	if dev == nil {
-		dev = &device{id: d.ID, twin: newTwinState(), created: time.Now()}
+		dev = &device{id: id, twin: newTwinState(), created: time.Now()}
 		dev.twin.applyInitial(d.InitialTwin)
-		e.devices[d.ID] = dev
+		e.devices[id] = dev
 	}
 	dev.key, dev.key2, dev.hub = d.Key, d.SecondaryKey, d.Hub
 	e.broadcastLocked()
@@ -554,7 +561,30 @@ func (e *Emulator) ConnectionString(deviceID string) (string, error) {
 	if d == nil {
 		return "", fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
 	}
-	return "HostName=" + e.hubs[d.hub].host + ";DeviceId=" + d.id + ";SharedAccessKey=" + d.key, nil
+	dev, mod, _ := strings.Cut(d.id, "/")
+	cs := "HostName=" + e.hubs[d.hub].host + ";DeviceId=" + dev
+	if mod != "" {
+		cs += ";ModuleId=" + mod
+	}
+	return cs + ";SharedAccessKey=" + d.key, nil
+}
+
+// identity is the emulator's name of a device or module identity: its MQTT client ID.
+func identity(deviceID, moduleID string) string {
+	if moduleID == "" {
+		return deviceID
+	}
+	return deviceID + "/" + moduleID
+}
+
+// identityTopic is the topic base of an identity's messages: devices/{id} or
+// devices/{id}/modules/{module}.
+func identityTopic(id string) string {
+	dev, mod, ok := strings.Cut(id, "/")
+	if !ok {
+		return "devices/" + id
+	}
+	return "devices/" + dev + "/modules/" + mod
 }
 
 // DeviceHub returns the host name of the hub a device belongs to.

@@ -98,8 +98,8 @@ func (h *hub) authenticate(pk packets.Packet) (hubUsername, sasToken, error) {
 	if err != nil {
 		return u, sasToken{}, err
 	}
-	if u.deviceID != pk.Connect.ClientIdentifier {
-		return u, sasToken{}, fmt.Errorf("client id %q differs from the device id %q in the username", pk.Connect.ClientIdentifier, u.deviceID)
+	if u.identity() != pk.Connect.ClientIdentifier {
+		return u, sasToken{}, fmt.Errorf("client id %q differs from the identity %q in the username", pk.Connect.ClientIdentifier, u.identity())
 	}
 	if !h.names[u.host] {
 		return u, sasToken{}, fmt.Errorf("username host %q is not this hub (%s)", u.host, h.host)
@@ -109,7 +109,7 @@ func (h *hub) authenticate(pk packets.Packet) (hubUsername, sasToken, error) {
 		return u, tok, err
 	}
 	h.e.mu.Lock()
-	d := h.e.devices[u.deviceID]
+	d := h.e.devices[u.identity()]
 	var key, key2 string
 	hubIndex := -1
 	if d != nil {
@@ -117,12 +117,12 @@ func (h *hub) authenticate(pk packets.Packet) (hubUsername, sasToken, error) {
 	}
 	h.e.mu.Unlock()
 	if d == nil {
-		return u, tok, fmt.Errorf("device %q is not registered (add it or provision it through DPS)", u.deviceID)
+		return u, tok, fmt.Errorf("device %q is not registered (add it or provision it through DPS)", u.identity())
 	}
 	if hubIndex != h.index {
-		return u, tok, fmt.Errorf("device %q belongs to hub %s, not %s", u.deviceID, h.e.hubs[hubIndex].host, h.host)
+		return u, tok, fmt.Errorf("device %q belongs to hub %s, not %s", u.identity(), h.e.hubs[hubIndex].host, h.host)
 	}
-	return u, tok, tok.verify(u.host+"/devices/"+u.deviceID, "", time.Now(), key, key2)
+	return u, tok, tok.verify(u.resource(), "", time.Now(), key, key2)
 }
 
 // OnSessionEstablish records the connection before the CONNACK goes out, so whoever sees the
@@ -136,17 +136,17 @@ func (k *hubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	c := &conn{cl: cl, subacked: map[string]byte{}, info: Connection{
-		DeviceID: u.deviceID, Hub: h.host, ModelID: u.modelID, APIVersion: u.apiVersion,
+		DeviceID: u.identity(), Hub: h.host, ModelID: u.modelID, APIVersion: u.apiVersion,
 		Connected: time.Now(), TokenExpiry: tok.expiry, CleanSession: pk.Connect.Clean,
 		Username: string(pk.Connect.Username), KeepAlive: pk.Connect.Keepalive,
 	}}
 	c.timer = time.AfterFunc(time.Until(tok.expiry), func() {
-		h.e.log.Info("token expired, disconnecting", "device", u.deviceID)
+		h.e.log.Info("token expired, disconnecting", "device", u.identity())
 		cl.Stop(errTokenExpired)
 	})
 	e := h.e
 	e.mu.Lock()
-	d := e.devices[u.deviceID]
+	d := e.devices[u.identity()]
 	if d == nil || e.closed {
 		e.mu.Unlock()
 		c.timer.Stop()
@@ -169,9 +169,9 @@ func (k *hubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	e.connections = append(e.connections, c.info)
 	e.broadcastLocked()
 	e.mu.Unlock()
-	e.log.Info("device connected", "device", u.deviceID, "hub", h.host, "model_id", u.modelID, "clean_session", pk.Connect.Clean)
+	e.log.Info("device connected", "device", u.identity(), "hub", h.host, "model_id", u.modelID, "clean_session", pk.Connect.Clean)
 	if dropped > 0 {
-		e.log.Info("clean session: queued cloud-to-device messages discarded", "device", u.deviceID, "messages", dropped)
+		e.log.Info("clean session: queued cloud-to-device messages discarded", "device", u.identity(), "messages", dropped)
 	}
 }
 
@@ -290,13 +290,14 @@ func (k *hubHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 			return false
 		}
 	}
+	base := identityTopic(id)
 	if write {
-		return strings.HasPrefix(topic, "devices/"+id+telemetryPrefix+"/") || topic == "devices/"+id+telemetryPrefix ||
+		return strings.HasPrefix(topic, base+telemetryPrefix+"/") || topic == base+telemetryPrefix ||
 			strings.HasPrefix(topic, "$iothub/twin/GET/") ||
 			strings.HasPrefix(topic, "$iothub/twin/PATCH/properties/reported/") ||
 			strings.HasPrefix(topic, "$iothub/methods/res/")
 	}
-	return strings.HasPrefix(topic, "devices/"+id+"/messages/devicebound/") ||
+	return (!strings.Contains(id, "/") && strings.HasPrefix(topic, base+"/messages/devicebound/")) ||
 		strings.HasPrefix(topic, "$iothub/methods/POST/") ||
 		strings.HasPrefix(topic, "$iothub/twin/res/") ||
 		strings.HasPrefix(topic, "$iothub/twin/PATCH/properties/desired/")
@@ -370,7 +371,7 @@ func parseBag(s string) (map[string]string, error) {
 
 func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
 	e := h.e
-	rest := strings.TrimPrefix(pk.TopicName, "devices/"+cl.ID+telemetryPrefix)
+	rest := strings.TrimPrefix(pk.TopicName, identityTopic(cl.ID)+telemetryPrefix)
 	rest = strings.TrimPrefix(rest, "/")
 	props, err := parseBag(rest)
 	if err != nil {

@@ -241,6 +241,9 @@ func newClient(opts Options) (*Client, error) {
 		settings: mqttSettings{
 			addr: addr, clientID: clientID, username: user, tls: tc,
 			keepAlive: opts.KeepAlive, connectTimeout: opts.ConnectTimeout,
+			// As the official SDKs do: with a persistent session the hub keeps the cloud-to-device
+			// messages (IoT Central's "queue if offline" commands) sent while the device is away.
+			persistent: true,
 		},
 		resourceURI:    resource,
 		telemetryTopic: topic + "/messages/events/",
@@ -273,6 +276,9 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	set := c.settings
 	set.password = tok
 	set.cleanup = &c.wg
+	// A resumed session can deliver messages before the SUBSCRIBE below completes; paho hands
+	// those to the default handler.
+	set.onMessage = c.onMessage
 	set.onLost = func(_ mqtt.Client, err error) {
 		s.markLost()
 		select {
@@ -565,6 +571,17 @@ func (c *Client) Err() error {
 	return c.err
 }
 
+// messageSize is the size IoT Hub counts against its 256 KB limit: the body and the names and
+// values of the message's properties (system ones included).
+func messageSize(body []byte, bag string) int {
+	n := len(body)
+	props, _ := parseBag(bag)
+	for k, v := range props {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
 // SendTelemetry publishes body (JSON) at QoS 1 to devices/{id}/messages/events/ with content
 // type application/json, UTF-8, the creation time created (UTC, milliseconds; the capture time,
 // which IoT Central uses as the timestamp; zero leaves it out) and props. It returns once the
@@ -572,12 +589,12 @@ func (c *Client) Err() error {
 // (keep the message and retry), ErrMessageTooLarge over 256 KB, or ctx's error (the message
 // may then still arrive). Without a deadline in ctx it waits a minute for the PUBACK.
 func (c *Client) SendTelemetry(ctx context.Context, body []byte, created time.Time, props map[string]string) error {
-	if len(body) > maxTelemetryBytes {
-		return fmt.Errorf("iothub: telemetry of %d bytes: %w (IoT Hub accepts at most 256 KB)", len(body), ErrMessageTooLarge)
-	}
 	bag, err := telemetryBag(created, props)
 	if err != nil {
 		return fmt.Errorf("iothub: %w", err)
+	}
+	if n := messageSize(body, bag); n > maxTelemetryBytes {
+		return fmt.Errorf("iothub: telemetry of %d bytes with its properties: %w (IoT Hub accepts at most 256 KB)", n, ErrMessageTooLarge)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

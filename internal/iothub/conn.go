@@ -82,12 +82,17 @@ type mqttSettings struct {
 	addr, clientID, username, password string
 	tls                                *tls.Config
 	keepAlive, connectTimeout          time.Duration
-	onLost                             func(mqtt.Client, error)
-	cleanup                            *sync.WaitGroup // tracks the close of an abandoned attempt, if set
+	// persistent asks for CleanSession 0 (the hub keeps subscriptions and queued
+	// cloud-to-device messages across connections); onMessage then receives what arrives
+	// before the SUBSCRIBEs are acknowledged.
+	persistent bool
+	onMessage  mqtt.MessageHandler
+	onLost     func(mqtt.Client, error)
+	cleanup    *sync.WaitGroup // tracks the close of an abandoned attempt, if set
 }
 
-// connectMQTT opens one clean-session MQTT 3.1.1 connection without paho's automatic
-// reconnection and waits for CONNACK or ctx.
+// connectMQTT opens one MQTT 3.1.1 connection without paho's automatic reconnection and waits
+// for CONNACK or ctx.
 func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 	o := mqtt.NewClientOptions().
 		AddBroker("tls://" + s.addr).
@@ -96,7 +101,7 @@ func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 		SetPassword(s.password).
 		SetTLSConfig(s.tls).
 		SetProtocolVersion(4).
-		SetCleanSession(true).
+		SetCleanSession(!s.persistent).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(s.keepAlive).
@@ -106,6 +111,9 @@ func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 		SetOrderMatters(true)
 	if s.onLost != nil {
 		o.SetConnectionLostHandler(s.onLost)
+	}
+	if s.onMessage != nil {
+		o.SetDefaultPublishHandler(s.onMessage)
 	}
 	cl := mqtt.NewClient(o)
 	tok := cl.Connect()
