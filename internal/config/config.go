@@ -17,6 +17,8 @@ const (
 	DefaultScoreThreshold = 0.7
 	DefaultGlobalEndpoint = "global.azure-devices-provisioning.net"
 	DefaultStateDir       = "/var/lib/edgecam"
+	// DefaultReprovisionAfter: IoT Central's guidance, an unreachable hub for a couple of minutes.
+	DefaultReprovisionAfter = Duration(120_000_000_000) // 2m
 )
 
 // Config is edgecam's whole configuration.
@@ -87,6 +89,9 @@ type DPS struct {
 	IDScope            string `koanf:"idScope"`
 	GroupEnrollmentKey string `koanf:"groupEnrollmentKey"`
 	DeviceKey          string `koanf:"deviceKey"`
+	// ReprovisionAfter is how long the assigned hub may stay unreachable (over at least 3
+	// failed connects) before the camera registers with DPS again; 0 never.
+	ReprovisionAfter Duration `koanf:"reprovisionAfter"`
 }
 
 // Enabled reports whether any DPS setting beyond the global endpoint is present.
@@ -112,7 +117,7 @@ func Default() *Config {
 		Model:     Model{Path: DefaultModelPath},
 		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
 		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
-		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint}},
+		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint, ReprovisionAfter: DefaultReprovisionAfter}},
 		State:     State{Dir: DefaultStateDir},
 	}
 }

@@ -214,6 +214,9 @@ func (c *Config) checkAzure(p *problems) *iothub.ConnectionString {
 		case d.DeviceKey != "" && len(c.Cameras) > 1:
 			p.add("azure.dps.deviceKey", "a device key belongs to one registration but %d cameras are configured: use an enrollment group's groupEnrollmentKey", len(c.Cameras))
 		}
+		if r := d.ReprovisionAfter.Std(); r < 0 || (r > 0 && r < time.Second) {
+			p.add("azure.dps.reprovisionAfter", "%s: use 0 (never register again on an unreachable hub) or at least 1s (mind DPS's quotas; the default is %s)", r, DefaultReprovisionAfter.Std())
+		}
 		if d.GlobalEndpoint == "" {
 			p.add("azure.dps.globalEndpoint", "empty: use %s", DefaultGlobalEndpoint)
 		} else if err := checkHostPort(d.GlobalEndpoint); err != nil {
@@ -284,7 +287,7 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				p.add(key+".id", "%v", err)
 			}
 			norm := cam.ID
-			if dps { // DPS registration IDs are case-insensitive
+			if dps { // DPS registration IDs are case-insensitive (and checked to be lower case)
 				norm = strings.ToLower(norm)
 			}
 			if j, dup := seen[norm]; dup {
@@ -332,6 +335,8 @@ func checkDeviceID(id string, dps bool) error {
 	for _, r := range id {
 		alnum := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 		switch {
+		case dps && r >= 'A' && r <= 'Z':
+			return fmt.Errorf("%q has upper-case letters: a DPS registration ID must be lower case (DPS compares IDs case-insensitively, the key derived from a group key covers the exact bytes): use %q", id, strings.ToLower(id))
 		case alnum:
 		case r == '#' || r == '+':
 			return fmt.Errorf("%q contains %q, which IoT Hub allows but MQTT topics cannot carry: use letters, digits and - . _ :", id, r)

@@ -801,9 +801,15 @@ func (e *Emulator) StopListeners() {
 	e.dps.ln.stop()
 }
 
-// StartListeners listens again on the ports StopListeners released.
+// StartListeners listens again on the ports StopListeners released (removed hubs stay down).
 func (e *Emulator) StartListeners() error {
 	for _, h := range e.hubs {
+		e.mu.Lock()
+		gone := h.gone
+		e.mu.Unlock()
+		if gone {
+			continue
+		}
 		if err := h.ln.start(); err != nil {
 			return err
 		}

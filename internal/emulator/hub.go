@@ -27,6 +27,7 @@ type hub struct {
 	names map[string]bool // host names accepted in usernames (same port, any loopback name)
 	srv   *mqtt.Server
 	ln    *listener
+	gone  bool // removed (RemoveHub): DPS no longer allocates to it; guarded by e.mu
 }
 
 func newTLSConfig(cert tls.Certificate) *tls.Config {
@@ -708,4 +709,29 @@ func (e *Emulator) SendC2D(deviceID string, body []byte, props map[string]string
 	}
 	e.mu.Unlock()
 	return deliverTo(cl, m.topic, m.body, 1)
+}
+
+// RemoveHub makes linked hub i disappear, as when a hub is deleted or fails over: its listener
+// closes (connections drop, new ones are refused) and DPS no longer allocates devices to it.
+// Devices registered there keep pointing at it until they register again.
+func (e *Emulator) RemoveHub(i int) error {
+	if i < 0 || i >= len(e.hubs) {
+		return fmt.Errorf("emulator: hub index %d out of range (the emulator has %d hubs)", i, len(e.hubs))
+	}
+	e.mu.Lock()
+	live := 0
+	for _, h := range e.hubs {
+		if !h.gone {
+			live++
+		}
+	}
+	if live == 1 && !e.hubs[i].gone {
+		e.mu.Unlock()
+		return errors.New("emulator: cannot remove the last hub")
+	}
+	e.hubs[i].gone = true
+	e.mu.Unlock()
+	e.hubs[i].ln.stop()
+	e.log.Info("hub removed", "hub", e.hubs[i].host)
+	return nil
 }

@@ -59,6 +59,13 @@ type Options struct {
 	MaxBackoff     time.Duration // longest wait between reconnection attempts, default 2 min
 	Logger         *slog.Logger  // default slog.Default()
 
+	// UnreachableAfter, when positive, stops the client (Done, Err wrapping ErrUnreachable)
+	// once at least UnreachableAttempts reconnections in a row have failed and the first of them
+	// is at least UnreachableAfter ago: the hub may have moved, so a DPS device registers again.
+	// Zero keeps trying for ever (a connection string has nowhere else to go).
+	UnreachableAfter    time.Duration
+	UnreachableAttempts int // default 3
+
 	// OnConnect runs in its own goroutine after every successful connection (the first one,
 	// which may be before Dial returns, reconnections and token renewals), once the
 	// subscriptions are in place: the place to read the twin.
@@ -206,6 +213,9 @@ func newClient(opts Options) (*Client, error) {
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 2 * time.Minute
+	}
+	if opts.UnreachableAttempts <= 0 {
+		opts.UnreachableAttempts = 3
 	}
 	tc, err := tlsConfig(serverName, opts.CAFile)
 	if err != nil {
@@ -449,9 +459,10 @@ func (c *Client) renew(s *session) {
 }
 
 // reconnect retries with exponential backoff and jitter until connected (true), or the client
-// closed or was refused (false).
+// closed, was refused or gave up on an unreachable hub (false).
 func (c *Client) reconnect() bool {
 	backoff := 500 * time.Millisecond
+	first := time.Now()
 	for attempt := 1; ; attempt++ {
 		wait := backoff/2 + rand.N(backoff/2+1) // jitter in [backoff/2, backoff]
 		t := time.NewTimer(wait)
@@ -476,9 +487,20 @@ func (c *Client) reconnect() bool {
 			c.fail(err)
 			return false
 		}
+		if u := c.opts.UnreachableAfter; u > 0 && attempt >= c.opts.UnreachableAttempts && time.Since(first) >= u {
+			c.giveUp(fmt.Errorf("iothub: %w: %d connection attempts over %s failed, the last with: %v", ErrUnreachable, attempt, time.Since(first).Round(time.Second), err))
+			return false
+		}
 		c.log.Warn("reconnect to IoT Hub failed", "attempt", attempt, "retry_in", backoff, "err", err)
 		backoff = min(backoff*2, c.opts.MaxBackoff)
 	}
+}
+
+// giveUp stops the client after the hub stayed unreachable.
+func (c *Client) giveUp(err error) {
+	c.log.Error("IoT Hub unreachable; giving up on this hub", "err", err)
+	c.setState(stateFailed, err)
+	c.cancel()
 }
 
 // fail stops the client after the hub refused its credentials.
@@ -560,8 +582,9 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 	}
 }
 
-// Done is closed when the client stops for good: Close, or the hub refused the credentials
-// when reconnecting (Err then wraps ErrNotAuthorized: register again with DPS).
+// Done is closed when the client stops for good: Close, the hub refused the credentials when
+// reconnecting (Err then wraps ErrNotAuthorized: register again with DPS), or the hub stayed
+// unreachable (Err wraps ErrUnreachable; only with Options.UnreachableAfter).
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Err says why the client stopped; nil while it runs.

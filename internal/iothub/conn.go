@@ -26,8 +26,14 @@ var (
 	ErrNotConnected = errors.New("not connected to IoT Hub")
 	// ErrClosed: the client was closed.
 	ErrClosed = errors.New("client closed")
-	// ErrMessageTooLarge: a telemetry body over IoT Hub's 256 KB limit.
+	// ErrMessageTooLarge: a telemetry message (body and properties) over IoT Hub's 256 KB limit.
 	ErrMessageTooLarge = errors.New("message too large")
+	// ErrUnreachable: the hub could not be reached for Options.UnreachableAfter; a device
+	// provisioned through DPS registers again (its hub may have moved or been deleted).
+	ErrUnreachable = errors.New("hub unreachable")
+	// ErrRegistrationDisabled: DPS answered that the enrollment or registration is disabled (an
+	// operator blocked the device); retry only after a long wait.
+	ErrRegistrationDisabled = errors.New("registration disabled")
 )
 
 const (

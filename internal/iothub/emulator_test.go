@@ -774,7 +774,9 @@ func TestPersistentSessionGetsC2DSentWhileOffline(t *testing.T) {
 	o := deviceOptions(t, e, "cam1")
 	o.MaxBackoff = time.Second
 	c2d := make(chan string, 4)
-	o.C2D = func(b []byte, props map[string]string) { c2d <- string(b) + "|" + props["method-name"] + "|" + props["sum"] }
+	o.C2D = func(b []byte, props map[string]string) {
+		c2d <- string(b) + "|" + props["method-name"] + "|" + props["sum"]
+	}
 	c := dial(t, o)
 	ctx := testCtx(t)
 	conn, err := e.WaitConnected(ctx, "cam1", 1)
