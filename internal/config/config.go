@@ -17,6 +17,7 @@ const (
 	DefaultScoreThreshold = 0.7
 	DefaultGlobalEndpoint = "global.azure-devices-provisioning.net"
 	DefaultStateDir       = "/var/lib/edgecam"
+	DefaultMaxQueueBytes  = 64 << 20 // 64 MiB: about 200000 tallies
 )
 
 // Config is edgecam's whole configuration.
@@ -98,6 +99,9 @@ func (d DPS) Enabled() bool {
 type State struct {
 	// Dir holds the DPS assignment cache, the store-and-forward queue and accepted desired properties.
 	Dir string `koanf:"dir"`
+	// MaxQueueBytes caps the store-and-forward queues of all cameras together on disk; when
+	// full, the oldest tallies are dropped first.
+	MaxQueueBytes int64 `koanf:"maxQueueBytes"`
 }
 
 // Metrics configures the optional HTTP listener for Prometheus metrics and /healthz.
@@ -113,7 +117,7 @@ func Default() *Config {
 		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
 		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
 		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint}},
-		State:     State{Dir: DefaultStateDir},
+		State:     State{Dir: DefaultStateDir, MaxQueueBytes: DefaultMaxQueueBytes},
 	}
 }
 
