@@ -19,6 +19,7 @@ const (
 	DefaultStateDir       = "/var/lib/edgecam"
 	// DefaultReprovisionAfter: IoT Central's guidance, an unreachable hub for a couple of minutes.
 	DefaultReprovisionAfter = Duration(120_000_000_000) // 2m
+	DefaultMaxQueueBytes    = 64 << 20                  // 64 MiB: about 200000 tallies
 )
 
 // Config is edgecam's whole configuration.
@@ -103,6 +104,9 @@ func (d DPS) Enabled() bool {
 type State struct {
 	// Dir holds the DPS assignment cache, the store-and-forward queue and accepted desired properties.
 	Dir string `koanf:"dir"`
+	// MaxQueueBytes caps the store-and-forward queues of all cameras together on disk; when
+	// full, the oldest tallies are dropped first.
+	MaxQueueBytes int64 `koanf:"maxQueueBytes"`
 }
 
 // Metrics configures the optional HTTP listener for Prometheus metrics and /healthz.
@@ -118,7 +122,7 @@ func Default() *Config {
 		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
 		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
 		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint, ReprovisionAfter: DefaultReprovisionAfter}},
-		State:     State{Dir: DefaultStateDir},
+		State:     State{Dir: DefaultStateDir, MaxQueueBytes: DefaultMaxQueueBytes},
 	}
 }
 
