@@ -9,6 +9,7 @@
 package tally
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -95,26 +96,71 @@ type Rules struct {
 // Keep reports whether a prediction is counted: its score reaches its label's MinScore (or the
 // Threshold), its box area is within its label's bounds, and its anchor is in no mask.
 func (r Rules) Keep(p Prediction) bool {
+	why, _ := r.check(p)
+	return why == kept
+}
+
+type dropReason int
+
+const (
+	kept dropReason = iota
+	lowScore
+	smallArea
+	largeArea
+	masked
+)
+
+// check says whether p is kept, or why not (with the limit it failed, or the mask's index).
+func (r Rules) check(p Prediction) (dropReason, float64) {
 	f, ok := r.Filters[p.Label]
 	min := r.Threshold
 	if ok && f.MinScore > 0 {
 		min = f.MinScore
 	}
 	if !(p.Score >= min) {
-		return false
+		return lowScore, min
 	}
 	if ok && (f.MinArea > 0 || f.MaxArea > 0) {
-		a := max(0, p.Box[2]-p.Box[0]) * max(0, p.Box[3]-p.Box[1])
-		if a < f.MinArea || f.MaxArea > 0 && a > f.MaxArea {
-			return false
+		a := Area(p.Box)
+		if a < f.MinArea {
+			return smallArea, f.MinArea
+		}
+		if f.MaxArea > 0 && a > f.MaxArea {
+			return largeArea, f.MaxArea
 		}
 	}
-	for _, m := range r.Masks {
+	for i, m := range r.Masks {
 		if m.Polygon.Contains(m.Anchor.Of(p.Box)) {
-			return false
+			return masked, float64(i)
 		}
 	}
-	return true
+	return kept, 0
+}
+
+// Area is a box's area in fractions of the frame.
+func Area(box [4]float64) float64 { return max(0, box[2]-box[0]) * max(0, box[3]-box[1]) }
+
+// Dropped says why Keep drops p ("score 0.53 < 0.6", "in mask 0", ...), or "" when it keeps it;
+// for people checking a configuration (edgecam detect).
+func (r Rules) Dropped(p Prediction) string {
+	why, v := r.check(p)
+	switch why {
+	case lowScore:
+		return fmt.Sprintf("score %.2f < %g", p.Score, v)
+	case smallArea:
+		return fmt.Sprintf("area %.3f < %g", Area(p.Box), v)
+	case largeArea:
+		return fmt.Sprintf("area %.3f > %g", Area(p.Box), v)
+	case masked:
+		return fmt.Sprintf("in mask %d", int(v))
+	}
+	return ""
+}
+
+// Holds reports whether zone z counts p: its label is one of the zone's (or the zone has none)
+// and its anchor is inside the polygon. It does not apply the Rules' filters and masks.
+func (z *Zone) Holds(p Prediction) bool {
+	return z.counts(p.Label) && z.Polygon.Contains(z.Anchor.Of(p.Box))
 }
 
 // counts reports whether zone z counts label.
@@ -164,8 +210,7 @@ func (c *Counter) TallyInto(r Rules, body map[string]int, preds []Prediction) (s
 		}
 		c.frame[p.Label]++
 		for i := range r.Zones {
-			z := &r.Zones[i]
-			if z.counts(p.Label) && z.Polygon.Contains(z.Anchor.Of(p.Box)) {
+			if r.Zones[i].Holds(p) {
 				c.zones[i][p.Label]++
 			}
 		}

@@ -25,7 +25,7 @@ func Predictions(dst []tally.Prediction, res *Result) []tally.Prediction {
 }
 
 var (
-	zoneColour = color.RGBA{0x00, 0xD7, 0xFF, 0} // amber in BGR order
+	zoneColour = color.RGBA{0xFF, 0xC8, 0x00, 0} // amber
 	maskColour = color.RGBA{0x40, 0x40, 0x40, 0}
 )
 
