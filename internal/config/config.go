@@ -6,7 +6,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"strings"
+
+	"github.com/edgecam/edgecam/internal/classes"
 )
 
 // Default values of the keys that have one.
@@ -31,6 +34,11 @@ type Config struct {
 	State     State     `koanf:"state"`
 	Metrics   Metrics   `koanf:"metrics"`
 	Cameras   []Camera  `koanf:"cameras"`
+
+	// Classes are the class names of the model at Model.Path (its ONNX metadata, a labels file
+	// next to it, or COCO-80), which every label in the configuration is checked against. Validate
+	// fills it.
+	Classes classes.Set `koanf:"-"`
 }
 
 // Model selects the YOLOv5 ONNX model and how inference runs.
@@ -61,6 +69,8 @@ type Detection struct {
 	LabelsOfInterest []string `koanf:"labelsOfInterest"`
 	// LabelsMinimum are always in a sent tally, with 0 when not seen.
 	LabelsMinimum []string `koanf:"labelsMinimum"`
+	// Filters are per-label rules applied before counting, by canonical label.
+	Filters map[string]Filter `koanf:"filters"`
 }
 
 // DetectionOverride replaces some of the global detection settings for one camera; nil fields
@@ -69,6 +79,8 @@ type DetectionOverride struct {
 	ScoreThreshold   *float64  `koanf:"scoreThreshold"`
 	LabelsOfInterest *[]string `koanf:"labelsOfInterest"`
 	LabelsMinimum    *[]string `koanf:"labelsMinimum"`
+	// Filters are merged over the global ones, label by label.
+	Filters map[string]Filter `koanf:"filters"`
 }
 
 // Azure is how the cameras reach IoT Hub: a connection string or DPS.
@@ -165,6 +177,7 @@ func (c *Config) CameraIndex(id string) int {
 func (d Detection) clone() Detection {
 	d.LabelsOfInterest = append([]string(nil), d.LabelsOfInterest...)
 	d.LabelsMinimum = append([]string(nil), d.LabelsMinimum...)
+	d.Filters = maps.Clone(d.Filters)
 	return d
 }
 
@@ -177,6 +190,12 @@ func (o *DetectionOverride) apply(d Detection) Detection {
 	}
 	if o.LabelsMinimum != nil {
 		d.LabelsMinimum = append([]string(nil), (*o.LabelsMinimum)...)
+	}
+	if len(o.Filters) > 0 {
+		if d.Filters == nil {
+			d.Filters = make(map[string]Filter, len(o.Filters))
+		}
+		maps.Copy(d.Filters, o.Filters)
 	}
 	return d
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/edgecam/edgecam/internal/classes"
 )
 
 const testGroupKey = "c2VjcmV0LWdyb3VwLWtleS0xMjM0NTY3ODkwYWJjZGVm"
@@ -257,7 +259,7 @@ func TestValidation(t *testing.T) {
 		{"unknown key", common + dpsAzure + "\n" + cam + "\nschedual: {period: 10s}",
 			[]string{`schedual: unknown key (did you mean "schedule"?)`}},
 		{"unknown nested key", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, pasword: x}]\ndetection: {threshold: 0.5}",
-			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum)`}},
+			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum, filters)`}},
 		{"section not a map", common + dpsAzure + "\n" + cam + "\nschedule: 30s",
 			[]string{`schedule: expected a mapping with the keys due, period, got "30s"`}},
 		{"bad model id", common + cam + "\nazure: {modelId: 'com:example;1', dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + "}}",
@@ -507,29 +509,29 @@ schedule: {due: 0.00:00:01, period: 1m}
 }
 
 func TestParseLabels(t *testing.T) {
-	got, err := ParseLabels(" Person,traffic_light , ,PERSON,tv")
+	got, err := ParseLabels(classes.COCO(), " Person,traffic_light , ,PERSON,tv")
 	if err != nil || !reflect.DeepEqual(got, []string{"person", "traffic light", "tv"}) {
 		t.Fatalf("ParseLabels = %q, %v", got, err)
 	}
-	if got, err := ParseLabels(""); err != nil || len(got) != 0 {
+	if got, err := ParseLabels(classes.COCO(), ""); err != nil || len(got) != 0 {
 		t.Fatalf("ParseLabels(\"\") = %q, %v", got, err)
 	}
-	_, err = ParseLabels("persn,kar")
+	_, err = ParseLabels(classes.COCO(), "persn,kar")
 	if err == nil || !strings.Contains(err.Error(), `unknown label "persn" (did you mean "person"?)`) || !strings.Contains(err.Error(), `unknown label "kar" (did you mean "car"?)`) {
 		t.Fatalf("ParseLabels error = %v", err)
 	}
 }
 
 func TestValidateDetection(t *testing.T) {
-	if err := ValidateDetection(Detection{ScoreThreshold: 1, LabelsOfInterest: []string{"Dog"}}); err != nil {
+	if err := ValidateDetection(classes.COCO(), Detection{ScoreThreshold: 1, LabelsOfInterest: []string{"Dog"}}); err != nil {
 		t.Fatal(err)
 	}
-	err := ValidateDetection(Detection{ScoreThreshold: 0, LabelsMinimum: []string{"unicorn"}})
+	err := ValidateDetection(classes.COCO(), Detection{ScoreThreshold: 0, LabelsMinimum: []string{"unicorn"}})
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Key != "scoreThreshold" || !strings.Contains(err.Error(), "labelsMinimum: unknown label \"unicorn\"") {
 		t.Fatalf("ValidateDetection = %v", err)
 	}
-	d, err := NormalizeDetection(Detection{ScoreThreshold: 0.5, LabelsMinimum: []string{"Traffic_Light"}})
+	d, err := NormalizeDetection(classes.COCO(), Detection{ScoreThreshold: 0.5, LabelsMinimum: []string{"Traffic_Light"}})
 	if err != nil || d.LabelsMinimum[0] != "traffic light" {
 		t.Fatalf("NormalizeDetection = %+v, %v", d, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/iothub"
 )
 
@@ -71,7 +72,7 @@ func (c *Config) check() problems {
 	if err := ValidateSchedule(c.Schedule); err != nil {
 		p.addErr("schedule", err)
 	}
-	if d, err := NormalizeDetection(c.Detection); err != nil {
+	if d, err := NormalizeDetection(c.Classes, c.Detection); err != nil {
 		p.addErr("detection", err)
 	} else {
 		c.Detection = d
@@ -163,27 +164,30 @@ func ValidateSchedule(s Schedule) error {
 	return p.join()
 }
 
-// ValidateDetection checks a threshold in (0,1] and that every label is a COCO label
-// (case-insensitive; DTDL-safe spellings accepted).
-func ValidateDetection(d Detection) error {
-	_, err := NormalizeDetection(d)
+// ValidateDetection checks a threshold in (0,1], that every label is one of set's
+// (case-insensitive; DTDL-safe spellings accepted) and the per-label filters.
+func ValidateDetection(set classes.Set, d Detection) error {
+	_, err := NormalizeDetection(set, d)
 	return err
 }
 
 // NormalizeDetection validates d (see ValidateDetection) and returns it with the labels in their
-// canonical COCO spelling, without duplicates. Errors are *FieldError values joined, keyed
-// scoreThreshold, labelsOfInterest and labelsMinimum.
-func NormalizeDetection(d Detection) (Detection, error) {
+// canonical spelling, without duplicates. Errors are *FieldError values joined, keyed
+// scoreThreshold, labelsOfInterest, labelsMinimum and filters.<label>[.<key>].
+func NormalizeDetection(set classes.Set, d Detection) (Detection, error) {
 	var p problems
 	if err := ValidateThreshold(d.ScoreThreshold); err != nil {
 		p.add("scoreThreshold", "%v", err)
 	}
 	var err error
-	if d.LabelsOfInterest, err = CanonicalLabels(d.LabelsOfInterest); err != nil {
+	if d.LabelsOfInterest, err = set.Canonical(d.LabelsOfInterest); err != nil {
 		p.addErr("labelsOfInterest", err)
 	}
-	if d.LabelsMinimum, err = CanonicalLabels(d.LabelsMinimum); err != nil {
+	if d.LabelsMinimum, err = set.Canonical(d.LabelsMinimum); err != nil {
 		p.addErr("labelsMinimum", err)
+	}
+	if d.Filters, err = NormalizeFilters(set, d.Filters); err != nil {
+		p.addErr("filters", err)
 	}
 	return d, p.join()
 }
@@ -358,13 +362,18 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				if l.list == nil {
 					continue
 				}
-				canon, err := CanonicalLabels(*l.list)
+				canon, err := c.Classes.Canonical(*l.list)
 				if err != nil {
 					p.addErr(key+".detection."+l.name, err)
 				}
 				*l.list = canon
 			}
+			var err error
+			if o.Filters, err = NormalizeFilters(c.Classes, o.Filters); err != nil {
+				p.addErr(key+".detection.filters", err)
+			}
 		}
+		checkZones(p, key, cam.Zones, cam.Masks, c.Classes)
 	}
 }
 
