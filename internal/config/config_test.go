@@ -399,7 +399,8 @@ func TestFlagsOverride(t *testing.T) {
 	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Parse([]string{"--config", "x.yaml", "--schedule-period", "1m", "--state-dir", "/tmp/state", "--detection.scoreThreshold", "0.25", "--model", other, "--labels", "car,Truck"}); err != nil {
+	stateDir := filepath.Join(f.dir, "state")
+	if err := fs.Parse([]string{"--config", "x.yaml", "--schedule-period", "1m", "--state-dir", stateDir, "--detection.scoreThreshold", "0.25", "--model", other, "--labels", "car,Truck"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load(LoadOptions{File: f.write(t, strings.Replace(baseYAML, "path: MODEL}", "path: MODEL, threads: 1}", 1)), Flags: fs,
@@ -407,7 +408,7 @@ func TestFlagsOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Schedule.Period.Std() != time.Minute || cfg.State.Dir != "/tmp/state" || cfg.Detection.ScoreThreshold != 0.25 ||
+	if cfg.Schedule.Period.Std() != time.Minute || cfg.State.Dir != stateDir || cfg.Detection.ScoreThreshold != 0.25 ||
 		cfg.Model.Path != other || cfg.Model.Threads != 1 || !reflect.DeepEqual(cfg.Detection.LabelsOfInterest, []string{"car", "truck"}) {
 		t.Fatalf("flags not applied: %+v %+v %+v %+v", cfg.Schedule, cfg.State, cfg.Detection, cfg.Model)
 	}
