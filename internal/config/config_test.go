@@ -239,7 +239,7 @@ func TestValidation(t *testing.T) {
 		{"invalid hub id", common + "azure: {connectionString: 'HostName=h;SharedAccessKeyName=p;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: 'a/b', type: file, path: IMAGE}, {id: 'a+b', type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "a/b" contains '/': an IoT Hub device ID may hold`, `cameras[1].id: "a+b" contains '+', which IoT Hub allows but MQTT topics cannot carry`}},
 		{"missing model", "model: {path: DIR/nope.onnx}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
-			[]string{`model.path: file "DIR/nope.onnx" not found (fetch it with`}},
+			[]string{`model.path: file "DIR/nope.onnx" not found: the model is not installed with edgecam`, `put a YOLOv5 ONNX export`}},
 		{"model is a dir", "model: {path: DIR}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
 			[]string{`model.path: "DIR" is a directory, not a file`}},
 		{"unknown type", common + dpsAzure + "\ncameras: [{id: a, type: htp}]",
@@ -422,7 +422,8 @@ func TestFlagsOverride(t *testing.T) {
 	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Parse([]string{"--config", "x.yaml", "--schedule-period", "1m", "--state-dir", "/tmp/state", "--detection.scoreThreshold", "0.25", "--model", other, "--labels", "car,Truck"}); err != nil {
+	stateDir := filepath.Join(f.dir, "state")
+	if err := fs.Parse([]string{"--config", "x.yaml", "--schedule-period", "1m", "--state-dir", stateDir, "--detection.scoreThreshold", "0.25", "--model", other, "--labels", "car,Truck"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load(LoadOptions{File: f.write(t, strings.Replace(baseYAML, "path: MODEL}", "path: MODEL, threads: 1}", 1)), Flags: fs,
@@ -430,7 +431,7 @@ func TestFlagsOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Schedule.Period.Std() != time.Minute || cfg.State.Dir != "/tmp/state" || cfg.Detection.ScoreThreshold != 0.25 ||
+	if cfg.Schedule.Period.Std() != time.Minute || cfg.State.Dir != stateDir || cfg.Detection.ScoreThreshold != 0.25 ||
 		cfg.Model.Path != other || cfg.Model.Threads != 1 || !reflect.DeepEqual(cfg.Detection.LabelsOfInterest, []string{"car", "truck"}) {
 		t.Fatalf("flags not applied: %+v %+v %+v %+v", cfg.Schedule, cfg.State, cfg.Detection, cfg.Model)
 	}

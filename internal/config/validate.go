@@ -119,7 +119,8 @@ func (c *Config) checkModel(p *problems) {
 	if c.Model.Path == "" {
 		p.add("model.path", "empty: set the YOLOv5 ONNX model file (e.g. %s)", DefaultModelPath)
 	} else if err := checkFile(c.Model.Path); err != nil {
-		p.add("model.path", "%v (fetch it with `make deps-model` or point model.path at a YOLOv5 .onnx file)", err)
+		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Model\"): "+
+			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
 	}
 	if c.Model.Threads < 0 {
 		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)

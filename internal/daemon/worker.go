@@ -191,7 +191,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	if w.cam.MarkedUpFile != "" {
 		w.saveMarkedUp(frame, &rules)
 	}
-	w.log.Info("tick", "tally", body, "send", send, "captureMs", ms(captureDur),
+	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
 		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
 	if !send {
 		return false, nil
