@@ -90,6 +90,18 @@ func (e *Emulator) ServiceConnectionString() string {
 	return "HostName=" + e.svc.host + ";SharedAccessKeyName=" + ServicePolicy + ";SharedAccessKey=" + e.svc.key
 }
 
+// ServiceToken returns a service SAS token ("SharedAccessSignature sr=..&sig=..&se=..&skn=
+// iothubowner") for the Authorization header of service API requests, valid for d.
+func (e *Emulator) ServiceToken(d time.Duration) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(e.svc.key)
+	if err != nil {
+		return "", err
+	}
+	se := strconv.FormatInt(time.Now().Add(d).Unix(), 10)
+	sig := base64.StdEncoding.EncodeToString(hmacSHA256(key, percentEncode(e.svc.host)+"\n"+se))
+	return "SharedAccessSignature sr=" + percentEncode(e.svc.host) + "&sig=" + percentEncode(sig) + "&se=" + se + "&skn=" + ServicePolicy, nil
+}
+
 // Handle mounts h on the HTTPS listener of the service API for pattern (an http.ServeMux
 // pattern such as "POST /devices/{id}/files"). Handlers authenticate their callers themselves,
 // with AuthorizeService or AuthorizeDevice.
