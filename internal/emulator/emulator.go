@@ -279,6 +279,8 @@ type Connection struct {
 	Username     string
 	CleanSession bool
 	KeepAlive    uint16
+	// WebSocket is true for MQTT over WebSockets (wss://host/$iothub/websocket).
+	WebSocket bool
 }
 
 // Refusal records a refused CONNECT.

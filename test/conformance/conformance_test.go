@@ -308,7 +308,7 @@ func runSDK(t *testing.T, bin string, e *emulator.Emulator, regID, transport str
 }
 
 // runEdgecam runs the same scenario with edgecam's client (package iothub).
-func runEdgecam(t *testing.T, bin string, e *emulator.Emulator, regID string) {
+func runEdgecam(t *testing.T, bin string, e *emulator.Emulator, regID string, transport iothub.Transport) {
 	ctx := testCtx(t)
 	key, err := iothub.DeriveDeviceKey(groupKey, regID)
 	if err != nil {
@@ -316,7 +316,7 @@ func runEdgecam(t *testing.T, bin string, e *emulator.Emulator, regID string) {
 	}
 	a, err := iothub.Register(ctx, iothub.DPSOptions{
 		GlobalEndpoint: e.DPSHost(), IDScope: e.IDScope(), RegistrationID: regID, Key: key,
-		ModelID: modelID, CAFile: e.CAFile(), Logger: slog.New(slog.DiscardHandler),
+		ModelID: modelID, CAFile: e.CAFile(), Logger: slog.New(slog.DiscardHandler), Transport: transport,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +326,7 @@ func runEdgecam(t *testing.T, bin string, e *emulator.Emulator, regID string) {
 	c2d := make(chan string, 4)
 	opts := iothub.Options{
 		Host: a.AssignedHub, DeviceID: a.DeviceID, Key: key, ModelID: modelID, CAFile: e.CAFile(),
-		Logger: slog.New(slog.DiscardHandler), MaxBackoff: time.Second,
+		Logger: slog.New(slog.DiscardHandler), MaxBackoff: time.Second, Transport: transport,
 		Methods: func(_ context.Context, name string, payload []byte) (int, []byte) {
 			methods <- name + " " + string(payload)
 			return 200, []byte(`{"pong":` + string(payload) + `}`)
@@ -409,6 +409,7 @@ type seen struct {
 	contentType, contentEncoding  string
 	creationTime                  bool
 	note                          string
+	websocket                     bool
 }
 
 func observe(t *testing.T, e *emulator.Emulator, id string) seen {
@@ -427,6 +428,7 @@ func observe(t *testing.T, e *emulator.Emulator, id string) seen {
 		s.usernamePrefix = strings.Replace(user, c.Hub+"/"+id+"/", "{hub}/{id}/", 1)
 		s.apiVersion, s.modelID = c.APIVersion, c.ModelID
 		s.cleanSession = append(s.cleanSession, c.CleanSession)
+		s.websocket = s.websocket || c.WebSocket
 	}
 	msgs, err := e.WaitTelemetry(testCtx(t), 1, emulator.FromDevice(id))
 	if err != nil {
@@ -447,7 +449,7 @@ func TestNodeSDKAndEdgecamAgainstEmulator(t *testing.T) {
 	bin := node(t)
 	e := startEmulator(t)
 	t.Run("node-sdk", func(t *testing.T) { runSDK(t, bin, e, "sdk-dev-1", "mqtt") })
-	t.Run("edgecam", func(t *testing.T) { runEdgecam(t, bin, e, "edgecam-dev-1") })
+	t.Run("edgecam", func(t *testing.T) { runEdgecam(t, bin, e, "edgecam-dev-1", iothub.TransportMQTT) })
 	if t.Failed() {
 		return
 	}
@@ -462,6 +464,34 @@ func TestNodeSDKAndEdgecamAgainstEmulator(t *testing.T) {
 	for name, s := range map[string]seen{"Node SDK": sdk, "edgecam": ours} {
 		if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) {
 			t.Errorf("%s: the emulator saw\n %+v\nwant\n %+v", name, s, want)
+		}
+	}
+}
+
+// MQTT over WebSockets (port 443 in Azure, the hub's own port in the emulator), DPS included:
+// the SDKs' MqttWs transports and edgecam's mqtt-ws.
+func TestWebSocketsNodeSDKAndEdgecam(t *testing.T) {
+	bin := node(t)
+	e := startEmulator(t)
+	t.Run("node-sdk", func(t *testing.T) { runSDK(t, bin, e, "sdk-ws-1", "mqtt-ws") })
+	t.Run("edgecam", func(t *testing.T) { runEdgecam(t, bin, e, "edgecam-ws-1", iothub.TransportMQTTWS) })
+	for _, id := range []string{"sdk-ws-1", "edgecam-ws-1"} {
+		for _, r := range e.Registrations() {
+			if r.RegistrationID == id && !r.WebSocket {
+				t.Errorf("%s registered with DPS over plain MQTT", id)
+			}
+		}
+		n := 0
+		for _, c := range e.Connections() {
+			if c.DeviceID == id {
+				n++
+				if !c.WebSocket {
+					t.Errorf("%s connected to the hub over plain MQTT", id)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s never connected", id)
 		}
 	}
 }

@@ -18,6 +18,21 @@ const env = (name) => {
   if (!v) throw new Error(`${name} is not set`);
   return v;
 };
+// The SDKs' WebSocket transports append :443 to the host name; the emulator's host names carry
+// their port already, so drop the second one. Nothing else is changed.
+const dropSecondPort = (uri) => uri.replace(/^(wss:\/\/[^/]*:\d+):443\//, '$1/');
+class HubMqttWs extends MqttWs {
+  _getBaseTransportConfig(credentials) {
+    const config = super._getBaseTransportConfig(credentials);
+    config.uri = dropSecondPort(config.uri);
+    return config;
+  }
+}
+class DpsMqttWs extends ProvMqtt.MqttWs {
+  _getConnectionUri(request) {
+    return dropSecondPort(super._getConnectionUri(request));
+  }
+}
 const emit = (event, fields) => process.stdout.write(JSON.stringify({ event, ...fields }) + '\n');
 const fail = (err) => {
   emit('error', { message: String(err && err.stack || err) });
@@ -31,14 +46,14 @@ async function main() {
   // The device key of a group enrollment: HMAC-SHA256(groupKey, registrationId), as the SDK samples do.
   const key = crypto.createHmac('sha256', Buffer.from(env('GROUP_KEY'), 'base64')).update(regId, 'utf8').digest('base64');
 
-  const provTransport = ws ? new ProvMqtt.MqttWs() : new ProvMqtt.Mqtt();
+  const provTransport = ws ? new DpsMqttWs() : new ProvMqtt.Mqtt();
   const prov = ProvisioningDeviceClient.create(env('DPS_HOST'), env('ID_SCOPE'), provTransport, new SymmetricKeySecurityClient(regId, key));
   prov.setProvisioningPayload({ modelId });
   const reg = await prov.register();
   emit('registered', { hub: reg.assignedHub, deviceId: reg.deviceId, status: reg.status });
 
   const cs = `HostName=${reg.assignedHub};DeviceId=${reg.deviceId};SharedAccessKey=${key}`;
-  const client = Client.fromConnectionString(cs, ws ? MqttWs : Mqtt);
+  const client = Client.fromConnectionString(cs, ws ? HubMqttWs : Mqtt);
   await client.setOptions({ modelId });
   client.on('error', (err) => emit('clientError', { message: String(err) }));
   client.on('message', (msg) => {
