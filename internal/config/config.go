@@ -93,6 +93,9 @@ type Azure struct {
 	ModelID string `koanf:"modelId"`
 	// CAFile is an extra trusted CA bundle (PEM), e.g. the local emulator's.
 	CAFile string `koanf:"caFile"`
+	// Transport is mqtt (port 8883) or mqtt-ws (MQTT over WebSockets, port 443), for IoT Hub
+	// and DPS alike.
+	Transport string `koanf:"transport"`
 }
 
 // DPS is the Device Provisioning Service registration of every camera (registration ID =
@@ -133,7 +136,7 @@ func Default() *Config {
 		Model:     Model{Path: DefaultModelPath},
 		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
 		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
-		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint, ReprovisionAfter: DefaultReprovisionAfter}},
+		Azure:     Azure{Transport: "mqtt", DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint, ReprovisionAfter: DefaultReprovisionAfter}},
 		State:     State{Dir: DefaultStateDir, MaxQueueBytes: DefaultMaxQueueBytes},
 	}
 }

@@ -230,6 +230,8 @@ func TestValidation(t *testing.T) {
 			[]string{`cameras[0].id: "cam2" differs from the connection string's DeviceId "cam1"`}},
 		{"duplicate ids", common + dpsAzure + "\ncameras: [{id: cam1, type: file, path: IMAGE}, {id: cam1, type: file, path: IMAGE}]",
 			[]string{`cameras[1].id: "cam1" is also the id of cameras[0]`}},
+		{"bad transport", common + "azure: {transport: amqp, dps: {idScope: 0ne00000001, groupEnrollmentKey: " + testDeviceKey + "}}\n" + cam,
+			[]string{`azure.transport: "amqp": use mqtt (port 8883) or mqtt-ws`}},
 		{"upper-case registration id", common + dpsAzure + "\ncameras: [{id: Cam1, type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "Cam1" has upper-case letters: a DPS registration ID must be lower case`}},
 		{"registration id last character", common + dpsAzure + "\ncameras: [{id: 'cam1.', type: file, path: IMAGE}]",

@@ -264,6 +264,11 @@ func (c *Config) checkAzure(p *problems) *iothub.ConnectionString {
 			p.add("azure.dps.globalEndpoint", "%v", err)
 		}
 	}
+	if t, err := iothub.ParseTransport(a.Transport); err != nil {
+		p.add("azure.transport", "%q: use mqtt (port 8883) or mqtt-ws (MQTT over WebSockets on port 443, for networks that block 8883)", a.Transport)
+	} else {
+		a.Transport = string(t)
+	}
 	if a.ModelID != "" && !dtmiRE.MatchString(a.ModelID) {
 		p.add("azure.modelId", "%q is not a DTDL model ID: expected dtmi:<segment>[:<segment>...];<version>, e.g. dtmi:com:example:EdgeCamera;1", a.ModelID)
 	}

@@ -141,9 +141,10 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 	var client *iothub.Client
 	ready := make(chan struct{})
 	opts := iothub.Options{
-		ModelID: az.ModelID,
-		CAFile:  az.CAFile,
-		Logger:  l.log,
+		ModelID:   az.ModelID,
+		CAFile:    az.CAFile,
+		Transport: iothub.Transport(az.Transport),
+		Logger:    l.log,
 		OnConnect: func() {
 			<-ready // OnConnect may run before Dial returns the client
 			if l.onConnect != nil {
@@ -185,6 +186,7 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 			Key:            key,
 			ModelID:        az.ModelID,
 			CAFile:         az.CAFile,
+			Transport:      iothub.Transport(az.Transport),
 			Logger:         l.log,
 		}, filepath.Join(l.cfg.State.Dir, "dps"), forceRegister)
 		if err != nil {

@@ -66,6 +66,8 @@ type Config struct {
 	Hubs []HubConfig
 	// DPS configures the provisioning endpoint.
 	DPS DPSConfig
+	// Service configures the HTTPS service API (twins, direct methods, cloud-to-device).
+	Service ServiceConfig
 	// Devices are the hub devices known at start.
 	Devices []Device
 	// StateDir holds the CA certificate (ca.pem) and key; an existing CA there is reused.
@@ -219,6 +221,7 @@ type Emulator struct {
 	caPEM    []byte
 	hubs     []*hub
 	dps      *dpsService
+	svc      *service
 
 	mu            sync.Mutex
 	changed       chan struct{}
@@ -276,6 +279,8 @@ type Connection struct {
 	Username     string
 	CleanSession bool
 	KeepAlive    uint16
+	// WebSocket is true for MQTT over WebSockets (wss://host/$iothub/websocket).
+	WebSocket bool
 }
 
 // Refusal records a refused CONNECT.
@@ -373,7 +378,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	for _, h := range e.cfg.Hubs {
 		names = append(names, hostOf(h.Listen, h.Host))
 	}
-	names = append(names, hostOf(e.cfg.DPS.Listen, e.cfg.DPS.Host))
+	names = append(names, hostOf(e.cfg.DPS.Listen, e.cfg.DPS.Host), hostOf(e.cfg.Service.Listen, e.cfg.Service.Host))
 	cert, err := ca.serverCert(names)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -397,9 +402,12 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		return nil, err
 	}
 	e.dps = d
+	if e.svc, err = startService(e, tlsCfg); err != nil {
+		return nil, err
+	}
 	e.stopCtx = context.AfterFunc(ctx, func() { e.Close() })
 	ok = true
-	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "id_scope", e.IDScope(), "ca_file", e.caFile)
+	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "id_scope", e.IDScope(), "service", e.ServiceHost(), "ca_file", e.caFile)
 	return e, nil
 }
 
@@ -474,6 +482,9 @@ func (e *Emulator) Close() error {
 		}
 		if e.dps != nil {
 			e.dps.srv.Close()
+		}
+		if e.svc != nil {
+			e.svc.srv.Close()
 		}
 		if e.tempDir {
 			os.RemoveAll(e.stateDir)

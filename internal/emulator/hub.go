@@ -139,7 +139,7 @@ func (k *hubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	c := &conn{cl: cl, subacked: map[string]byte{}, info: Connection{
 		DeviceID: u.identity(), Hub: h.host, ModelID: u.modelID, APIVersion: u.apiVersion,
 		Connected: time.Now(), TokenExpiry: tok.expiry, CleanSession: pk.Connect.Clean,
-		Username: string(pk.Connect.Username), KeepAlive: pk.Connect.Keepalive,
+		Username: string(pk.Connect.Username), KeepAlive: pk.Connect.Keepalive, WebSocket: isWebSocket(cl.Net.Conn),
 	}}
 	c.timer = time.AfterFunc(time.Until(tok.expiry), func() {
 		h.e.log.Info("token expired, disconnecting", "device", u.identity())
