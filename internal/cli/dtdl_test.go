@@ -159,3 +159,45 @@ func TestDTDLCheck(t *testing.T) {
 		t.Errorf("--check bad: err = %v, want it to name the bad telemetry", err)
 	}
 }
+
+// The zones of every camera are declared as "<zone>_<label>" telemetry, valid DTDL.
+func TestDTDLZonesFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	yaml := `
+model: {path: ` + testModel(t) + `}
+detection: {labelsMinimum: [car, person]}
+azure:
+  dps: {idScope: 0ne00DEMO00, groupEnrollmentKey: "ZGFlbW9uLXRlc3RzLWdyb3VwLWVucm9sbG1lbnQta2V5LTAxMjM0NTY3ODk="}
+  modelId: "dtmi:com:example:edgecam;2"
+cameras:
+  - id: a
+    type: file
+    path: ` + testPhoto(t, "bus.jpg") + `
+    zones:
+      - {name: left, polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}
+      - {name: door, polygon: [[0.5, 0], [1, 0], [1, 1]], labels: [person, dog]}
+`
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI(t, "dtdl", "--config", cfg, "--labels", "minimum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dtdl.Validate([]byte(out)); err != nil {
+		t.Fatalf("invalid DTDL: %v", err)
+	}
+	names, _ := dtdl.TelemetryNames([]byte(out))
+	want := []string{"person", "car", "left_person", "left_car", "door_person", "door_dog"}
+	if !slices.Equal(names, want) {
+		t.Errorf("telemetry = %q, want %q", names, want)
+	}
+	if !strings.Contains(out, `"name": "PredictionFilters"`) {
+		t.Error("no PredictionFilters property")
+	}
+	// All 80 labels: 80 for the frame, 80 for left, 2 for door, within DTDL's 300 contents.
+	if _, _, err := runCLI(t, "dtdl", "--config", cfg); err != nil {
+		t.Errorf("--labels all: %v", err)
+	}
+}

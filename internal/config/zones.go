@@ -37,11 +37,11 @@ type MaskArea struct {
 // Filter is one label's own acceptance rule, applied before counting.
 type Filter struct {
 	// MinScore replaces scoreThreshold for this label when set (0 = use scoreThreshold).
-	MinScore float64 `koanf:"minScore"`
+	MinScore float64 `koanf:"minScore" json:"minScore,omitempty"`
 	// MinArea and MaxArea bound the box area in fractions of the frame (0.01 = 1 % of it);
 	// MaxArea 0 means no upper bound.
-	MinArea float64 `koanf:"minArea"`
-	MaxArea float64 `koanf:"maxArea"`
+	MinArea float64 `koanf:"minArea" json:"minArea,omitempty"`
+	MaxArea float64 `koanf:"maxArea" json:"maxArea,omitempty"`
 }
 
 // MaxZoneName bounds a zone name so that "<zone>_<label>" stays within DTDL's 64 characters for

@@ -97,6 +97,7 @@ func (w *worker) reportedAtConnect() []byte {
 	own(dtdl.PredictionScoreThreshold, st.Threshold != nil, w.detection.ScoreThreshold)
 	own(dtdl.PredictionLabelsOfInterest, st.Interest != nil, strings.Join(w.detection.LabelsOfInterest, ","))
 	own(dtdl.PredictionLabelsMinimum, st.Minimum != nil, strings.Join(w.detection.LabelsMinimum, ","))
+	own(dtdl.PredictionFilters, st.Filters != nil, config.FormatFilters(w.detection.Filters))
 	b, _ := json.Marshal(rep)
 	return b
 }
@@ -234,6 +235,17 @@ func (w *worker) applyOne(name string, raw json.RawMessage, sched *config.Schedu
 			det.LabelsMinimum, st.Minimum = labels, &labels
 		}
 		return strings.Join(labels, ","), nil
+	case dtdl.PredictionFilters:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("want per-label filters such as \"bus: minScore=0.6; person: minArea=0.01\"")
+		}
+		filters, err := config.ParseFilters(w.classes, s)
+		if err != nil {
+			return nil, err
+		}
+		det.Filters, st.Filters = filters, &filters
+		return config.FormatFilters(filters), nil
 	}
 	return nil, errUnknownProperty
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,44 @@ cameras:
 	checkMessages(t, "bus-stop", msgs, `{"car":0,"left_car":0,"left_person":2,"person":2}`, modelID, start, time.Now())
 	if st, err := os.Stat(marked); err != nil || st.Size() == 0 {
 		t.Errorf("marked-up frame with the zone and the mask: %v", err)
+	}
+}
+
+// IoT Central changes the per-label filters with the PredictionFilters writable property: the
+// device reports the configuration's (none) at connect, applies and acknowledges a valid change,
+// refuses an unknown label, and keeps the accepted filters in its saved settings.
+func TestFiltersFromTheCloud(t *testing.T) {
+	r := newRemoteRig(t, 0.5)
+	r.start()
+	if _, err := r.emu.WaitTelemetry(remoteCtx(t, 60*time.Second), 1, remoteAfter(time.Time{}, busAt05)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.emu.WaitTwin(remoteCtx(t, 30*time.Second), "cam-bus", func(tw emulator.Twin) bool {
+		a, ok := tw.Reported["PredictionFilters"].(map[string]any)
+		return ok && a["ac"] == float64(203) && a["value"] == ""
+	}); err != nil {
+		t.Fatalf("PredictionFilters not reported at connect: %v", err)
+	}
+
+	// bus.jpg's people cover 0.068, 0.088 and 0.073 of the frame: minArea 0.07 drops the first.
+	v, err := r.emu.UpdateDesired("cam-bus", map[string]any{"PredictionFilters": "Bus: minScore=0.6; person: minArea=0.07"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.waitAck("PredictionFilters", v); a["ac"] != float64(200) || a["value"] != "bus: minScore=0.6; person: minArea=0.07" {
+		t.Fatalf("ack %v", a)
+	}
+	changed := time.Now()
+	if _, err := r.emu.WaitTelemetry(remoteCtx(t, 30*time.Second), 2, remoteAfter(changed, map[string]int{"person": 2, "bus": 0})); err != nil {
+		t.Fatal(err)
+	}
+
+	v, _ = r.emu.UpdateDesired("cam-bus", map[string]any{"PredictionFilters": "buss: minScore=0.6"})
+	if a := r.waitAck("PredictionFilters", v); a["ac"] != float64(400) || !strings.Contains(fmt.Sprint(a["ad"]), `unknown label "buss" (did you mean "bus"?)`) {
+		t.Fatalf("ack of an unknown label %v", a)
+	}
+	saved, err := os.ReadFile(filepath.Join(r.state, "settings", "cam-bus.json"))
+	if err != nil || !strings.Contains(string(saved), `"filters"`) || !strings.Contains(string(saved), `"minArea": 0.07`) {
+		t.Fatalf("persisted settings: %v %s", err, saved)
 	}
 }
