@@ -23,8 +23,8 @@ type settings struct {
 	Interest       *[]string        `json:"labelsOfInterest,omitempty"`
 	Minimum        *[]string        `json:"labelsMinimum,omitempty"`
 	// Filters replace the camera's per-label filters (all of them) when set.
-	Filters *map[string]config.Filter `json:"filters,omitempty"`
-	TimerStopped   bool             `json:"timerStopped,omitempty"`
+	Filters      *map[string]config.Filter `json:"filters,omitempty"`
+	TimerStopped bool                      `json:"timerStopped,omitempty"`
 }
 
 func settingsPath(stateDir, cameraID string) string {
