@@ -20,6 +20,9 @@ const (
 	DefaultScoreThreshold = 0.7
 	DefaultGlobalEndpoint = "global.azure-devices-provisioning.net"
 	DefaultStateDir       = "/var/lib/edgecam"
+	// DefaultReprovisionAfter: IoT Central's guidance, an unreachable hub for a couple of minutes.
+	DefaultReprovisionAfter = Duration(120_000_000_000) // 2m
+	DefaultMaxQueueBytes    = 64 << 20                  // 64 MiB: about 200000 tallies
 )
 
 // Config is edgecam's whole configuration.
@@ -99,6 +102,9 @@ type DPS struct {
 	IDScope            string `koanf:"idScope"`
 	GroupEnrollmentKey string `koanf:"groupEnrollmentKey"`
 	DeviceKey          string `koanf:"deviceKey"`
+	// ReprovisionAfter is how long the assigned hub may stay unreachable (over at least 3
+	// failed connects) before the camera registers with DPS again; 0 never.
+	ReprovisionAfter Duration `koanf:"reprovisionAfter"`
 }
 
 // Enabled reports whether any DPS setting beyond the global endpoint is present.
@@ -110,6 +116,9 @@ func (d DPS) Enabled() bool {
 type State struct {
 	// Dir holds the DPS assignment cache, the store-and-forward queue and accepted desired properties.
 	Dir string `koanf:"dir"`
+	// MaxQueueBytes caps the store-and-forward queues of all cameras together on disk; when
+	// full, the oldest tallies are dropped first.
+	MaxQueueBytes int64 `koanf:"maxQueueBytes"`
 }
 
 // Metrics configures the optional HTTP listener for Prometheus metrics and /healthz.
@@ -124,8 +133,8 @@ func Default() *Config {
 		Model:     Model{Path: DefaultModelPath},
 		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
 		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
-		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint}},
-		State:     State{Dir: DefaultStateDir},
+		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint, ReprovisionAfter: DefaultReprovisionAfter}},
+		State:     State{Dir: DefaultStateDir, MaxQueueBytes: DefaultMaxQueueBytes},
 	}
 }
 

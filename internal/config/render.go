@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/url"
 	"reflect"
 	"regexp"
 	"sort"
@@ -14,10 +13,12 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/edgecam/edgecam/internal/redact"
 )
 
 // Mask replaces secrets in Redacted output.
-const Mask = "*****"
+const Mask = redact.Mask
 
 // Redacted returns a deep copy of c with every secret masked: the connection string's key, the
 // DPS keys, camera passwords and passwords or keys inside camera URLs.
@@ -68,45 +69,8 @@ func redactConnString(s string) string {
 	return connKeyRE.ReplaceAllString(s, "${1}="+Mask)
 }
 
-var secretQuery = regexp.MustCompile(`(?i)^(pass|passwd|password|pwd|key|apikey|api_key|token|auth|sig|secret|access_token)$`)
-
-// redactURL masks the password of a URL's user info and query parameters that carry secrets.
-// Text that is not a URL is returned unchanged.
-func redactURL(s string) string {
-	if s == "" || !strings.Contains(s, "://") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		// Still never show what looks like user:password@.
-		if at := strings.LastIndex(s, "@"); at > 0 {
-			if scheme := strings.Index(s, "://"); scheme >= 0 && scheme+3 < at {
-				return s[:scheme+3] + Mask + s[at:]
-			}
-		}
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), Mask)
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		changed := false
-		for k := range q {
-			if secretQuery.MatchString(k) {
-				for i := range q[k] {
-					q[k][i] = Mask
-				}
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
-	}
-	out := u.String()
-	return strings.ReplaceAll(out, url.QueryEscape(Mask), Mask)
-}
+// redactURL masks secrets in a camera URL (see package redact).
+func redactURL(s string) string { return redact.URL(s) }
 
 // YAML renders c in the file format, keys in their documented order. Camera keys that are
 // unset are left out. Use Redacted first for anything shown to people.

@@ -45,6 +45,8 @@ type worker struct {
 	// read at connect cannot undo a newer patch that overtook it
 	desiredClient  *iothub.Client
 	desiredVersion int64
+	// writable properties whose last desired value was refused (acknowledged with ac 400)
+	refused map[string]bool
 
 	// per-tick state, reused (ticks of one camera never overlap)
 	res     yolo.Result
@@ -77,6 +79,7 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	w := &worker{
 		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
 		wake: make(chan struct{}, 1), life: context.Background(), body: map[string]int{},
+		refused: map[string]bool{},
 	}
 	w.captureT = captureTimeout(cam)
 	w.safeNames = cfg.Azure.ModelID != ""
@@ -188,7 +191,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	if w.cam.MarkedUpFile != "" {
 		w.saveMarkedUp(frame, &rules)
 	}
-	w.log.Info("tick", "tally", body, "send", send, "captureMs", ms(captureDur),
+	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
 		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
 	if !send {
 		return false, nil
