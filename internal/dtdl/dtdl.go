@@ -100,7 +100,7 @@ func Interface(opts Options) ([]byte, error) {
 		ID:          opts.ModelID,
 		Type:        "Interface",
 		DisplayName: "edgecam smart camera",
-		Description: "A camera that counts the objects a YOLOv5 model detects in its frames, per COCO label, and sends the tally as telemetry.",
+		Description: "A camera that counts the objects a YOLO model detects in its frames, per label (and per zone), and sends the tally as telemetry.",
 	}
 	for _, l := range labels {
 		doc.Contents = append(doc.Contents, element{
@@ -140,9 +140,9 @@ func Interface(opts Options) ([]byte, error) {
 		property(PredictionScoreThreshold, "Prediction score threshold", "double", true,
 			"Minimum score, from 0 to 1, of a detection that is counted."),
 		property(PredictionLabelsOfInterest, "Labels of interest", "string", true,
-			"Comma-separated COCO labels to count (e.g. person,car,bus). Empty counts every label."),
+			"Comma-separated labels to count (e.g. person,car,bus). Empty counts every label."),
 		property(PredictionLabelsMinimum, "Labels always sent", "string", true,
-			"Comma-separated COCO labels sent in every tally, with 0 when none is seen."),
+			"Comma-separated labels sent in every tally, with 0 when none is seen."),
 		property(PredictionFilters, "Per-label filters", "string", true,
 			"Per-label filters applied before counting, e.g. bus: minScore=0.6; person: minArea=0.01, maxArea=0.5 (areas in fractions of the frame). Empty: none."),
 		property(ApplicationVersion, "Application version", "string", false, "edgecam version."),
