@@ -79,6 +79,7 @@ type Detector struct {
 	window   letterbox // geometry of the image window last written into input
 	haveWin  bool
 	cands    []candidate
+	cols     columnScratch // YOLOv8 layout
 	inputBuf []float32
 	outBuf   []float32
 }
@@ -367,7 +368,7 @@ func (d *Detector) postprocess(lb letterbox, sx, sy float64, outW, outH int, res
 	var kept []candidate
 	switch d.spec.Layout {
 	case onnxmodel.YOLOv8:
-		d.cands = decodeColumns(d.outBuf, d.spec.Dims[0], d.spec.Dims[1], d.conf, d.cands[:0])
+		d.cands = decodeColumns(d.outBuf, d.spec.Dims[0], d.spec.Dims[1], d.conf, &d.cols, d.cands[:0])
 		kept = nms(d.cands, d.iou, d.maxDet)
 	case onnxmodel.EndToEnd:
 		// NMS ran inside the model; running it again with other settings could drop what it kept.

@@ -42,25 +42,40 @@ func decodeRows(out []float32, cols int, conf float32, dst []candidate) []candid
 	return dst
 }
 
+// columnScratch holds the best score and class of every candidate while a YOLOv8 output is
+// scanned class row by class row (memory order), reused across frames.
+type columnScratch struct {
+	best []float32
+	cls  []int32
+}
+
 // decodeColumns appends to dst the candidates of a YOLOv8-style output ([rows, n] row-major,
 // rows = 4 + classes: row 0..3 are cx, cy, w, h of every candidate, then one row of scores per
-// class; no objectness) whose best class score is above conf.
-func decodeColumns(out []float32, rows, n int, conf float32, dst []candidate) []candidate {
+// class; no objectness) whose best class score is above conf (the first class wins a tie).
+func decodeColumns(out []float32, rows, n int, conf float32, s *columnScratch, dst []candidate) []candidate {
 	if rows < 5 || len(out) < rows*n {
 		return dst
 	}
-	for j := 0; j < n; j++ {
-		best, cls := out[4*n+j], 0
-		for c := 1; c < rows-4; c++ {
-			if s := out[(4+c)*n+j]; s > best {
-				best, cls = s, c
+	if cap(s.best) < n {
+		s.best, s.cls = make([]float32, n), make([]int32, n)
+	}
+	best, cls := s.best[:n], s.cls[:n]
+	copy(best, out[4*n:5*n])
+	clear(cls)
+	for c := 1; c < rows-4; c++ {
+		row := out[(4+c)*n : (5+c)*n]
+		for j, v := range row {
+			if v > best[j] {
+				best[j], cls[j] = v, int32(c)
 			}
 		}
-		if !(best > conf) {
+	}
+	for j, b := range best {
+		if !(b > conf) {
 			continue
 		}
 		cx, cy, hw, hh := out[j], out[n+j], out[2*n+j]/2, out[3*n+j]/2
-		dst = append(dst, candidate{Box: [4]float32{cx - hw, cy - hh, cx + hw, cy + hh}, Score: best, Class: cls})
+		dst = append(dst, candidate{Box: [4]float32{cx - hw, cy - hh, cx + hw, cy + hh}, Score: b, Class: int(cls[j])})
 	}
 	return dst
 }
