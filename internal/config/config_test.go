@@ -12,7 +12,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/edgecam/edgecam/internal/classes"
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
+
+// cocoModel is a tiny valid ONNX model with the YOLOv5 output of 80 classes (COCO-80 by default).
+var cocoModel = onnxtest.ConstantModel([]int64{1, 3, 32, 32}, []int64{1, 100, 85}, make([]float32, 100*85), nil)
 
 const testGroupKey = "c2VjcmV0LWdyb3VwLWtleS0xMjM0NTY3ODkwYWJjZGVm"
 const testDeviceKey = "ZGV2aWNlLWtleS0xMjM0NTY3ODkwYWJjZGVmZ2hpams="
@@ -27,10 +31,11 @@ func newFixture(t *testing.T) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := fixture{dir: dir, model: filepath.Join(dir, "model.onnx"), image: filepath.Join(dir, "frame.jpg")}
-	for _, p := range []string{f.model, f.image} {
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(f.image, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.model, cocoModel, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	return f
 }
@@ -421,7 +426,7 @@ func TestFlagsOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(f.dir, "other.onnx")
-	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
+	if err := os.WriteFile(other, cocoModel, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	stateDir := filepath.Join(f.dir, "state")

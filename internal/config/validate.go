@@ -121,6 +121,11 @@ func (c *Config) checkModel(p *problems) {
 	} else if err := checkFile(c.Model.Path); err != nil {
 		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Model\"): "+
 			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
+	} else if set, _, err := classes.Model(c.Model.Path); err != nil {
+		p.add("model.path", "%s: %v", c.Model.Path, err)
+	} else {
+		// Every label in the configuration is checked against the model's own classes.
+		c.Classes = set
 	}
 	if c.Model.Threads < 0 {
 		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)
