@@ -1,7 +1,6 @@
 package camera
 
 import (
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -306,23 +305,4 @@ func TestRTSPStall(t *testing.T) {
 	}
 	t.Logf("Close took %v", time.Since(start).Round(time.Millisecond))
 	waitBaseline(t, baseGoroutines, baseFDs, baseMats)
-}
-
-// TestOpenStreamOptionsEnv: the FFmpeg options are set only around an open, and a value the
-// user set is left alone.
-func TestOpenStreamOptionsEnv(t *testing.T) {
-	addr := testfixture.FreeAddr(t) // nothing listens there
-	t.Setenv(ffmpegOptionsEnv, "")
-	os.Unsetenv(ffmpegOptionsEnv)
-	if _, err := openStream("rtsp://"+addr+"/x", func() {}); err == nil {
-		t.Fatal("opened a stream nobody serves")
-	}
-	if v, set := os.LookupEnv(ffmpegOptionsEnv); set {
-		t.Errorf("%s left set to %q after the open", ffmpegOptionsEnv, v)
-	}
-	t.Setenv(ffmpegOptionsEnv, "rtsp_transport;udp")
-	openStream("rtsp://"+addr+"/x", func() {})
-	if v := os.Getenv(ffmpegOptionsEnv); v != "rtsp_transport;udp" {
-		t.Errorf("user's %s changed to %q", ffmpegOptionsEnv, v)
-	}
 }
