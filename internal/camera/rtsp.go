@@ -43,6 +43,8 @@ const (
 	// rtspMaxPixels refuses a stream whose SPS announces bigger frames before anything is
 	// decoded (40 megapixels, the default frame limit of the other camera kinds).
 	rtspMaxPixels = 40_000_000
+	// rtspUDPBuffer is the UDP receive buffer asked for.
+	rtspUDPBuffer = 4 << 20
 )
 
 // rtspSource keeps an RTSP session open (gortsplib, TCP or UDP) and keeps the compressed access
@@ -69,7 +71,8 @@ type rtspSource struct {
 	wake      chan struct{} // closed when the first picture arrives or the first session fails
 	closed    bool
 
-	lastPacket atomic.Int64 // unix nanoseconds of the newest RTP packet (or the session start)
+	lastPacket atomic.Int64  // unix nanoseconds of the newest RTP packet (or the session start)
+	lost       atomic.Uint64 // RTP packets lost in the current session
 
 	dec *gopDecoder // owned by Capture, under decMu
 	// decMu serialises captures: they share the decoder's buffers.
@@ -266,6 +269,11 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 		Host:         s.u.Host,
 		ReadTimeout:  rtspHandshakeTimeout,
 		WriteTimeout: rtspHandshakeTimeout,
+		// Room for a key frame's burst of packets over UDP (the kernel caps it at rmem_max).
+		UDPReadBufferSize: rtspUDPBuffer,
+		// Losses and undecodable packets are normal on UDP; the library would print each.
+		OnPacketsLost: func(n uint64) { s.lost.Add(n) },
+		OnDecodeError: func(err error) { slog.Debug("rtsp packet not decodable", "camera", s.id, "err", err) },
 	}
 	switch s.transport {
 	case config.TransportTCP:
@@ -275,6 +283,7 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 	}
 	start := time.Now()
 	s.lastPacket.Store(start.UnixNano())
+	s.lost.Store(0)
 
 	// The handshake blocks; Close (or the session budget) aborts it by closing the client.
 	handshook := make(chan struct{})
@@ -341,6 +350,9 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 
 // endSession forgets the session's pictures (a new session starts from its first key frame).
 func (s *rtspSource) endSession(g *gopWriter, err error) (error, bool, bool) {
+	if n := s.lost.Load(); n > 0 {
+		slog.Debug("rtsp packets lost in the session", "camera", s.id, "lost", n)
+	}
 	s.mu.Lock()
 	delivered := g.delivered
 	s.gop.reset()

@@ -23,6 +23,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 )
 
@@ -234,7 +235,7 @@ func (r *relay) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 
 func (r *relay) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if !r.authorized(ctx.Conn, ctx.Request) {
-		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, nil
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -265,7 +266,7 @@ func (r *relay) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response,
 		return &base.Response{StatusCode: base.StatusOK}, nil, nil
 	}
 	if !r.authorized(ctx.Conn, ctx.Request) {
-		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, nil
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
