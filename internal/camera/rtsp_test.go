@@ -415,8 +415,8 @@ func TestRTSPFreezeAndThaw(t *testing.T) {
 		if firstFail.IsZero() {
 			firstFail = time.Now()
 			t.Logf("first failed capture %v after the freeze: %v", firstFail.Sub(frozen).Round(time.Millisecond), err)
-			wantErr(t, err, "camera door", "old, more than maxFrameAge 1.5s")
-		} else if !strings.Contains(err.Error(), "down since") && !strings.Contains(err.Error(), "maxFrameAge") {
+		}
+		if !strings.Contains(err.Error(), "down since") && !strings.Contains(err.Error(), "maxFrameAge") {
 			t.Errorf("error %q says neither how old the frame is nor that the stream is down", err)
 		}
 		if st := src.(StatusReporter).Status(); st.Up {
