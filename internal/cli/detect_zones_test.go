@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
 
 // detect --config --camera counts bus.jpg as the camera would (zone, mask, bus filter), says
@@ -141,5 +143,29 @@ cameras:
 		if err == nil || !strings.Contains(errOut, want) {
 			t.Errorf("config check: %v\n%s\nwant it to contain %q", err, errOut, want)
 		}
+	}
+}
+
+// config check says which classes the labels were checked against.
+func TestConfigCheckSaysTheModelClasses(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "warehouse.onnx")
+	if err := os.WriteFile(model, onnxtest.YOLOv5Model(320, 2, []string{"forklift", "pallet"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf(`
+model: {path: %q}
+detection: {labelsMinimum: [pallet]}
+azure: {connectionString: "HostName=h.azure-devices.net;SharedAccessKeyName=o;SharedAccessKey=c2VjcmV0"}
+state: {dir: %q}
+cameras: [{id: dock, type: file, path: %q}]
+`, model, dir, testPhoto(t, "bus.jpg"))
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := runCLI(t, "config", "check", "--config", cfgFile)
+	if err != nil || !strings.Contains(errOut, "model classes: 2 from the model's names metadata") {
+		t.Errorf("config check: %v\n%s", err, errOut)
 	}
 }
