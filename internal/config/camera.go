@@ -57,4 +57,9 @@ type Camera struct {
 	Schedule *ScheduleOverride `koanf:"schedule"`
 	// Detection, when set, overrides the global detection settings for this camera.
 	Detection *DetectionOverride `koanf:"detection"`
+
+	// Zones are regions of the frame with their own tally ("<zone>_<label>" keys).
+	Zones []Zone `koanf:"zones"`
+	// Masks are regions whose objects are ignored everywhere.
+	Masks []MaskArea `koanf:"masks"`
 }

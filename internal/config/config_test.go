@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/edgecam/edgecam/internal/classes"
 )
 
 const testGroupKey = "c2VjcmV0LWdyb3VwLWtleS0xMjM0NTY3ODkwYWJjZGVm"
@@ -226,14 +228,18 @@ func TestValidation(t *testing.T) {
 			[]string{`azure.connectionString: the connection string is device "cam1"'s but 2 cameras are configured`, "cameras[1].id: missing"}},
 		{"connection string other id", common + "azure: {connectionString: 'HostName=h;DeviceId=cam1;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: cam2, type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "cam2" differs from the connection string's DeviceId "cam1"`}},
-		{"duplicate ids", common + dpsAzure + "\ncameras: [{id: cam1, type: file, path: IMAGE}, {id: CAM1, type: file, path: IMAGE}]",
-			[]string{`cameras[1].id: "CAM1" is also the id of cameras[0]`}},
+		{"duplicate ids", common + dpsAzure + "\ncameras: [{id: cam1, type: file, path: IMAGE}, {id: cam1, type: file, path: IMAGE}]",
+			[]string{`cameras[1].id: "cam1" is also the id of cameras[0]`}},
+		{"upper-case registration id", common + dpsAzure + "\ncameras: [{id: Cam1, type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: "Cam1" has upper-case letters: a DPS registration ID must be lower case`}},
+		{"registration id last character", common + dpsAzure + "\ncameras: [{id: 'cam1.', type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: "cam1." ends with '.': a DPS registration ID must end with a letter, digit or '-'`}},
 		{"invalid id", common + dpsAzure + "\ncameras: [{id: 'my cam', type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "my cam" contains ' ': a DPS registration ID may hold letters, digits and - . _ : only`}},
 		{"invalid hub id", common + "azure: {connectionString: 'HostName=h;SharedAccessKeyName=p;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: 'a/b', type: file, path: IMAGE}, {id: 'a+b', type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "a/b" contains '/': an IoT Hub device ID may hold`, `cameras[1].id: "a+b" contains '+', which IoT Hub allows but MQTT topics cannot carry`}},
 		{"missing model", "model: {path: DIR/nope.onnx}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
-			[]string{`model.path: file "DIR/nope.onnx" not found (fetch it with`}},
+			[]string{`model.path: file "DIR/nope.onnx" not found: the model is not installed with edgecam`}},
 		{"model is a dir", "model: {path: DIR}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
 			[]string{`model.path: "DIR" is a directory, not a file`}},
 		{"unknown type", common + dpsAzure + "\ncameras: [{id: a, type: htp}]",
@@ -253,7 +259,7 @@ func TestValidation(t *testing.T) {
 		{"unknown key", common + dpsAzure + "\n" + cam + "\nschedual: {period: 10s}",
 			[]string{`schedual: unknown key (did you mean "schedule"?)`}},
 		{"unknown nested key", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, pasword: x}]\ndetection: {threshold: 0.5}",
-			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum)`}},
+			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum, filters)`}},
 		{"section not a map", common + dpsAzure + "\n" + cam + "\nschedule: 30s",
 			[]string{`schedule: expected a mapping with the keys due, period, got "30s"`}},
 		{"bad model id", common + cam + "\nazure: {modelId: 'com:example;1', dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + "}}",
@@ -416,7 +422,8 @@ func TestFlagsOverride(t *testing.T) {
 	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Parse([]string{"--config", "x.yaml", "--schedule-period", "1m", "--state-dir", "/tmp/state", "--detection.scoreThreshold", "0.25", "--model", other, "--labels", "car,Truck"}); err != nil {
+	stateDir := filepath.Join(f.dir, "state")
+	if err := fs.Parse([]string{"--config", "x.yaml", "--schedule-period", "1m", "--state-dir", stateDir, "--detection.scoreThreshold", "0.25", "--model", other, "--labels", "car,Truck"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load(LoadOptions{File: f.write(t, strings.Replace(baseYAML, "path: MODEL}", "path: MODEL, threads: 1}", 1)), Flags: fs,
@@ -424,7 +431,7 @@ func TestFlagsOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Schedule.Period.Std() != time.Minute || cfg.State.Dir != "/tmp/state" || cfg.Detection.ScoreThreshold != 0.25 ||
+	if cfg.Schedule.Period.Std() != time.Minute || cfg.State.Dir != stateDir || cfg.Detection.ScoreThreshold != 0.25 ||
 		cfg.Model.Path != other || cfg.Model.Threads != 1 || !reflect.DeepEqual(cfg.Detection.LabelsOfInterest, []string{"car", "truck"}) {
 		t.Fatalf("flags not applied: %+v %+v %+v %+v", cfg.Schedule, cfg.State, cfg.Detection, cfg.Model)
 	}
@@ -503,29 +510,29 @@ schedule: {due: 0.00:00:01, period: 1m}
 }
 
 func TestParseLabels(t *testing.T) {
-	got, err := ParseLabels(" Person,traffic_light , ,PERSON,tv")
+	got, err := ParseLabels(classes.COCO(), " Person,traffic_light , ,PERSON,tv")
 	if err != nil || !reflect.DeepEqual(got, []string{"person", "traffic light", "tv"}) {
 		t.Fatalf("ParseLabels = %q, %v", got, err)
 	}
-	if got, err := ParseLabels(""); err != nil || len(got) != 0 {
+	if got, err := ParseLabels(classes.COCO(), ""); err != nil || len(got) != 0 {
 		t.Fatalf("ParseLabels(\"\") = %q, %v", got, err)
 	}
-	_, err = ParseLabels("persn,kar")
+	_, err = ParseLabels(classes.COCO(), "persn,kar")
 	if err == nil || !strings.Contains(err.Error(), `unknown label "persn" (did you mean "person"?)`) || !strings.Contains(err.Error(), `unknown label "kar" (did you mean "car"?)`) {
 		t.Fatalf("ParseLabels error = %v", err)
 	}
 }
 
 func TestValidateDetection(t *testing.T) {
-	if err := ValidateDetection(Detection{ScoreThreshold: 1, LabelsOfInterest: []string{"Dog"}}); err != nil {
+	if err := ValidateDetection(classes.COCO(), Detection{ScoreThreshold: 1, LabelsOfInterest: []string{"Dog"}}); err != nil {
 		t.Fatal(err)
 	}
-	err := ValidateDetection(Detection{ScoreThreshold: 0, LabelsMinimum: []string{"unicorn"}})
+	err := ValidateDetection(classes.COCO(), Detection{ScoreThreshold: 0, LabelsMinimum: []string{"unicorn"}})
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Key != "scoreThreshold" || !strings.Contains(err.Error(), "labelsMinimum: unknown label \"unicorn\"") {
 		t.Fatalf("ValidateDetection = %v", err)
 	}
-	d, err := NormalizeDetection(Detection{ScoreThreshold: 0.5, LabelsMinimum: []string{"Traffic_Light"}})
+	d, err := NormalizeDetection(classes.COCO(), Detection{ScoreThreshold: 0.5, LabelsMinimum: []string{"Traffic_Light"}})
 	if err != nil || d.LabelsMinimum[0] != "traffic light" {
 		t.Fatalf("NormalizeDetection = %+v, %v", d, err)
 	}

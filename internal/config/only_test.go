@@ -9,11 +9,14 @@ import (
 
 func TestLoadOnlyReportsTheKeysAsked(t *testing.T) {
 	dir := t.TempDir()
-	file, img := filepath.Join(dir, "c.yaml"), filepath.Join(dir, "x.jpg")
-	if err := os.WriteFile(img, []byte("\xff\xd8\xff"), 0o600); err != nil {
+	file := filepath.Join(dir, "c.yaml")
+	// The file camera's image must exist for its camera to be valid: one made here, not a fixed path.
+	img := filepath.Join(dir, "x.jpg")
+	if err := os.WriteFile(img, []byte("not checked as an image"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	yaml := "model: {path: /nonexistent/model.onnx}\ncameras:\n  - {id: cam1, type: file, path: " + img + "}\n  - {id: cam2, type: http}\n"
+	model := filepath.Join(dir, "missing", "model.onnx")
+	yaml := "model: {path: " + model + "}\ncameras:\n  - {id: cam1, type: file, path: " + img + "}\n  - {id: cam2, type: http}\n"
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +31,7 @@ func TestLoadOnlyReportsTheKeysAsked(t *testing.T) {
 		!strings.Contains(err.Error(), "cameras[1].url") {
 		t.Fatalf("cameras only: %v", err)
 	}
-	yaml = "model: {path: /nonexistent/model.onnx}\ncameras:\n  - {id: cam1, type: file, path: " + img + "}\n"
+	yaml = "model: {path: " + model + "}\ncameras:\n  - {id: cam1, type: file, path: " + img + "}\n"
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -41,6 +44,7 @@ func (c *Config) Redacted() *Config {
 				l := append([]string{}, (*d.LabelsMinimum)...)
 				d.LabelsMinimum = &l
 			}
+			d.Filters = maps.Clone(d.Filters)
 			cam.Detection = &d
 		}
 		if cam.Schedule != nil {
@@ -122,7 +126,11 @@ func scalar(v reflect.Value) (string, string, bool) {
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		return strconv.FormatInt(v.Int(), 10), "!!int", true
 	case reflect.Float64, reflect.Float32:
-		return strconv.FormatFloat(v.Float(), 'g', -1, 64), "!!float", true
+		s := strconv.FormatFloat(v.Float(), 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEIN") {
+			return s, "!!int", true // a whole number reads back as the same float, without a !!float tag
+		}
+		return s, "!!float", true
 	case reflect.Bool:
 		return strconv.FormatBool(v.Bool()), "!!bool", true
 	}
@@ -142,6 +150,12 @@ func yamlNode(v reflect.Value, omitZero bool) *yaml.Node {
 		fields(v, omitZero, func(name string, f reflect.Value) {
 			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, yamlNode(f, omitZero || f.Kind() == reflect.Slice))
 		})
+		return n
+	case reflect.Map:
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		for _, k := range sortedKeys(v) {
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k.String()}, yamlNode(v.MapIndex(k), true))
+		}
 		return n
 	case reflect.Slice:
 		n := &yaml.Node{Kind: yaml.SequenceNode}
@@ -201,6 +215,15 @@ func jsonValue(v reflect.Value, omitZero bool) any {
 			}{name, jsonValue(f, omitZero || f.Kind() == reflect.Slice)})
 		})
 		return m
+	case reflect.Map:
+		m := orderedMap{}
+		for _, k := range sortedKeys(v) {
+			m = append(m, struct {
+				k string
+				v any
+			}{k.String(), jsonValue(v.MapIndex(k), true)})
+		}
+		return m
 	case reflect.Slice:
 		out := make([]any, v.Len())
 		for i := range out {
@@ -209,4 +232,11 @@ func jsonValue(v reflect.Value, omitZero bool) any {
 		return out
 	}
 	return v.Interface()
+}
+
+// sortedKeys returns the keys of a map with string keys, sorted.
+func sortedKeys(v reflect.Value) []reflect.Value {
+	keys := v.MapKeys()
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	return keys
 }

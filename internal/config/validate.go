@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/iothub"
 )
 
@@ -71,7 +72,7 @@ func (c *Config) check() problems {
 	if err := ValidateSchedule(c.Schedule); err != nil {
 		p.addErr("schedule", err)
 	}
-	if d, err := NormalizeDetection(c.Detection); err != nil {
+	if d, err := NormalizeDetection(c.Classes, c.Detection); err != nil {
 		p.addErr("detection", err)
 	} else {
 		c.Detection = d
@@ -118,7 +119,8 @@ func (c *Config) checkModel(p *problems) {
 	if c.Model.Path == "" {
 		p.add("model.path", "empty: set the YOLOv5 ONNX model file (e.g. %s)", DefaultModelPath)
 	} else if err := checkFile(c.Model.Path); err != nil {
-		p.add("model.path", "%v (fetch it with `make deps-model` or point model.path at a YOLOv5 .onnx file)", err)
+		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Model\"): "+
+			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
 	}
 	if c.Model.Threads < 0 {
 		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)
@@ -163,27 +165,30 @@ func ValidateSchedule(s Schedule) error {
 	return p.join()
 }
 
-// ValidateDetection checks a threshold in (0,1] and that every label is a COCO label
-// (case-insensitive; DTDL-safe spellings accepted).
-func ValidateDetection(d Detection) error {
-	_, err := NormalizeDetection(d)
+// ValidateDetection checks a threshold in (0,1], that every label is one of set's
+// (case-insensitive; DTDL-safe spellings accepted) and the per-label filters.
+func ValidateDetection(set classes.Set, d Detection) error {
+	_, err := NormalizeDetection(set, d)
 	return err
 }
 
 // NormalizeDetection validates d (see ValidateDetection) and returns it with the labels in their
-// canonical COCO spelling, without duplicates. Errors are *FieldError values joined, keyed
-// scoreThreshold, labelsOfInterest and labelsMinimum.
-func NormalizeDetection(d Detection) (Detection, error) {
+// canonical spelling, without duplicates. Errors are *FieldError values joined, keyed
+// scoreThreshold, labelsOfInterest, labelsMinimum and filters.<label>[.<key>].
+func NormalizeDetection(set classes.Set, d Detection) (Detection, error) {
 	var p problems
 	if err := ValidateThreshold(d.ScoreThreshold); err != nil {
 		p.add("scoreThreshold", "%v", err)
 	}
 	var err error
-	if d.LabelsOfInterest, err = CanonicalLabels(d.LabelsOfInterest); err != nil {
+	if d.LabelsOfInterest, err = set.Canonical(d.LabelsOfInterest); err != nil {
 		p.addErr("labelsOfInterest", err)
 	}
-	if d.LabelsMinimum, err = CanonicalLabels(d.LabelsMinimum); err != nil {
+	if d.LabelsMinimum, err = set.Canonical(d.LabelsMinimum); err != nil {
 		p.addErr("labelsMinimum", err)
+	}
+	if d.Filters, err = NormalizeFilters(set, d.Filters); err != nil {
+		p.addErr("filters", err)
 	}
 	return d, p.join()
 }
@@ -249,6 +254,9 @@ func (c *Config) checkAzure(p *problems) *iothub.ConnectionString {
 			p.add("azure.dps.deviceKey", "not valid base64: copy the key exactly as the portal shows it")
 		case d.DeviceKey != "" && len(c.Cameras) > 1:
 			p.add("azure.dps.deviceKey", "a device key belongs to one registration but %d cameras are configured: use an enrollment group's groupEnrollmentKey", len(c.Cameras))
+		}
+		if r := d.ReprovisionAfter.Std(); r < 0 || (r > 0 && r < time.Second) {
+			p.add("azure.dps.reprovisionAfter", "%s: use 0 (never register again on an unreachable hub) or at least 1s (mind DPS's quotas; the default is %s)", r, DefaultReprovisionAfter.Std())
 		}
 		if d.GlobalEndpoint == "" {
 			p.add("azure.dps.globalEndpoint", "empty: use %s", DefaultGlobalEndpoint)
@@ -327,7 +335,7 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				p.add(key+".id", "%v", err)
 			}
 			norm := cam.ID
-			if dps { // DPS registration IDs are case-insensitive
+			if dps { // DPS registration IDs are case-insensitive (and checked to be lower case)
 				norm = strings.ToLower(norm)
 			}
 			if j, dup := seen[norm]; dup {
@@ -355,13 +363,18 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				if l.list == nil {
 					continue
 				}
-				canon, err := CanonicalLabels(*l.list)
+				canon, err := c.Classes.Canonical(*l.list)
 				if err != nil {
 					p.addErr(key+".detection."+l.name, err)
 				}
 				*l.list = canon
 			}
+			var err error
+			if o.Filters, err = NormalizeFilters(c.Classes, o.Filters); err != nil {
+				p.addErr(key+".detection.filters", err)
+			}
 		}
+		checkZones(p, key, cam.Zones, cam.Masks, c.Classes)
 	}
 }
 
@@ -379,6 +392,8 @@ func checkDeviceID(id string, dps bool) error {
 	for _, r := range id {
 		alnum := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 		switch {
+		case dps && r >= 'A' && r <= 'Z':
+			return fmt.Errorf("%q has upper-case letters: a DPS registration ID must be lower case (DPS compares IDs case-insensitively, the key derived from a group key covers the exact bytes): use %q", id, strings.ToLower(id))
 		case alnum:
 		case r == '#' || r == '+':
 			return fmt.Errorf("%q contains %q, which IoT Hub allows but MQTT topics cannot carry: use letters, digits and - . _ :", id, r)

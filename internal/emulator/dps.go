@@ -19,8 +19,6 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-
-	"github.com/edgecam/edgecam/internal/iothub"
 )
 
 // RegistrationFailure is a fault the DPS endpoint injects into a registration.
@@ -275,7 +273,7 @@ func (s *dpsService) authenticate(pk packets.Packet) (enrollmentMatch, error) {
 	var lastErr error
 	for i := range groups {
 		g := &groups[i]
-		key, err := iothub.DeriveDeviceKey(g.Key, u.registrationID)
+		key, err := deriveDeviceKey(g.Key, u.registrationID)
 		if err != nil {
 			lastErr = err
 			continue
@@ -540,19 +538,26 @@ func (s *dpsService) finish(op *operation) []byte {
 	return body
 }
 
-// allocate picks the hub under the configured policy.
+// allocate picks the hub under the configured policy, among the hubs not removed.
 func (s *dpsService) allocate(op *operation) (int, *InitialTwin, json.RawMessage, error) {
 	e := s.e
-	n := len(e.hubs)
+	e.mu.Lock()
+	var linked []int
+	for i, h := range e.hubs {
+		if !h.gone {
+			linked = append(linked, i)
+		}
+	}
+	e.mu.Unlock()
 	switch e.cfg.DPS.Allocation {
 	case AllocateHashed:
 		h := fnv.New32a()
 		h.Write([]byte(op.regID))
-		return int(h.Sum32() % uint32(n)), nil, nil, nil
+		return linked[int(h.Sum32()%uint32(len(linked)))], nil, nil, nil
 	case AllocateCustom:
-		return s.allocateCustom(op)
+		return s.allocateCustom(op, linked)
 	default:
-		counts := make([]int, n)
+		counts := make([]int, len(e.hubs))
 		e.mu.Lock()
 		for id, d := range e.devices {
 			if id != op.match.deviceID {
@@ -560,9 +565,9 @@ func (s *dpsService) allocate(op *operation) (int, *InitialTwin, json.RawMessage
 			}
 		}
 		e.mu.Unlock()
-		best := 0
-		for i, c := range counts {
-			if c < counts[best] {
+		best := linked[0]
+		for _, i := range linked {
+			if counts[i] < counts[best] {
 				best = i
 			}
 		}
@@ -570,9 +575,12 @@ func (s *dpsService) allocate(op *operation) (int, *InitialTwin, json.RawMessage
 	}
 }
 
-func (s *dpsService) allocateCustom(op *operation) (int, *InitialTwin, json.RawMessage, error) {
+func (s *dpsService) allocateCustom(op *operation, indexes []int) (int, *InitialTwin, json.RawMessage, error) {
 	e := s.e
-	linked := e.HubHosts()
+	linked := make([]string, len(indexes))
+	for i, h := range indexes {
+		linked[i] = e.hubs[h].host
+	}
 	req := AllocationRequest{
 		DeviceRuntimeContext: DeviceRuntimeContext{RegistrationID: op.regID, SymmetricKey: &struct{}{}, Payload: op.payload},
 		LinkedHubs:           linked,
@@ -625,7 +633,7 @@ func (s *dpsService) allocateCustom(op *operation) (int, *InitialTwin, json.RawM
 	}
 	for i, h := range linked {
 		if strings.EqualFold(h, ar.IotHubHostName) {
-			return i, ar.InitialTwin, ar.Payload, nil
+			return indexes[i], ar.InitialTwin, ar.Payload, nil
 		}
 	}
 	return 0, nil, nil, fmt.Errorf("custom allocation webhook chose hub %q, which is not one of the linked hubs %v", ar.IotHubHostName, linked)

@@ -26,8 +26,14 @@ var (
 	ErrNotConnected = errors.New("not connected to IoT Hub")
 	// ErrClosed: the client was closed.
 	ErrClosed = errors.New("client closed")
-	// ErrMessageTooLarge: a telemetry body over IoT Hub's 256 KB limit.
+	// ErrMessageTooLarge: a telemetry message (body and properties) over IoT Hub's 256 KB limit.
 	ErrMessageTooLarge = errors.New("message too large")
+	// ErrUnreachable: the hub could not be reached for Options.UnreachableAfter; a device
+	// provisioned through DPS registers again (its hub may have moved or been deleted).
+	ErrUnreachable = errors.New("hub unreachable")
+	// ErrRegistrationDisabled: DPS answered that the enrollment or registration is disabled (an
+	// operator blocked the device); retry only after a long wait.
+	ErrRegistrationDisabled = errors.New("registration disabled")
 )
 
 const (
@@ -82,12 +88,17 @@ type mqttSettings struct {
 	addr, clientID, username, password string
 	tls                                *tls.Config
 	keepAlive, connectTimeout          time.Duration
-	onLost                             func(mqtt.Client, error)
-	cleanup                            *sync.WaitGroup // tracks the close of an abandoned attempt, if set
+	// persistent asks for CleanSession 0 (the hub keeps subscriptions and queued
+	// cloud-to-device messages across connections); onMessage then receives what arrives
+	// before the SUBSCRIBEs are acknowledged.
+	persistent bool
+	onMessage  mqtt.MessageHandler
+	onLost     func(mqtt.Client, error)
+	cleanup    *sync.WaitGroup // tracks the close of an abandoned attempt, if set
 }
 
-// connectMQTT opens one clean-session MQTT 3.1.1 connection without paho's automatic
-// reconnection and waits for CONNACK or ctx.
+// connectMQTT opens one MQTT 3.1.1 connection without paho's automatic reconnection and waits
+// for CONNACK or ctx.
 func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 	o := mqtt.NewClientOptions().
 		AddBroker("tls://" + s.addr).
@@ -96,7 +107,7 @@ func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 		SetPassword(s.password).
 		SetTLSConfig(s.tls).
 		SetProtocolVersion(4).
-		SetCleanSession(true).
+		SetCleanSession(!s.persistent).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(s.keepAlive).
@@ -106,6 +117,9 @@ func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 		SetOrderMatters(true)
 	if s.onLost != nil {
 		o.SetConnectionLostHandler(s.onLost)
+	}
+	if s.onMessage != nil {
+		o.SetDefaultPublishHandler(s.onMessage)
 	}
 	cl := mqtt.NewClient(o)
 	tok := cl.Connect()

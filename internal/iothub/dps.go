@@ -221,7 +221,7 @@ func (r dpsReply) outcome(o DPSOptions) (a Assignment, done bool, err error) {
 		}
 		return Assignment{}, true, fmt.Errorf("dps: registration of %q failed (%s): check the enrollment (group or individual) in scope %s, its allocation policy and linked hubs", o.RegistrationID, detail, o.IDScope)
 	case "disabled":
-		return Assignment{}, true, fmt.Errorf("dps: the enrollment or registration of %q is disabled in scope %s: enable it in DPS / IoT Central", o.RegistrationID, o.IDScope)
+		return Assignment{}, true, fmt.Errorf("dps: the enrollment or registration of %q is disabled in scope %s (%w): enable it in DPS / unblock it in IoT Central", o.RegistrationID, o.IDScope, ErrRegistrationDisabled)
 	}
 	return Assignment{}, true, fmt.Errorf("dps: unexpected registration status %q", status)
 }
