@@ -114,3 +114,17 @@ func TestTokenBucket(t *testing.T) {
 		t.Error("no token after a second")
 	}
 }
+
+func TestQueueBudgets(t *testing.T) {
+	cfg := &config.Config{State: config.State{MaxQueueBytes: 64 << 20}, Cameras: []config.Camera{
+		{ID: "a", MaxQueueBytes: 16 << 20}, {ID: "b"}, {ID: "c"},
+	}}
+	got := queueBudgets(cfg)
+	if got[0] != 16<<20 || got[1] != 24<<20 || got[2] != 24<<20 {
+		t.Errorf("budgets %v, want a's own 16 MiB and 24 MiB each for b and c", got)
+	}
+	cfg.Cameras[0].MaxQueueBytes = 64 << 20
+	if got := queueBudgets(cfg); got[1] != config.MinQueueBytes {
+		t.Errorf("nothing left: %v, want at least %d each", got, config.MinQueueBytes)
+	}
+}
