@@ -22,6 +22,7 @@ require (
 	github.com/yalue/onnxruntime_go v1.35.0
 	go.yaml.in/yaml/v3 v3.0.4
 	gocv.io/x/gocv v0.31.0
+	golang.org/x/net v0.44.0
 	golang.org/x/sys v0.36.0
 )
 
@@ -47,7 +48,6 @@ require (
 	github.com/prometheus/procfs v0.16.1 // indirect
 	github.com/rs/xid v1.4.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
-	golang.org/x/net v0.44.0 // indirect
 	golang.org/x/sync v0.17.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 )

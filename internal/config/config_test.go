@@ -460,6 +460,8 @@ azure: {connectionString: "HostName=h.azure-devices.net;SharedAccessKeyName=owne
 cameras:
   - {id: a, type: http, url: "http://admin:hunter2@cam/snap.jpg?channel=1&pwd=hunter3", username: admin, password: hunter4}
   - {id: b, type: rtsp, url: "rtsp://u:hunter5@cam:554/s?token=hunter6"}
+  - {id: c, type: rtsp, url: "rtsp://cam:554/user=admin&password=hunter7&channel=1&stream=0.sdp"}
+  - {id: d, type: http, url: "http://cam/videostream.cgi?USER=admin&PWD=hunter8"}
 `)
 	if err != nil {
 		t.Fatal(err)

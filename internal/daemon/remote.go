@@ -41,6 +41,7 @@ func (w *worker) setHandlers(o *iothub.Options) {
 	o.Methods = w.method
 	o.Desired = w.desiredPatch
 	o.C2D = w.c2d
+	w.limitCloud(o) // bounded sizes, rates and queues: see inbox.go
 }
 
 // onConnect runs after every (re)connect, in its own goroutine: deliver what queued up while
