@@ -522,3 +522,20 @@ func TestValidateDetection(t *testing.T) {
 		t.Fatalf("ValidateSchedule = %v", err)
 	}
 }
+
+func TestWarningsCAFileForARemoteHub(t *testing.T) {
+	c := Default()
+	c.Azure.CAFile = "/etc/edgecam/ca.pem"
+	c.Azure.DPS.GlobalEndpoint = "127.0.0.1:8882"
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("emulator on loopback: %v", w)
+	}
+	c.Azure.DPS.GlobalEndpoint = DefaultGlobalEndpoint
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "azure.caFile") || !strings.Contains(w[0], DefaultGlobalEndpoint) {
+		t.Errorf("CA file with Azure's DPS: %v", w)
+	}
+	c.Azure.ConnectionString = "HostName=localhost:8883;DeviceId=cam1;SharedAccessKey=" + testDeviceKey
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("connection string to localhost: %v", w)
+	}
+}

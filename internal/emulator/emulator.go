@@ -368,17 +368,17 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}()
 
-	ca, err := loadOrCreateCA(e.stateDir)
-	if err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
-	}
-	e.caPEM = ca.certPEM
-	e.caFile = filepath.Join(e.stateDir, caCertFile)
 	names := append([]string{}, cfg.ExtraNames...)
 	for _, h := range e.cfg.Hubs {
 		names = append(names, hostOf(h.Listen, h.Host))
 	}
 	names = append(names, hostOf(e.cfg.DPS.Listen, e.cfg.DPS.Host), hostOf(e.cfg.Service.Listen, e.cfg.Service.Host))
+	ca, err := loadOrCreateCA(e.stateDir, names)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	e.caPEM = ca.certPEM
+	e.caFile = filepath.Join(e.stateDir, caCertFile)
 	cert, err := ca.serverCert(names)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
