@@ -43,6 +43,7 @@ vet:
 # and a short fuzz run of the protocol parsers.
 test: deps build
 	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
+	@scripts/check-hermetic.sh
 	$(GO) vet ./...
 	EDGECAM_REQUIRE_NODE=1 $(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS) ./internal/daemon/

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/dtdl"
 	"github.com/edgecam/edgecam/internal/iothub"
@@ -245,7 +246,7 @@ func (w *worker) applyOne(name string, raw json.RawMessage, sched *config.Schedu
 		det.ScoreThreshold, st.Threshold = t, &t
 		return t, nil
 	case dtdl.PredictionLabelsOfInterest, dtdl.PredictionLabelsMinimum:
-		labels, err := parseLabelsValue(raw)
+		labels, err := parseLabelsValue(w.classes, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -260,16 +261,16 @@ func (w *worker) applyOne(name string, raw json.RawMessage, sched *config.Schedu
 }
 
 // parseLabelsValue reads a comma-separated string (the DTDL schema) or a JSON array of labels.
-func parseLabelsValue(raw json.RawMessage) ([]string, error) {
+func parseLabelsValue(set classes.Set, raw json.RawMessage) ([]string, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
-		return config.ParseLabels(s)
+		return config.ParseLabels(set, s)
 	}
 	var list []string
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, fmt.Errorf("want COCO labels separated by commas, e.g. \"person,bicycle\"")
+		return nil, fmt.Errorf("want labels separated by commas, e.g. \"person,bicycle\"")
 	}
-	return config.CanonicalLabels(list)
+	return set.Canonical(list)
 }
 
 // method answers a direct method (an IoT Central command).

@@ -14,8 +14,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/coco"
 )
 
@@ -64,8 +64,10 @@ type Options struct {
 	// ModelID is the Interface's @id, the DTMI the device sends as its model ID
 	// (e.g. "dtmi:com:example:edgecam;1").
 	ModelID string
-	// Labels are the COCO labels that get a Telemetry, in any order and spelling coco.Lookup
-	// accepts; empty means all 80.
+	// Classes are the model's class names; the zero value is COCO-80.
+	Classes classes.Set
+	// Labels are the labels of Classes that get a Telemetry, in any order and spelling
+	// classes.Set.Lookup accepts; empty means all of them.
 	Labels []string
 }
 
@@ -76,7 +78,7 @@ func Interface(opts Options) ([]byte, error) {
 	if err := ValidateModelID(opts.ModelID); err != nil {
 		return nil, err
 	}
-	labels, err := canonicalLabels(opts.Labels)
+	labels, err := canonicalLabels(opts.Classes, opts.Labels)
 	if err != nil {
 		return nil, err
 	}
@@ -159,27 +161,19 @@ func property(name, display, schema string, writable bool, description string) e
 	return element{Type: "Property", Name: name, DisplayName: display, Description: description, Schema: schema, Writable: writable}
 }
 
-// canonicalLabels maps labels to their COCO names, in model index order without duplicates.
-func canonicalLabels(in []string) ([]string, error) {
+// canonicalLabels maps labels to their canonical names in set, in model index order without
+// duplicates; no labels means all of set's.
+func canonicalLabels(set classes.Set, in []string) ([]string, error) {
 	if len(in) == 0 {
-		return coco.Names[:], nil
+		return set.Names(), nil
 	}
-	want := make(map[string]bool, len(in))
-	var unknown []string
-	for _, l := range in {
-		n, ok := coco.Lookup(l)
-		if !ok {
-			unknown = append(unknown, fmt.Sprintf("%q (did you mean %q?)", l, coco.Suggest(l)))
-			continue
-		}
-		want[n] = true
+	canon, err := set.Canonical(in)
+	if err != nil {
+		return nil, err
 	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("not COCO labels: %s", strings.Join(unknown, ", "))
-	}
-	out := make([]string, 0, len(want))
-	for _, n := range coco.Names {
-		if want[n] {
+	out := make([]string, 0, len(canon))
+	for _, n := range set.Names() {
+		if slices.Contains(canon, n) {
 			out = append(out, n)
 		}
 	}
