@@ -12,7 +12,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/edgecam/edgecam/internal/classes"
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
+
+// cocoModel is a tiny valid ONNX model with the YOLOv5 output of 80 classes (COCO-80 by default).
+var cocoModel = onnxtest.ConstantModel([]int64{1, 3, 32, 32}, []int64{1, 100, 85}, make([]float32, 100*85), nil)
 
 const testGroupKey = "c2VjcmV0LWdyb3VwLWtleS0xMjM0NTY3ODkwYWJjZGVm"
 const testDeviceKey = "ZGV2aWNlLWtleS0xMjM0NTY3ODkwYWJjZGVmZ2hpams="
@@ -27,10 +31,11 @@ func newFixture(t *testing.T) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := fixture{dir: dir, model: filepath.Join(dir, "model.onnx"), image: filepath.Join(dir, "frame.jpg")}
-	for _, p := range []string{f.model, f.image} {
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(f.image, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.model, cocoModel, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	return f
 }
@@ -118,6 +123,8 @@ cameras:
   - id: street
     type: rtsp
     url: rtsp://cam/stream1
+    transport: UDP
+    maxFrameAge: 5s
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +150,9 @@ cameras:
 	}
 	if got := cfg.CameraSchedule(2); got != cfg.Schedule {
 		t.Errorf("CameraSchedule(2) = %+v", got)
+	}
+	if c := cfg.Cameras[2]; c.Transport != TransportUDP || c.MaxFrameAge != 5*time.Second || cfg.Cameras[0].Transport != "" {
+		t.Errorf("rtsp keys: transport %q maxFrameAge %v; http camera transport %q", c.Transport, c.MaxFrameAge, cfg.Cameras[0].Transport)
 	}
 	if !reflect.DeepEqual(cfg.Cameras[1].Args, []string{"--awb", "daylight"}) || cfg.CameraIndex("street") != 2 || cfg.CameraIndex("nope") != -1 {
 		t.Errorf("camera 1 args %v", cfg.Cameras[1].Args)
@@ -252,6 +262,9 @@ func TestValidation(t *testing.T) {
 			[]string{"cameras[0].url: missing: an http camera needs the snapshot URL", `cameras[1].url: "ftp://x/y" is not an http:// or https:// URL`}},
 		{"rtsp without url", common + dpsAzure + "\ncameras: [{id: a, type: rtsp}]",
 			[]string{"cameras[0].url: missing: an rtsp camera needs the stream URL"}},
+		{"rtsp keys", common + dpsAzure + "\ncameras: [{id: a, type: rtsp, url: 'http://u:pw@cam/x', transport: quic, maxFrameAge: -1s}]",
+			[]string{`is not an rtsp:// or rtsps:// URL`, `cameras[0].transport: "quic" is not a transport: use tcp (the default), udp or auto`,
+				"cameras[0].maxFrameAge: -1s is negative"}},
 		{"file without path", common + dpsAzure + "\ncameras: [{id: a, type: file}, {id: b, type: file, path: DIR/none.jpg}]",
 			[]string{"cameras[0].path: missing: a file camera needs the path", `cameras[1].path: file "DIR/none.jpg" not found`}},
 		{"rpi rotation", common + dpsAzure + "\ncameras: [{id: a, type: rpi, rotation: 90}]",
@@ -421,7 +434,7 @@ func TestFlagsOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(f.dir, "other.onnx")
-	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
+	if err := os.WriteFile(other, cocoModel, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	stateDir := filepath.Join(f.dir, "state")

@@ -25,6 +25,13 @@ const (
 	TypeFile = "file"
 )
 
+// RTSP transports (cameras[].transport).
+const (
+	TransportTCP  = "tcp"
+	TransportUDP  = "udp"
+	TransportAuto = "auto"
+)
+
 var cameraTypes = []string{TypeRPi, TypeHTTP, TypeRTSP, TypeFile}
 
 // HTTP authentication schemes a camera's auth key may pin.
@@ -121,6 +128,11 @@ func (c *Config) checkModel(p *problems) {
 	} else if err := checkFile(c.Model.Path); err != nil {
 		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Model\"): "+
 			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
+	} else if set, _, err := classes.Model(c.Model.Path); err != nil {
+		p.add("model.path", "%s: %v", c.Model.Path, err)
+	} else {
+		// Every label in the configuration is checked against the model's own classes.
+		c.Classes = set
 	}
 	if c.Model.Threads < 0 {
 		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)
@@ -443,8 +455,19 @@ func (cam *Camera) checkKind(p *problems, key string) {
 	case TypeRTSP:
 		if cam.URL == "" {
 			p.add(key+".url", "missing: an rtsp camera needs the stream URL, e.g. rtsp://192.168.1.64:554/stream1")
-		} else if _, err := url.Parse(cam.URL); err != nil {
-			p.add(key+".url", "%q is not a URL", redactURL(cam.URL))
+		} else if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+			p.add(key+".url", "%q is not an rtsp:// or rtsps:// URL", redactURL(cam.URL))
+		}
+		switch strings.ToLower(strings.TrimSpace(cam.Transport)) {
+		case "", TransportTCP:
+			cam.Transport = TransportTCP
+		case TransportUDP, TransportAuto:
+			cam.Transport = strings.ToLower(strings.TrimSpace(cam.Transport))
+		default:
+			p.add(key+".transport", "%q is not a transport: use tcp (the default), udp or auto", cam.Transport)
+		}
+		if cam.MaxFrameAge < 0 {
+			p.add(key+".maxFrameAge", "%v is negative: use 0 for the default (2 s or 3 frame intervals, whichever is larger)", cam.MaxFrameAge)
 		}
 	case TypeFile:
 		if cam.Path == "" {

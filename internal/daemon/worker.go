@@ -59,6 +59,8 @@ type worker struct {
 	dropped   uint64          // queue.Dropped() already counted in the metrics
 	life      context.Context // ends when the daemon stops (for work not tied to a request)
 	tickStart atomic.Int64    // unix nanos of the tick in flight, 0 when idle
+	lastFrame atomic.Int64    // unix nanos of the last captured frame's time, 0 before the first
+	captureOK atomic.Bool     // the last capture succeeded
 	wake      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -111,6 +113,7 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	w.link.handlers = w.setHandlers
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
 	opts.Metrics.QueueDepth.WithLabelValues(cam.ID).Set(float64(q.Len()))
+	opts.Metrics.CameraStatus(cam.ID, w.status)
 	return w, nil
 }
 
@@ -152,6 +155,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	clear(w.body)
 	frame, err := w.src.Capture(cctx)
 	cancel()
+	w.captureOK.Store(err == nil)
 	if err != nil {
 		w.metrics.CaptureErrors.WithLabelValues(w.cam.ID).Inc()
 		return false, fmt.Errorf("capture failed (no stale frame is scored): %w", err)
@@ -163,6 +167,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	if capturedAt.IsZero() {
 		capturedAt = start
 	}
+	w.lastFrame.Store(capturedAt.UnixNano())
 	if w.cam.ImageFile != "" {
 		if err := camera.Save(w.cam.ImageFile, frame); err != nil {
 			w.log.Warn("could not keep the captured frame", "file", w.cam.ImageFile, "err", err)
@@ -231,6 +236,18 @@ func (w *worker) saveMarkedUp(frame *camera.Frame, rules *tally.Rules) {
 	if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
 		w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
 	}
+}
+
+// status is the camera's state for the metrics: a streaming source's own, else the last capture.
+func (w *worker) status() (up bool, frameTime time.Time) {
+	if r, ok := w.src.(camera.StatusReporter); ok {
+		st := r.Status()
+		return st.Up, st.FrameTime
+	}
+	if n := w.lastFrame.Load(); n != 0 {
+		frameTime = time.Unix(0, n)
+	}
+	return w.captureOK.Load(), frameTime
 }
 
 // stuck reports a tick that has run far longer than any capture and detection should.
