@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/emulator"
+	"github.com/edgecam/edgecam/internal/iothub"
 )
 
 // A camera provisioned through DPS whose hub disappears registers again after
@@ -73,5 +74,27 @@ func TestQueuedOfflineCommandDeliveredAfterReconnect(t *testing.T) {
 		return r.Msg == "queued command done" && r.Attrs["name"] == "ImageTimerStop" && fmt.Sprint(r.Attrs["status"]) == "200"
 	}); err != nil {
 		t.Fatalf("the command queued while offline was not run after the reconnect: %v", err)
+	}
+}
+
+// A camera with its own key (derived off the device with provision --derive-key): no group key
+// in the configuration, and DPS still admits it through the group enrollment.
+func TestCameraWithItsOwnDeviceKey(t *testing.T) {
+	e := startEmulator(t)
+	cfg := dpsConfig(t, e)
+	key, err := iothub.DeriveDeviceKey(groupKey, "own-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Azure.DPS.GroupEnrollmentKey = ""
+	cam := fileCamera("own-key", photo(t, "bus.jpg"))
+	cam.DeviceKey = key
+	cfg.Cameras = []config.Camera{cam}
+	startDaemon(t, cfg, discardLogger(), nil)
+	if _, err := e.WaitTelemetry(waitCtx(t), 1, emulator.FromDevice("own-key")); err != nil {
+		t.Fatal(err)
+	}
+	if regs := e.Registrations(); len(regs) != 1 || regs[0].Enrollment != groupName {
+		t.Fatalf("registrations %+v", regs)
 	}
 }
