@@ -98,3 +98,41 @@ func TestCameraWithItsOwnDeviceKey(t *testing.T) {
 		t.Fatalf("registrations %+v", regs)
 	}
 }
+
+// A connection string with ModuleId: the camera runs as a module identity, which gets direct
+// methods and the twin but no cloud-to-device subscription (the hub refuses modules one).
+func TestCameraAsModuleIdentity(t *testing.T) {
+	const key = "bW9kdWxlLWlkZW50aXR5LWtleS1mb3ItdGhlLWRhZW1vbi10ZXN0"
+	e, err := emulator.Start(context.Background(), emulator.Config{
+		Devices: []emulator.Device{{ID: "gateway", ModuleID: "edgecam", Key: key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	cs, err := e.ConnectionString("gateway/edgecam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(t, e)
+	cfg.Azure.ConnectionString = cs
+	cfg.Cameras = []config.Camera{fileCamera("gateway", photo(t, "bus.jpg"))}
+	startDaemon(t, cfg, discardLogger(), nil)
+	ctx := waitCtx(t)
+	if _, err := e.WaitTelemetry(ctx, 1, emulator.FromDevice("gateway/edgecam")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitSubscribed(ctx, "gateway/edgecam", "$iothub/methods/POST/#"); err != nil {
+		t.Fatal(err)
+	}
+	status, body, err := e.InvokeMethod(ctx, "gateway/edgecam", "ImageTimerStop", nil)
+	if err != nil || status != 200 {
+		t.Fatalf("command on the module: %d %s %v", status, body, err)
+	}
+	if _, err := e.WaitTwin(ctx, "gateway/edgecam", func(tw emulator.Twin) bool { return tw.Reported["CameraKind"] == "file" }); err != nil {
+		t.Fatal(err)
+	}
+	if refused := e.Refusals(); len(refused) != 0 {
+		t.Errorf("refusals %+v", refused)
+	}
+}
