@@ -136,3 +136,24 @@ func TestCameraAsModuleIdentity(t *testing.T) {
 		t.Errorf("refusals %+v", refused)
 	}
 }
+
+// azure.transport: mqtt-ws takes DPS and the hub over WebSockets.
+func TestCameraOverWebSockets(t *testing.T) {
+	e := startEmulator(t)
+	cfg := dpsConfig(t, e)
+	cfg.Azure.Transport = "mqtt-ws"
+	cfg.Cameras = []config.Camera{fileCamera("ws-cam", photo(t, "bus.jpg"))}
+	startDaemon(t, cfg, discardLogger(), nil)
+	ctx := waitCtx(t)
+	if _, err := e.WaitTelemetry(ctx, 1, emulator.FromDevice("ws-cam")); err != nil {
+		t.Fatal(err)
+	}
+	if regs := e.Registrations(); len(regs) != 1 || !regs[0].WebSocket {
+		t.Errorf("registrations %+v, want one over WebSockets", regs)
+	}
+	for _, c := range e.Connections() {
+		if !c.WebSocket {
+			t.Errorf("hub connection over plain MQTT: %+v", c)
+		}
+	}
+}
