@@ -216,7 +216,7 @@ func TestValidation(t *testing.T) {
 		{"invalid hub id", common + "azure: {connectionString: 'HostName=h;SharedAccessKeyName=p;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: 'a/b', type: file, path: IMAGE}, {id: 'a+b', type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "a/b" contains '/': an IoT Hub device ID may hold`, `cameras[1].id: "a+b" contains '+', which IoT Hub allows but MQTT topics cannot carry`}},
 		{"missing model", "model: {path: DIR/nope.onnx}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
-			[]string{`model.path: file "DIR/nope.onnx" not found: the model is not installed with edgecam`, `put a YOLOv5 ONNX export`}},
+			[]string{`model.path: file "DIR/nope.onnx" not found: the model is not installed with edgecam`}},
 		{"model is a dir", "model: {path: DIR}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
 			[]string{`model.path: "DIR" is a directory, not a file`}},
 		{"unknown type", common + dpsAzure + "\ncameras: [{id: a, type: htp}]",
