@@ -107,4 +107,4 @@ test-system: deps deps-system build
 # arm64 under qemu-user: the cross-compiled test binaries and the arm64 .deb's binary.
 test-arm64: deps deps-arm64
 	$(MAKE) deb ARCH=arm64
-	scripts/test-arm64.sh dist/edgecam_$(VERSION)_arm64.deb
+	env $(CROSS_ENV_arm64) scripts/test-arm64.sh dist/edgecam_$(VERSION)_arm64.deb
