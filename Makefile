@@ -13,11 +13,11 @@ PURE_PKGS    := $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' ./int
 export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 export EDGECAM_SHARED  := $(abspath $(SHARED))
 
-.PHONY: all deps deps-apt deps-ort deps-model build test test-short bench run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model deps-npm build test test-short bench run emulator fmt vet clean
 
 all: build
 
-deps: deps-apt deps-ort deps-model
+deps: deps-apt deps-ort deps-model deps-npm
 
 deps-apt:
 	@scripts/deps-apt.sh
@@ -27,6 +27,10 @@ deps-ort:
 
 deps-model:
 	@EDGECAM_SHARED=$(SHARED) scripts/fetch-model.sh $(MODEL)
+
+# The official Azure IoT Node.js SDKs for the conformance tests (test/conformance).
+deps-npm:
+	@scripts/deps-npm.sh
 
 build: deps-apt deps-ort
 	$(GO) build -o bin/edgecam ./cmd/edgecam
@@ -39,8 +43,9 @@ vet:
 # and a short fuzz run of the protocol parsers.
 test: deps build
 	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
+	@scripts/check-hermetic.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	EDGECAM_REQUIRE_NODE=1 $(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS) ./internal/daemon/
 	@scripts/fuzz-short.sh
 

@@ -18,6 +18,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/imageinfo"
+	"github.com/edgecam/edgecam/internal/redact"
 )
 
 const (
@@ -40,9 +42,6 @@ const (
 	rtspBackoffMax = 4 * time.Second
 	// rtspWatchdogTick is how often the watchdog looks at the time of the last packet.
 	rtspWatchdogTick = 250 * time.Millisecond
-	// rtspMaxPixels refuses a stream whose SPS announces bigger frames before anything is
-	// decoded (40 megapixels, the default frame limit of the other camera kinds).
-	rtspMaxPixels = 40_000_000
 	// rtspUDPBuffer is the UDP receive buffer asked for.
 	rtspUDPBuffer = 4 << 20
 )
@@ -61,6 +60,7 @@ type rtspSource struct {
 	timeout   time.Duration
 	maxAge    time.Duration // configured maxFrameAge; 0 = automatic
 	maxBytes  int64
+	maxPixels int64
 
 	mu        sync.Mutex
 	gop       gop
@@ -90,14 +90,11 @@ func newRTSP(c config.Camera) (*rtspSource, error) {
 		return nil, fmt.Errorf("camera %s: type rtsp needs url (the stream URL, e.g. rtsp://user:password@host:554/stream)", c.ID)
 	}
 	raw := c.URL
-	shown := "the configured URL"
-	if pu, err := url.Parse(raw); err == nil {
-		if pu.User == nil && c.Username != "" {
-			pu.User = url.UserPassword(c.Username, c.Password)
-			raw = pu.String()
-		}
-		shown = pu.Redacted()
+	if pu, err := url.Parse(raw); err == nil && pu.User == nil && c.Username != "" {
+		pu.User = url.UserPassword(c.Username, c.Password)
+		raw = pu.String()
 	}
+	shown := redact.URL(raw)
 	u, err := base.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("camera %s: url %s: %v (want rtsp://host:port/path)", c.ID, shown, err)
@@ -125,6 +122,7 @@ func newRTSP(c config.Camera) (*rtspSource, error) {
 		timeout:   timeoutOr(c, rtspDefaultTimeout),
 		maxAge:    c.MaxFrameAge,
 		maxBytes:  maxBytes(c),
+		maxPixels: MaxPixels(c),
 		dec:       dec,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -165,7 +163,7 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: the newest frame is %v old, more than maxFrameAge %v (received %s): the stream stalled, reconnecting",
 					s.id, s.shownURL, age.Round(100*time.Millisecond), limit, at.Format(time.TimeOnly))
 			}
-			if err := checkPixels(s.gop.width, s.gop.height, rtspMaxPixels); err != nil {
+			if err := imageinfo.CheckPixels(s.gop.width, s.gop.height, s.maxPixels); err != nil {
 				s.mu.Unlock()
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v", s.id, s.shownURL, err)
 			}
@@ -470,14 +468,3 @@ func (s *rtspSource) wakeLocked() {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// checkPixels refuses a frame size over limit pixels before it is decoded.
-func checkPixels(w, h int, limit int64) error {
-	if w <= 0 || h <= 0 {
-		return fmt.Errorf("the stream's parameter sets give no frame size (%dx%d)", w, h)
-	}
-	if int64(w)*int64(h) > limit {
-		return fmt.Errorf("frames are %dx%d, more than the limit of %d pixels", w, h, limit)
-	}
-	return nil
-}

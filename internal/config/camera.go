@@ -42,6 +42,20 @@ type Camera struct {
 	// MaxBytes caps the size of an encoded frame (http, rpi, file) or of the buffered group of
 	// pictures (rtsp). 0 means the default (32 MiB).
 	MaxBytes int64 `koanf:"maxBytes"`
+	// MaxPixels caps a frame's width x height, read from the image header (or the stream) before
+	// anything is decoded. 0 means the default (40 megapixels).
+	MaxPixels int64 `koanf:"maxPixels"`
+
+	// http: Auth pins the authentication scheme (AuthDigest or AuthBasic); empty answers what
+	// the camera asks, but never Basic once the camera has offered Digest.
+	Auth string `koanf:"auth"`
+	// http: Redirects says which redirects are followed: RedirectsSameHost (default: same
+	// scheme, host and port), RedirectsAny or RedirectsNone.
+	Redirects string `koanf:"redirects"`
+
+	// MaxQueueBytes caps this camera's store-and-forward queue on disk; 0 means an equal share
+	// of state.maxQueueBytes.
+	MaxQueueBytes int64 `koanf:"maxQueueBytes"`
 
 	// ImageFile, when set, keeps the last captured frame there (written atomically).
 	ImageFile string `koanf:"imageFile"`
@@ -52,4 +66,9 @@ type Camera struct {
 	Schedule *ScheduleOverride `koanf:"schedule"`
 	// Detection, when set, overrides the global detection settings for this camera.
 	Detection *DetectionOverride `koanf:"detection"`
+
+	// Zones are regions of the frame with their own tally ("<zone>_<label>" keys).
+	Zones []Zone `koanf:"zones"`
+	// Masks are regions whose objects are ignored everywhere.
+	Masks []MaskArea `koanf:"masks"`
 }

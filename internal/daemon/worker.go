@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgecam/edgecam/internal/camera"
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/iothub"
 	"github.com/edgecam/edgecam/internal/metrics"
@@ -38,19 +39,22 @@ type worker struct {
 	settingsPath string
 	captureT     time.Duration
 	safeNames    bool
+	classes      classes.Set // the model's class names, for labels set from the cloud
 	info         deviceInfo
 	// desired-property version last applied on the current connection, so an older full twin
 	// read at connect cannot undo a newer patch that overtook it
 	desiredClient  *iothub.Client
 	desiredVersion int64
+	// writable properties whose last desired value was refused (acknowledged with ac 400)
+	refused map[string]bool
 
 	// per-tick state, reused (ticks of one camera never overlap)
-	res    yolo.Result
-	preds  []tally.Prediction
-	kept   []yolo.Detection // detections drawn on the marked-up copy
-	counts map[string]int
-	body   map[string]int
-	enc    tally.Encoder
+	res     yolo.Result
+	preds   []tally.Prediction
+	kept    []yolo.Detection // detections drawn on the marked-up copy
+	counter tally.Counter
+	body    map[string]int
+	enc     tally.Encoder
 
 	dropped   uint64          // queue.Dropped() already counted in the metrics
 	life      context.Context // ends when the daemon stops (for work not tied to a request)
@@ -76,10 +80,12 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	}
 	w := &worker{
 		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
-		wake: make(chan struct{}, 1), life: context.Background(), counts: map[string]int{}, body: map[string]int{},
+		wake: make(chan struct{}, 1), life: context.Background(), body: map[string]int{},
+		refused: map[string]bool{},
 	}
 	w.captureT = captureTimeout(cam)
 	w.safeNames = cfg.Azure.ModelID != ""
+	w.classes = cfg.Classes
 	w.info = newDeviceInfo(cfg, cam, opts.Detector)
 	w.settingsPath = settingsPath(cfg.State.Dir, cam.ID)
 	sched, det := cfg.CameraSchedule(i), cfg.CameraDetection(i)
@@ -88,7 +94,7 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	} else {
 		s2, d2 := sched, det
 		st.applyTo(&s2, &d2)
-		if d2, err = config.NormalizeDetection(d2); err == nil && config.ValidateSchedule(s2) == nil {
+		if d2, err = config.NormalizeDetection(cfg.Classes, d2); err == nil && config.ValidateSchedule(s2) == nil {
 			sched, det, w.settings = s2, d2, st
 		} else {
 			log.Warn("ignoring invalid settings saved from the cloud", "file", w.settingsPath)
@@ -111,15 +117,10 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	return w, nil
 }
 
-// rulesLocked derives the tally rules from the detection settings; w.mu must be held (or w
-// not yet shared).
+// rulesLocked derives the tally rules from the detection settings and the camera's zones and
+// masks; w.mu must be held (or w not yet shared).
 func (w *worker) rulesLocked() tally.Rules {
-	return tally.Rules{
-		Threshold: w.detection.ScoreThreshold,
-		Interest:  w.detection.LabelsOfInterest,
-		Minimum:   w.detection.LabelsMinimum,
-		SafeNames: w.safeNames,
-	}
+	return config.TallyRules(w.detection, &w.cam, w.safeNames)
 }
 
 func captureTimeout(cam config.Camera) time.Duration {
@@ -184,19 +185,18 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
 	w.metrics.TickOK(w.cam.ID)
 
-	w.preds = w.preds[:0]
-	for _, d := range w.res.Detections {
-		w.preds = append(w.preds, tally.Prediction{Label: d.Label, Score: float64(d.Score)})
-		if float64(d.Score) >= rules.Threshold {
-			w.metrics.Detections.WithLabelValues(w.cam.ID, d.Label).Inc()
+	w.preds = yolo.Predictions(w.preds[:0], &w.res)
+	for _, p := range w.preds {
+		if rules.Keep(p) {
+			w.metrics.Detections.WithLabelValues(w.cam.ID, p.Label).Inc()
 		}
 	}
 	body := w.body
-	send := rules.ApplyInto(body, tally.CountInto(w.counts, w.preds, rules.Threshold))
+	send := w.counter.TallyInto(rules, body, w.preds)
 	if w.cam.MarkedUpFile != "" {
-		w.saveMarkedUp(frame, rules.Threshold)
+		w.saveMarkedUp(frame, &rules)
 	}
-	w.log.Info("tick", "tally", body, "send", send, "captureMs", ms(captureDur),
+	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
 		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
 	if !send {
 		return false, nil
@@ -218,7 +218,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	return true, nil
 }
 
-func (w *worker) saveMarkedUp(frame *camera.Frame, threshold float64) {
+func (w *worker) saveMarkedUp(frame *camera.Frame, rules *tally.Rules) {
 	img, err := frame.Decode()
 	if err != nil {
 		w.log.Warn("could not decode the frame for the marked-up copy", "err", err)
@@ -226,11 +226,12 @@ func (w *worker) saveMarkedUp(frame *camera.Frame, threshold float64) {
 	}
 	defer img.Close()
 	w.kept = w.kept[:0]
-	for _, d := range w.res.Detections {
-		if float64(d.Score) >= threshold {
+	for i, d := range w.res.Detections {
+		if rules.Keep(w.preds[i]) {
 			w.kept = append(w.kept, d)
 		}
 	}
+	yolo.AnnotateZones(&img, rules.Zones, rules.Masks)
 	yolo.Annotate(&img, w.kept)
 	if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
 		w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)

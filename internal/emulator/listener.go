@@ -15,7 +15,8 @@ import (
 
 // listener is a mochi listener for TLS over TCP that can be stopped and started again on the
 // same port (fault injection: the endpoint disappears, clients lose their connections and must
-// reconnect once it is back).
+// reconnect once it is back). It serves MQTT and MQTT over WebSockets (path /$iothub/websocket)
+// on the same port, as IoT Hub and DPS serve both under one host name (ports 8883 and 443).
 type listener struct {
 	id     string
 	tlsCfg *tls.Config
@@ -81,7 +82,13 @@ func (l *listener) accept(ln net.Listener, establish listeners.EstablishFn) {
 		l.mu.Unlock()
 		go func() {
 			defer l.clients.Done()
-			if err := establish(l.id, tls.Server(tc, l.tlsCfg)); err != nil {
+			c, err := demux(tls.Server(tc, l.tlsCfg))
+			if err != nil {
+				l.log.Debug("connection refused", "listener", l.id, "error", err)
+				tc.Close()
+				return
+			}
+			if err := establish(l.id, c); err != nil {
 				l.log.Debug("connection ended", "listener", l.id, "error", err)
 			}
 		}()
