@@ -29,11 +29,11 @@ const (
 	// rtspMinFrameAge is the smallest default maxFrameAge: the default is this or 3 frame
 	// intervals, whichever is larger.
 	rtspMinFrameAge = 2 * time.Second
-	// rtspHandshakeTimeout bounds each RTSP request (OPTIONS, DESCRIBE, SETUP, PLAY): a server
-	// that accepts the connection but does not answer (a frozen camera) is given up on.
-	rtspHandshakeTimeout = 5 * time.Second
-	// rtspReadTimeout is the RTSP library's own timeout for a silent connection during play;
-	// edgecam's watchdog (maxFrameAge) is normally much faster.
+	// rtspHandshakeTimeout bounds connecting and the RTSP requests up to PLAY: a server that
+	// accepts the connection but does not answer (a frozen camera) is given up on.
+	rtspHandshakeTimeout = 10 * time.Second
+	// rtspReadTimeout is the RTSP library's own timeout for an answer and for a silent
+	// connection during play; edgecam's watchdog (maxFrameAge) is normally much faster.
 	rtspReadTimeout = 30 * time.Second
 	// Reopen backoff after a failure: doubles from min to max, back to min after a session
 	// that delivered frames. The max is short so a thawed or restarted camera is back within
@@ -265,7 +265,7 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 	c := &gortsplib.Client{
 		Scheme:       s.u.Scheme,
 		Host:         s.u.Host,
-		ReadTimeout:  rtspHandshakeTimeout,
+		ReadTimeout:  rtspReadTimeout,
 		WriteTimeout: rtspHandshakeTimeout,
 		// Room for a key frame's burst of packets over UDP (the kernel caps it at rmem_max).
 		UDPReadBufferSize: rtspUDPBuffer,
@@ -283,16 +283,21 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 	s.lastPacket.Store(start.UnixNano())
 	s.lost.Store(0)
 
-	// The handshake blocks; Close (or the session budget) aborts it by closing the client.
+	// The handshake blocks; Close or its time budget aborts it by closing the client.
 	handshook := make(chan struct{})
-	aborted := make(chan bool, 1) // true: by Close
+	aborted := make(chan string, 1) // "": not aborted
 	go func() {
+		t := time.NewTimer(rtspHandshakeTimeout)
+		defer t.Stop()
 		select {
 		case <-handshook:
-			aborted <- false
+			aborted <- ""
 		case <-s.stop:
 			c.Close()
-			aborted <- true
+			aborted <- "closed"
+		case <-t.C:
+			c.Close()
+			aborted <- "timeout"
 		}
 	}()
 	var g *gopWriter
@@ -301,9 +306,12 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 		g, err = s.setup(c)
 	}
 	close(handshook)
-	if <-aborted {
+	switch <-aborted {
+	case "closed":
 		c.Close()
 		return nil, false, true
+	case "timeout":
+		err = fmt.Errorf("no answer within %v (the camera accepts connections but does not respond)", rtspHandshakeTimeout)
 	}
 	if err != nil {
 		c.Close()
@@ -405,8 +413,6 @@ func (s *rtspSource) setup(c *gortsplib.Client) (*gopWriter, error) {
 		}
 		g.add(au, now)
 	})
-	// Control and keep-alive requests of a playing session may take this long.
-	c.ReadTimeout = rtspReadTimeout
 	if _, err := c.Play(nil); err != nil {
 		return nil, fmt.Errorf("play: %w", err)
 	}
