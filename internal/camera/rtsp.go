@@ -97,7 +97,7 @@ func newRTSP(c config.Camera) (*rtspSource, error) {
 	shown := redact.URL(raw)
 	u, err := base.ParseURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("camera %s: url %s: %v (want rtsp://host:port/path)", c.ID, shown, err)
+		return nil, fmt.Errorf("camera %s: url %s: %s (want rtsp://host:port/path)", c.ID, shown, redact.Text(err.Error()))
 	}
 	if c.MaxFrameAge < 0 {
 		return nil, fmt.Errorf("camera %s: maxFrameAge %v is negative", c.ID, c.MaxFrameAge)
@@ -425,12 +425,12 @@ func openError(err error) error {
 	if errors.As(err, &bad) {
 		switch bad.Code {
 		case base.StatusUnauthorized:
-			return fmt.Errorf("cannot open the stream: %w (wrong user or password?)", err)
+			return fmt.Errorf("cannot open the stream: %v (wrong user or password?)", err)
 		case base.StatusNotFound:
-			return fmt.Errorf("cannot open the stream: %w (wrong path in the URL?)", err)
+			return fmt.Errorf("cannot open the stream: %v (wrong path in the URL?)", err)
 		}
 	}
-	return fmt.Errorf("cannot open the stream: %w", err)
+	return fmt.Errorf("cannot open the stream: %s", redact.Text(err.Error()))
 }
 
 func describeMedias(desc *description.Session) string {

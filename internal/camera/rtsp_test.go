@@ -449,3 +449,12 @@ func TestRTSPFreezeAndThaw(t *testing.T) {
 	})
 	t.Logf("current frames again %v after the thaw", time.Since(thawed).Round(time.Millisecond))
 }
+
+// TestRTSPBadURL: a URL the RTSP client cannot parse is refused by New without showing the password.
+func TestRTSPBadURL(t *testing.T) {
+	_, err := New(config.Camera{ID: "gate", Type: config.TypeRTSP, URL: "rtsp://admin:hunter2@cam era/x"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "camera gate") {
+		t.Fatalf("bad URL: %v", err)
+	}
+	t.Log(err)
+}
