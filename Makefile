@@ -57,6 +57,12 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
 	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
 
+# RTSP source against a 1080p25 H.264 test stream: idle CPU between ticks over a 60 s period
+# (EDGECAM_IDLE_SECONDS), tick-to-frame latency and frame age.
+bench-rtsp: deps
+	$(GO) test -run '^$$' -bench 'RTSPIdle' -benchtime 1x ./internal/camera/
+	$(GO) test -run '^$$' -bench 'RTSPCapture' -benchtime 20x ./internal/camera/
+
 # The README's run command: the local IoT Hub/DPS emulator and the daemon on two demo cameras.
 run: deps build
 	@scripts/demo.sh
