@@ -28,6 +28,7 @@ type listener struct {
 	closed    bool
 	log       *slog.Logger
 	clients   sync.WaitGroup // establish goroutines; Add only under mu while listening
+	https     *httpsMux      // hubs: HTTPS requests on the same port go here (see httpsmux.go)
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -81,7 +82,7 @@ func (l *listener) accept(ln net.Listener, establish listeners.EstablishFn) {
 		l.mu.Unlock()
 		go func() {
 			defer l.clients.Done()
-			if err := establish(l.id, tls.Server(tc, l.tlsCfg)); err != nil {
+			if err := l.serveConn(tc, establish); err != nil {
 				l.log.Debug("connection ended", "listener", l.id, "error", err)
 			}
 		}()
@@ -110,6 +111,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.mu.Unlock()
 	l.stop()
 	l.clients.Wait()
+	l.closeHTTPS()
 	closeClients(l.id)
 }
 
