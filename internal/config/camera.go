@@ -43,4 +43,6 @@ type Camera struct {
 	Schedule *ScheduleOverride `koanf:"schedule"`
 	// Detection, when set, overrides the global detection settings for this camera.
 	Detection *DetectionOverride `koanf:"detection"`
+	// Upload, when set, overrides the global upload settings for this camera.
+	Upload *UploadOverride `koanf:"upload"`
 }

@@ -91,6 +91,10 @@ func Run(ctx context.Context, opts Options) error {
 		wg.Add(2)
 		go func() { defer wg.Done(); w.link.run(runCtx) }()
 		go func() { defer wg.Done(); w.forward(runCtx) }()
+		if w.spool != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); w.runUploads(runCtx) }()
+		}
 	}
 	timersCtx, stopTimers := context.WithCancel(context.Background())
 	defer stopTimers()

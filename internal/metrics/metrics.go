@@ -30,6 +30,8 @@ type Metrics struct {
 	QueueDropped  *prometheus.CounterVec
 	DetectSeconds prometheus.Histogram
 
+	up uploadMetrics // registered on first use (upload.go)
+
 	mu       sync.Mutex
 	lastOK   map[string]time.Time // camera -> last successful tick
 	deadline map[string]time.Duration
