@@ -163,4 +163,3 @@ func containerBlobs(t *testing.T, accountURL string) map[string]storedBlob {
 	}
 	return out
 }
-
