@@ -2,14 +2,12 @@ package daemon_test
 
 import (
 	"context"
-	"io"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/config"
@@ -74,7 +72,7 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 
 	qualifying := len(lr.find(ticks("bus-stop", true)))
 	spooled, _ := filepath.Glob(filepath.Join(cfg.State.Dir, "uploads", "bus-stop", "*.img"))
-	blobs := containerBlobs(t, az.AccountURL())
+	blobs := az.Blobs(t, emulator.DefaultBlobContainer)
 	nameRE := regexp.MustCompile(`^bus-stop/\d{8}T\d{6}\.\d{3}Z\.jpg$`)
 	plain := gocv.IMRead(photo(t, "bus.jpg"), gocv.IMReadColor)
 	defer plain.Close()
@@ -85,13 +83,13 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 			continue
 		}
 		stored++
-		if b.contentType != "image/jpeg" {
-			t.Errorf("%s: content type %q", name, b.contentType)
+		if b.ContentType != "image/jpeg" {
+			t.Errorf("%s: content type %q", name, b.ContentType)
 		}
-		if !strings.Contains(b.meta["tally"], `"bus":`) || b.meta["capturetime"] == "" {
-			t.Errorf("%s: metadata %v", name, b.meta)
+		if !strings.Contains(b.Meta["tally"], `"bus":`) || b.Meta["capturetime"] == "" {
+			t.Errorf("%s: metadata %v", name, b.Meta)
 		}
-		img, err := gocv.IMDecode(b.data, gocv.IMReadColor)
+		img, err := gocv.IMDecode(b.Data, gocv.IMReadColor)
 		if err != nil || img.Cols() != 810 || img.Rows() != 1080 {
 			t.Errorf("%s: decodes to %dx%d (%v), want 810x1080", name, img.Cols(), img.Rows(), err)
 			img.Close()
@@ -117,49 +115,4 @@ func changedPixels(a, b gocv.Mat) int {
 	gocv.CvtColor(diff, &gray, gocv.ColorBGRToGray)
 	gocv.Threshold(gray, &gray, 40, 255, gocv.ThresholdBinary) // above JPEG noise
 	return gocv.CountNonZero(gray)
-}
-
-type storedBlob struct {
-	contentType string
-	meta        map[string]string
-	data        []byte
-}
-
-// containerBlobs reads every blob in the emulator's default container straight from Azurite.
-func containerBlobs(t *testing.T, accountURL string) map[string]storedBlob {
-	t.Helper()
-	ctx := waitCtx(t)
-	cred, err := container.NewSharedKeyCredential("devstoreaccount1", emulator.DefaultBlobKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := container.NewClientWithSharedKeyCredential(accountURL+"/"+emulator.DefaultBlobContainer, cred, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]storedBlob{}
-	pager := cl.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Include: container.ListBlobsInclude{Metadata: true}})
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Fatalf("listing blobs: %v", err)
-		}
-		for _, b := range page.Segment.BlobItems {
-			sb := storedBlob{meta: map[string]string{}}
-			if b.Properties.ContentType != nil {
-				sb.contentType = *b.Properties.ContentType
-			}
-			for k, v := range b.Metadata {
-				sb.meta[strings.ToLower(k)] = *v
-			}
-			resp, err := cl.NewBlobClient(*b.Name).DownloadStream(ctx, nil)
-			if err != nil {
-				t.Fatalf("download %s: %v", *b.Name, err)
-			}
-			sb.data, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			out[*b.Name] = sb
-		}
-	}
-	return out
 }

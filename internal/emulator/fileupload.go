@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,8 @@ type FileUpload struct {
 	NotifiedAt        time.Time
 }
 
+var containerRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
+
 type fileService struct {
 	cfg          FileUploadConfig
 	account      string
@@ -87,6 +90,9 @@ func newFileService(cfg FileUploadConfig) (*fileService, error) {
 	}
 	if cfg.SASLifetime <= 0 {
 		cfg.SASLifetime = time.Hour
+	}
+	if !containerRE.MatchString(cfg.Container) {
+		return nil, fmt.Errorf("container %q: a blob container name is 3 to 63 lowercase letters, digits and single hyphens, starting with a letter or digit", cfg.Container)
 	}
 	u, err := url.Parse(strings.TrimSuffix(cfg.BlobURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

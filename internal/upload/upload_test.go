@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
 	"github.com/edgecam/edgecam/internal/testfixture"
@@ -98,49 +96,10 @@ func waitEmpty(ctx context.Context, t *testing.T, s *upload.Spool) {
 	}
 }
 
-type blobInfo struct {
-	name        string
-	contentType string
-	meta        map[string]string
-	data        []byte
-}
-
 // listBlobs reads every blob in the emulator's container straight from Azurite.
-func listBlobs(ctx context.Context, t *testing.T, e *env) map[string]blobInfo {
+func listBlobs(_ context.Context, t *testing.T, e *env) map[string]testfixture.Blob {
 	t.Helper()
-	cred, err := container.NewSharedKeyCredential("devstoreaccount1", emulator.DefaultBlobKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := container.NewClientWithSharedKeyCredential(e.em.BlobContainerURL(), cred, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]blobInfo{}
-	pager := cl.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Include: container.ListBlobsInclude{Metadata: true}})
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			t.Fatalf("listing blobs: %v", err)
-		}
-		for _, b := range page.Segment.BlobItems {
-			bi := blobInfo{name: *b.Name, meta: map[string]string{}}
-			if b.Properties.ContentType != nil {
-				bi.contentType = *b.Properties.ContentType
-			}
-			for k, v := range b.Metadata {
-				bi.meta[strings.ToLower(k)] = *v
-			}
-			resp, err := cl.NewBlobClient(*b.Name).DownloadStream(ctx, nil)
-			if err != nil {
-				t.Fatalf("download %s: %v", *b.Name, err)
-			}
-			bi.data, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			out[bi.name] = bi
-		}
-	}
-	return out
+	return e.az.Blobs(t, emulator.DefaultBlobContainer)
 }
 
 func openSpool(t *testing.T, budget int64, log *slog.Logger) *upload.Spool {
@@ -178,19 +137,19 @@ func TestImagesLandAsBlobs(t *testing.T) {
 		if !ok {
 			t.Fatalf("no blob %s among %v", name, keys(blobs))
 		}
-		if b.contentType != "image/jpeg" {
-			t.Errorf("%s: content type %q", name, b.contentType)
+		if b.ContentType != "image/jpeg" {
+			t.Errorf("%s: content type %q", name, b.ContentType)
 		}
-		if got := b.meta["capturetime"]; got != at.Format("2006-01-02T15:04:05.000Z07:00") {
+		if got := b.Meta["capturetime"]; got != at.Format("2006-01-02T15:04:05.000Z07:00") {
 			t.Errorf("%s: captureTime %q", name, got)
 		}
-		if got, want := b.meta["tally"], fmt.Sprintf(`{"bus":%d,"person":4}`, i+1); got != want {
+		if got, want := b.Meta["tally"], fmt.Sprintf(`{"bus":%d,"person":4}`, i+1); got != want {
 			t.Errorf("%s: tally %q, want %q", name, got, want)
 		}
-		if b.meta["camera"] != camID {
-			t.Errorf("%s: camera %q", name, b.meta["camera"])
+		if b.Meta["camera"] != camID {
+			t.Errorf("%s: camera %q", name, b.Meta["camera"])
 		}
-		cfg, err := jpeg.DecodeConfig(bytes.NewReader(b.data))
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(b.Data))
 		if err != nil || cfg.Width != 64+i || cfg.Height != 48 {
 			t.Errorf("%s: decodes to %dx%d (%v), want %dx48", name, cfg.Width, cfg.Height, err, 64+i)
 		}
@@ -299,7 +258,7 @@ func TestHubRefuses(t *testing.T) {
 	}
 }
 
-func keys(m map[string]blobInfo) []string {
+func keys(m map[string]testfixture.Blob) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
