@@ -17,11 +17,11 @@ export EDGECAM_SHARED  := $(abspath $(SHARED))
 # The file-upload tests start Azurite from here; under make a missing one fails them.
 export EDGECAM_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/.bin/azurite-blob
 
-.PHONY: all deps deps-apt deps-ort deps-model deps-azurite build test test-short bench run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test test-short bench run emulator fmt vet clean
 
 all: build
 
-deps: deps-apt deps-ort deps-model deps-azurite
+deps: deps-apt deps-ort deps-model deps-npm deps-azurite
 
 deps-apt:
 	@scripts/deps-apt.sh
@@ -35,6 +35,10 @@ deps-azurite:
 deps-model:
 	@EDGECAM_SHARED=$(SHARED) scripts/fetch-model.sh $(MODEL)
 
+# The official Azure IoT Node.js SDKs for the conformance tests (test/conformance).
+deps-npm:
+	@scripts/deps-npm.sh
+
 build: deps-apt deps-ort
 	$(GO) build -o bin/edgecam ./cmd/edgecam
 
@@ -46,8 +50,9 @@ vet:
 # and a short fuzz run of the protocol parsers.
 test: deps build
 	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
+	@scripts/check-hermetic.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	EDGECAM_REQUIRE_NODE=1 $(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS) ./internal/daemon/
 	@scripts/fuzz-short.sh
 

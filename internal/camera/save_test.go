@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/imageinfo"
 )
 
 // TestSaveAtomic saves two photos in turn while readers read the destination: a reader must
@@ -80,7 +82,7 @@ func TestSaveMat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if imageFormat(data) != "jpeg" {
+	if imageinfo.Sniff(data) != imageinfo.JPEG {
 		t.Fatalf("saved %d bytes, not a JPEG", len(data))
 	}
 	back := decodeFrame(t, &Frame{Camera: "c", Data: data}, 768, 576)

@@ -45,7 +45,8 @@ the configured values. The password can come from $` + envCameraPassword + ` ins
 Camera types:
   rpi    Raspberry Pi camera via rpicam-still (or libcamera-still/libcamera-jpeg): --rotation,
          --width, --height, --arg, --command
-  http   snapshot URL with Basic or Digest authentication: --url, --username, --password
+  http   snapshot URL with Basic or Digest authentication: --url, --username, --password,
+         --auth, --redirects
   rtsp   RTSP (or any FFmpeg-readable) stream: --url (credentials may be in the URL)
   file   an image file: --path`,
 		Example: `  edgecam capture --config edgecam.yaml --camera garage --out frame.jpg
@@ -77,6 +78,9 @@ Camera types:
 	f.StringVar(&o.cam.Command, "command", "", "rpi: stills command to run instead of rpicam-still")
 	f.StringVar(&o.timeout, "timeout", "", "capture timeout, e.g. 10s or 00:00:10 (default: the type's)")
 	f.Int64Var(&o.cam.MaxBytes, "max-bytes", 0, "largest accepted encoded frame in bytes (default 32 MiB)")
+	f.Int64Var(&o.cam.MaxPixels, "max-pixels", 0, "largest accepted frame in pixels, checked before decoding (default 40 MP)")
+	f.StringVar(&o.cam.Auth, "auth", "", "http: pin the authentication scheme, digest or basic (default: what the camera asks, never Basic after Digest)")
+	f.StringVar(&o.cam.Redirects, "redirects", "", "http: redirects to follow: same-host (default), any or none")
 	return cmd
 }
 
@@ -101,12 +105,12 @@ func runCapture(ctx context.Context, stdout io.Writer, o *captureOptions, flags 
 	}
 	defer frame.Close()
 	took := time.Since(start)
-	img, err := frame.Decode()
+	// The size comes from the header (checked against maxPixels by the source), so a capture
+	// never decodes: its memory stays that of the encoded frame.
+	w, h, err := frame.Size()
 	if err != nil {
 		return err
 	}
-	w, h := img.Cols(), img.Rows()
-	img.Close()
 	if err := camera.Save(o.out, frame); err != nil {
 		return err
 	}
@@ -157,6 +161,9 @@ func captureCamera(o *captureOptions, flags *pflag.FlagSet) (config.Camera, erro
 	set("arg", func() { cam.Args = o.cam.Args })
 	set("command", func() { cam.Command = o.cam.Command })
 	set("max-bytes", func() { cam.MaxBytes = o.cam.MaxBytes })
+	set("max-pixels", func() { cam.MaxPixels = o.cam.MaxPixels })
+	set("auth", func() { cam.Auth = o.cam.Auth })
+	set("redirects", func() { cam.Redirects = o.cam.Redirects })
 	if !flags.Changed("password") {
 		if pw, ok := os.LookupEnv(envCameraPassword); ok {
 			cam.Password = pw

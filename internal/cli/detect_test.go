@@ -51,8 +51,11 @@ type jsonReport struct {
 		ClassID int        `json:"classId"`
 		Score   float64    `json:"score"`
 		Box     [4]float64 `json:"box"`
+		Dropped string     `json:"dropped"`
+		Zones   []string   `json:"zones"`
 	} `json:"detections"`
 	Tally     map[string]int     `json:"tally"`
+	Send      *bool              `json:"send"`
 	TimingsMs map[string]float64 `json:"timingsMs"`
 	Bench     *struct {
 		Runs     int                `json:"runs"`

@@ -30,6 +30,7 @@ type emulatorOptions struct {
 	hubPort     int
 	hubs        int
 	dpsPort     int
+	servicePort int
 	stateDir    string
 	devices     []string
 	enrollments []string
@@ -71,7 +72,15 @@ there as <device>/<time>.jpg.
 The TLS certificates come from a CA the emulator generates once and keeps in --state-dir;
 point the device's ca_file (or --ca-file) at the ca.pem printed on start.
 
-On start it prints the endpoints, the CA file and a connection string per --device; then every
+It also serves the IoT Hub service REST API over HTTPS (--service-port): GET/PATCH
+/twins/{id} and POST /twins/{id}/methods as the service SDKs (azure-iothub) call them, and
+POST /devices/{id}/messages/deviceBound to send a cloud-to-device message (properties as
+iothub-app-NAME headers), so IoT Central's commands and writable properties can be tried with
+curl. Requests carry the printed service token in the Authorization header.
+
+On start it prints the endpoints, the CA file, the service connection string and a service
+token (also written to service.env in --state-dir, for curl), and a connection string per
+--device; then every
 telemetry message as one JSON line on stdout ({"received","hub","deviceId","modelId",
 "properties","body"}). Connections, refusals (with the reason) and DPS registrations are logged
 on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
@@ -104,6 +113,7 @@ on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
 	f.IntVar(&o.hubPort, "hub-port", 8883, "port of the first hub; hub N uses hub-port + N - 1 (0: free ports)")
 	f.IntVar(&o.hubs, "hubs", 1, "number of linked hubs")
 	f.IntVar(&o.dpsPort, "dps-port", 8882, "port of the DPS endpoint (0: a free port)")
+	f.IntVar(&o.servicePort, "service-port", 8443, "port of the HTTPS service API: twins, direct methods, cloud-to-device messages (0: a free port)")
 	f.StringVar(&o.stateDir, "state-dir", defaultEmulatorStateDir(), "directory for the CA certificate (ca.pem) and key, reused across runs")
 	f.StringArrayVar(&o.devices, "device", nil, "hub device `id[=key]` with a base64 key (generated when omitted); repeatable")
 	f.StringArrayVar(&o.enrollments, "enrollment", nil, "DPS individual enrollment `id=key`; repeatable")
@@ -142,6 +152,12 @@ func (o *emulatorOptions) config(stdout io.Writer) (emulator.Config, []string, e
 	if o.hubPort != 0 && o.dpsPort >= o.hubPort && o.dpsPort < o.hubPort+o.hubs {
 		return emulator.Config{}, nil, fmt.Errorf("--dps-port %d collides with the hub ports %d-%d", o.dpsPort, o.hubPort, o.hubPort+o.hubs-1)
 	}
+	if o.servicePort < 0 || o.servicePort > 65535 {
+		return emulator.Config{}, nil, errors.New("--service-port must be a port between 0 and 65535")
+	}
+	if o.servicePort != 0 && (o.servicePort == o.dpsPort || o.hubPort != 0 && o.servicePort >= o.hubPort && o.servicePort < o.hubPort+o.hubs) {
+		return emulator.Config{}, nil, fmt.Errorf("--service-port %d collides with the hub or DPS ports", o.servicePort)
+	}
 	policy, err := emulator.ParseAllocationPolicy(o.allocation)
 	if err != nil {
 		return emulator.Config{}, nil, fmt.Errorf("--allocation: %w", err)
@@ -163,6 +179,7 @@ func (o *emulatorOptions) config(stdout io.Writer) (emulator.Config, []string, e
 		TelemetryLimit:  10000,
 		FileUpload:      emulator.FileUploadConfig{BlobURL: o.blobURL, BlobKey: o.blobKey, Container: o.container},
 		Logger:          slog.Default(),
+		Service:         emulator.ServiceConfig{Listen: net.JoinHostPort(o.listenHost, strconv.Itoa(o.servicePort)), Host: o.host},
 		DPS: emulator.DPSConfig{
 			Listen:           net.JoinHostPort(o.listenHost, strconv.Itoa(o.dpsPort)),
 			Host:             o.host,
@@ -263,6 +280,20 @@ func runEmulator(cmd *cobra.Command, o *emulatorOptions) error {
 		fmt.Fprintf(tw, "group key:\t%s\n", o.groupKey)
 	}
 	fmt.Fprintf(tw, "ca file:\t%s\n", e.CAFile())
+	fmt.Fprintf(tw, "service api:\thttps://%s\n", e.ServiceHost())
+	fmt.Fprintf(tw, "service connection string:\t%s\n", e.ServiceConnectionString())
+	tok, err := e.ServiceToken(24 * time.Hour)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "service token (24 h):\t%s\n", tok)
+	// For curl: . STATE/service.env; curl --cacert STATE/ca.pem -H "Authorization: $SERVICE_TOKEN" ...
+	env := "SERVICE_URL='https://" + e.ServiceHost() + "'\nSERVICE_TOKEN='" + tok + "'\nSERVICE_CONNECTION_STRING='" + e.ServiceConnectionString() + "'\n"
+	envFile := filepath.Join(o.stateDir, "service.env")
+	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", envFile, err)
+	}
+	fmt.Fprintf(tw, "service env file:\t%s\n", envFile)
 	fmt.Fprintf(tw, "file uploads:\t%s\n", e.BlobContainerURL())
 	for _, id := range ids {
 		cs, err := e.ConnectionString(id)

@@ -6,7 +6,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"strings"
+
+	"github.com/edgecam/edgecam/internal/classes"
 )
 
 // Default values of the keys that have one.
@@ -17,6 +20,9 @@ const (
 	DefaultScoreThreshold = 0.7
 	DefaultGlobalEndpoint = "global.azure-devices-provisioning.net"
 	DefaultStateDir       = "/var/lib/edgecam"
+	// DefaultReprovisionAfter: IoT Central's guidance, an unreachable hub for a couple of minutes.
+	DefaultReprovisionAfter = Duration(120_000_000_000) // 2m
+	DefaultMaxQueueBytes    = 64 << 20                  // 64 MiB: about 200000 tallies
 	// DefaultUploadQueueBytes bounds each camera's images waiting for upload on disk.
 	DefaultUploadQueueBytes = 64 << 20
 )
@@ -40,6 +46,11 @@ type Config struct {
 	State     State     `koanf:"state"`
 	Metrics   Metrics   `koanf:"metrics"`
 	Cameras   []Camera  `koanf:"cameras"`
+
+	// Classes are the class names of the model at Model.Path (its ONNX metadata, a labels file
+	// next to it, or COCO-80), which every label in the configuration is checked against. Validate
+	// fills it.
+	Classes classes.Set `koanf:"-"`
 }
 
 // Model selects the YOLOv5 ONNX model and how inference runs.
@@ -70,6 +81,8 @@ type Detection struct {
 	LabelsOfInterest []string `koanf:"labelsOfInterest"`
 	// LabelsMinimum are always in a sent tally, with 0 when not seen.
 	LabelsMinimum []string `koanf:"labelsMinimum"`
+	// Filters are per-label rules applied before counting, by canonical label.
+	Filters map[string]Filter `koanf:"filters"`
 }
 
 // DetectionOverride replaces some of the global detection settings for one camera; nil fields
@@ -78,6 +91,8 @@ type DetectionOverride struct {
 	ScoreThreshold   *float64  `koanf:"scoreThreshold"`
 	LabelsOfInterest *[]string `koanf:"labelsOfInterest"`
 	LabelsMinimum    *[]string `koanf:"labelsMinimum"`
+	// Filters are merged over the global ones, label by label.
+	Filters map[string]Filter `koanf:"filters"`
 }
 
 // Upload sends frames to Azure Blob Storage with IoT Hub file upload (off by default).
@@ -115,6 +130,9 @@ type Azure struct {
 	ModelID string `koanf:"modelId"`
 	// CAFile is an extra trusted CA bundle (PEM), e.g. the local emulator's.
 	CAFile string `koanf:"caFile"`
+	// Transport is mqtt (port 8883) or mqtt-ws (MQTT over WebSockets, port 443), for IoT Hub
+	// and DPS alike.
+	Transport string `koanf:"transport"`
 }
 
 // DPS is the Device Provisioning Service registration of every camera (registration ID =
@@ -124,6 +142,9 @@ type DPS struct {
 	IDScope            string `koanf:"idScope"`
 	GroupEnrollmentKey string `koanf:"groupEnrollmentKey"`
 	DeviceKey          string `koanf:"deviceKey"`
+	// ReprovisionAfter is how long the assigned hub may stay unreachable (over at least 3
+	// failed connects) before the camera registers with DPS again; 0 never.
+	ReprovisionAfter Duration `koanf:"reprovisionAfter"`
 }
 
 // Enabled reports whether any DPS setting beyond the global endpoint is present.
@@ -135,6 +156,9 @@ func (d DPS) Enabled() bool {
 type State struct {
 	// Dir holds the DPS assignment cache, the store-and-forward queue and accepted desired properties.
 	Dir string `koanf:"dir"`
+	// MaxQueueBytes caps the store-and-forward queues of all cameras together on disk; when
+	// full, the oldest tallies are dropped first.
+	MaxQueueBytes int64 `koanf:"maxQueueBytes"`
 }
 
 // Metrics configures the optional HTTP listener for Prometheus metrics and /healthz.
@@ -150,8 +174,8 @@ func Default() *Config {
 		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
 		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
 		Upload:    Upload{Image: UploadOff, When: UploadInterest, Every: 1, QueueBytes: DefaultUploadQueueBytes},
-		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint}},
-		State:     State{Dir: DefaultStateDir},
+		Azure:     Azure{Transport: "mqtt", DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint, ReprovisionAfter: DefaultReprovisionAfter}},
+		State:     State{Dir: DefaultStateDir, MaxQueueBytes: DefaultMaxQueueBytes},
 	}
 }
 
@@ -216,6 +240,7 @@ func (c *Config) CameraIndex(id string) int {
 func (d Detection) clone() Detection {
 	d.LabelsOfInterest = append([]string(nil), d.LabelsOfInterest...)
 	d.LabelsMinimum = append([]string(nil), d.LabelsMinimum...)
+	d.Filters = maps.Clone(d.Filters)
 	return d
 }
 
@@ -228,6 +253,12 @@ func (o *DetectionOverride) apply(d Detection) Detection {
 	}
 	if o.LabelsMinimum != nil {
 		d.LabelsMinimum = append([]string(nil), (*o.LabelsMinimum)...)
+	}
+	if len(o.Filters) > 0 {
+		if d.Filters == nil {
+			d.Filters = make(map[string]Filter, len(o.Filters))
+		}
+		maps.Copy(d.Filters, o.Filters)
 	}
 	return d
 }

@@ -10,7 +10,13 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/edgecam/edgecam/internal/classes"
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
+
+// cocoModel is a tiny valid ONNX model with the YOLOv5 output of 80 classes (COCO-80 by default).
+var cocoModel = onnxtest.ConstantModel([]int64{1, 3, 32, 32}, []int64{1, 100, 85}, make([]float32, 100*85), nil)
 
 const testGroupKey = "c2VjcmV0LWdyb3VwLWtleS0xMjM0NTY3ODkwYWJjZGVm"
 const testDeviceKey = "ZGV2aWNlLWtleS0xMjM0NTY3ODkwYWJjZGVmZ2hpams="
@@ -25,10 +31,11 @@ func newFixture(t *testing.T) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := fixture{dir: dir, model: filepath.Join(dir, "model.onnx"), image: filepath.Join(dir, "frame.jpg")}
-	for _, p := range []string{f.model, f.image} {
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(f.image, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.model, cocoModel, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	return f
 }
@@ -116,6 +123,8 @@ cameras:
   - id: street
     type: rtsp
     url: rtsp://cam/stream1
+    transport: UDP
+    maxFrameAge: 5s
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +150,9 @@ cameras:
 	}
 	if got := cfg.CameraSchedule(2); got != cfg.Schedule {
 		t.Errorf("CameraSchedule(2) = %+v", got)
+	}
+	if c := cfg.Cameras[2]; c.Transport != TransportUDP || c.MaxFrameAge != 5*time.Second || cfg.Cameras[0].Transport != "" {
+		t.Errorf("rtsp keys: transport %q maxFrameAge %v; http camera transport %q", c.Transport, c.MaxFrameAge, cfg.Cameras[0].Transport)
 	}
 	if !reflect.DeepEqual(cfg.Cameras[1].Args, []string{"--awb", "daylight"}) || cfg.CameraIndex("street") != 2 || cfg.CameraIndex("nope") != -1 {
 		t.Errorf("camera 1 args %v", cfg.Cameras[1].Args)
@@ -183,6 +195,23 @@ func TestValidation(t *testing.T) {
 			[]string{"schedule.due: -1s is negative"}},
 		{"camera period", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, schedule: {period: 0}}]",
 			[]string{"cameras[0].schedule.period: 0s must be greater than 0"}},
+		{"camera id dots", common + dpsAzure + "\ncameras: [{id: '..', type: file, path: IMAGE}, {id: ., type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: ".." is not usable as a file name`, `cameras[1].id: "." is not usable as a file name`}},
+		{"period too long", common + dpsAzure + "\n" + cam + "\nschedule: {period: 9000h}",
+			[]string{"schedule.period: 9000h0m0s is longer than 720h0m0s"}},
+		{"camera bounds", common + dpsAzure + "\ncameras: [{id: a, type: rpi, timeout: 2h, maxBytes: 9999999999, maxPixels: -1, width: 99999, maxQueueBytes: 10}]",
+			[]string{"cameras[0].timeout: 2h0m0s is longer than 10m0s", "cameras[0].maxBytes: 9999999999 is outside [0, 536870912]",
+				"cameras[0].maxPixels: -1 is outside [0, 250000000]", "cameras[0].maxQueueBytes: 10 is outside [1048576,",
+				"cameras[0].width: frame size 99999x0 is larger than 16384x16384"}},
+		{"http auth and redirects", common + dpsAzure + "\ncameras: [{id: a, type: http, url: 'http://c/s?pwd=hunter2', auth: ntlm, redirects: always}, {id: b, type: file, path: IMAGE, auth: Basic}]",
+			[]string{`cameras[0].auth: "ntlm" is not a scheme: use digest or basic`, `cameras[0].redirects: "always" is not a policy`,
+				"cameras[1].auth: only http cameras authenticate"}},
+		{"queue budget", "model: {path: MODEL}\n" + dpsAzure + "\nstate: {dir: DIR, maxQueueBytes: 2097152}\ncameras: [{id: a, type: file, path: IMAGE, maxQueueBytes: 2097152}, {id: b, type: file, path: IMAGE, maxQueueBytes: 1048576}]",
+			[]string{"cameras: the cameras' maxQueueBytes add up to 3145728, more than state.maxQueueBytes 2097152"}},
+		{"queue budget small", "model: {path: MODEL}\n" + dpsAzure + "\n" + cam + "\nstate: {dir: DIR, maxQueueBytes: 5}",
+			[]string{"state.maxQueueBytes: 5 is outside [1048576, 1099511627776]"}},
+		{"threads", "state: {dir: DIR}\n" + dpsAzure + "\n" + cam + "\nmodel: {path: MODEL, threads: 100000}",
+			[]string{"model.threads: 100000 is more than 256"}},
 		{"bad duration", common + dpsAzure + "\n" + cam + "\nschedule: {due: 30}",
 			[]string{`schedule.due: duration 30 has no unit`}},
 		{"bad duration text", common + dpsAzure + "\n" + cam + "\nschedule: {period: soon}",
@@ -209,14 +238,20 @@ func TestValidation(t *testing.T) {
 			[]string{`azure.connectionString: the connection string is device "cam1"'s but 2 cameras are configured`, "cameras[1].id: missing"}},
 		{"connection string other id", common + "azure: {connectionString: 'HostName=h;DeviceId=cam1;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: cam2, type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "cam2" differs from the connection string's DeviceId "cam1"`}},
-		{"duplicate ids", common + dpsAzure + "\ncameras: [{id: cam1, type: file, path: IMAGE}, {id: CAM1, type: file, path: IMAGE}]",
-			[]string{`cameras[1].id: "CAM1" is also the id of cameras[0]`}},
+		{"duplicate ids", common + dpsAzure + "\ncameras: [{id: cam1, type: file, path: IMAGE}, {id: cam1, type: file, path: IMAGE}]",
+			[]string{`cameras[1].id: "cam1" is also the id of cameras[0]`}},
+		{"bad transport", common + "azure: {transport: amqp, dps: {idScope: 0ne00000001, groupEnrollmentKey: " + testDeviceKey + "}}\n" + cam,
+			[]string{`azure.transport: "amqp": use mqtt (port 8883) or mqtt-ws`}},
+		{"upper-case registration id", common + dpsAzure + "\ncameras: [{id: Cam1, type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: "Cam1" has upper-case letters: a DPS registration ID must be lower case`}},
+		{"registration id last character", common + dpsAzure + "\ncameras: [{id: 'cam1.', type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: "cam1." ends with '.': a DPS registration ID must end with a letter, digit or '-'`}},
 		{"invalid id", common + dpsAzure + "\ncameras: [{id: 'my cam', type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "my cam" contains ' ': a DPS registration ID may hold letters, digits and - . _ : only`}},
 		{"invalid hub id", common + "azure: {connectionString: 'HostName=h;SharedAccessKeyName=p;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: 'a/b', type: file, path: IMAGE}, {id: 'a+b', type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "a/b" contains '/': an IoT Hub device ID may hold`, `cameras[1].id: "a+b" contains '+', which IoT Hub allows but MQTT topics cannot carry`}},
 		{"missing model", "model: {path: DIR/nope.onnx}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
-			[]string{`model.path: file "DIR/nope.onnx" not found (fetch it with`}},
+			[]string{`model.path: file "DIR/nope.onnx" not found: the model is not installed with edgecam`}},
 		{"model is a dir", "model: {path: DIR}\nstate: {dir: DIR}\n" + dpsAzure + "\n" + cam,
 			[]string{`model.path: "DIR" is a directory, not a file`}},
 		{"unknown type", common + dpsAzure + "\ncameras: [{id: a, type: htp}]",
@@ -227,6 +262,9 @@ func TestValidation(t *testing.T) {
 			[]string{"cameras[0].url: missing: an http camera needs the snapshot URL", `cameras[1].url: "ftp://x/y" is not an http:// or https:// URL`}},
 		{"rtsp without url", common + dpsAzure + "\ncameras: [{id: a, type: rtsp}]",
 			[]string{"cameras[0].url: missing: an rtsp camera needs the stream URL"}},
+		{"rtsp keys", common + dpsAzure + "\ncameras: [{id: a, type: rtsp, url: 'http://u:pw@cam/x', transport: quic, maxFrameAge: -1s}]",
+			[]string{`is not an rtsp:// or rtsps:// URL`, `cameras[0].transport: "quic" is not a transport: use tcp (the default), udp or auto`,
+				"cameras[0].maxFrameAge: -1s is negative"}},
 		{"file without path", common + dpsAzure + "\ncameras: [{id: a, type: file}, {id: b, type: file, path: DIR/none.jpg}]",
 			[]string{"cameras[0].path: missing: a file camera needs the path", `cameras[1].path: file "DIR/none.jpg" not found`}},
 		{"rpi rotation", common + dpsAzure + "\ncameras: [{id: a, type: rpi, rotation: 90}]",
@@ -236,7 +274,7 @@ func TestValidation(t *testing.T) {
 		{"unknown key", common + dpsAzure + "\n" + cam + "\nschedual: {period: 10s}",
 			[]string{`schedual: unknown key (did you mean "schedule"?)`}},
 		{"unknown nested key", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, pasword: x}]\ndetection: {threshold: 0.5}",
-			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum)`}},
+			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum, filters)`}},
 		{"section not a map", common + dpsAzure + "\n" + cam + "\nschedule: 30s",
 			[]string{`schedule: expected a mapping with the keys due, period, got "30s"`}},
 		{"bad model id", common + cam + "\nazure: {modelId: 'com:example;1', dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + "}}",
@@ -396,10 +434,11 @@ func TestFlagsOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(f.dir, "other.onnx")
-	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
+	if err := os.WriteFile(other, cocoModel, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Parse([]string{"--config", "x.yaml", "--schedule-period", "1m", "--state-dir", "/tmp/state", "--detection.scoreThreshold", "0.25", "--model", other, "--labels", "car,Truck"}); err != nil {
+	stateDir := filepath.Join(f.dir, "state")
+	if err := fs.Parse([]string{"--config", "x.yaml", "--schedule-period", "1m", "--state-dir", stateDir, "--detection.scoreThreshold", "0.25", "--model", other, "--labels", "car,Truck"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load(LoadOptions{File: f.write(t, strings.Replace(baseYAML, "path: MODEL}", "path: MODEL, threads: 1}", 1)), Flags: fs,
@@ -407,7 +446,7 @@ func TestFlagsOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Schedule.Period.Std() != time.Minute || cfg.State.Dir != "/tmp/state" || cfg.Detection.ScoreThreshold != 0.25 ||
+	if cfg.Schedule.Period.Std() != time.Minute || cfg.State.Dir != stateDir || cfg.Detection.ScoreThreshold != 0.25 ||
 		cfg.Model.Path != other || cfg.Model.Threads != 1 || !reflect.DeepEqual(cfg.Detection.LabelsOfInterest, []string{"car", "truck"}) {
 		t.Fatalf("flags not applied: %+v %+v %+v %+v", cfg.Schedule, cfg.State, cfg.Detection, cfg.Model)
 	}
@@ -486,29 +525,29 @@ schedule: {due: 0.00:00:01, period: 1m}
 }
 
 func TestParseLabels(t *testing.T) {
-	got, err := ParseLabels(" Person,traffic_light , ,PERSON,tv")
+	got, err := ParseLabels(classes.COCO(), " Person,traffic_light , ,PERSON,tv")
 	if err != nil || !reflect.DeepEqual(got, []string{"person", "traffic light", "tv"}) {
 		t.Fatalf("ParseLabels = %q, %v", got, err)
 	}
-	if got, err := ParseLabels(""); err != nil || len(got) != 0 {
+	if got, err := ParseLabels(classes.COCO(), ""); err != nil || len(got) != 0 {
 		t.Fatalf("ParseLabels(\"\") = %q, %v", got, err)
 	}
-	_, err = ParseLabels("persn,kar")
+	_, err = ParseLabels(classes.COCO(), "persn,kar")
 	if err == nil || !strings.Contains(err.Error(), `unknown label "persn" (did you mean "person"?)`) || !strings.Contains(err.Error(), `unknown label "kar" (did you mean "car"?)`) {
 		t.Fatalf("ParseLabels error = %v", err)
 	}
 }
 
 func TestValidateDetection(t *testing.T) {
-	if err := ValidateDetection(Detection{ScoreThreshold: 1, LabelsOfInterest: []string{"Dog"}}); err != nil {
+	if err := ValidateDetection(classes.COCO(), Detection{ScoreThreshold: 1, LabelsOfInterest: []string{"Dog"}}); err != nil {
 		t.Fatal(err)
 	}
-	err := ValidateDetection(Detection{ScoreThreshold: 0, LabelsMinimum: []string{"unicorn"}})
+	err := ValidateDetection(classes.COCO(), Detection{ScoreThreshold: 0, LabelsMinimum: []string{"unicorn"}})
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Key != "scoreThreshold" || !strings.Contains(err.Error(), "labelsMinimum: unknown label \"unicorn\"") {
 		t.Fatalf("ValidateDetection = %v", err)
 	}
-	d, err := NormalizeDetection(Detection{ScoreThreshold: 0.5, LabelsMinimum: []string{"Traffic_Light"}})
+	d, err := NormalizeDetection(classes.COCO(), Detection{ScoreThreshold: 0.5, LabelsMinimum: []string{"Traffic_Light"}})
 	if err != nil || d.LabelsMinimum[0] != "traffic light" {
 		t.Fatalf("NormalizeDetection = %+v, %v", d, err)
 	}

@@ -8,8 +8,15 @@ import (
 )
 
 func TestLoadOnlyReportsTheKeysAsked(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "c.yaml")
-	yaml := "model: {path: /nonexistent/model.onnx}\ncameras:\n  - {id: cam1, type: file, path: /tmp/x.jpg}\n  - {id: cam2, type: http}\n"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	// The file camera's image must exist for its camera to be valid: one made here, not a fixed path.
+	img := filepath.Join(dir, "x.jpg")
+	if err := os.WriteFile(img, []byte("not checked as an image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "missing", "model.onnx")
+	yaml := "model: {path: " + model + "}\ncameras:\n  - {id: cam1, type: file, path: " + img + "}\n  - {id: cam2, type: http}\n"
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -24,12 +31,12 @@ func TestLoadOnlyReportsTheKeysAsked(t *testing.T) {
 		!strings.Contains(err.Error(), "cameras[1].url") {
 		t.Fatalf("cameras only: %v", err)
 	}
-	yaml = "model: {path: /nonexistent/model.onnx}\ncameras:\n  - {id: cam1, type: file, path: /tmp/x.jpg}\n"
+	yaml = "model: {path: " + model + "}\ncameras:\n  - {id: cam1, type: file, path: " + img + "}\n"
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load(LoadOptions{File: file, Env: []string{}, Only: []string{"cameras"}})
-	if err != nil || len(cfg.Cameras) != 1 || cfg.Cameras[0].Path != "/tmp/x.jpg" {
+	if err != nil || len(cfg.Cameras) != 1 || cfg.Cameras[0].Path != img {
 		t.Fatalf("valid cameras: %v %+v", err, cfg)
 	}
 }

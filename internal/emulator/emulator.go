@@ -48,6 +48,9 @@ const (
 	// MaxTelemetry is the hub's device-to-cloud message size limit; a bigger message closes
 	// the connection.
 	MaxTelemetry = 256 * 1024
+	// MaxSubscriptions is how many topic filters a device may hold; further SUBSCRIBEs are
+	// refused (SUBACK 0x80).
+	MaxSubscriptions = 5
 )
 
 const (
@@ -63,6 +66,8 @@ type Config struct {
 	Hubs []HubConfig
 	// DPS configures the provisioning endpoint.
 	DPS DPSConfig
+	// Service configures the HTTPS service API (twins, direct methods, cloud-to-device).
+	Service ServiceConfig
 	// Devices are the hub devices known at start.
 	Devices []Device
 	// StateDir holds the CA certificate (ca.pem) and key; an existing CA there is reused.
@@ -156,10 +161,13 @@ type DPSConfig struct {
 	RetryAfter time.Duration
 }
 
-// Device is a hub device with a symmetric key.
+// Device is a hub device, or a module of one, with a symmetric key.
 type Device struct {
-	ID  string
-	Key string // base64 primary key
+	ID string
+	// ModuleID makes this a module identity of device ID. The emulator's methods name it
+	// "{ID}/{ModuleID}" (its MQTT client ID). Modules get no cloud-to-device messages.
+	ModuleID string
+	Key      string // base64 primary key
 	// SecondaryKey is also accepted when set.
 	SecondaryKey string
 	// Hub is the index in Config.Hubs of the hub the device belongs to.
@@ -193,6 +201,9 @@ var (
 	ErrDeviceNotConnected = errors.New("emulator: device not connected")
 	ErrNotSubscribed      = errors.New("emulator: device has not subscribed to the topic")
 	ErrClosed             = errors.New("emulator: closed")
+	// ErrNotDelivered: a cloud-to-device message was discarded because the device's session is
+	// clean and it was not subscribed.
+	ErrNotDelivered = errors.New("emulator: cloud-to-device message discarded")
 )
 
 var (
@@ -214,6 +225,7 @@ type Emulator struct {
 	hubs     []*hub
 	dps      *dpsService
 	files    *fileService
+	svc      *service
 
 	mu            sync.Mutex
 	changed       chan struct{}
@@ -242,6 +254,7 @@ type device struct {
 	c2d          []c2dMessage
 	created      time.Time
 	registration string // registration ID when created through DPS
+	cleanSession bool   // the last CONNECT asked for a clean session
 }
 
 // online reports whether the device has a live hub connection. A connection whose CONNACK
@@ -266,6 +279,12 @@ type Connection struct {
 	APIVersion  string
 	Connected   time.Time
 	TokenExpiry time.Time
+	// Username is the CONNECT's username, CleanSession and KeepAlive (seconds) its flags.
+	Username     string
+	CleanSession bool
+	KeepAlive    uint16
+	// WebSocket is true for MQTT over WebSockets (wss://host/$iothub/websocket).
+	WebSocket bool
 }
 
 // Refusal records a refused CONNECT.
@@ -286,6 +305,9 @@ type Telemetry struct {
 	Properties map[string]string // the decoded property bag, system properties included
 	ModelID    string
 	Received   time.Time
+	// QoS and Retain are the PUBLISH's flags.
+	QoS    byte
+	Retain bool
 }
 
 // Start starts the emulator: generates (or reuses) the CA, listens on every hub and the DPS
@@ -365,7 +387,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	for _, h := range e.cfg.Hubs {
 		names = append(names, hostOf(h.Listen, h.Host))
 	}
-	names = append(names, hostOf(e.cfg.DPS.Listen, e.cfg.DPS.Host))
+	names = append(names, hostOf(e.cfg.DPS.Listen, e.cfg.DPS.Host), hostOf(e.cfg.Service.Listen, e.cfg.Service.Host))
 	cert, err := ca.serverCert(names)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -389,9 +411,12 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		return nil, err
 	}
 	e.dps = d
+	if e.svc, err = startService(e, tlsCfg); err != nil {
+		return nil, err
+	}
 	e.stopCtx = context.AfterFunc(ctx, func() { e.Close() })
 	ok = true
-	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "id_scope", e.IDScope(), "ca_file", e.caFile)
+	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "id_scope", e.IDScope(), "service", e.ServiceHost(), "ca_file", e.caFile)
 	return e, nil
 }
 
@@ -414,6 +439,9 @@ func (e *Emulator) setupState() error {
 func (e *Emulator) validateDevice(d Device) error {
 	if d.ID == "" {
 		return errors.New("device ID is empty")
+	}
+	if strings.Contains(d.ID, "/") || strings.Contains(d.ModuleID, "/") {
+		return fmt.Errorf("device %q: device and module IDs cannot contain '/'", d.ID)
 	}
 	if d.Key == "" {
 		return fmt.Errorf("device %q has no key", d.ID)
@@ -464,6 +492,9 @@ func (e *Emulator) Close() error {
 		if e.dps != nil {
 			e.dps.srv.Close()
 		}
+		if e.svc != nil {
+			e.svc.srv.Close()
+		}
 		if e.tempDir {
 			os.RemoveAll(e.stateDir)
 		}
@@ -505,11 +536,12 @@ func (e *Emulator) AddDevice(d Device) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	dev := e.devices[d.ID]
+	id := identity(d.ID, d.ModuleID)
+	dev := e.devices[id]
 	if dev == nil {
-		dev = &device{id: d.ID, twin: newTwinState(), created: time.Now()}
+		dev = &device{id: id, twin: newTwinState(), created: time.Now()}
 		dev.twin.applyInitial(d.InitialTwin)
-		e.devices[d.ID] = dev
+		e.devices[id] = dev
 	}
 	dev.key, dev.key2, dev.hub = d.Key, d.SecondaryKey, d.Hub
 	e.broadcastLocked()
@@ -549,7 +581,30 @@ func (e *Emulator) ConnectionString(deviceID string) (string, error) {
 	if d == nil {
 		return "", fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
 	}
-	return "HostName=" + e.hubs[d.hub].host + ";DeviceId=" + d.id + ";SharedAccessKey=" + d.key, nil
+	dev, mod, _ := strings.Cut(d.id, "/")
+	cs := "HostName=" + e.hubs[d.hub].host + ";DeviceId=" + dev
+	if mod != "" {
+		cs += ";ModuleId=" + mod
+	}
+	return cs + ";SharedAccessKey=" + d.key, nil
+}
+
+// identity is the emulator's name of a device or module identity: its MQTT client ID.
+func identity(deviceID, moduleID string) string {
+	if moduleID == "" {
+		return deviceID
+	}
+	return deviceID + "/" + moduleID
+}
+
+// identityTopic is the topic base of an identity's messages: devices/{id} or
+// devices/{id}/modules/{module}.
+func identityTopic(id string) string {
+	dev, mod, ok := strings.Cut(id, "/")
+	if !ok {
+		return "devices/" + id
+	}
+	return "devices/" + dev + "/modules/" + mod
 }
 
 // DeviceHub returns the host name of the hub a device belongs to.
@@ -766,9 +821,15 @@ func (e *Emulator) StopListeners() {
 	e.dps.ln.stop()
 }
 
-// StartListeners listens again on the ports StopListeners released.
+// StartListeners listens again on the ports StopListeners released (removed hubs stay down).
 func (e *Emulator) StartListeners() error {
 	for _, h := range e.hubs {
+		e.mu.Lock()
+		gone := h.gone
+		e.mu.Unlock()
+		if gone {
+			continue
+		}
 		if err := h.ln.start(); err != nil {
 			return err
 		}

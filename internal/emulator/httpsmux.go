@@ -1,23 +1,18 @@
 package emulator
 
 import (
-	"bufio"
-	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
 // A hub's TLS port also serves HTTPS: IoT Hub's device REST API (file upload) is reached at
-// https://{hub host name}, and a device knows the hub only as "host:port". After the TLS
-// handshake the first byte tells the protocols apart: an MQTT CONNECT starts with 0x10, an HTTP
-// request with its method's first letter.
-
-const sniffTimeout = 30 * time.Second
+// https://{hub host name}, and a device knows the hub only as "host:port". demux tells the
+// protocols apart by the first byte after the TLS handshake: an MQTT CONNECT starts with 0x10, a
+// WebSocket upgrade with "GET", a REST call with its method's first letter ("POST").
 
 // httpsMux is a net.Listener fed with the HTTPS connections a hub listener picked out, served
 // by an http.Server.
@@ -74,26 +69,19 @@ func (m *httpsMux) handoff(c net.Conn) error {
 	}
 }
 
-// serveConn runs the TLS handshake on an accepted connection and hands it to the MQTT broker,
-// or to the HTTPS server when the listener has one and the client speaks HTTP.
-func (l *listener) serveConn(c net.Conn, establish listeners.EstablishFn) error {
-	tc := tls.Server(c, l.tlsCfg)
+// restConn is a hub connection whose first request is an HTTP call other than the WebSocket
+// upgrade (demux tells them apart).
+type restConn struct{ peekedConn }
+
+// serveREST hands a REST connection to the hub's HTTPS server; a listener without one (DPS)
+// answers 404.
+func (l *listener) serveREST(c *restConn) {
 	if l.https == nil {
-		return establish(l.id, tc)
+		_, _ = io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		c.Close()
+		return
 	}
-	_ = tc.SetReadDeadline(time.Now().Add(sniffTimeout))
-	br := bufio.NewReader(tc)
-	first, err := br.Peek(1)
-	_ = tc.SetReadDeadline(time.Time{})
-	if err != nil {
-		tc.Close()
-		return err
-	}
-	pc := &peekedConn{Conn: tc, r: br}
-	if first[0] >= 'A' && first[0] <= 'Z' {
-		return l.https.handoff(pc)
-	}
-	return establish(l.id, pc)
+	_ = l.https.handoff(c)
 }
 
 // closeHTTPS stops the HTTPS side of a listener for good.
@@ -102,11 +90,3 @@ func (l *listener) closeHTTPS() {
 		l.https.shutdown()
 	}
 }
-
-// peekedConn is a connection whose first bytes were read ahead into r.
-type peekedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

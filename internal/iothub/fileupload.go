@@ -153,6 +153,7 @@ func NewFileUpload(opts Options) (*FileUpload, error) {
 func newTransport(tc *tls.Config) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = tc
+	t.ForceAttemptHTTP2 = false // HTTP/1.1, as the device SDKs speak to the hub and storage
 	t.Proxy = nil
 	return t
 }

@@ -85,8 +85,12 @@ func (a *Azurite) start() error {
 	var lastErr error
 	// A restart on the same port may find it not yet released: retry briefly.
 	for attempt := 0; attempt < 20; attempt++ {
-		cmd := exec.Command(a.bin, "--inMemoryPersistence", "--blobHost", host, "--blobPort", port,
-			"--skipApiVersionCheck", "--loose", "--silent")
+		args := []string{"--inMemoryPersistence", "--blobHost", host, "--blobPort", port, "--skipApiVersionCheck", "--loose", "--silent"}
+		cmd := exec.Command(a.bin, args...)
+		// The Node.js that make deps installed beside Azurite when the system's is too old.
+		if node := filepath.Join(filepath.Dir(a.bin), "..", "..", ".node", "bin", "node"); fileExists(node) {
+			cmd = exec.Command(node, append([]string{a.bin}, args...)...)
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "AZURITE_DB=") { // SQL metadata storage rules out in-memory
@@ -174,6 +178,11 @@ func (a *Azurite) WaitReady(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // logWriter keeps Azurite's output for error messages.

@@ -22,10 +22,23 @@ var runtimeLibNames = []string{"libonnxruntime.so.1", "libonnxruntime.so"}
 // projectLibDir is where `make deps` puts the library, relative to the project root.
 const projectLibDir = "lib/onnxruntime"
 
+// InstalledLibDir is the private folder of the ONNX Runtime library of an installed (packaged)
+// edgecam, set at link time by the package build:
+//
+//	-ldflags "-X github.com/edgecam/edgecam/internal/yolo.InstalledLibDir=/usr/lib/edgecam"
+//
+// When it is set the binary is an installed one: after --ort-lib and $EDGECAM_ORT_LIB it looks
+// only in this folder and the system library folders, never in the working directory or a
+// source checkout (a library planted there must not be loaded by a service). When it is empty
+// (a binary built in a checkout by `make build`, `go run`, `go test`) the development search
+// applies: the executable's folder and the project's lib/onnxruntime.
+var InstalledLibDir = ""
+
 // FindRuntimeLibrary returns the path of the ONNX Runtime shared library. It looks, in order, at
-// explicit (the --ort-lib flag), $EDGECAM_ORT_LIB, the executable's folder, the project's
-// lib/onnxruntime folder (beside the executable's bin/ folder, under the working directory, and
-// in the nearest folder up from it that holds go.mod) and the system library folders. An
+// explicit (the --ort-lib flag), $EDGECAM_ORT_LIB, then for an installed binary (InstalledLibDir
+// set) InstalledLibDir, else the executable's folder and the project's lib/onnxruntime folder
+// (beside the executable's bin/ folder, under the working directory, and in the nearest folder up
+// from it that holds go.mod), and last the system library folders. An
 // explicit path or $EDGECAM_ORT_LIB that does not exist is an error rather than a reason to look
 // elsewhere. The error lists every place searched and says how to fix it.
 func FindRuntimeLibrary(explicit string) (string, error) {
@@ -41,7 +54,7 @@ func FindRuntimeLibrary(explicit string) (string, error) {
 		}
 		return env, nil
 	}
-	dirs := runtimeSearchDirs()
+	dirs := runtimeSearchDirs(InstalledLibDir)
 	var tried []string
 	for _, dir := range dirs {
 		for _, name := range runtimeLibNames {
@@ -52,12 +65,21 @@ func FindRuntimeLibrary(explicit string) (string, error) {
 			}
 		}
 	}
+	if InstalledLibDir != "" {
+		return "", fmt.Errorf("ONNX Runtime library not found (looked in %s); reinstall the edgecam package, "+
+			"or pass --ort-lib PATH or set $%s to libonnxruntime.so.1", strings.Join(dirs, ", "), EnvRuntimeLibrary)
+	}
 	return "", fmt.Errorf("ONNX Runtime library not found (looked in %s); run `make deps` in the edgecam folder, "+
-		"or pass --ort-lib PATH or set $%s to libonnxruntime.so.1", strings.Join(dedupe(dirs), ", "), EnvRuntimeLibrary)
+		"or pass --ort-lib PATH or set $%s to libonnxruntime.so.1", strings.Join(dirs, ", "), EnvRuntimeLibrary)
 }
 
-// runtimeSearchDirs lists the folders FindRuntimeLibrary looks in after the flag and environment.
-func runtimeSearchDirs() []string {
+// runtimeSearchDirs lists the folders FindRuntimeLibrary looks in after the flag and environment:
+// for an installed binary (installedDir set) that folder and the system ones only; for a
+// development binary also the executable's folder and the project's lib/onnxruntime.
+func runtimeSearchDirs(installedDir string) []string {
+	if installedDir != "" {
+		return dedupe(append([]string{installedDir}, systemLibDirs()...))
+	}
 	var dirs []string
 	if exe, err := os.Executable(); err == nil {
 		if real, err := filepath.EvalSymlinks(exe); err == nil {
@@ -80,11 +102,16 @@ func runtimeSearchDirs() []string {
 			dir = parent
 		}
 	}
-	dirs = append(dirs, "/usr/local/lib", "/usr/lib")
+	return dedupe(append(dirs, systemLibDirs()...))
+}
+
+// systemLibDirs are the folders where a system-wide ONNX Runtime library may be installed.
+func systemLibDirs() []string {
+	dirs := []string{"/usr/local/lib", "/usr/lib"}
 	if t := multiarchTriplet(); t != "" {
 		dirs = append(dirs, filepath.Join("/usr/lib", t))
 	}
-	return dedupe(dirs)
+	return dirs
 }
 
 func multiarchTriplet() string {
