@@ -5,6 +5,8 @@ ORT_VERSION  := 1.30.0
 ORT_DIR      := lib/onnxruntime
 ORT_LIB      := $(ORT_DIR)/libonnxruntime.so.1
 MODEL        := models/yolov5n.onnx
+AZURITE_VERSION := 3.37.0
+AZURITE_DIR  := .deps/azurite
 SHARED       ?= ../shared
 GO           ?= go
 # Packages without cgo: tested with the race detector.
@@ -12,8 +14,10 @@ PURE_PKGS    := $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' ./int
 
 export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 export EDGECAM_SHARED  := $(abspath $(SHARED))
+# The file-upload tests start Azurite from here; under make a missing one fails them.
+export EDGECAM_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/.bin/azurite-blob
 
-.PHONY: all deps deps-apt deps-ort deps-model deps-npm build test test-short bench run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test test-short bench run emulator fmt vet clean
 
 # The version from git (scripts/version.sh), linked into every binary: `edgecam --version`.
 VERSION      := $(shell scripts/version.sh)
@@ -21,13 +25,16 @@ VERSION_LDFLAGS := -X github.com/edgecam/edgecam/internal/version.Version=$(VERS
 
 all: build
 
-deps: deps-apt deps-ort deps-model deps-npm
+deps: deps-apt deps-ort deps-model deps-npm deps-azurite
 
 deps-apt:
 	@scripts/deps-apt.sh
 
 deps-ort:
 	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR)
+
+deps-azurite:
+	@scripts/fetch-azurite.sh $(AZURITE_VERSION) $(AZURITE_DIR)
 
 deps-model:
 	@EDGECAM_SHARED=$(SHARED) scripts/fetch-model.sh $(MODEL)

@@ -73,6 +73,8 @@ type Camera struct {
 	Schedule *ScheduleOverride `koanf:"schedule"`
 	// Detection, when set, overrides the global detection settings for this camera.
 	Detection *DetectionOverride `koanf:"detection"`
+	// Upload, when set, overrides the global upload settings for this camera.
+	Upload *UploadOverride `koanf:"upload"`
 
 	// Zones are regions of the frame with their own tally ("<zone>_<label>" keys).
 	Zones []Zone `koanf:"zones"`

@@ -84,6 +84,7 @@ func (c *Config) check() problems {
 	} else {
 		c.Detection = d
 	}
+	checkUpload(&p, "upload", &c.Upload.Image, &c.Upload.When, &c.Upload.Every, &c.Upload.QueueBytes)
 	cs := c.checkAzure(&p)
 	if c.State.Dir == "" {
 		p.add("state.dir", "empty: set a writable directory for the DPS cache and the store-and-forward queue (default %s)", DefaultStateDir)
@@ -368,6 +369,9 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				p.addErr(key+".schedule", err)
 			}
 		}
+		if o := cam.Upload; o != nil {
+			checkUpload(p, key+".upload", o.Image, o.When, o.Every, o.QueueBytes)
+		}
 		if o := cam.Detection; o != nil {
 			if o.ScoreThreshold != nil {
 				if err := ValidateThreshold(*o.ScoreThreshold); err != nil {
@@ -556,5 +560,38 @@ func (cam *Camera) checkKind(p *problems, key string) {
 		}
 	default:
 		p.add(key+".redirects", "%q is not a policy: use same-host (the default), any or none", cam.Redirects)
+	}
+}
+
+// checkUpload checks the upload keys that are set (nil: inherited) and writes image and when in
+// their canonical spelling.
+func checkUpload(p *problems, key string, image, when *string, every *int, queueBytes *int64) {
+	if image != nil {
+		switch strings.ToLower(strings.TrimSpace(*image)) {
+		case "", "off", "none", "false":
+			*image = UploadOff
+		case "frame":
+			*image = UploadFrame
+		case "markedup", "marked-up", "marked_up":
+			*image = UploadMarkedUp
+		default:
+			p.add(key+".image", "%q is not an upload image: use frame (as captured), markedUp (with boxes and labels) or off", *image)
+		}
+	}
+	if when != nil {
+		switch strings.ToLower(strings.TrimSpace(*when)) {
+		case "", "interest":
+			*when = UploadInterest
+		case "always":
+			*when = UploadAlways
+		default:
+			p.add(key+".when", "%q is not an upload condition: use interest (ticks whose tally is sent) or always", *when)
+		}
+	}
+	if every != nil && *every < 1 {
+		p.add(key+".every", "%d: use 1 to upload every qualifying tick, or N for every Nth", *every)
+	}
+	if queueBytes != nil && *queueBytes < 64<<10 {
+		p.add(key+".queueBytes", "%d bytes is too small to hold one image: use at least 65536 (default %d, 64 MiB)", *queueBytes, DefaultUploadQueueBytes)
 	}
 }
