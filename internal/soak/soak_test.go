@@ -40,7 +40,8 @@ type sample struct {
 
 // TestSoak runs bin/edgecam for SOAK_SECONDS (default 600) at SOAK_PERIOD (default 1s) with the
 // cameras in SOAK_CAMERAS (default file,http,rtsp,marked; kinds: file, http, rtsp, marked = a file
-// camera with imageFile and markedUpFile), sampling every SOAK_SAMPLE (default 10s), then runs
+// camera with imageFile and markedUpFile), sampling every SOAK_SAMPLE (default 2s) and printing
+// a sample every SOAK_PRINT (default 30s), then runs
 // it SOAK_IDLE_SECONDS (default 60) with no tick due, for the idle CPU.
 func TestSoak(t *testing.T) {
 	root := testfixture.RepoRoot(t)
@@ -50,7 +51,8 @@ func TestSoak(t *testing.T) {
 	}
 	dur := time.Duration(envInt(t, "SOAK_SECONDS", 600)) * time.Second
 	idle := time.Duration(envInt(t, "SOAK_IDLE_SECONDS", 60)) * time.Second
-	every := envDur(t, "SOAK_SAMPLE", 10*time.Second)
+	every := envDur(t, "SOAK_SAMPLE", 2*time.Second)
+	printEvery := envDur(t, "SOAK_PRINT", 30*time.Second)
 	period := envOr("SOAK_PERIOD", "1s")
 	kinds := strings.Split(envOr("SOAK_CAMERAS", "file,http,rtsp,marked"), ",")
 	warm := min(2*time.Minute, dur/2)
@@ -106,7 +108,7 @@ func TestSoak(t *testing.T) {
 		for next := every; ; next += every {
 			if s, ok := read(cmd.Process.Pid, metricsAddr, time.Since(start)); ok {
 				samples = append(samples, s)
-				if report {
+				if report && (len(samples) == 1 || s.at/printEvery != samples[len(samples)-2].at/printEvery) {
 					fmt.Printf("%8s %8.0f %9.1f %9.1f %8.2f %7d %4d %10.0f\n", s.at.Round(time.Second), s.ticks,
 						s.rss/1e6, s.heap/1e6, s.cpu, s.threads, s.fds, s.goroutines)
 				}
@@ -138,6 +140,26 @@ func TestSoak(t *testing.T) {
 		a0, a1 := after[0], after[len(after)-1]
 		fmt.Printf("RSS slope after %s: %.3f MB per 1000 ticks (least squares over %d samples, %.0f ticks; %.1f -> %.1f MB)\n",
 			warm, slope*1000/1e6, len(after), a1.ticks-a0.ticks, a0.rss/1e6, a1.rss/1e6)
+		// The frames in flight (a few MB each, mapped and unmapped per tick) make single samples
+		// jump; the lowest RSS of each minute is the floor a leak would raise.
+		var floors []sample
+		for _, x := range after {
+			if n := len(floors); n > 0 && (x.at-warm)/time.Minute == (floors[n-1].at-warm)/time.Minute {
+				if x.rss < floors[n-1].rss {
+					floors[n-1].rss = x.rss
+				}
+				continue
+			}
+			floors = append(floors, x)
+		}
+		if len(floors) >= 3 {
+			var fl []string
+			for _, f := range floors {
+				fl = append(fl, fmt.Sprintf("%.1f", f.rss/1e6))
+			}
+			fmt.Printf("RSS floor (lowest of each minute) after %s: %s MB; slope %.3f MB per 1000 ticks\n", warm,
+				strings.Join(fl, " "), fit(floors, func(x sample) float64 { return x.ticks }, func(x sample) float64 { return x.rss })*1000/1e6)
+		}
 		if a1.ticks > a0.ticks {
 			fmt.Printf("CPU per tick after %s: %.1f ms (all process CPU / ticks, idle included)\n",
 				warm, (a1.cpu-a0.cpu)/(a1.ticks-a0.ticks)*1000)
