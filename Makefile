@@ -5,6 +5,8 @@ ORT_VERSION  := 1.30.0
 ORT_DIR      := lib/onnxruntime
 ORT_LIB      := $(ORT_DIR)/libonnxruntime.so.1
 MODEL        := models/yolov5n.onnx
+AZURITE_VERSION := 3.37.0
+AZURITE_DIR  := .deps/azurite
 SHARED       ?= ../shared
 GO           ?= go
 # Packages without cgo: tested with the race detector.
@@ -12,8 +14,10 @@ PURE_PKGS    := $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' ./int
 
 export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 export EDGECAM_SHARED  := $(abspath $(SHARED))
+# The file-upload tests start Azurite from here; under make a missing one fails them.
+export EDGECAM_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/.bin/azurite-blob
 
-.PHONY: all deps deps-apt deps-ort deps-model build test test-short bench run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test test-short bench run emulator fmt vet clean
 
 # The version from git (scripts/version.sh), linked into every binary: `edgecam --version`.
 VERSION      := $(shell scripts/version.sh)
@@ -21,7 +25,7 @@ VERSION_LDFLAGS := -X github.com/edgecam/edgecam/internal/version.Version=$(VERS
 
 all: build
 
-deps: deps-apt deps-ort deps-model
+deps: deps-apt deps-ort deps-model deps-npm deps-azurite
 
 deps-apt:
 	@scripts/deps-apt.sh
@@ -29,8 +33,15 @@ deps-apt:
 deps-ort:
 	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR)
 
+deps-azurite:
+	@scripts/fetch-azurite.sh $(AZURITE_VERSION) $(AZURITE_DIR)
+
 deps-model:
 	@EDGECAM_SHARED=$(SHARED) scripts/fetch-model.sh $(MODEL)
+
+# The official Azure IoT Node.js SDKs for the conformance tests (test/conformance).
+deps-npm:
+	@scripts/deps-npm.sh
 
 build: deps-apt deps-ort
 	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/edgecam ./cmd/edgecam
@@ -45,13 +56,19 @@ test: deps build
 	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
 	@scripts/check-hermetic.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	EDGECAM_REQUIRE_NODE=1 $(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS) ./internal/daemon/
 	@scripts/fuzz-short.sh
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
 	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
+
+# RTSP source against a 1080p25 H.264 test stream: idle CPU between ticks over a 60 s period
+# (EDGECAM_IDLE_SECONDS), tick-to-frame latency and frame age.
+bench-rtsp: deps
+	$(GO) test -run '^$$' -bench 'RTSPIdle' -benchtime 1x ./internal/camera/
+	$(GO) test -run '^$$' -bench 'RTSPCapture' -benchtime 20x ./internal/camera/
 
 # The README's run command: the local IoT Hub/DPS emulator and the daemon on two demo cameras.
 run: deps build

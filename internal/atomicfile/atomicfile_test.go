@@ -29,3 +29,34 @@ func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {
 		t.Error("writing into a missing folder succeeded")
 	}
 }
+
+func TestWriteHonoursUmask(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "frame.jpg")
+	if err := Write(path, []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := os.FileMode(0o640) &^ Umask(); fi.Mode().Perm() != want {
+		t.Errorf("mode %v, want %v (0640 minus umask %03o)", fi.Mode().Perm(), want, Umask())
+	}
+}
+
+func TestCleanTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "frame.jpg")
+	for _, name := range []string{".frame.jpg.tmp-123", ".frame.jpg.tmp-456", ".other.jpg.tmp-1", "frame.jpg"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := CleanTemps(path); n != 2 {
+		t.Errorf("removed %d, want 2", n)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("left: %v", entries)
+	}
+}

@@ -1,7 +1,7 @@
 // Package camera captures frames from the cameras edgecam watches: the Raspberry Pi camera
-// (rpicam-still), an HTTP snapshot URL (Basic or Digest authentication), an RTSP stream
-// (OpenCV's FFmpeg backend, drained in the background so a capture returns a current frame)
-// and an image file.
+// (rpicam-still), an HTTP snapshot URL (Basic or Digest authentication), an RTSP stream (a
+// gortsplib session that keeps the current group of pictures compressed and decodes it through
+// OpenCV's FFmpeg backend only at a capture) and an image file.
 //
 // A Source returns the latest frame or an error that names the camera and what went wrong.
 // Sources are built from configuration with New and released with Close.
@@ -18,10 +18,14 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/imageinfo"
 )
 
 // DefaultMaxBytes caps an encoded frame when config.Camera.MaxBytes is 0.
-const DefaultMaxBytes int64 = 32 << 20
+const DefaultMaxBytes int64 = config.DefaultMaxBytes
+
+// DefaultMaxPixels caps a frame's width x height when config.Camera.MaxPixels is 0.
+const DefaultMaxPixels int64 = imageinfo.DefaultMaxPixels
 
 // Frame is one captured image. Data holds the encoded image (JPEG/PNG) as the camera delivered
 // it (http, rpi, file); Mat holds decoded BGR pixels (rtsp): exactly one is set. Close releases
@@ -29,12 +33,14 @@ const DefaultMaxBytes int64 = 32 << 20
 type Frame struct {
 	// Camera is the ID of the camera that produced the frame.
 	Camera string
-	// Time is when the frame was captured (for rtsp: when it was read from the stream).
+	// Time is when the frame was captured (for rtsp: when its packets arrived).
 	Time time.Time
 	// Data is the encoded image, or nil when Mat is set.
 	Data []byte
 	// Mat is the decoded BGR image, or a zero Mat when Data is set.
 	Mat gocv.Mat
+	// MaxPixels is the limit Decode enforces from Data's header; 0 means DefaultMaxPixels.
+	MaxPixels int64
 }
 
 // HasMat reports whether the frame holds decoded pixels in Mat (rather than encoded Data).
@@ -49,11 +55,28 @@ func (f *Frame) Close() error {
 }
 
 // Decode returns the frame as a BGR image: a copy of Mat, or Data decoded. The caller closes it.
+// Data whose header is over the pixel limit (or truncated) is refused before decoding.
 func (f *Frame) Decode() (gocv.Mat, error) {
 	if f.HasMat() {
 		return f.Mat.Clone(), nil
 	}
+	if _, _, err := frameSize(f.Camera, "frame", f.Data, f.MaxPixels); err != nil {
+		return gocv.Mat{}, err
+	}
 	return decodeImage(f.Camera, f.Data)
+}
+
+// Size returns the frame's width and height: Mat's, or read from Data's header without
+// decoding it.
+func (f *Frame) Size() (w, h int, err error) {
+	if f.HasMat() {
+		return f.Mat.Cols(), f.Mat.Rows(), nil
+	}
+	_, w, h, err = imageinfo.Header(f.Data)
+	if err != nil {
+		return 0, 0, fmt.Errorf("camera %s: %w", f.Camera, err)
+	}
+	return w, h, nil
 }
 
 // Source returns the latest frame, or an error that names the camera and what went wrong.
@@ -61,8 +84,21 @@ type Source interface {
 	Capture(ctx context.Context) (*Frame, error)
 }
 
+// Status is what a streaming source knows between captures.
+type Status struct {
+	// Up: the stream is playing and its newest picture is within maxFrameAge.
+	Up bool
+	// FrameTime is when the newest picture arrived; zero before the first.
+	FrameTime time.Time
+}
+
+// StatusReporter is a source that knows its state between captures (rtsp).
+type StatusReporter interface {
+	Status() Status
+}
+
 // New validates the kind-specific keys of c and builds its source. Sources that hold resources
-// (rtsp starts a background reader) are released with Close.
+// (rtsp keeps a session open) are released with Close.
 func New(c config.Camera) (Source, error) {
 	if c.Timeout < 0 {
 		return nil, fmt.Errorf("camera %s: timeout %v is negative", c.ID, c.Timeout)
@@ -101,27 +137,29 @@ func maxBytes(c config.Camera) int64 {
 	return DefaultMaxBytes
 }
 
+// MaxPixels returns c's frame pixel limit (DefaultMaxPixels when unset).
+func MaxPixels(c config.Camera) int64 {
+	if c.MaxPixels > 0 {
+		return c.MaxPixels
+	}
+	return DefaultMaxPixels
+}
+
+// CheckFrameSize refuses a w x h frame of camera cameraID over maxPixels (0: the default), with
+// an error that says what to change. Sources call it with the size from the image header or the
+// stream before anything is decoded.
+func CheckFrameSize(cameraID, from string, w, h int, maxPixels int64) error {
+	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil {
+		return fmt.Errorf("camera %s: %s: %w (raise maxPixels if this is expected)", cameraID, from, err)
+	}
+	return nil
+}
+
 func timeoutOr(c config.Camera, def time.Duration) time.Duration {
 	if c.Timeout > 0 {
 		return c.Timeout
 	}
 	return def
-}
-
-// imageFormat names the encoded image format of data from its magic bytes, or "" when data is
-// not an image format edgecam decodes.
-func imageFormat(data []byte) string {
-	switch {
-	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
-		return "jpeg"
-	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
-		return "png"
-	case bytes.HasPrefix(data, []byte("BM")) && len(data) > 26:
-		return "bmp"
-	case len(data) > 12 && bytes.HasPrefix(data, []byte("RIFF")) && string(data[8:12]) == "WEBP":
-		return "webp"
-	}
-	return ""
 }
 
 // snippet returns the start of data for an error message, printable characters only.
@@ -139,16 +177,30 @@ func snippet(data []byte) string {
 	return string(b)
 }
 
-// checkImage returns an error when data is empty or not an image, naming where it came from.
-func checkImage(cameraID, from string, data []byte) error {
+// checkImage returns an error when data is empty, not an image, truncated or has more than
+// maxPixels pixels in its header, naming where it came from.
+func checkImage(cameraID, from string, data []byte, maxPixels int64) error {
+	_, _, err := frameSize(cameraID, from, data, maxPixels)
+	return err
+}
+
+// frameSize reads data's size from its header and checks it against maxPixels.
+func frameSize(cameraID, from string, data []byte, maxPixels int64) (w, h int, err error) {
 	if len(data) == 0 {
-		return fmt.Errorf("camera %s: %s: empty image (0 bytes)", cameraID, from)
+		return 0, 0, fmt.Errorf("camera %s: %s: empty image (0 bytes)", cameraID, from)
 	}
-	if imageFormat(data) == "" {
-		return fmt.Errorf("camera %s: %s: not a JPEG or PNG image (%d bytes starting %q)",
+	if imageinfo.Sniff(data) == "" && !bytes.HasPrefix(data, []byte{0xFF, 0xD8}) {
+		return 0, 0, fmt.Errorf("camera %s: %s: not a JPEG or PNG image (%d bytes starting %q)",
 			cameraID, from, len(data), snippet(data))
 	}
-	return nil
+	_, w, h, err = imageinfo.Header(data)
+	if err != nil {
+		return 0, 0, fmt.Errorf("camera %s: %s: %w", cameraID, from, err)
+	}
+	if err := CheckFrameSize(cameraID, from, w, h, maxPixels); err != nil {
+		return 0, 0, err
+	}
+	return w, h, nil
 }
 
 func decodeImage(cameraID string, data []byte) (gocv.Mat, error) {
@@ -172,19 +224,45 @@ func errTooLarge(cameraID, from string, limit int64) error {
 
 // readLimited reads r up to limit bytes; more than limit is an error (errOverLimit). sizeHint,
 // when positive, is the expected size (Content-Length, file size): the buffer is allocated once.
+// Without a hint the data is read in blocks and joined once at the end, so a body that never
+// ends costs limit bytes, not the 2-4x a doubling buffer and its garbage would.
 func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
-	var buf bytes.Buffer
+	r = io.LimitReader(r, limit+1)
 	if sizeHint > 0 && sizeHint <= limit {
+		var buf bytes.Buffer
 		buf.Grow(int(sizeHint) + bytes.MinRead)
+		if _, err := buf.ReadFrom(r); err != nil {
+			return nil, err
+		}
+		if int64(buf.Len()) > limit {
+			return nil, errOverLimit
+		}
+		return buf.Bytes(), nil
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
+	const block = 256 << 10
+	var blocks [][]byte
+	var total int64
+	for {
+		b := make([]byte, block)
+		n, err := io.ReadFull(r, b)
+		if n > 0 {
+			blocks = append(blocks, b[:n])
+			total += int64(n)
+		}
+		if total > limit {
+			return nil, errOverLimit
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if int64(buf.Len()) > limit {
-		return nil, errOverLimit
+	if len(blocks) == 1 {
+		return blocks[0], nil
 	}
-	return buf.Bytes(), nil
+	return bytes.Join(blocks, nil), nil
 }
 
 var errOverLimit = errors.New("over the size limit")

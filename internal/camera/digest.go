@@ -17,11 +17,22 @@ type challenge struct {
 	params map[string]string
 }
 
+// Bounds of parseChallenges: a real camera offers two or three challenges of a few parameters;
+// a hostile one must not make edgecam allocate per token.
+const (
+	maxChallenges      = 16
+	maxChallengeParams = 16
+)
+
 // parseChallenges parses WWW-Authenticate header values (RFC 9110 section 11.6.1) into
 // challenges. A header may hold several comma-separated challenges; malformed parts are skipped.
+// At most maxChallenges challenges of maxChallengeParams parameters are kept; the rest is ignored.
 func parseChallenges(headers []string) []challenge {
 	var out []challenge
 	for _, h := range headers {
+		if len(out) >= maxChallenges {
+			break
+		}
 		p := &authParser{s: h}
 		var cur *challenge
 		for {
@@ -45,12 +56,15 @@ func parseChallenges(headers []string) []challenge {
 				} else {
 					val = p.token()
 				}
-				if cur != nil {
+				if cur != nil && len(cur.params) < maxChallengeParams {
 					cur.params[strings.ToLower(tok)] = val
 				}
 				continue
 			}
 			// A new challenge: scheme token. A token68 credential may follow; skip it.
+			if len(out) >= maxChallenges {
+				break
+			}
 			out = append(out, challenge{scheme: strings.ToLower(tok), params: map[string]string{}})
 			cur = &out[len(out)-1]
 		}

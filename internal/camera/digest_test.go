@@ -70,3 +70,21 @@ func FuzzParseChallenges(f *testing.F) {
 		}
 	})
 }
+
+// TestParseChallengesBounded feeds a megabyte of tiny challenges (a hostile camera): the parser
+// keeps maxChallenges and allocates a bounded amount, whatever the header size.
+func TestParseChallengesBounded(t *testing.T) {
+	h := strings.Repeat("B, ", 1<<20) + `Digest a="` + strings.Repeat("x=1,", 1<<10) + `"`
+	chs := parseChallenges([]string{h, h})
+	if len(chs) != maxChallenges {
+		t.Fatalf("%d challenges kept, want %d", len(chs), maxChallenges)
+	}
+	params := strings.Repeat(`p=1, q=2, r=3, s=4, `, 100)
+	chs = parseChallenges([]string{"Digest " + params})
+	if len(chs) != 1 || len(chs[0].params) > maxChallengeParams {
+		t.Fatalf("params not bounded: %d challenges, %d params", len(chs), len(chs[0].params))
+	}
+	if allocs := testing.AllocsPerRun(2, func() { parseChallenges([]string{h}) }); allocs > 200 {
+		t.Errorf("%v allocations for a 3 MiB header: the parser allocates per token", allocs)
+	}
+}

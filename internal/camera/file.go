@@ -14,16 +14,17 @@ import (
 // fileSource reads an image file on every capture: for demos, tests and frames written by
 // other tools.
 type fileSource struct {
-	id       string
-	path     string
-	maxBytes int64
+	id        string
+	path      string
+	maxBytes  int64
+	maxPixels int64
 }
 
 func newFile(c config.Camera) (*fileSource, error) {
 	if c.Path == "" {
 		return nil, fmt.Errorf("camera %s: type file needs path (the image file to read)", c.ID)
 	}
-	return &fileSource{id: c.ID, path: c.Path, maxBytes: maxBytes(c)}, nil
+	return &fileSource{id: c.ID, path: c.Path, maxBytes: maxBytes(c), maxPixels: MaxPixels(c)}, nil
 }
 
 // Capture reads the file.
@@ -50,8 +51,8 @@ func (s *fileSource) Capture(ctx context.Context) (*Frame, error) {
 	if err != nil {
 		return nil, fmt.Errorf("camera %s: %w", s.id, err)
 	}
-	if err := checkImage(s.id, s.path, data); err != nil {
+	if err := checkImage(s.id, s.path, data, s.maxPixels); err != nil {
 		return nil, err
 	}
-	return &Frame{Camera: s.id, Time: time.Now(), Data: data}, nil
+	return &Frame{Camera: s.id, Time: time.Now(), Data: data, MaxPixels: s.maxPixels}, nil
 }

@@ -33,11 +33,12 @@ const (
 
 // rpiSource runs rpicam-still (or an older equivalent) for every capture, with the JPEG on stdout.
 type rpiSource struct {
-	id       string
-	command  string   // empty: look rpiCommands up on PATH at each capture
-	args     []string // after the output, preview and -t arguments: size, rotation, extra
-	timeout  time.Duration
-	maxBytes int64
+	id        string
+	command   string   // empty: look rpiCommands up on PATH at each capture
+	args      []string // after the output, preview and -t arguments: size, rotation, extra
+	timeout   time.Duration
+	maxBytes  int64
+	maxPixels int64
 }
 
 func newRPi(c config.Camera) (*rpiSource, error) {
@@ -48,7 +49,7 @@ func newRPi(c config.Camera) (*rpiSource, error) {
 		return nil, fmt.Errorf("camera %s: width/height %dx%d must not be negative (0 = camera default)",
 			c.ID, c.Width, c.Height)
 	}
-	s := &rpiSource{id: c.ID, command: c.Command, timeout: timeoutOr(c, rpiDefaultTimeout), maxBytes: maxBytes(c)}
+	s := &rpiSource{id: c.ID, command: c.Command, timeout: timeoutOr(c, rpiDefaultTimeout), maxBytes: maxBytes(c), maxPixels: MaxPixels(c)}
 	if c.Rotation == 180 {
 		s.args = append(s.args, "--rotation", "180")
 	}
@@ -106,6 +107,7 @@ func (s *rpiSource) Capture(ctx context.Context) (*Frame, error) {
 	stdout := &cappedBuffer{max: s.maxBytes}
 	stderr := &tailBuffer{max: rpiStderrMax}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Env = minimalEnv() // never the configuration's secrets
 	// Own process group, so a timeout kills the tool and anything it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -126,10 +128,10 @@ func (s *rpiSource) Capture(ctx context.Context) (*Frame, error) {
 	if stdout.over {
 		return nil, errTooLarge(s.id, name+" output", s.maxBytes)
 	}
-	if err := checkImage(s.id, name+" output", stdout.buf.Bytes()); err != nil {
+	if err := checkImage(s.id, name+" output", stdout.buf.Bytes(), s.maxPixels); err != nil {
 		return nil, fmt.Errorf("%w%s", err, stderrSuffix(stderr))
 	}
-	return &Frame{Camera: s.id, Time: start, Data: stdout.buf.Bytes()}, nil
+	return &Frame{Camera: s.id, Time: start, Data: stdout.buf.Bytes(), MaxPixels: s.maxPixels}, nil
 }
 
 // stderrSuffix returns the tool's last stderr lines for an error message (rpicam-still logs

@@ -164,3 +164,38 @@ echo "waiting for camera" >&2
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRPiChildEnvironment: rpicam-still gets PATH, HOME, LIBCAMERA_* and the like, never the
+// configuration's secrets that edgecam's own environment carries.
+func TestRPiChildEnvironment(t *testing.T) {
+	dir := fakePath(t)
+	envFile := filepath.Join(dir, "env")
+	t.Setenv("EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY", "hunter2-key")
+	t.Setenv("EDGECAM_CAMERAS__0__PASSWORD", "hunter2-pw")
+	t.Setenv("CREDENTIALS_DIRECTORY", "/run/credentials/edgecam.service")
+	t.Setenv("LIBCAMERA_LOG_LEVELS", "*:ERROR")
+	t.Setenv("HOME", "/var/lib/edgecam")
+	fakeTool(t, dir, "rpicam-still", `/usr/bin/env > `+envFile+`; exec /bin/cat `+photo(t, "dog.jpg"))
+	src, err := New(config.Camera{ID: "pi", Type: "rpi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Capture(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := string(b)
+	for _, bad := range []string{"hunter2", "EDGECAM_", "CREDENTIALS_DIRECTORY"} {
+		if strings.Contains(env, bad) {
+			t.Errorf("child environment holds %q:\n%s", bad, env)
+		}
+	}
+	for _, good := range []string{"PATH=" + dir, "LIBCAMERA_LOG_LEVELS=*:ERROR", "HOME=/var/lib/edgecam"} {
+		if !strings.Contains(env, good) {
+			t.Errorf("child environment lacks %q:\n%s", good, env)
+		}
+	}
+}

@@ -33,8 +33,13 @@ func Save(path string, f *Frame) error {
 	return writeFile(path, f.Data)
 }
 
+// ImageFileMode is the mode of saved frames (imageFile, markedUpFile, capture --out) before the
+// umask: readable by the owner and the group (add a dashboard's user to edgecam's group), not
+// by everyone, since frames show what the camera sees.
+const ImageFileMode = 0o640
+
 func writeFile(path string, data []byte) error {
-	if err := atomicfile.Write(path, data, 0o644); err != nil {
+	if err := atomicfile.Write(path, data, ImageFileMode); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	return nil

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/atomicfile"
+	"github.com/edgecam/edgecam/internal/imageinfo"
 )
 
 // TestSaveAtomic saves two photos in turn while readers read the destination: a reader must
@@ -63,8 +66,9 @@ func TestSaveAtomic(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want only frame.jpg (temporary files left behind?)", len(entries))
 	}
-	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("saved file mode %v, %v; want -rw-r--r--", fi.Mode(), err)
+	want := os.FileMode(ImageFileMode) &^ atomicfile.Umask()
+	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != want {
+		t.Errorf("saved file mode %v, %v; want %v (0640 minus the umask)", fi.Mode(), err, want)
 	}
 }
 
@@ -80,7 +84,7 @@ func TestSaveMat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if imageFormat(data) != "jpeg" {
+	if imageinfo.Sniff(data) != imageinfo.JPEG {
 		t.Fatalf("saved %d bytes, not a JPEG", len(data))
 	}
 	back := decodeFrame(t, &Frame{Camera: "c", Data: data}, 768, 576)

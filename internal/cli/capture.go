@@ -45,8 +45,10 @@ the configured values. The password can come from $` + envCameraPassword + ` ins
 Camera types:
   rpi    Raspberry Pi camera via rpicam-still (or libcamera-still/libcamera-jpeg): --rotation,
          --width, --height, --arg, --command
-  http   snapshot URL with Basic or Digest authentication: --url, --username, --password
-  rtsp   RTSP (or any FFmpeg-readable) stream: --url (credentials may be in the URL)
+  http   snapshot URL with Basic or Digest authentication: --url, --username, --password,
+         --auth, --redirects
+  rtsp   H.264 or H.265 RTSP stream: --url (credentials in the URL or --username, --password),
+         --transport tcp|udp|auto
   file   an image file: --path`,
 		Example: `  edgecam capture --config edgecam.yaml --camera garage --out frame.jpg
   edgecam capture --type http --url http://192.168.1.64/ISAPI/Streaming/channels/101/picture \
@@ -67,8 +69,9 @@ Camera types:
 	f.StringVar(&o.cameraID, "camera", "", "`ID` of the configured camera (needed when the configuration has several)")
 	f.StringVar(&o.cam.Type, "type", "", "camera type: rpi, http, rtsp or file")
 	f.StringVar(&o.cam.URL, "url", "", "http: snapshot URL; rtsp: stream URL")
-	f.StringVar(&o.cam.Username, "username", "", "http: user name")
-	f.StringVar(&o.cam.Password, "password", "", "http: password (or $"+envCameraPassword+")")
+	f.StringVar(&o.cam.Username, "username", "", "http, rtsp: user name")
+	f.StringVar(&o.cam.Password, "password", "", "http, rtsp: password (or $"+envCameraPassword+")")
+	f.StringVar(&o.cam.Transport, "transport", "", "rtsp: tcp (default), udp or auto")
 	f.StringVar(&o.cam.Path, "path", "", "file: image file to read")
 	f.IntVar(&o.cam.Rotation, "rotation", 0, "rpi: rotation, 0 or 180")
 	f.IntVar(&o.cam.Width, "width", 0, "rpi: frame width (0 = camera default)")
@@ -77,6 +80,9 @@ Camera types:
 	f.StringVar(&o.cam.Command, "command", "", "rpi: stills command to run instead of rpicam-still")
 	f.StringVar(&o.timeout, "timeout", "", "capture timeout, e.g. 10s or 00:00:10 (default: the type's)")
 	f.Int64Var(&o.cam.MaxBytes, "max-bytes", 0, "largest accepted encoded frame in bytes (default 32 MiB)")
+	f.Int64Var(&o.cam.MaxPixels, "max-pixels", 0, "largest accepted frame in pixels, checked before decoding (default 40 MP)")
+	f.StringVar(&o.cam.Auth, "auth", "", "http: pin the authentication scheme, digest or basic (default: what the camera asks, never Basic after Digest)")
+	f.StringVar(&o.cam.Redirects, "redirects", "", "http: redirects to follow: same-host (default), any or none")
 	return cmd
 }
 
@@ -101,12 +107,12 @@ func runCapture(ctx context.Context, stdout io.Writer, o *captureOptions, flags 
 	}
 	defer frame.Close()
 	took := time.Since(start)
-	img, err := frame.Decode()
+	// The size comes from the header (checked against maxPixels by the source), so a capture
+	// never decodes: its memory stays that of the encoded frame.
+	w, h, err := frame.Size()
 	if err != nil {
 		return err
 	}
-	w, h := img.Cols(), img.Rows()
-	img.Close()
 	if err := camera.Save(o.out, frame); err != nil {
 		return err
 	}
@@ -157,6 +163,10 @@ func captureCamera(o *captureOptions, flags *pflag.FlagSet) (config.Camera, erro
 	set("arg", func() { cam.Args = o.cam.Args })
 	set("command", func() { cam.Command = o.cam.Command })
 	set("max-bytes", func() { cam.MaxBytes = o.cam.MaxBytes })
+	set("max-pixels", func() { cam.MaxPixels = o.cam.MaxPixels })
+	set("auth", func() { cam.Auth = o.cam.Auth })
+	set("redirects", func() { cam.Redirects = o.cam.Redirects })
+	set("transport", func() { cam.Transport = strings.ToLower(o.cam.Transport) })
 	if !flags.Changed("password") {
 		if pw, ok := os.LookupEnv(envCameraPassword); ok {
 			cam.Password = pw

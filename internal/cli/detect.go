@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 	"gocv.io/x/gocv"
 
+	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -32,25 +34,41 @@ type detectOptions struct {
 	annotate  string
 	bench     int
 	ortLib    string
+	config    string
+	camera    string
+
+	// set by --config and --camera: the camera's counting rules (zones, masks, filters)
+	rules *tally.Rules
+	preds []tally.Prediction
 }
 
 func newDetectCmd() *cobra.Command {
 	o := &detectOptions{}
 	cmd := &cobra.Command{
-		Use:   "detect [flags] IMAGE...",
-		Short: "Score JPEG or PNG images with the YOLOv5 model and print what it finds",
-		Long: `detect runs the YOLOv5 ONNX model on each image and prints the objects found (label, score,
+		Use:   "detect [flags] IMAGE...  |  detect --config FILE --camera ID [--annotate DIR] IMAGE...",
+		Short: "Score JPEG or PNG images with the YOLO model and print what it finds",
+		Long: `detect runs the YOLO ONNX model (YOLOv5, YOLOv8/v9/11 or end-to-end layout) on each image and prints the objects found (label, score,
 box corners x1,y1,x2,y2 in image pixels, highest score first) and the count per label.
 
 The ONNX Runtime library is found without any setting after ` + "`make build`" + ` (next to the
 binary, in the project's lib/onnxruntime, or the system library folders); --ort-lib or
 $EDGECAM_ORT_LIB choose another. An image that cannot be read is reported on stderr as
-"edgecam: FILE: problem", the other images are still scored, and the exit status is 1.`,
+"edgecam: FILE: problem", the other images are still scored, and the exit status is 1.
+
+With --config FILE --camera ID the images are counted as that camera's frames would be: its
+model (unless --model), its detection settings (scoreThreshold, per-label filters, labels of
+interest and minimum labels), its zones and its masks. The table says for each object why it is
+not counted (score below its label's minScore, area outside its bounds, inside a mask) or which
+zones hold it, and the tally is the body the daemon would send ("<zone>_<label>" keys for the
+zones). --annotate then also outlines the zones and shades the masks, and draws only the counted
+objects: check a polygon against a real frame before deploying it. Take the frame with
+` + "`edgecam capture --config FILE --camera ID --out frame.jpg`" + `.`,
 		Example: `  edgecam detect photo.jpg
   edgecam detect --model ../shared/models/yolov5n.onnx bus.jpg zidane.jpg
   edgecam detect --threshold 0.5 --json *.jpg           # one JSON object per image per line
   edgecam detect --annotate out/ street.jpg             # writes out/street.annotated.jpg
-  edgecam detect --bench 50 --threads 2 bus.jpg         # median and p90 of 50 timed runs`,
+  edgecam detect --bench 50 --threads 2 bus.jpg         # median and p90 of 50 timed runs
+  edgecam detect --config /etc/edgecam/config.yaml --camera garage --annotate out/ frame.jpg`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("detect needs at least one image file, e.g. `edgecam detect photo.jpg`")
@@ -62,7 +80,7 @@ $EDGECAM_ORT_LIB choose another. An image that cannot be read is reported on std
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", defaultModel, "YOLOv5 ONNX model `PATH`")
+	f.StringVar(&o.model, "model", defaultModel, "YOLO ONNX model `PATH` (class names from PATH without .onnx + .labels, its metadata, or COCO-80)")
 	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), 0..1")
 	f.Float32Var(&o.iou, "iou", yolo.DefaultIoU, "NMS overlap above which the weaker box of a label is dropped, 0..1")
 	f.IntVar(&o.threads, "threads", 0, "ONNX Runtime threads (0 = one per core)")
@@ -70,7 +88,30 @@ $EDGECAM_ORT_LIB choose another. An image that cannot be read is reported on std
 	f.StringVar(&o.annotate, "annotate", "", "write `DIR`/<name>.annotated.jpg with boxes, labels and scores drawn")
 	f.IntVar(&o.bench, "bench", 0, "time `N` runs per image after one warm-up and report median and p90")
 	f.StringVar(&o.ortLib, "ort-lib", "", "ONNX Runtime shared library `PATH` (default: found automatically)")
+	f.StringVarP(&o.config, "config", "c", "", "edgecam configuration `FILE`: count as --camera's frames would be (zones, masks, filters)")
+	f.StringVar(&o.camera, "camera", "", "camera `ID` of --config whose zones, masks and detection settings apply")
 	return cmd
+}
+
+// loadCameraRules reads --config and returns the model path and the counting rules of --camera.
+func loadCameraRules(o *detectOptions) (model string, threads int, rules *tally.Rules, err error) {
+	if o.config == "" || o.camera == "" {
+		return "", 0, nil, errors.New("--config and --camera go together: give both to count as that camera does")
+	}
+	cfg, err := config.Load(config.LoadOptions{File: o.config, Only: []string{"model", "detection", "cameras"}})
+	if err != nil {
+		return "", 0, nil, err
+	}
+	i := cfg.CameraIndex(o.camera)
+	if i < 0 {
+		ids := make([]string, len(cfg.Cameras))
+		for j, c := range cfg.Cameras {
+			ids[j] = c.ID
+		}
+		return "", 0, nil, fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(ids, ", "))
+	}
+	r := config.TallyRules(cfg.CameraDetection(i), &cfg.Cameras[i], cfg.Azure.ModelID != "")
+	return cfg.Model.Path, cfg.Model.Threads, &r, nil
 }
 
 func runDetect(stdout, stderr io.Writer, o *detectOptions, modelSet bool, images []string) error {
@@ -84,16 +125,29 @@ func runDetect(stdout, stderr io.Writer, o *detectOptions, modelSet bool, images
 	case o.bench < 0:
 		return fmt.Errorf("--bench %d: want a number of runs", o.bench)
 	}
+	model := o.model
+	if !modelSet {
+		model = findDefaultModel()
+	}
+	if o.config != "" || o.camera != "" {
+		cfgModel, threads, rules, err := loadCameraRules(o)
+		if err != nil {
+			return err
+		}
+		if !modelSet {
+			model = cfgModel
+		}
+		if o.threads == 0 {
+			o.threads = threads
+		}
+		o.rules = rules
+	}
 	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
 	if err != nil {
 		return err
 	}
 	if err := yolo.InitRuntime(lib); err != nil {
 		return err
-	}
-	model := o.model
-	if !modelSet {
-		model = findDefaultModel()
 	}
 	det, err := yolo.New(yolo.Options{ModelPath: model, Threads: o.threads, Confidence: o.threshold, IoU: o.iou})
 	if err != nil {
@@ -161,12 +215,17 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 		bench = newBenchStats(runs)
 		res.Timings = first
 	}
+	rep := newReport(filepath.Base(path), res, bench)
+	dets := res.Detections
+	if o.rules != nil {
+		o.preds = yolo.Predictions(o.preds[:0], res)
+		dets = rep.applyRules(o.rules, o.preds, res.Detections)
+	}
 	if o.annotate != "" {
-		if err := annotate(o.annotate, path, data, res.Detections); err != nil {
+		if err := annotate(o.annotate, path, data, dets, o.rules); err != nil {
 			return err
 		}
 	}
-	rep := newReport(filepath.Base(path), res, bench)
 	if o.json {
 		b, err := json.Marshal(rep)
 		if err != nil {
@@ -178,12 +237,15 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 	return rep.writeText(w)
 }
 
-func annotate(dir, path string, data []byte, dets []yolo.Detection) error {
+func annotate(dir, path string, data []byte, dets []yolo.Detection, rules *tally.Rules) error {
 	img, err := gocv.IMDecode(data, gocv.IMReadColor)
 	if err != nil {
 		return err
 	}
 	defer img.Close()
+	if rules != nil {
+		yolo.AnnotateZones(&img, rules.Zones, rules.Masks)
+	}
 	yolo.Annotate(&img, dets)
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".annotated.jpg"
 	out := filepath.Join(dir, name)
@@ -200,8 +262,10 @@ type report struct {
 	Height     int            `json:"height"`
 	Detections []detection    `json:"detections"`
 	Tally      map[string]int `json:"tally"`
-	TimingsMs  stageMs        `json:"timingsMs"`
-	Bench      *benchStats    `json:"bench,omitempty"`
+	// Send is set with --config: whether the daemon would send the tally (a label of interest seen).
+	Send      *bool       `json:"send,omitempty"`
+	TimingsMs stageMs     `json:"timingsMs"`
+	Bench     *benchStats `json:"bench,omitempty"`
 }
 
 type detection struct {
@@ -209,6 +273,31 @@ type detection struct {
 	ClassID int        `json:"classId"`
 	Score   float64    `json:"score"`
 	Box     [4]float64 `json:"box"`
+	// With --config: why the object is not counted, or the zones that count it.
+	Dropped string   `json:"dropped,omitempty"`
+	Zones   []string `json:"zones,omitempty"`
+}
+
+// applyRules replaces the plain per-label tally by the camera's: the body the daemon would send,
+// each detection marked as dropped (and why) or with its zones. It returns the counted detections.
+func (r *report) applyRules(rules *tally.Rules, preds []tally.Prediction, dets []yolo.Detection) []yolo.Detection {
+	var c tally.Counter
+	send := c.TallyInto(*rules, r.Tally, preds)
+	r.Send = &send
+	var counted []yolo.Detection
+	for i, p := range preds {
+		if why := rules.Dropped(p); why != "" {
+			r.Detections[i].Dropped = why
+			continue
+		}
+		counted = append(counted, dets[i])
+		for j := range rules.Zones {
+			if rules.Zones[j].Holds(p) {
+				r.Detections[i].Zones = append(r.Detections[i].Zones, rules.Zones[j].Name)
+			}
+		}
+	}
+	return counted
 }
 
 type stageMs struct {
@@ -248,9 +337,24 @@ func (r report) writeText(w io.Writer) error {
 		plural(len(r.Detections)), r.TimingsMs.text())
 	if len(r.Detections) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  label\tscore\tx1\ty1\tx2\ty2\t")
+		if r.Send == nil {
+			fmt.Fprintln(tw, "  label\tscore\tx1\ty1\tx2\ty2\t")
+		} else {
+			fmt.Fprintln(tw, "  label\tscore\tx1\ty1\tx2\ty2\tcounted\t")
+		}
 		for _, d := range r.Detections {
-			fmt.Fprintf(tw, "  %s\t%.3f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", d.Label, d.Score, d.Box[0], d.Box[1], d.Box[2], d.Box[3])
+			fmt.Fprintf(tw, "  %s\t%.3f\t%.1f\t%.1f\t%.1f\t%.1f\t", d.Label, d.Score, d.Box[0], d.Box[1], d.Box[2], d.Box[3])
+			if r.Send != nil {
+				switch {
+				case d.Dropped != "":
+					fmt.Fprintf(tw, "no: %s\t", d.Dropped)
+				case len(d.Zones) > 0:
+					fmt.Fprintf(tw, "yes, in %s\t", strings.Join(d.Zones, ", "))
+				default:
+					fmt.Fprint(tw, "yes\t")
+				}
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}
@@ -271,7 +375,15 @@ func (r report) writeText(w io.Writer) error {
 	if len(parts) == 0 {
 		parts = []string{"nothing found"}
 	}
-	fmt.Fprintf(w, "  tally: %s\n", strings.Join(parts, ", "))
+	if r.Send != nil {
+		what := "sent"
+		if !*r.Send {
+			what = "not sent: no label of interest counted"
+		}
+		fmt.Fprintf(w, "  tally: %s (%s)\n", tally.Marshal(r.Tally), what)
+	} else {
+		fmt.Fprintf(w, "  tally: %s\n", strings.Join(parts, ", "))
+	}
 	if b := r.Bench; b != nil {
 		fmt.Fprintf(w, "  bench: %d runs, median %s\n", b.Runs, b.MedianMs.text())
 		fmt.Fprintf(w, "  %*s p90    %s\n", len(fmt.Sprint(b.Runs))+12, "", b.P90Ms.text())

@@ -1,11 +1,9 @@
-// Package coco holds the 80 COCO class names that YOLOv5 models are trained on, and the
-// name rules edgecam applies to them (case-insensitive lookup, DTDL-safe names, suggestions).
+// Package coco holds the 80 COCO class names that YOLOv5's released models are trained on, and
+// the DTDL-safe spelling of a label (package classes looks names up).
 package coco
 
 import (
 	"strings"
-
-	"github.com/edgecam/edgecam/internal/suggest"
 )
 
 // Names is the COCO-80 class list in model index order.
@@ -19,18 +17,6 @@ var Names = [...]string{
 	"potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
 	"microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
 	"hair drier", "toothbrush",
-}
-
-// Lookup finds a label case-insensitively, also accepting its DTDL-safe form ("traffic_light").
-// It returns the canonical COCO name.
-func Lookup(label string) (string, bool) {
-	want := normalize(label)
-	for _, n := range Names {
-		if normalize(n) == want {
-			return n, true
-		}
-	}
-	return "", false
 }
 
 // SafeName turns a label into a DTDL-safe name: letters, digits and underscores, starting with a
@@ -53,20 +39,4 @@ func SafeName(label string) string {
 		s = strings.TrimRight(s[:64], "_")
 	}
 	return s
-}
-
-// Suggest returns the COCO name closest to label (by edit distance), for "did you mean" hints.
-func Suggest(label string) string {
-	want := normalize(label)
-	best, bestD := "", -1
-	for _, n := range Names {
-		if d := suggest.Distance(want, normalize(n)); bestD < 0 || d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func normalize(s string) string {
-	return strings.ToLower(strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '_' || r == '-' }), " "))
 }

@@ -2,18 +2,6 @@ package coco
 
 import "testing"
 
-func TestLookup(t *testing.T) {
-	for in, want := range map[string]string{"Person": "person", "traffic_light": "traffic light", "TV": "tv", " Teddy  Bear ": "teddy bear"} {
-		got, ok := Lookup(in)
-		if !ok || got != want {
-			t.Errorf("Lookup(%q) = %q, %v; want %q", in, got, ok, want)
-		}
-	}
-	if _, ok := Lookup("persn"); ok {
-		t.Error("Lookup(persn) found a label")
-	}
-}
-
 func TestSafeName(t *testing.T) {
 	for in, want := range map[string]string{"traffic light": "traffic_light", "person": "person", "hot dog": "hot_dog", "9lives": "label_9lives"} {
 		if got := SafeName(in); got != want {
@@ -27,13 +15,5 @@ func TestSafeName(t *testing.T) {
 			t.Errorf("%q and %q share the safe name %q", n, other, s)
 		}
 		seen[s] = n
-	}
-}
-
-func TestSuggest(t *testing.T) {
-	for in, want := range map[string]string{"persn": "person", "bicyle": "bicycle", "trafic light": "traffic light", "moterbike": "motorcycle"} {
-		if got := Suggest(in); got != want {
-			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -6,7 +6,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"strings"
+
+	"github.com/edgecam/edgecam/internal/classes"
 )
 
 // Default values of the keys that have one.
@@ -17,6 +20,20 @@ const (
 	DefaultScoreThreshold = 0.7
 	DefaultGlobalEndpoint = "global.azure-devices-provisioning.net"
 	DefaultStateDir       = "/var/lib/edgecam"
+	// DefaultReprovisionAfter: IoT Central's guidance, an unreachable hub for a couple of minutes.
+	DefaultReprovisionAfter = Duration(120_000_000_000) // 2m
+	DefaultMaxQueueBytes    = 64 << 20                  // 64 MiB: about 200000 tallies
+	// DefaultUploadQueueBytes bounds each camera's images waiting for upload on disk.
+	DefaultUploadQueueBytes = 64 << 20
+)
+
+// upload.image and upload.when values.
+const (
+	UploadOff      = "off"
+	UploadFrame    = "frame"
+	UploadMarkedUp = "markedUp"
+	UploadInterest = "interest"
+	UploadAlways   = "always"
 )
 
 // Config is edgecam's whole configuration.
@@ -24,10 +41,16 @@ type Config struct {
 	Model     Model     `koanf:"model"`
 	Schedule  Schedule  `koanf:"schedule"`
 	Detection Detection `koanf:"detection"`
+	Upload    Upload    `koanf:"upload"`
 	Azure     Azure     `koanf:"azure"`
 	State     State     `koanf:"state"`
 	Metrics   Metrics   `koanf:"metrics"`
 	Cameras   []Camera  `koanf:"cameras"`
+
+	// Classes are the class names of the model at Model.Path (its ONNX metadata, a labels file
+	// next to it, or COCO-80), which every label in the configuration is checked against. Validate
+	// fills it.
+	Classes classes.Set `koanf:"-"`
 }
 
 // Model selects the YOLOv5 ONNX model and how inference runs.
@@ -58,6 +81,8 @@ type Detection struct {
 	LabelsOfInterest []string `koanf:"labelsOfInterest"`
 	// LabelsMinimum are always in a sent tally, with 0 when not seen.
 	LabelsMinimum []string `koanf:"labelsMinimum"`
+	// Filters are per-label rules applied before counting, by canonical label.
+	Filters map[string]Filter `koanf:"filters"`
 }
 
 // DetectionOverride replaces some of the global detection settings for one camera; nil fields
@@ -66,6 +91,33 @@ type DetectionOverride struct {
 	ScoreThreshold   *float64  `koanf:"scoreThreshold"`
 	LabelsOfInterest *[]string `koanf:"labelsOfInterest"`
 	LabelsMinimum    *[]string `koanf:"labelsMinimum"`
+	// Filters are merged over the global ones, label by label.
+	Filters map[string]Filter `koanf:"filters"`
+}
+
+// Upload sends frames to Azure Blob Storage with IoT Hub file upload (off by default).
+type Upload struct {
+	// Image is what is uploaded: frame (as captured), markedUp (with boxes, labels and scores)
+	// or off.
+	Image string `koanf:"image"`
+	// When is which ticks qualify: interest (the tally is sent) or always.
+	When string `koanf:"when"`
+	// Every uploads every Nth qualifying tick, the first included.
+	Every int `koanf:"every"`
+	// QueueBytes bounds the images waiting on disk per camera while the hub or storage is
+	// unreachable; the oldest are dropped.
+	QueueBytes int64 `koanf:"queueBytes"`
+}
+
+// Enabled reports whether images are uploaded.
+func (u Upload) Enabled() bool { return u.Image == UploadFrame || u.Image == UploadMarkedUp }
+
+// UploadOverride replaces some of the global upload settings for one camera; nil fields inherit.
+type UploadOverride struct {
+	Image      *string `koanf:"image"`
+	When       *string `koanf:"when"`
+	Every      *int    `koanf:"every"`
+	QueueBytes *int64  `koanf:"queueBytes"`
 }
 
 // Azure is how the cameras reach IoT Hub: a connection string or DPS.
@@ -78,6 +130,9 @@ type Azure struct {
 	ModelID string `koanf:"modelId"`
 	// CAFile is an extra trusted CA bundle (PEM), e.g. the local emulator's.
 	CAFile string `koanf:"caFile"`
+	// Transport is mqtt (port 8883) or mqtt-ws (MQTT over WebSockets, port 443), for IoT Hub
+	// and DPS alike.
+	Transport string `koanf:"transport"`
 }
 
 // DPS is the Device Provisioning Service registration of every camera (registration ID =
@@ -87,6 +142,9 @@ type DPS struct {
 	IDScope            string `koanf:"idScope"`
 	GroupEnrollmentKey string `koanf:"groupEnrollmentKey"`
 	DeviceKey          string `koanf:"deviceKey"`
+	// ReprovisionAfter is how long the assigned hub may stay unreachable (over at least 3
+	// failed connects) before the camera registers with DPS again; 0 never.
+	ReprovisionAfter Duration `koanf:"reprovisionAfter"`
 }
 
 // Enabled reports whether any DPS setting beyond the global endpoint is present.
@@ -98,6 +156,9 @@ func (d DPS) Enabled() bool {
 type State struct {
 	// Dir holds the DPS assignment cache, the store-and-forward queue and accepted desired properties.
 	Dir string `koanf:"dir"`
+	// MaxQueueBytes caps the store-and-forward queues of all cameras together on disk; when
+	// full, the oldest tallies are dropped first.
+	MaxQueueBytes int64 `koanf:"maxQueueBytes"`
 }
 
 // Metrics configures the optional HTTP listener for Prometheus metrics and /healthz.
@@ -112,8 +173,9 @@ func Default() *Config {
 		Model:     Model{Path: DefaultModelPath},
 		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
 		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
-		Azure:     Azure{DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint}},
-		State:     State{Dir: DefaultStateDir},
+		Upload:    Upload{Image: UploadOff, When: UploadInterest, Every: 1, QueueBytes: DefaultUploadQueueBytes},
+		Azure:     Azure{Transport: "mqtt", DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint, ReprovisionAfter: DefaultReprovisionAfter}},
+		State:     State{Dir: DefaultStateDir, MaxQueueBytes: DefaultMaxQueueBytes},
 	}
 }
 
@@ -143,6 +205,28 @@ func (c *Config) CameraSchedule(i int) Schedule {
 	return s
 }
 
+// CameraUpload returns the effective upload settings of camera i.
+func (c *Config) CameraUpload(i int) Upload {
+	u := c.Upload
+	if i < 0 || i >= len(c.Cameras) || c.Cameras[i].Upload == nil {
+		return u
+	}
+	o := c.Cameras[i].Upload
+	if o.Image != nil {
+		u.Image = *o.Image
+	}
+	if o.When != nil {
+		u.When = *o.When
+	}
+	if o.Every != nil {
+		u.Every = *o.Every
+	}
+	if o.QueueBytes != nil {
+		u.QueueBytes = *o.QueueBytes
+	}
+	return u
+}
+
 // CameraIndex returns the index of the camera with the given id, or -1.
 func (c *Config) CameraIndex(id string) int {
 	for i := range c.Cameras {
@@ -156,6 +240,7 @@ func (c *Config) CameraIndex(id string) int {
 func (d Detection) clone() Detection {
 	d.LabelsOfInterest = append([]string(nil), d.LabelsOfInterest...)
 	d.LabelsMinimum = append([]string(nil), d.LabelsMinimum...)
+	d.Filters = maps.Clone(d.Filters)
 	return d
 }
 
@@ -168,6 +253,12 @@ func (o *DetectionOverride) apply(d Detection) Detection {
 	}
 	if o.LabelsMinimum != nil {
 		d.LabelsMinimum = append([]string(nil), (*o.LabelsMinimum)...)
+	}
+	if len(o.Filters) > 0 {
+		if d.Filters == nil {
+			d.Filters = make(map[string]Filter, len(o.Filters))
+		}
+		maps.Copy(d.Filters, o.Filters)
 	}
 	return d
 }

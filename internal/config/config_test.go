@@ -10,7 +10,13 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/edgecam/edgecam/internal/classes"
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
+
+// cocoModel is a tiny valid ONNX model with the YOLOv5 output of 80 classes (COCO-80 by default).
+var cocoModel = onnxtest.ConstantModel([]int64{1, 3, 32, 32}, []int64{1, 100, 85}, make([]float32, 100*85), nil)
 
 const testGroupKey = "c2VjcmV0LWdyb3VwLWtleS0xMjM0NTY3ODkwYWJjZGVm"
 const testDeviceKey = "ZGV2aWNlLWtleS0xMjM0NTY3ODkwYWJjZGVmZ2hpams="
@@ -25,10 +31,11 @@ func newFixture(t *testing.T) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := fixture{dir: dir, model: filepath.Join(dir, "model.onnx"), image: filepath.Join(dir, "frame.jpg")}
-	for _, p := range []string{f.model, f.image} {
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(f.image, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.model, cocoModel, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	return f
 }
@@ -116,6 +123,8 @@ cameras:
   - id: street
     type: rtsp
     url: rtsp://cam/stream1
+    transport: UDP
+    maxFrameAge: 5s
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +150,9 @@ cameras:
 	}
 	if got := cfg.CameraSchedule(2); got != cfg.Schedule {
 		t.Errorf("CameraSchedule(2) = %+v", got)
+	}
+	if c := cfg.Cameras[2]; c.Transport != TransportUDP || c.MaxFrameAge != 5*time.Second || cfg.Cameras[0].Transport != "" {
+		t.Errorf("rtsp keys: transport %q maxFrameAge %v; http camera transport %q", c.Transport, c.MaxFrameAge, cfg.Cameras[0].Transport)
 	}
 	if !reflect.DeepEqual(cfg.Cameras[1].Args, []string{"--awb", "daylight"}) || cfg.CameraIndex("street") != 2 || cfg.CameraIndex("nope") != -1 {
 		t.Errorf("camera 1 args %v", cfg.Cameras[1].Args)
@@ -183,6 +195,23 @@ func TestValidation(t *testing.T) {
 			[]string{"schedule.due: -1s is negative"}},
 		{"camera period", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, schedule: {period: 0}}]",
 			[]string{"cameras[0].schedule.period: 0s must be greater than 0"}},
+		{"camera id dots", common + dpsAzure + "\ncameras: [{id: '..', type: file, path: IMAGE}, {id: ., type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: ".." is not usable as a file name`, `cameras[1].id: "." is not usable as a file name`}},
+		{"period too long", common + dpsAzure + "\n" + cam + "\nschedule: {period: 9000h}",
+			[]string{"schedule.period: 9000h0m0s is longer than 720h0m0s"}},
+		{"camera bounds", common + dpsAzure + "\ncameras: [{id: a, type: rpi, timeout: 2h, maxBytes: 9999999999, maxPixels: -1, width: 99999, maxQueueBytes: 10}]",
+			[]string{"cameras[0].timeout: 2h0m0s is longer than 10m0s", "cameras[0].maxBytes: 9999999999 is outside [0, 536870912]",
+				"cameras[0].maxPixels: -1 is outside [0, 250000000]", "cameras[0].maxQueueBytes: 10 is outside [1048576,",
+				"cameras[0].width: frame size 99999x0 is larger than 16384x16384"}},
+		{"http auth and redirects", common + dpsAzure + "\ncameras: [{id: a, type: http, url: 'http://c/s?pwd=hunter2', auth: ntlm, redirects: always}, {id: b, type: file, path: IMAGE, auth: Basic}]",
+			[]string{`cameras[0].auth: "ntlm" is not a scheme: use digest or basic`, `cameras[0].redirects: "always" is not a policy`,
+				"cameras[1].auth: only http cameras authenticate"}},
+		{"queue budget", "model: {path: MODEL}\n" + dpsAzure + "\nstate: {dir: DIR, maxQueueBytes: 2097152}\ncameras: [{id: a, type: file, path: IMAGE, maxQueueBytes: 2097152}, {id: b, type: file, path: IMAGE, maxQueueBytes: 1048576}]",
+			[]string{"cameras: the cameras' maxQueueBytes add up to 3145728, more than state.maxQueueBytes 2097152"}},
+		{"queue budget small", "model: {path: MODEL}\n" + dpsAzure + "\n" + cam + "\nstate: {dir: DIR, maxQueueBytes: 5}",
+			[]string{"state.maxQueueBytes: 5 is outside [1048576, 1099511627776]"}},
+		{"threads", "state: {dir: DIR}\n" + dpsAzure + "\n" + cam + "\nmodel: {path: MODEL, threads: 100000}",
+			[]string{"model.threads: 100000 is more than 256"}},
 		{"bad duration", common + dpsAzure + "\n" + cam + "\nschedule: {due: 30}",
 			[]string{`schedule.due: duration 30 has no unit`}},
 		{"bad duration text", common + dpsAzure + "\n" + cam + "\nschedule: {period: soon}",
@@ -194,7 +223,7 @@ func TestValidation(t *testing.T) {
 		{"dps without scope", common + cam + "\nazure: {dps: {groupEnrollmentKey: " + testGroupKey + "}}",
 			[]string{"azure.dps.idScope: empty: copy the ID scope"}},
 		{"dps without key", common + cam + "\nazure: {dps: {idScope: 0ne00DEMO00}}",
-			[]string{"azure.dps: no key: set groupEnrollmentKey"}},
+			[]string{"azure.dps: no key: set cameras[].deviceKey"}},
 		{"dps two keys", common + cam + "\nazure: {dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + ", deviceKey: " + testDeviceKey + "}}",
 			[]string{"azure.dps: both groupEnrollmentKey and deviceKey are set"}},
 		{"dps key not base64", common + cam + "\nazure: {dps: {idScope: s, groupEnrollmentKey: 'not base64!'}}",
@@ -209,8 +238,14 @@ func TestValidation(t *testing.T) {
 			[]string{`azure.connectionString: the connection string is device "cam1"'s but 2 cameras are configured`, "cameras[1].id: missing"}},
 		{"connection string other id", common + "azure: {connectionString: 'HostName=h;DeviceId=cam1;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: cam2, type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "cam2" differs from the connection string's DeviceId "cam1"`}},
-		{"duplicate ids", common + dpsAzure + "\ncameras: [{id: cam1, type: file, path: IMAGE}, {id: CAM1, type: file, path: IMAGE}]",
-			[]string{`cameras[1].id: "CAM1" is also the id of cameras[0]`}},
+		{"duplicate ids", common + dpsAzure + "\ncameras: [{id: cam1, type: file, path: IMAGE}, {id: cam1, type: file, path: IMAGE}]",
+			[]string{`cameras[1].id: "cam1" is also the id of cameras[0]`}},
+		{"bad transport", common + "azure: {transport: amqp, dps: {idScope: 0ne00000001, groupEnrollmentKey: " + testDeviceKey + "}}\n" + cam,
+			[]string{`azure.transport: "amqp": use mqtt (port 8883) or mqtt-ws`}},
+		{"upper-case registration id", common + dpsAzure + "\ncameras: [{id: Cam1, type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: "Cam1" has upper-case letters: a DPS registration ID must be lower case`}},
+		{"registration id last character", common + dpsAzure + "\ncameras: [{id: 'cam1.', type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: "cam1." ends with '.': a DPS registration ID must end with a letter, digit or '-'`}},
 		{"invalid id", common + dpsAzure + "\ncameras: [{id: 'my cam', type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "my cam" contains ' ': a DPS registration ID may hold letters, digits and - . _ : only`}},
 		{"invalid hub id", common + "azure: {connectionString: 'HostName=h;SharedAccessKeyName=p;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: 'a/b', type: file, path: IMAGE}, {id: 'a+b', type: file, path: IMAGE}]",
@@ -227,6 +262,9 @@ func TestValidation(t *testing.T) {
 			[]string{"cameras[0].url: missing: an http camera needs the snapshot URL", `cameras[1].url: "ftp://x/y" is not an http:// or https:// URL`}},
 		{"rtsp without url", common + dpsAzure + "\ncameras: [{id: a, type: rtsp}]",
 			[]string{"cameras[0].url: missing: an rtsp camera needs the stream URL"}},
+		{"rtsp keys", common + dpsAzure + "\ncameras: [{id: a, type: rtsp, url: 'http://u:pw@cam/x', transport: quic, maxFrameAge: -1s}]",
+			[]string{`is not an rtsp:// or rtsps:// URL`, `cameras[0].transport: "quic" is not a transport: use tcp (the default), udp or auto`,
+				"cameras[0].maxFrameAge: -1s is negative"}},
 		{"file without path", common + dpsAzure + "\ncameras: [{id: a, type: file}, {id: b, type: file, path: DIR/none.jpg}]",
 			[]string{"cameras[0].path: missing: a file camera needs the path", `cameras[1].path: file "DIR/none.jpg" not found`}},
 		{"rpi rotation", common + dpsAzure + "\ncameras: [{id: a, type: rpi, rotation: 90}]",
@@ -236,7 +274,7 @@ func TestValidation(t *testing.T) {
 		{"unknown key", common + dpsAzure + "\n" + cam + "\nschedual: {period: 10s}",
 			[]string{`schedual: unknown key (did you mean "schedule"?)`}},
 		{"unknown nested key", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, pasword: x}]\ndetection: {threshold: 0.5}",
-			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum)`}},
+			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum, filters)`}},
 		{"section not a map", common + dpsAzure + "\n" + cam + "\nschedule: 30s",
 			[]string{`schedule: expected a mapping with the keys due, period, got "30s"`}},
 		{"bad model id", common + cam + "\nazure: {modelId: 'com:example;1', dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + "}}",
@@ -396,7 +434,7 @@ func TestFlagsOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(f.dir, "other.onnx")
-	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
+	if err := os.WriteFile(other, cocoModel, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	stateDir := filepath.Join(f.dir, "state")
@@ -422,6 +460,8 @@ azure: {connectionString: "HostName=h.azure-devices.net;SharedAccessKeyName=owne
 cameras:
   - {id: a, type: http, url: "http://admin:hunter2@cam/snap.jpg?channel=1&pwd=hunter3", username: admin, password: hunter4}
   - {id: b, type: rtsp, url: "rtsp://u:hunter5@cam:554/s?token=hunter6"}
+  - {id: c, type: rtsp, url: "rtsp://cam:554/user=admin&password=hunter7&channel=1&stream=0.sdp"}
+  - {id: d, type: http, url: "http://cam/videostream.cgi?USER=admin&PWD=hunter8"}
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -487,33 +527,87 @@ schedule: {due: 0.00:00:01, period: 1m}
 }
 
 func TestParseLabels(t *testing.T) {
-	got, err := ParseLabels(" Person,traffic_light , ,PERSON,tv")
+	got, err := ParseLabels(classes.COCO(), " Person,traffic_light , ,PERSON,tv")
 	if err != nil || !reflect.DeepEqual(got, []string{"person", "traffic light", "tv"}) {
 		t.Fatalf("ParseLabels = %q, %v", got, err)
 	}
-	if got, err := ParseLabels(""); err != nil || len(got) != 0 {
+	if got, err := ParseLabels(classes.COCO(), ""); err != nil || len(got) != 0 {
 		t.Fatalf("ParseLabels(\"\") = %q, %v", got, err)
 	}
-	_, err = ParseLabels("persn,kar")
+	_, err = ParseLabels(classes.COCO(), "persn,kar")
 	if err == nil || !strings.Contains(err.Error(), `unknown label "persn" (did you mean "person"?)`) || !strings.Contains(err.Error(), `unknown label "kar" (did you mean "car"?)`) {
 		t.Fatalf("ParseLabels error = %v", err)
 	}
 }
 
 func TestValidateDetection(t *testing.T) {
-	if err := ValidateDetection(Detection{ScoreThreshold: 1, LabelsOfInterest: []string{"Dog"}}); err != nil {
+	if err := ValidateDetection(classes.COCO(), Detection{ScoreThreshold: 1, LabelsOfInterest: []string{"Dog"}}); err != nil {
 		t.Fatal(err)
 	}
-	err := ValidateDetection(Detection{ScoreThreshold: 0, LabelsMinimum: []string{"unicorn"}})
+	err := ValidateDetection(classes.COCO(), Detection{ScoreThreshold: 0, LabelsMinimum: []string{"unicorn"}})
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Key != "scoreThreshold" || !strings.Contains(err.Error(), "labelsMinimum: unknown label \"unicorn\"") {
 		t.Fatalf("ValidateDetection = %v", err)
 	}
-	d, err := NormalizeDetection(Detection{ScoreThreshold: 0.5, LabelsMinimum: []string{"Traffic_Light"}})
+	d, err := NormalizeDetection(classes.COCO(), Detection{ScoreThreshold: 0.5, LabelsMinimum: []string{"Traffic_Light"}})
 	if err != nil || d.LabelsMinimum[0] != "traffic light" {
 		t.Fatalf("NormalizeDetection = %+v, %v", d, err)
 	}
 	if err := ValidateSchedule(Schedule{Due: -1, Period: 0}); err == nil || !strings.Contains(err.Error(), "due: ") || !strings.Contains(err.Error(), "period: ") {
 		t.Fatalf("ValidateSchedule = %v", err)
+	}
+}
+
+func TestWarningsCAFileForARemoteHub(t *testing.T) {
+	c := Default()
+	c.Azure.CAFile = "/etc/edgecam/ca.pem"
+	c.Azure.DPS.GlobalEndpoint = "127.0.0.1:8882"
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("emulator on loopback: %v", w)
+	}
+	c.Azure.DPS.GlobalEndpoint = DefaultGlobalEndpoint
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "azure.caFile") || !strings.Contains(w[0], DefaultGlobalEndpoint) {
+		t.Errorf("CA file with Azure's DPS: %v", w)
+	}
+	c.Azure.ConnectionString = "HostName=localhost:8883;DeviceId=cam1;SharedAccessKey=" + testDeviceKey
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("connection string to localhost: %v", w)
+	}
+}
+
+func TestCameraDeviceKeys(t *testing.T) {
+	f := newFixture(t)
+	keyFile := filepath.Join(f.dir, "cam2.key")
+	if err := os.WriteFile(keyFile, []byte(testDeviceKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// No group key on the device: every camera has its own key.
+	cfg, err := f.load(t, "model: {path: MODEL}\nstate: {dir: DIR}\nazure: {dps: {idScope: 0ne00DEMO00}}\n"+
+		"cameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '"+testDeviceKey+"'}, {id: cam2, type: file, path: IMAGE, deviceKeyFile: "+keyFile+"}]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cameras[1].DeviceKey != testDeviceKey {
+		t.Errorf("deviceKeyFile not read: %q", cfg.Cameras[1].DeviceKey)
+	}
+	if r := cfg.Redacted(); r.Cameras[0].DeviceKey != Mask || r.Cameras[1].DeviceKey != Mask {
+		t.Errorf("camera keys not masked: %+v", r.Cameras)
+	}
+	for name, c := range map[string]struct{ yaml, want string }{
+		"one camera without a key": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "'}, {id: cam2, type: file, path: IMAGE}]",
+			"azure.dps: no key: set cameras[].deviceKey"},
+		"both": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "', deviceKeyFile: " + keyFile + "}]",
+			"cameras[0].deviceKey: both deviceKey and deviceKeyFile are set"},
+		"not base64": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: 'not a key'}]",
+			"cameras[0].deviceKey: not valid base64"},
+		"missing file": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKeyFile: DIR/nope.key}]",
+			"cameras[0].deviceKeyFile:"},
+		"connection string": {"azure: {connectionString: 'HostName=h;SharedAccessKeyName=p;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "'}]",
+			"cameras[0].deviceKey: a camera's own key is for DPS"},
+	} {
+		_, err := f.load(t, "model: {path: MODEL}\nstate: {dir: DIR}\n"+c.yaml)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
 	}
 }

@@ -169,6 +169,7 @@ type schema struct {
 	name     string
 	children []*schema // a struct
 	elem     *schema   // a list of structs (cameras)
+	values   *schema   // a mapping of names to structs (detection.filters)
 }
 
 var rootSchema = buildSchema("", reflect.TypeOf(Config{}))
@@ -194,11 +195,13 @@ func buildSchema(name string, t reflect.Type) *schema {
 		}
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		s.elem = buildSchema("", t.Elem())
+	case t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct:
+		s.values = buildSchema("", t.Elem())
 	}
 	return s
 }
 
-func (s *schema) leaf() bool { return s.children == nil && s.elem == nil }
+func (s *schema) leaf() bool { return s.children == nil && s.elem == nil && s.values == nil }
 
 // child finds a key case-insensitively; with loose it also ignores underscores and dashes.
 func (s *schema) child(name string, loose bool) *schema {
@@ -258,6 +261,28 @@ func canonicalize(m map[string]any, s *schema, prefix string, probs *problems) m
 				continue
 			}
 			out[c.name] = canonicalize(sub, c, key, probs)
+		case c.values != nil:
+			if v == nil {
+				continue
+			}
+			sub, ok := v.(map[string]any)
+			if !ok {
+				probs.add(key, "expected a mapping of labels to {%s}, got %s", strings.Join(c.values.names(), ", "), describe(v))
+				continue
+			}
+			vals := make(map[string]any, len(sub))
+			for name, item := range sub {
+				ik := joinKey(key, name)
+				m, ok := item.(map[string]any)
+				if !ok {
+					if item != nil {
+						probs.add(ik, "expected a mapping with the keys %s, got %s", strings.Join(c.values.names(), ", "), describe(item))
+					}
+					m = map[string]any{}
+				}
+				vals[name] = canonicalize(m, c.values, ik, probs)
+			}
+			out[c.name] = vals
 		case c.elem != nil:
 			if v == nil {
 				continue
@@ -316,6 +341,14 @@ func envKey(name, value string) (string, any) {
 func resolve(s *schema, segs []string) (string, bool) {
 	var path []string
 	for _, seg := range segs {
+		if s.values != nil { // a mapping of names (labels) to structs: the segment is the name
+			if seg == "" || strings.Contains(seg, ".") {
+				return "", false
+			}
+			path = append(path, strings.ToLower(seg))
+			s = s.values
+			continue
+		}
 		c := s.child(seg, true)
 		if c == nil {
 			return "", false

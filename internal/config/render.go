@@ -4,18 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/url"
+	"maps"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/edgecam/edgecam/internal/redact"
 )
 
 // Mask replaces secrets in Redacted output.
-const Mask = "*****"
+const Mask = redact.Mask
 
 // Redacted returns a deep copy of c with every secret masked: the connection string's key, the
 // DPS keys, camera passwords and passwords or keys inside camera URLs.
@@ -28,6 +31,7 @@ func (c *Config) Redacted() *Config {
 	r.Cameras = make([]Camera, len(c.Cameras))
 	for i, cam := range c.Cameras {
 		cam.Password = maskIfSet(cam.Password)
+		cam.DeviceKey = maskIfSet(cam.DeviceKey)
 		cam.URL = redactURL(cam.URL)
 		cam.Args = append([]string(nil), cam.Args...)
 		cam.Command = redactURL(cam.Command)
@@ -41,11 +45,16 @@ func (c *Config) Redacted() *Config {
 				l := append([]string{}, (*d.LabelsMinimum)...)
 				d.LabelsMinimum = &l
 			}
+			d.Filters = maps.Clone(d.Filters)
 			cam.Detection = &d
 		}
 		if cam.Schedule != nil {
 			s := *cam.Schedule
 			cam.Schedule = &s
+		}
+		if cam.Upload != nil {
+			u := *cam.Upload
+			cam.Upload = &u
 		}
 		r.Cameras[i] = cam
 	}
@@ -65,45 +74,8 @@ func redactConnString(s string) string {
 	return connKeyRE.ReplaceAllString(s, "${1}="+Mask)
 }
 
-var secretQuery = regexp.MustCompile(`(?i)^(pass|passwd|password|pwd|key|apikey|api_key|token|auth|sig|secret|access_token)$`)
-
-// redactURL masks the password of a URL's user info and query parameters that carry secrets.
-// Text that is not a URL is returned unchanged.
-func redactURL(s string) string {
-	if s == "" || !strings.Contains(s, "://") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		// Still never show what looks like user:password@.
-		if at := strings.LastIndex(s, "@"); at > 0 {
-			if scheme := strings.Index(s, "://"); scheme >= 0 && scheme+3 < at {
-				return s[:scheme+3] + Mask + s[at:]
-			}
-		}
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), Mask)
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		changed := false
-		for k := range q {
-			if secretQuery.MatchString(k) {
-				for i := range q[k] {
-					q[k][i] = Mask
-				}
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
-	}
-	out := u.String()
-	return strings.ReplaceAll(out, url.QueryEscape(Mask), Mask)
-}
+// redactURL masks secrets in a camera URL (see package redact).
+func redactURL(s string) string { return redact.URL(s) }
 
 // YAML renders c in the file format, keys in their documented order. Camera keys that are
 // unset are left out. Use Redacted first for anything shown to people.
@@ -159,7 +131,11 @@ func scalar(v reflect.Value) (string, string, bool) {
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		return strconv.FormatInt(v.Int(), 10), "!!int", true
 	case reflect.Float64, reflect.Float32:
-		return strconv.FormatFloat(v.Float(), 'g', -1, 64), "!!float", true
+		s := strconv.FormatFloat(v.Float(), 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEIN") {
+			return s, "!!int", true // a whole number reads back as the same float, without a !!float tag
+		}
+		return s, "!!float", true
 	case reflect.Bool:
 		return strconv.FormatBool(v.Bool()), "!!bool", true
 	}
@@ -179,6 +155,12 @@ func yamlNode(v reflect.Value, omitZero bool) *yaml.Node {
 		fields(v, omitZero, func(name string, f reflect.Value) {
 			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, yamlNode(f, omitZero || f.Kind() == reflect.Slice))
 		})
+		return n
+	case reflect.Map:
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		for _, k := range sortedKeys(v) {
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k.String()}, yamlNode(v.MapIndex(k), true))
+		}
 		return n
 	case reflect.Slice:
 		n := &yaml.Node{Kind: yaml.SequenceNode}
@@ -238,6 +220,15 @@ func jsonValue(v reflect.Value, omitZero bool) any {
 			}{name, jsonValue(f, omitZero || f.Kind() == reflect.Slice)})
 		})
 		return m
+	case reflect.Map:
+		m := orderedMap{}
+		for _, k := range sortedKeys(v) {
+			m = append(m, struct {
+				k string
+				v any
+			}{k.String(), jsonValue(v.MapIndex(k), true)})
+		}
+		return m
 	case reflect.Slice:
 		out := make([]any, v.Len())
 		for i := range out {
@@ -246,4 +237,11 @@ func jsonValue(v reflect.Value, omitZero bool) any {
 		return out
 	}
 	return v.Interface()
+}
+
+// sortedKeys returns the keys of a map with string keys, sorted.
+func sortedKeys(v reflect.Value) []reflect.Value {
+	keys := v.MapKeys()
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	return keys
 }

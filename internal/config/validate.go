@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/iothub"
 )
 
@@ -24,7 +25,41 @@ const (
 	TypeFile = "file"
 )
 
+// RTSP transports (cameras[].transport).
+const (
+	TransportTCP  = "tcp"
+	TransportUDP  = "udp"
+	TransportAuto = "auto"
+)
+
 var cameraTypes = []string{TypeRPi, TypeHTTP, TypeRTSP, TypeFile}
+
+// HTTP authentication schemes a camera's auth key may pin.
+const (
+	AuthDigest = "digest"
+	AuthBasic  = "basic"
+)
+
+// Redirect policies of an http camera's redirects key.
+const (
+	RedirectsSameHost = "same-host"
+	RedirectsAny      = "any"
+	RedirectsNone     = "none"
+)
+
+// Upper bounds of numeric keys: beyond them a value is a typo (an extra zero, milliseconds for
+// seconds) that would pre-allocate huge buffers, overflow or never fire.
+const (
+	MaxTimeout       = 10 * time.Minute
+	MaxFrameBytes    = 512 << 20   // cameras[].maxBytes
+	MaxFramePixels   = 250_000_000 // cameras[].maxPixels: 750 MB decoded
+	MaxFrameSide     = 16384       // cameras[].width, height
+	MaxSchedule      = Duration(30 * 24 * time.Hour)
+	MaxModelThreads  = 256
+	MinQueueBytes    = 1 << 20  // state.maxQueueBytes, cameras[].maxQueueBytes
+	MaxQueueBytesCap = 1 << 40  // 1 TiB
+	DefaultMaxBytes  = 32 << 20 // cameras[].maxBytes when 0
+)
 
 // Validate checks every key, fills what can be derived (a camera id from a device connection
 // string) and rewrites labels to their canonical COCO names. It returns a *ValidationError
@@ -44,14 +79,18 @@ func (c *Config) check() problems {
 	if err := ValidateSchedule(c.Schedule); err != nil {
 		p.addErr("schedule", err)
 	}
-	if d, err := NormalizeDetection(c.Detection); err != nil {
+	if d, err := NormalizeDetection(c.Classes, c.Detection); err != nil {
 		p.addErr("detection", err)
 	} else {
 		c.Detection = d
 	}
+	checkUpload(&p, "upload", &c.Upload.Image, &c.Upload.When, &c.Upload.Every, &c.Upload.QueueBytes)
 	cs := c.checkAzure(&p)
 	if c.State.Dir == "" {
 		p.add("state.dir", "empty: set a writable directory for the DPS cache and the store-and-forward queue (default %s)", DefaultStateDir)
+	}
+	if q := c.State.MaxQueueBytes; q < MinQueueBytes || q > MaxQueueBytesCap {
+		p.add("state.maxQueueBytes", "%d is outside [%d, %d]: the queues' disk budget in bytes, e.g. %d (64 MiB)", q, MinQueueBytes, int64(MaxQueueBytesCap), DefaultMaxQueueBytes)
 	}
 	if c.Metrics.Listen != "" {
 		if err := checkListen(c.Metrics.Listen); err != nil {
@@ -90,9 +129,16 @@ func (c *Config) checkModel(p *problems) {
 	} else if err := checkFile(c.Model.Path); err != nil {
 		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Model\"): "+
 			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
+	} else if set, _, err := classes.Model(c.Model.Path); err != nil {
+		p.add("model.path", "%s: %v", c.Model.Path, err)
+	} else {
+		// Every label in the configuration is checked against the model's own classes.
+		c.Classes = set
 	}
 	if c.Model.Threads < 0 {
 		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)
+	} else if c.Model.Threads > MaxModelThreads {
+		p.add("model.threads", "%d is more than %d: use 0 to let ONNX Runtime choose, or the number of cores", c.Model.Threads, MaxModelThreads)
 	}
 }
 
@@ -118,37 +164,44 @@ func ValidateSchedule(s Schedule) error {
 	var p problems
 	if s.Due < 0 {
 		p.add("due", "%v is negative: use 0 to start at once, or e.g. 15s", s.Due)
+	} else if s.Due > MaxSchedule {
+		p.add("due", "%v is longer than %v: use e.g. 15s", s.Due, MaxSchedule)
 	}
 	switch {
 	case s.Period <= 0:
 		p.add("period", "%v must be greater than 0, e.g. 30s", s.Period)
 	case s.Period < MinPeriod:
 		p.add("period", "%v is too short: use at least %v, e.g. 30s", s.Period, MinPeriod)
+	case s.Period > MaxSchedule:
+		p.add("period", "%v is longer than %v: use e.g. 30s or 1h", s.Period, MaxSchedule)
 	}
 	return p.join()
 }
 
-// ValidateDetection checks a threshold in (0,1] and that every label is a COCO label
-// (case-insensitive; DTDL-safe spellings accepted).
-func ValidateDetection(d Detection) error {
-	_, err := NormalizeDetection(d)
+// ValidateDetection checks a threshold in (0,1], that every label is one of set's
+// (case-insensitive; DTDL-safe spellings accepted) and the per-label filters.
+func ValidateDetection(set classes.Set, d Detection) error {
+	_, err := NormalizeDetection(set, d)
 	return err
 }
 
 // NormalizeDetection validates d (see ValidateDetection) and returns it with the labels in their
-// canonical COCO spelling, without duplicates. Errors are *FieldError values joined, keyed
-// scoreThreshold, labelsOfInterest and labelsMinimum.
-func NormalizeDetection(d Detection) (Detection, error) {
+// canonical spelling, without duplicates. Errors are *FieldError values joined, keyed
+// scoreThreshold, labelsOfInterest, labelsMinimum and filters.<label>[.<key>].
+func NormalizeDetection(set classes.Set, d Detection) (Detection, error) {
 	var p problems
 	if err := ValidateThreshold(d.ScoreThreshold); err != nil {
 		p.add("scoreThreshold", "%v", err)
 	}
 	var err error
-	if d.LabelsOfInterest, err = CanonicalLabels(d.LabelsOfInterest); err != nil {
+	if d.LabelsOfInterest, err = set.Canonical(d.LabelsOfInterest); err != nil {
 		p.addErr("labelsOfInterest", err)
 	}
-	if d.LabelsMinimum, err = CanonicalLabels(d.LabelsMinimum); err != nil {
+	if d.LabelsMinimum, err = set.Canonical(d.LabelsMinimum); err != nil {
 		p.addErr("labelsMinimum", err)
+	}
+	if d.Filters, err = NormalizeFilters(set, d.Filters); err != nil {
+		p.addErr("filters", err)
 	}
 	return d, p.join()
 }
@@ -204,8 +257,8 @@ func (c *Config) checkAzure(p *problems) *iothub.ConnectionString {
 			p.add("azure.dps.idScope", "%q is not an ID scope (e.g. 0ne00000000)", d.IDScope)
 		}
 		switch {
-		case d.GroupEnrollmentKey == "" && d.DeviceKey == "":
-			p.add("azure.dps", "no key: set groupEnrollmentKey (an enrollment group's key; each camera's key is derived from it) or deviceKey (one camera's individual enrollment)")
+		case d.GroupEnrollmentKey == "" && d.DeviceKey == "" && !c.camerasHaveKeys():
+			p.add("azure.dps", "no key: set cameras[].deviceKey (each camera's own key: an individual enrollment key, or one derived off the device with edgecam provision --derive-key), groupEnrollmentKey (an enrollment group's key; each camera's key is derived from it) or deviceKey (one camera's individual enrollment)")
 		case d.GroupEnrollmentKey != "" && d.DeviceKey != "":
 			p.add("azure.dps", "both groupEnrollmentKey and deviceKey are set: keep one")
 		case d.GroupEnrollmentKey != "" && !isBase64(d.GroupEnrollmentKey):
@@ -215,11 +268,19 @@ func (c *Config) checkAzure(p *problems) *iothub.ConnectionString {
 		case d.DeviceKey != "" && len(c.Cameras) > 1:
 			p.add("azure.dps.deviceKey", "a device key belongs to one registration but %d cameras are configured: use an enrollment group's groupEnrollmentKey", len(c.Cameras))
 		}
+		if r := d.ReprovisionAfter.Std(); r < 0 || (r > 0 && r < time.Second) {
+			p.add("azure.dps.reprovisionAfter", "%s: use 0 (never register again on an unreachable hub) or at least 1s (mind DPS's quotas; the default is %s)", r, DefaultReprovisionAfter.Std())
+		}
 		if d.GlobalEndpoint == "" {
 			p.add("azure.dps.globalEndpoint", "empty: use %s", DefaultGlobalEndpoint)
 		} else if err := checkHostPort(d.GlobalEndpoint); err != nil {
 			p.add("azure.dps.globalEndpoint", "%v", err)
 		}
+	}
+	if t, err := iothub.ParseTransport(a.Transport); err != nil {
+		p.add("azure.transport", "%q: use mqtt (port 8883) or mqtt-ws (MQTT over WebSockets on port 443, for networks that block 8883)", a.Transport)
+	} else {
+		a.Transport = string(t)
 	}
 	if a.ModelID != "" && !dtmiRE.MatchString(a.ModelID) {
 		p.add("azure.modelId", "%q is not a DTDL model ID: expected dtmi:<segment>[:<segment>...];<version>, e.g. dtmi:com:example:EdgeCamera;1", a.ModelID)
@@ -269,6 +330,13 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 		p.add("azure.connectionString", "the connection string is device %q's but %d cameras are configured, and each camera is its own device: use DPS (azure.dps) or a policy connection string (SharedAccessKeyName), or keep one camera", cs.DeviceID, len(c.Cameras))
 	}
 	seen := map[string]int{}
+	var queueBytes int64
+	for i := range c.Cameras {
+		queueBytes += max(c.Cameras[i].MaxQueueBytes, 0)
+	}
+	if queueBytes > c.State.MaxQueueBytes && c.State.MaxQueueBytes >= MinQueueBytes {
+		p.add("cameras", "the cameras' maxQueueBytes add up to %d, more than state.maxQueueBytes %d: raise state.maxQueueBytes or lower them", queueBytes, c.State.MaxQueueBytes)
+	}
 	for i := range c.Cameras {
 		cam := &c.Cameras[i]
 		key := fmt.Sprintf("cameras[%d]", i)
@@ -285,7 +353,7 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				p.add(key+".id", "%v", err)
 			}
 			norm := cam.ID
-			if dps { // DPS registration IDs are case-insensitive
+			if dps { // DPS registration IDs are case-insensitive (and checked to be lower case)
 				norm = strings.ToLower(norm)
 			}
 			if j, dup := seen[norm]; dup {
@@ -294,11 +362,15 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				seen[norm] = i
 			}
 		}
+		cam.checkKey(p, key, dps)
 		cam.checkKind(p, key)
 		if cam.Schedule != nil {
 			if err := ValidateSchedule(c.CameraSchedule(i)); err != nil {
 				p.addErr(key+".schedule", err)
 			}
+		}
+		if o := cam.Upload; o != nil {
+			checkUpload(p, key+".upload", o.Image, o.When, o.Every, o.QueueBytes)
 		}
 		if o := cam.Detection; o != nil {
 			if o.ScoreThreshold != nil {
@@ -313,13 +385,57 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				if l.list == nil {
 					continue
 				}
-				canon, err := CanonicalLabels(*l.list)
+				canon, err := c.Classes.Canonical(*l.list)
 				if err != nil {
 					p.addErr(key+".detection."+l.name, err)
 				}
 				*l.list = canon
 			}
+			var err error
+			if o.Filters, err = NormalizeFilters(c.Classes, o.Filters); err != nil {
+				p.addErr(key+".detection.filters", err)
+			}
 		}
+		checkZones(p, key, cam.Zones, cam.Masks, c.Classes)
+	}
+}
+
+// camerasHaveKeys reports whether every camera has its own DPS key (deviceKey or deviceKeyFile).
+func (c *Config) camerasHaveKeys() bool {
+	for _, cam := range c.Cameras {
+		if cam.DeviceKey == "" && cam.DeviceKeyFile == "" {
+			return false
+		}
+	}
+	return len(c.Cameras) > 0
+}
+
+// checkKey validates the camera's own DPS key and reads deviceKeyFile into DeviceKey.
+func (cam *Camera) checkKey(p *problems, key string, dps bool) {
+	switch {
+	case cam.DeviceKey == "" && cam.DeviceKeyFile == "":
+		return
+	case cam.DeviceKey != "" && cam.DeviceKeyFile != "":
+		p.add(key+".deviceKey", "both deviceKey and deviceKeyFile are set: keep one")
+		return
+	case !dps:
+		p.add(key+".deviceKey", "a camera's own key is for DPS (azure.dps.idScope); with a connection string the key is in the connection string")
+		return
+	}
+	if cam.DeviceKeyFile != "" {
+		b, err := os.ReadFile(cam.DeviceKeyFile)
+		if err != nil {
+			p.add(key+".deviceKeyFile", "%v", err)
+			return
+		}
+		cam.DeviceKey = strings.TrimSpace(string(b))
+		if !isBase64(cam.DeviceKey) {
+			p.add(key+".deviceKeyFile", "%s does not hold a base64 key: put the key alone in the file, as the portal or edgecam provision --derive-key shows it", cam.DeviceKeyFile)
+		}
+		return
+	}
+	if !isBase64(cam.DeviceKey) {
+		p.add(key+".deviceKey", "not valid base64: copy the key exactly as the portal or edgecam provision --derive-key shows it")
 	}
 }
 
@@ -328,11 +444,17 @@ func checkDeviceID(id string, dps bool) error {
 	if len(id) > 128 {
 		return fmt.Errorf("%q is longer than 128 characters", id)
 	}
+	// The id names the camera's queue folder and settings file under state.dir.
+	if strings.Trim(id, ".") == "" {
+		return fmt.Errorf("%q is not usable as a file name (the camera's queue and settings are kept under state.dir by id): use letters, digits and - . _ :", id)
+	}
 	const hubSpecial = "-:.%_*?!(),=@;$'"
 	const dpsSpecial = "-._:"
 	for _, r := range id {
 		alnum := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 		switch {
+		case dps && r >= 'A' && r <= 'Z':
+			return fmt.Errorf("%q has upper-case letters: a DPS registration ID must be lower case (DPS compares IDs case-insensitively, the key derived from a group key covers the exact bytes): use %q", id, strings.ToLower(id))
 		case alnum:
 		case r == '#' || r == '+':
 			return fmt.Errorf("%q contains %q, which IoT Hub allows but MQTT topics cannot carry: use letters, digits and - . _ :", id, r)
@@ -377,8 +499,19 @@ func (cam *Camera) checkKind(p *problems, key string) {
 	case TypeRTSP:
 		if cam.URL == "" {
 			p.add(key+".url", "missing: an rtsp camera needs the stream URL, e.g. rtsp://192.168.1.64:554/stream1")
-		} else if _, err := url.Parse(cam.URL); err != nil {
-			p.add(key+".url", "%q is not a URL", redactURL(cam.URL))
+		} else if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+			p.add(key+".url", "%q is not an rtsp:// or rtsps:// URL", redactURL(cam.URL))
+		}
+		switch strings.ToLower(strings.TrimSpace(cam.Transport)) {
+		case "", TransportTCP:
+			cam.Transport = TransportTCP
+		case TransportUDP, TransportAuto:
+			cam.Transport = strings.ToLower(strings.TrimSpace(cam.Transport))
+		default:
+			p.add(key+".transport", "%q is not a transport: use tcp (the default), udp or auto", cam.Transport)
+		}
+		if cam.MaxFrameAge < 0 {
+			p.add(key+".maxFrameAge", "%v is negative: use 0 for the default (2 s or 3 frame intervals, whichever is larger)", cam.MaxFrameAge)
 		}
 	case TypeFile:
 		if cam.Path == "" {
@@ -392,12 +525,73 @@ func (cam *Camera) checkKind(p *problems, key string) {
 		}
 		if cam.Width < 0 || cam.Height < 0 {
 			p.add(key+".width", "negative frame size %dx%d: use 0 for the camera default", cam.Width, cam.Height)
+		} else if cam.Width > MaxFrameSide || cam.Height > MaxFrameSide {
+			p.add(key+".width", "frame size %dx%d is larger than %dx%d: use 0 for the camera default", cam.Width, cam.Height, MaxFrameSide, MaxFrameSide)
 		}
 	}
 	if cam.Timeout < 0 {
 		p.add(key+".timeout", "%v is negative: use 0 for the default", cam.Timeout)
+	} else if cam.Timeout > MaxTimeout {
+		p.add(key+".timeout", "%v is longer than %v: use 0 for the default, or e.g. 10s", cam.Timeout, MaxTimeout)
 	}
-	if cam.MaxBytes < 0 {
-		p.add(key+".maxBytes", "%d is negative: use 0 for the default (32 MiB)", cam.MaxBytes)
+	if cam.MaxBytes < 0 || cam.MaxBytes > MaxFrameBytes {
+		p.add(key+".maxBytes", "%d is outside [0, %d]: use 0 for the default (%d, 32 MiB)", cam.MaxBytes, MaxFrameBytes, DefaultMaxBytes)
+	}
+	if cam.MaxPixels < 0 || cam.MaxPixels > MaxFramePixels {
+		p.add(key+".maxPixels", "%d is outside [0, %d]: use 0 for the default (40000000, 40 megapixels)", cam.MaxPixels, MaxFramePixels)
+	}
+	if cam.MaxQueueBytes != 0 && (cam.MaxQueueBytes < MinQueueBytes || cam.MaxQueueBytes > MaxQueueBytesCap) {
+		p.add(key+".maxQueueBytes", "%d is outside [%d, %d]: use 0 for a share of state.maxQueueBytes", cam.MaxQueueBytes, MinQueueBytes, int64(MaxQueueBytesCap))
+	}
+	cam.Auth = strings.ToLower(strings.TrimSpace(cam.Auth))
+	switch cam.Auth {
+	case "", AuthDigest, AuthBasic:
+		if cam.Auth != "" && t != TypeHTTP {
+			p.add(key+".auth", "only http cameras authenticate with auth: %s (rtsp credentials go in the URL)", cam.Auth)
+		}
+	default:
+		p.add(key+".auth", "%q is not a scheme: use digest or basic, or leave it empty to answer what the camera asks (never Basic after Digest)", cam.Auth)
+	}
+	cam.Redirects = strings.ToLower(strings.TrimSpace(cam.Redirects))
+	switch cam.Redirects {
+	case "", RedirectsSameHost, RedirectsAny, RedirectsNone:
+		if cam.Redirects != "" && t != TypeHTTP {
+			p.add(key+".redirects", "only http cameras follow redirects")
+		}
+	default:
+		p.add(key+".redirects", "%q is not a policy: use same-host (the default), any or none", cam.Redirects)
+	}
+}
+
+// checkUpload checks the upload keys that are set (nil: inherited) and writes image and when in
+// their canonical spelling.
+func checkUpload(p *problems, key string, image, when *string, every *int, queueBytes *int64) {
+	if image != nil {
+		switch strings.ToLower(strings.TrimSpace(*image)) {
+		case "", "off", "none", "false":
+			*image = UploadOff
+		case "frame":
+			*image = UploadFrame
+		case "markedup", "marked-up", "marked_up":
+			*image = UploadMarkedUp
+		default:
+			p.add(key+".image", "%q is not an upload image: use frame (as captured), markedUp (with boxes and labels) or off", *image)
+		}
+	}
+	if when != nil {
+		switch strings.ToLower(strings.TrimSpace(*when)) {
+		case "", "interest":
+			*when = UploadInterest
+		case "always":
+			*when = UploadAlways
+		default:
+			p.add(key+".when", "%q is not an upload condition: use interest (ticks whose tally is sent) or always", *when)
+		}
+	}
+	if every != nil && *every < 1 {
+		p.add(key+".every", "%d: use 1 to upload every qualifying tick, or N for every Nth", *every)
+	}
+	if queueBytes != nil && *queueBytes < 64<<10 {
+		p.add(key+".queueBytes", "%d bytes is too small to hold one image: use at least 65536 (default %d, 64 MiB)", *queueBytes, DefaultUploadQueueBytes)
 	}
 }

@@ -56,35 +56,81 @@ func (l *link) set(c *iothub.Client) {
 
 func (l *link) close() { l.set(nil) }
 
+// Re-provisioning: a camera provisioned through DPS whose assigned hub stays unreachable for
+// reprovisionAttempts connects in a row spanning azure.dps.reprovisionAfter registers with DPS
+// again, as IoT Central's device implementation guide asks (hubs move, fail over or are
+// deleted). A disabled registration (an operator blocked the device) waits maxLinkBackoff.
+const (
+	reprovisionAttempts = 3
+	maxLinkBackoff      = 5 * time.Minute
+)
+
+// registrationError marks a dial that failed at DPS rather than at the hub.
+type registrationError struct{ err error }
+
+func (e registrationError) Error() string { return "DPS registration: " + e.err.Error() }
+func (e registrationError) Unwrap() error { return e.err }
+
 // run connects and keeps the link up until ctx ends.
 func (l *link) run(ctx context.Context) {
 	backoff := time.Second
 	force := false
+	failures, firstFailure := 0, time.Time{}
 	for ctx.Err() == nil {
 		c, err := l.dial(ctx, force)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			force = errors.Is(err, iothub.ErrNotAuthorized) && l.usesDPS()
+			var regErr registrationError
+			switch {
+			case errors.Is(err, iothub.ErrRegistrationDisabled):
+				backoff = maxLinkBackoff
+			case errors.As(err, &regErr):
+				// DPS itself failed (unreachable, throttled past its retry-after): a forced
+				// registration stays forced.
+			case errors.Is(err, iothub.ErrNotAuthorized) && l.usesDPS():
+				force = true
+			case l.usesDPS():
+				if failures == 0 {
+					firstFailure = time.Now()
+				}
+				failures++
+				if l.hubGone(failures, firstFailure) {
+					l.log.Warn("assigned IoT hub unreachable; registering with DPS again", "attempts", failures, "since", time.Since(firstFailure).Round(time.Second))
+					force, failures = true, 0
+				}
+			}
 			l.log.Warn("cannot connect to IoT Hub; tallies are queued meanwhile", "err", err, "retryIn", backoff)
 			sleepCtx(ctx, backoff/2+rand.N(backoff/2+1))
-			backoff = min(2*backoff, 5*time.Minute)
+			backoff = min(2*backoff, maxLinkBackoff)
 			continue
 		}
-		backoff, force = time.Second, false
+		backoff, force, failures = time.Second, false, 0
 		l.set(c)
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.Done():
-			// The hub no longer accepts this identity (device moved, key rotated): with DPS,
-			// register again; with a connection string, keep trying with backoff.
-			l.log.Warn("IoT Hub refused the device identity; connecting from scratch", "err", c.Err())
+			// The hub no longer accepts this identity (device moved, key rotated) or stayed
+			// unreachable: with DPS, register again; with a connection string, keep trying with
+			// backoff.
+			if errors.Is(c.Err(), iothub.ErrUnreachable) {
+				l.log.Warn("assigned IoT hub unreachable; registering with DPS again", "err", c.Err())
+			} else {
+				l.log.Warn("IoT Hub refused the device identity; connecting from scratch", "err", c.Err())
+			}
 			l.set(nil)
 			force = l.usesDPS()
 		}
 	}
+}
+
+// hubGone reports whether failures connects in a row, the first at first, mean the assigned
+// hub is gone.
+func (l *link) hubGone(failures int, first time.Time) bool {
+	after := l.cfg.Azure.DPS.ReprovisionAfter.Std()
+	return after > 0 && failures >= reprovisionAttempts && time.Since(first) >= after
 }
 
 func (l *link) usesDPS() bool { return l.cfg.Azure.ConnectionString == "" }
@@ -95,9 +141,10 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 	var client *iothub.Client
 	ready := make(chan struct{})
 	opts := iothub.Options{
-		ModelID: az.ModelID,
-		CAFile:  az.CAFile,
-		Logger:  l.log,
+		ModelID:   az.ModelID,
+		CAFile:    az.CAFile,
+		Transport: iothub.Transport(az.Transport),
+		Logger:    l.log,
 		OnConnect: func() {
 			<-ready // OnConnect may run before Dial returns the client
 			if l.onConnect != nil {
@@ -118,8 +165,18 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 		if opts.DeviceID == "" {
 			opts.DeviceID = l.cam.ID
 		}
+		if opts.ModuleID != "" {
+			// Modules have no cloud-to-device messages (IoT Hub refuses the subscription);
+			// direct methods and the twin work as for devices.
+			opts.C2D = nil
+		}
 	} else {
-		key := az.DPS.DeviceKey
+		// The camera's own key first (no group key on the device), then the one individual
+		// enrollment's, else derived from the group key.
+		key := l.cam.DeviceKey
+		if key == "" {
+			key = az.DPS.DeviceKey
+		}
 		if key == "" {
 			k, err := iothub.DeriveDeviceKey(az.DPS.GroupEnrollmentKey, l.cam.ID)
 			if err != nil {
@@ -134,12 +191,14 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 			Key:            key,
 			ModelID:        az.ModelID,
 			CAFile:         az.CAFile,
+			Transport:      iothub.Transport(az.Transport),
 			Logger:         l.log,
 		}, filepath.Join(l.cfg.State.Dir, "dps"), forceRegister)
 		if err != nil {
-			return nil, fmt.Errorf("DPS registration: %w", err)
+			return nil, registrationError{err}
 		}
 		opts.Host, opts.DeviceID, opts.Key = a.AssignedHub, a.DeviceID, key
+		opts.UnreachableAfter, opts.UnreachableAttempts = az.DPS.ReprovisionAfter.Std(), reprovisionAttempts
 	}
 	c, err := iothub.Dial(ctx, opts)
 	if err != nil {

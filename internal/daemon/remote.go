@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/dtdl"
 	"github.com/edgecam/edgecam/internal/iothub"
@@ -40,6 +41,7 @@ func (w *worker) setHandlers(o *iothub.Options) {
 	o.Methods = w.method
 	o.Desired = w.desiredPatch
 	o.C2D = w.c2d
+	w.limitCloud(o) // bounded sizes, rates and queues: see inbox.go
 }
 
 // onConnect runs after every (re)connect, in its own goroutine: deliver what queued up while
@@ -63,6 +65,14 @@ func (w *worker) onConnect(c *iothub.Client) {
 		if err := json.Unmarshal(twin.Desired, &desired); err != nil {
 			w.log.Warn("device twin has unreadable desired properties", "err", err)
 		} else {
+			// A refused property the cloud no longer sets goes back to the device's own value (203).
+			w.mu.Lock()
+			for name := range w.refused {
+				if _, ok := desired[name]; !ok {
+					delete(w.refused, name)
+				}
+			}
+			w.mu.Unlock()
 			w.applyDesired(ctx, c, desired, twin.DesiredVersion)
 		}
 	}
@@ -73,6 +83,8 @@ func (w *worker) onConnect(c *iothub.Client) {
 
 // reportedAtConnect is the read-only properties plus the writable ones that no desired value
 // set (those are reported with IoT Plug and Play's ac 203: a value the device chose itself).
+// A writable property whose desired value was refused keeps its ac 400 acknowledgement, so
+// IoT Central goes on showing the error.
 func (w *worker) reportedAtConnect() []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -86,18 +98,38 @@ func (w *worker) reportedAtConnect() []byte {
 		dtdl.CameraKind:         w.info.cameraKind,
 	}
 	st := w.settings
-	own := func(name string, set bool, v any) {
-		if !set {
-			rep[name] = ack{Value: v, AC: 203, AV: 0, AD: "from the device configuration"}
+	own := func(name string, set bool) {
+		if !set && !w.refused[name] {
+			rep[name] = ack{Value: valueInUse(name, w.sched, w.detection), AC: 203, AV: 0, AD: "from the device configuration"}
 		}
 	}
-	own(dtdl.ImageTimerDue, st.Due != nil, dtdl.FormatISODuration(w.sched.Due.Std()))
-	own(dtdl.ImageTimerPeriod, st.Period != nil, dtdl.FormatISODuration(w.sched.Period.Std()))
-	own(dtdl.PredictionScoreThreshold, st.Threshold != nil, w.detection.ScoreThreshold)
-	own(dtdl.PredictionLabelsOfInterest, st.Interest != nil, strings.Join(w.detection.LabelsOfInterest, ","))
-	own(dtdl.PredictionLabelsMinimum, st.Minimum != nil, strings.Join(w.detection.LabelsMinimum, ","))
+	own(dtdl.ImageTimerDue, st.Due != nil)
+	own(dtdl.ImageTimerPeriod, st.Period != nil)
+	own(dtdl.PredictionScoreThreshold, st.Threshold != nil)
+	own(dtdl.PredictionLabelsOfInterest, st.Interest != nil)
+	own(dtdl.PredictionLabelsMinimum, st.Minimum != nil)
+	own(dtdl.PredictionFilters, st.Filters != nil)
 	b, _ := json.Marshal(rep)
 	return b
+}
+
+// valueInUse is the value of a writable property in force, in the property's schema.
+func valueInUse(name string, sched config.Schedule, det config.Detection) any {
+	switch name {
+	case dtdl.ImageTimerDue:
+		return dtdl.FormatISODuration(sched.Due.Std())
+	case dtdl.ImageTimerPeriod:
+		return dtdl.FormatISODuration(sched.Period.Std())
+	case dtdl.PredictionScoreThreshold:
+		return det.ScoreThreshold
+	case dtdl.PredictionLabelsOfInterest:
+		return strings.Join(det.LabelsOfInterest, ",")
+	case dtdl.PredictionLabelsMinimum:
+		return strings.Join(det.LabelsMinimum, ",")
+	case dtdl.PredictionFilters:
+		return config.FormatFilters(det.Filters)
+	}
+	return nil
 }
 
 // ack is IoT Central's acknowledgement of a writable property.
@@ -125,7 +157,8 @@ func (w *worker) desiredPatch(patch []byte, version int64) {
 
 // applyDesired validates and applies the writable properties in desired (a patch or the whole
 // desired document), persists the accepted ones and acknowledges each: ac 200 with the value
-// in force, or ac 400 with the reason and the old value kept.
+// in force, or ac 400 with the reason and, as the Plug and Play convention asks, the value
+// still in use.
 func (w *worker) applyDesired(ctx context.Context, c *iothub.Client, desired map[string]json.RawMessage, version int64) {
 	acks := map[string]ack{}
 	w.mu.Lock()
@@ -148,10 +181,12 @@ func (w *worker) applyDesired(ctx context.Context, c *iothub.Client, desired map
 		a := ack{AV: version}
 		if err != nil {
 			a.AC, a.AD = 400, err.Error()
-			a.Value = rawValue(raw)
+			a.Value = valueInUse(name, sched, det)
+			w.refused[name] = true
 			w.log.Warn("desired property refused", "name", name, "value", string(raw), "reason", err)
 		} else {
 			a.AC, a.AD, a.Value = 200, "applied", value
+			delete(w.refused, name)
 		}
 		acks[name] = a
 	}
@@ -223,7 +258,7 @@ func (w *worker) applyOne(name string, raw json.RawMessage, sched *config.Schedu
 		det.ScoreThreshold, st.Threshold = t, &t
 		return t, nil
 	case dtdl.PredictionLabelsOfInterest, dtdl.PredictionLabelsMinimum:
-		labels, err := parseLabelsValue(raw)
+		labels, err := parseLabelsValue(w.classes, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -233,29 +268,32 @@ func (w *worker) applyOne(name string, raw json.RawMessage, sched *config.Schedu
 			det.LabelsMinimum, st.Minimum = labels, &labels
 		}
 		return strings.Join(labels, ","), nil
+	case dtdl.PredictionFilters:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("want per-label filters such as \"bus: minScore=0.6; person: minArea=0.01\"")
+		}
+		filters, err := config.ParseFilters(w.classes, s)
+		if err != nil {
+			return nil, err
+		}
+		det.Filters, st.Filters = filters, &filters
+		return config.FormatFilters(filters), nil
 	}
 	return nil, errUnknownProperty
 }
 
 // parseLabelsValue reads a comma-separated string (the DTDL schema) or a JSON array of labels.
-func parseLabelsValue(raw json.RawMessage) ([]string, error) {
+func parseLabelsValue(set classes.Set, raw json.RawMessage) ([]string, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
-		return config.ParseLabels(s)
+		return config.ParseLabels(set, s)
 	}
 	var list []string
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, fmt.Errorf("want COCO labels separated by commas, e.g. \"person,bicycle\"")
+		return nil, fmt.Errorf("want labels separated by commas, e.g. \"person,bicycle\"")
 	}
-	return config.CanonicalLabels(list)
-}
-
-func rawValue(raw json.RawMessage) any {
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return string(raw)
-	}
-	return v
+	return set.Canonical(list)
 }
 
 // method answers a direct method (an IoT Central command).

@@ -278,7 +278,8 @@ func TestWritablePropertiesChangeTheTally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := r.waitAck("PredictionScoreThreshold", v); a["ac"] != float64(400) || a["ad"] == "" {
+	// Plug and Play: a refused value is acknowledged with the value still in use.
+	if a := r.waitAck("PredictionScoreThreshold", v); a["ac"] != float64(400) || a["ad"] == "" || a["value"] != 0.8 {
 		t.Fatalf("ack of an invalid threshold %v", a)
 	}
 	refused := time.Now()
@@ -324,6 +325,12 @@ func TestWritablePropertiesChangeTheTally(t *testing.T) {
 	}
 	if a := r.waitAck("ImageTimerPeriod", v); a["ac"] != float64(200) || a["value"] != "PT2S" {
 		t.Fatalf("period ack after reconnect %v", a)
+	}
+	// The refused labels keep their 400 across the restart (not overwritten by a 203).
+	if tw, err := r.emu.Twin("cam-bus"); err != nil {
+		t.Fatal(err)
+	} else if a, _ := tw.Reported["PredictionLabelsMinimum"].(map[string]any); a["ac"] != float64(400) {
+		t.Fatalf("refused property after reconnect %v", tw.Reported["PredictionLabelsMinimum"])
 	}
 	back := time.Now()
 	if _, err := r.emu.WaitTelemetry(remoteCtx(t, 30*time.Second), 1, remoteAfter(back, busAt05)); err != nil {

@@ -8,13 +8,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/atomicfile"
 	"github.com/edgecam/edgecam/internal/camera"
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/iothub"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/queue"
 	"github.com/edgecam/edgecam/internal/schedule"
 	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/upload"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -25,6 +28,7 @@ type worker struct {
 	det     Detector
 	queue   *queue.Queue
 	link    *link
+	inbox   *inbox // cloud work: bounded, one goroutine
 	timer   *schedule.Timer
 	log     *slog.Logger
 	metrics *metrics.Metrics
@@ -38,46 +42,69 @@ type worker struct {
 	settingsPath string
 	captureT     time.Duration
 	safeNames    bool
+	classes      classes.Set // the model's class names, for labels set from the cloud
 	info         deviceInfo
 	// desired-property version last applied on the current connection, so an older full twin
 	// read at connect cannot undo a newer patch that overtook it
 	desiredClient  *iothub.Client
 	desiredVersion int64
+	// writable properties whose last desired value was refused (acknowledged with ac 400)
+	refused map[string]bool
 
 	// per-tick state, reused (ticks of one camera never overlap)
-	res    yolo.Result
-	preds  []tally.Prediction
-	kept   []yolo.Detection // detections drawn on the marked-up copy
-	counts map[string]int
-	body   map[string]int
-	enc    tally.Encoder
+	res     yolo.Result
+	preds   []tally.Prediction
+	kept    []yolo.Detection // detections drawn on the marked-up copy
+	counter tally.Counter
+	body    map[string]int
+	enc     tally.Encoder
 
-	dropped   uint64          // queue.Dropped() already counted in the metrics
-	life      context.Context // ends when the daemon stops (for work not tied to a request)
-	tickStart atomic.Int64    // unix nanos of the tick in flight, 0 when idle
+	// image upload (nil spool: off)
+	upload      config.Upload
+	spool       *upload.Spool
+	uploadTicks int    // qualifying ticks so far, for upload.every
+	uploadJPEG  []byte // the image of this tick to upload, nil for none
+
+	dropped   map[queue.DropReason]uint64 // queue drops already counted in the metrics
+	life      context.Context             // ends when the daemon stops (for work not tied to a request)
+	tickStart atomic.Int64                // unix nanos of the tick in flight, 0 when idle
+	lastFrame atomic.Int64                // unix nanos of the last captured frame's time, 0 before the first
+	captureOK atomic.Bool                 // the last capture succeeded
 	wake      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
 
-func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
+func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*worker, error) {
 	cam := cfg.Cameras[i]
 	src, err := openSource(cam)
 	if err != nil {
 		return nil, err
 	}
 	log := opts.Logger.With("camera", cam.ID)
-	q, err := openQueue(queueDir(cfg.State.Dir, cam.ID), opts.QueueSize, log)
+	q, err := openQueue(queueDir(cfg.State.Dir, cam.ID), queue.Options{MaxEntries: opts.QueueSize, MaxBytes: queueBytes, Logger: log})
 	if err != nil {
 		camera.Close(src)
 		return nil, fmt.Errorf("store-and-forward queue: %w", err)
 	}
 	w := &worker{
 		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
-		wake: make(chan struct{}, 1), life: context.Background(), counts: map[string]int{}, body: map[string]int{},
+		wake: make(chan struct{}, 1), life: context.Background(), body: map[string]int{},
+		refused: map[string]bool{}, dropped: map[queue.DropReason]uint64{}, inbox: newInbox(),
 	}
+	// Temporary files a crash left beside the files this camera writes go now, before they
+	// can pile up across crashes.
+	for _, p := range []string{cam.ImageFile, cam.MarkedUpFile, settingsPath(cfg.State.Dir, cam.ID)} {
+		if p != "" {
+			if n := atomicfile.CleanTemps(p); n > 0 {
+				log.Info("removed temporary files left by a crash", "file", p, "removed", n)
+			}
+		}
+	}
+	w.countDrops()
 	w.captureT = captureTimeout(cam)
 	w.safeNames = cfg.Azure.ModelID != ""
+	w.classes = cfg.Classes
 	w.info = newDeviceInfo(cfg, cam, opts.Detector)
 	w.settingsPath = settingsPath(cfg.State.Dir, cam.ID)
 	sched, det := cfg.CameraSchedule(i), cfg.CameraDetection(i)
@@ -86,7 +113,7 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	} else {
 		s2, d2 := sched, det
 		st.applyTo(&s2, &d2)
-		if d2, err = config.NormalizeDetection(d2); err == nil && config.ValidateSchedule(s2) == nil {
+		if d2, err = config.NormalizeDetection(cfg.Classes, d2); err == nil && config.ValidateSchedule(s2) == nil {
 			sched, det, w.settings = s2, d2, st
 		} else {
 			log.Warn("ignoring invalid settings saved from the cloud", "file", w.settingsPath)
@@ -101,22 +128,22 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 		w.timer.Stop()
 		log.Info("timer stopped by an earlier ImageTimerStop command; ImageTimerStart resumes it")
 	}
+	if err := w.openUploads(cfg, i); err != nil {
+		camera.Close(src)
+		q.Close()
+		return nil, err
+	}
 	w.link = newLink(cfg, cam, log, w.onConnect)
 	w.link.handlers = w.setHandlers
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
-	opts.Metrics.QueueDepth.WithLabelValues(cam.ID).Set(float64(q.Len()))
+	opts.Metrics.CameraStatus(cam.ID, w.status)
 	return w, nil
 }
 
-// rulesLocked derives the tally rules from the detection settings; w.mu must be held (or w
-// not yet shared).
+// rulesLocked derives the tally rules from the detection settings and the camera's zones and
+// masks; w.mu must be held (or w not yet shared).
 func (w *worker) rulesLocked() tally.Rules {
-	return tally.Rules{
-		Threshold: w.detection.ScoreThreshold,
-		Interest:  w.detection.LabelsOfInterest,
-		Minimum:   w.detection.LabelsMinimum,
-		SafeNames: w.safeNames,
-	}
+	return config.TallyRules(w.detection, &w.cam, w.safeNames)
 }
 
 func captureTimeout(cam config.Camera) time.Duration {
@@ -151,6 +178,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	clear(w.body)
 	frame, err := w.src.Capture(cctx)
 	cancel()
+	w.captureOK.Store(err == nil)
 	if err != nil {
 		w.metrics.CaptureErrors.WithLabelValues(w.cam.ID).Inc()
 		return false, fmt.Errorf("capture failed (no stale frame is scored): %w", err)
@@ -162,6 +190,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	if capturedAt.IsZero() {
 		capturedAt = start
 	}
+	w.lastFrame.Store(capturedAt.UnixNano())
 	if w.cam.ImageFile != "" {
 		if err := camera.Save(w.cam.ImageFile, frame); err != nil {
 			w.log.Warn("could not keep the captured frame", "file", w.cam.ImageFile, "err", err)
@@ -179,18 +208,23 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
 	w.metrics.TickOK(w.cam.ID)
 
-	w.preds = w.preds[:0]
-	for _, d := range w.res.Detections {
-		w.preds = append(w.preds, tally.Prediction{Label: d.Label, Score: float64(d.Score)})
-		if float64(d.Score) >= rules.Threshold {
-			w.metrics.Detections.WithLabelValues(w.cam.ID, d.Label).Inc()
+	w.preds = yolo.Predictions(w.preds[:0], &w.res)
+	for _, p := range w.preds {
+		if rules.Keep(p) {
+			w.metrics.Detections.WithLabelValues(w.cam.ID, p.Label).Inc()
 		}
 	}
 	body := w.body
-	send := rules.ApplyInto(body, tally.CountInto(w.counts, w.preds, rules.Threshold))
-	if w.cam.MarkedUpFile != "" {
-		w.saveMarkedUp(frame, rules.Threshold)
+	send := w.counter.TallyInto(rules, body, w.preds)
+	uploadNow := w.uploadDue(send)
+	if w.cam.MarkedUpFile != "" || (uploadNow && w.upload.Image == config.UploadMarkedUp) {
+		w.markUp(frame, &rules, uploadNow && w.upload.Image == config.UploadMarkedUp)
 	}
+	if uploadNow && w.upload.Image == config.UploadFrame {
+		w.frameJPEG(frame)
+	}
+	// The image goes to its own spool after the tally is queued: tallies never wait for images.
+	defer w.queueImage(capturedAt, body)
 	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
 		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
 	if !send {
@@ -200,12 +234,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	if err := w.queue.Push(queue.Item{Time: capturedAt, Body: w.enc.Encode(body)}); err != nil {
 		return false, fmt.Errorf("could not queue the tally: %w", err)
 	}
-	w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
-	if d := w.queue.Dropped(); d > w.dropped {
-		// The queue logged a warning for each; the counter makes them visible to monitoring.
-		w.metrics.QueueDropped.WithLabelValues(w.cam.ID).Add(float64(d - w.dropped))
-		w.dropped = d
-	}
+	w.countDrops()
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -213,7 +242,23 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	return true, nil
 }
 
-func (w *worker) saveMarkedUp(frame *camera.Frame, threshold float64) {
+// countDrops brings the queue metrics up to date: depth, bytes and the items dropped since the
+// last call, by reason (the queue logged a warning for each; the counter makes them visible to
+// monitoring).
+func (w *worker) countDrops() {
+	w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
+	w.metrics.QueueBytes.WithLabelValues(w.cam.ID).Set(float64(w.queue.Bytes()))
+	for _, r := range queue.DropReasons {
+		if d := w.queue.DroppedBy(r); d > w.dropped[r] {
+			w.metrics.QueueDropped.WithLabelValues(w.cam.ID, string(r)).Add(float64(d - w.dropped[r]))
+			w.dropped[r] = d
+		}
+	}
+}
+
+// markUp draws the kept detections (and zones, masks) on a copy of the frame, keeps it in
+// markedUpFile when set and, with forUpload, as this tick's image to upload.
+func (w *worker) markUp(frame *camera.Frame, rules *tally.Rules, forUpload bool) {
 	img, err := frame.Decode()
 	if err != nil {
 		w.log.Warn("could not decode the frame for the marked-up copy", "err", err)
@@ -221,15 +266,35 @@ func (w *worker) saveMarkedUp(frame *camera.Frame, threshold float64) {
 	}
 	defer img.Close()
 	w.kept = w.kept[:0]
-	for _, d := range w.res.Detections {
-		if float64(d.Score) >= threshold {
+	for i, d := range w.res.Detections {
+		if rules.Keep(w.preds[i]) {
 			w.kept = append(w.kept, d)
 		}
 	}
+	yolo.AnnotateZones(&img, rules.Zones, rules.Masks)
 	yolo.Annotate(&img, w.kept)
-	if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
-		w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
+	if w.cam.MarkedUpFile != "" {
+		if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
+			w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
+		}
 	}
+	if forUpload {
+		if w.uploadJPEG, err = camera.EncodeJPEG(img); err != nil {
+			w.log.Warn("could not encode the marked-up frame for upload", "err", err)
+		}
+	}
+}
+
+// status is the camera's state for the metrics: a streaming source's own, else the last capture.
+func (w *worker) status() (up bool, frameTime time.Time) {
+	if r, ok := w.src.(camera.StatusReporter); ok {
+		st := r.Status()
+		return st.Up, st.FrameTime
+	}
+	if n := w.lastFrame.Load(); n != 0 {
+		frameTime = time.Unix(0, n)
+	}
+	return w.captureOK.Load(), frameTime
 }
 
 // stuck reports a tick that has run far longer than any capture and detection should.

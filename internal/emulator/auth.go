@@ -2,20 +2,33 @@ package emulator
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/edgecam/edgecam/internal/iothub"
 )
 
 // hubUsername is the parsed MQTT username of an IoT Hub device connection:
-// {host}/{deviceId}/?api-version=...&model-id=...
+// {host}/{deviceId}/?api-version=...&model-id=..., or {host}/{deviceId}/{moduleId}/?... for a
+// module.
 type hubUsername struct {
-	host, deviceID, apiVersion, modelID string
+	host, deviceID, moduleID, apiVersion, modelID string
+}
+
+// identity is the client ID the username calls for.
+func (u hubUsername) identity() string { return identity(u.deviceID, u.moduleID) }
+
+// resource is the SAS resource URI of the identity.
+func (u hubUsername) resource() string {
+	r := u.host + "/devices/" + u.deviceID
+	if u.moduleID != "" {
+		r += "/modules/" + u.moduleID
+	}
+	return r
 }
 
 func parseHubUsername(s string) (hubUsername, error) {
@@ -27,14 +40,19 @@ func parseHubUsername(s string) (hubUsername, error) {
 	if dev == "" {
 		return hubUsername{}, errors.New("username has no device id")
 	}
-	if strings.Contains(query, "/") {
-		return hubUsername{}, errors.New("username has extra path segments (modules are not supported)")
+	var mod string
+	if !strings.HasPrefix(query, "?") {
+		mod, query, _ = strings.Cut(query, "/")
+		if mod == "" || !strings.HasPrefix(query, "?") {
+			return hubUsername{}, errors.New("username is not {hubHost}/{deviceId}[/{moduleId}]/?api-version=...")
+		}
 	}
-	q, err := url.ParseQuery(strings.TrimPrefix(query, "?"))
+	// The Node SDK does not encode the model ID (its ';' would trip url.ParseQuery).
+	q, err := parseBag(query)
 	if err != nil {
 		return hubUsername{}, fmt.Errorf("username query: %w", err)
 	}
-	return hubUsername{host: host, deviceID: dev, apiVersion: q.Get("api-version"), modelID: q.Get("model-id")}, nil
+	return hubUsername{host: host, deviceID: dev, moduleID: mod, apiVersion: q["api-version"], modelID: q["model-id"]}, nil
 }
 
 // dpsUsername is the parsed MQTT username of a DPS connection:
@@ -48,11 +66,11 @@ func parseDPSUsername(s string) (dpsUsername, error) {
 	if len(parts) != 4 || parts[1] != "registrations" || parts[0] == "" || parts[2] == "" {
 		return dpsUsername{}, errors.New("username is not {idScope}/registrations/{registrationId}/api-version=...")
 	}
-	q, err := url.ParseQuery(strings.TrimPrefix(parts[3], "?"))
+	q, err := parseBag(parts[3])
 	if err != nil {
 		return dpsUsername{}, fmt.Errorf("username query: %w", err)
 	}
-	return dpsUsername{idScope: parts[0], registrationID: parts[2], apiVersion: q.Get("api-version")}, nil
+	return dpsUsername{idScope: parts[0], registrationID: parts[2], apiVersion: q["api-version"]}, nil
 }
 
 // sasToken is a parsed "SharedAccessSignature sr=..&sig=..&se=..[&skn=..]".
@@ -84,6 +102,11 @@ func parseSASToken(s string) (sasToken, error) {
 }
 
 // verify checks the token against the expected resource URI, key name and any of the keys.
+//
+// The services accept a signature over the resource URI either URL-encoded (the C, Python and
+// .NET SDKs, and the Node SDK's hub tokens) or as is (the Node SDK's DPS tokens, whose sr is
+// not encoded either), so both strings to sign are tried. The check is the emulator's own, not
+// a call into the client code it tests.
 func (t sasToken) verify(resource, keyName string, now time.Time, keys ...string) error {
 	if !strings.EqualFold(t.resource, resource) {
 		return fmt.Errorf("SAS token sr %q, want %q", t.resource, resource)
@@ -97,17 +120,56 @@ func (t sasToken) verify(resource, keyName string, now time.Time, keys ...string
 	if !now.Before(t.expiry) {
 		return fmt.Errorf("SAS token expired at %s", t.expiry.UTC().Format(time.RFC3339))
 	}
+	sig, err := base64.StdEncoding.DecodeString(t.signature)
+	if err != nil {
+		return errors.New("SAS token sig is not base64")
+	}
+	se := "\n" + strconv.FormatInt(t.se, 10)
+	signed := []string{percentEncode(t.resource) + se, url.QueryEscape(t.resource) + se, t.resource + se}
 	for _, k := range keys {
-		if k == "" {
+		key, err := base64.StdEncoding.DecodeString(k)
+		if k == "" || err != nil {
 			continue
 		}
-		want, err := iothub.Sign(t.resource, k, t.se)
-		if err != nil {
-			continue
-		}
-		if hmac.Equal([]byte(want), []byte(t.signature)) {
-			return nil
+		for _, s := range signed {
+			if hmac.Equal(hmacSHA256(key, s), sig) {
+				return nil
+			}
 		}
 	}
 	return errors.New("SAS token signature does not match the key")
+}
+
+func hmacSHA256(key []byte, s string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(s))
+	return m.Sum(nil)
+}
+
+// percentEncode encodes everything but RFC 3986 unreserved characters, as JavaScript's strict
+// encodeURIComponent and the C SDK's URL encoder do.
+func percentEncode(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// deriveDeviceKey is DPS's group enrollment key derivation:
+// base64(HMAC-SHA256(base64dec(groupKey), registrationID)).
+func deriveDeviceKey(groupKey, registrationID string) (string, error) {
+	k, err := base64.StdEncoding.DecodeString(groupKey)
+	if err != nil || len(k) == 0 {
+		return "", errors.New("group enrollment key is not base64")
+	}
+	return base64.StdEncoding.EncodeToString(hmacSHA256(k, registrationID)), nil
 }

@@ -1,6 +1,11 @@
 package emulator
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +21,7 @@ func TestParseHubUsername(t *testing.T) {
 	if u.host != "hub.example:8883" || u.deviceID != "cam1" || u.apiVersion != "2021-04-12" || u.modelID != "dtmi:com:example:Camera;1" {
 		t.Errorf("%+v", u)
 	}
-	for _, bad := range []string{"", "hub", "/cam1/?api-version=1", "hub//?api-version=1", "hub/cam1/module/?api-version=1", "hub/cam1/?%zz"} {
+	for _, bad := range []string{"", "hub", "/cam1/?api-version=1", "hub//?api-version=1", "hub/cam1/?%zz"} {
 		if _, err := parseHubUsername(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -126,4 +131,58 @@ func FuzzParseConnect(f *testing.F) {
 		topicMatch(user, pass)
 		topicQuery(pass)
 	})
+}
+
+// nodeStyleToken builds a token the way the Node SDK does: sr as given (the SDK passes the hub
+// resource already encoded, the DPS one not), signed over exactly that string.
+func nodeStyleToken(t *testing.T, sr, key, skn string, se int64) string {
+	t.Helper()
+	k, err := base64.StdEncoding.DecodeString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(sr + "\n" + strconv.FormatInt(se, 10)))
+	tok := "SharedAccessSignature sr=" + sr + "&sig=" + url.QueryEscape(base64.StdEncoding.EncodeToString(m.Sum(nil))) + "&se=" + strconv.FormatInt(se, 10)
+	if skn != "" {
+		tok += "&skn=" + skn
+	}
+	return tok
+}
+
+func TestSASTokenEncodings(t *testing.T) {
+	se := time.Now().Add(time.Hour).Unix()
+	now := time.Now()
+	for name, c := range map[string]struct{ token, resource, skn string }{
+		"DPS, resource not encoded (Node SDK)": {nodeStyleToken(t, "0ne00ABC/registrations/cam1", testKey, "registration", se), "0ne00ABC/registrations/cam1", "registration"},
+		"DPS, resource encoded (C, Python)":    {nodeStyleToken(t, "0ne00ABC%2Fregistrations%2Fcam1", testKey, "registration", se), "0ne00ABC/registrations/cam1", "registration"},
+		"hub, resource encoded (Node SDK)":     {nodeStyleToken(t, "127.0.0.1%3A8883%2Fdevices%2Fcam1", testKey, "", se), "127.0.0.1:8883/devices/cam1", ""},
+		"hub, resource not encoded":            {nodeStyleToken(t, "127.0.0.1:8883/devices/cam1", testKey, "", se), "127.0.0.1:8883/devices/cam1", ""},
+	} {
+		tok, err := parseSASToken(c.token)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := tok.verify(c.resource, c.skn, now, testKey); err != nil {
+			t.Errorf("%s: refused: %v", name, err)
+		}
+		if err := tok.verify(c.resource, c.skn, now, testKey2); err == nil {
+			t.Errorf("%s: accepted with the wrong key", name)
+		}
+	}
+}
+
+func TestDeriveDeviceKeyVector(t *testing.T) {
+	// The test vector of the DPS symmetric key attestation doc.
+	got, err := deriveDeviceKey(groupKey, "sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6")
+	if err != nil || got != "Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc=" {
+		t.Fatalf("derived %q, %v", got, err)
+	}
+}
+
+func TestParseBagPlus(t *testing.T) {
+	b, err := parseBag("a=1+1&b=x%20y&%24.ct=application%2Fjson")
+	if err != nil || b["a"] != "1+1" || b["b"] != "x y" || b["$.ct"] != "application/json" {
+		t.Fatalf("%v %v", b, err)
+	}
 }

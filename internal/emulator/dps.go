@@ -19,8 +19,6 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-
-	"github.com/edgecam/edgecam/internal/iothub"
 )
 
 // RegistrationFailure is a fault the DPS endpoint injects into a registration.
@@ -51,7 +49,9 @@ type Registration struct {
 	ResponsePayload json.RawMessage
 	// Polls is how many operation-status requests the device made.
 	Polls int
-	Time  time.Time
+	// WebSocket is true when the device registered over MQTT over WebSockets.
+	WebSocket bool
+	Time      time.Time
 }
 
 // AllocationRequest is what DPS POSTs to a custom allocation webhook.
@@ -122,6 +122,8 @@ type operation struct {
 	polls   int
 	failure RegistrationFailure
 	result  []byte
+	// websocket: registered over MQTT over WebSockets
+	websocket bool
 }
 
 func startDPS(e *Emulator, tlsCfg *tls.Config) (*dpsService, error) {
@@ -275,7 +277,7 @@ func (s *dpsService) authenticate(pk packets.Packet) (enrollmentMatch, error) {
 	var lastErr error
 	for i := range groups {
 		g := &groups[i]
-		key, err := iothub.DeriveDeviceKey(g.Key, u.registrationID)
+		key, err := deriveDeviceKey(g.Key, u.registrationID)
 		if err != nil {
 			lastErr = err
 			continue
@@ -408,7 +410,7 @@ func (s *dpsService) onRegister(cl *mqtt.Client, topic string, body []byte) {
 		failure = s.failures[0]
 		s.failures = s.failures[1:]
 	}
-	rec := Registration{RegistrationID: req.RegistrationID, Enrollment: m.name, Payload: bytes.Clone(req.Payload), ModelID: modelID, Time: time.Now()}
+	rec := Registration{RegistrationID: req.RegistrationID, Enrollment: m.name, Payload: bytes.Clone(req.Payload), ModelID: modelID, Time: time.Now(), WebSocket: isWebSocket(cl.Net.Conn)}
 	switch failure {
 	case FailThrottled:
 		rec.Status = "throttled"
@@ -427,7 +429,7 @@ func (s *dpsService) onRegister(cl *mqtt.Client, topic string, body []byte) {
 	}
 	op := &operation{
 		id: "4." + strconv.FormatInt(time.Now().UnixNano(), 16) + "." + e.nextID(), regID: req.RegistrationID,
-		match: m, payload: rec.Payload, modelID: modelID, created: time.Now(), failure: failure,
+		match: m, payload: rec.Payload, modelID: modelID, created: time.Now(), failure: failure, websocket: rec.WebSocket,
 	}
 	s.ops[op.id] = op
 	e.mu.Unlock()
@@ -481,7 +483,7 @@ func (s *dpsService) finish(op *operation) []byte {
 	e := s.e
 	now := time.Now().UTC()
 	st := &registrationState{RegistrationID: op.regID, CreatedDateTimeUTC: now.Format(time.RFC3339Nano), LastUpdatedDateTimeUTC: now.Format(time.RFC3339Nano)}
-	rec := Registration{RegistrationID: op.regID, Enrollment: op.match.name, Payload: op.payload, ModelID: op.modelID}
+	rec := Registration{RegistrationID: op.regID, Enrollment: op.match.name, Payload: op.payload, ModelID: op.modelID, WebSocket: op.websocket}
 	var moved *mqtt.Client
 	switch {
 	case op.match.disabled || op.failure == FailDisabled:
@@ -540,19 +542,26 @@ func (s *dpsService) finish(op *operation) []byte {
 	return body
 }
 
-// allocate picks the hub under the configured policy.
+// allocate picks the hub under the configured policy, among the hubs not removed.
 func (s *dpsService) allocate(op *operation) (int, *InitialTwin, json.RawMessage, error) {
 	e := s.e
-	n := len(e.hubs)
+	e.mu.Lock()
+	var linked []int
+	for i, h := range e.hubs {
+		if !h.gone {
+			linked = append(linked, i)
+		}
+	}
+	e.mu.Unlock()
 	switch e.cfg.DPS.Allocation {
 	case AllocateHashed:
 		h := fnv.New32a()
 		h.Write([]byte(op.regID))
-		return int(h.Sum32() % uint32(n)), nil, nil, nil
+		return linked[int(h.Sum32()%uint32(len(linked)))], nil, nil, nil
 	case AllocateCustom:
-		return s.allocateCustom(op)
+		return s.allocateCustom(op, linked)
 	default:
-		counts := make([]int, n)
+		counts := make([]int, len(e.hubs))
 		e.mu.Lock()
 		for id, d := range e.devices {
 			if id != op.match.deviceID {
@@ -560,9 +569,9 @@ func (s *dpsService) allocate(op *operation) (int, *InitialTwin, json.RawMessage
 			}
 		}
 		e.mu.Unlock()
-		best := 0
-		for i, c := range counts {
-			if c < counts[best] {
+		best := linked[0]
+		for _, i := range linked {
+			if counts[i] < counts[best] {
 				best = i
 			}
 		}
@@ -570,9 +579,12 @@ func (s *dpsService) allocate(op *operation) (int, *InitialTwin, json.RawMessage
 	}
 }
 
-func (s *dpsService) allocateCustom(op *operation) (int, *InitialTwin, json.RawMessage, error) {
+func (s *dpsService) allocateCustom(op *operation, indexes []int) (int, *InitialTwin, json.RawMessage, error) {
 	e := s.e
-	linked := e.HubHosts()
+	linked := make([]string, len(indexes))
+	for i, h := range indexes {
+		linked[i] = e.hubs[h].host
+	}
 	req := AllocationRequest{
 		DeviceRuntimeContext: DeviceRuntimeContext{RegistrationID: op.regID, SymmetricKey: &struct{}{}, Payload: op.payload},
 		LinkedHubs:           linked,
@@ -625,7 +637,7 @@ func (s *dpsService) allocateCustom(op *operation) (int, *InitialTwin, json.RawM
 	}
 	for i, h := range linked {
 		if strings.EqualFold(h, ar.IotHubHostName) {
-			return i, ar.InitialTwin, ar.Payload, nil
+			return indexes[i], ar.InitialTwin, ar.Payload, nil
 		}
 	}
 	return 0, nil, nil, fmt.Errorf("custom allocation webhook chose hub %q, which is not one of the linked hubs %v", ar.IotHubHostName, linked)

@@ -5,9 +5,13 @@
 // One emulator serves several linked "hubs" (each its own TLS listener and host name, such as
 // "127.0.0.1:41234") and a DPS endpoint. It checks every CONNECT's username and SAS token,
 // enforces the hub rules a client can break (no QoS 2, one connection per device, own topics
-// only), records telemetry, keeps device twins, invokes direct methods, sends desired-property
-// patches and cloud-to-device messages, registers devices through DPS (individual and group
-// enrollments; hashed, evenly weighted or custom-webhook allocation) and injects faults.
+// only, 5 subscriptions, 256 KB messages counting properties), records telemetry, keeps device
+// twins, invokes direct methods, sends desired-property patches and cloud-to-device messages
+// (kept for persistent sessions only, as the hub does over MQTT), registers devices through DPS
+// (individual and group enrollments; hashed, evenly weighted or custom-webhook allocation) and
+// injects faults. Hubs and DPS serve MQTT and MQTT over WebSockets on the same port; an HTTPS
+// listener serves the IoT Hub service API (twins, direct methods) and C2D over HTTPS, and
+// other parts of the emulator mount their handlers on it (Handle).
 //
 // Everything a test needs to observe has a copy accessor and a Wait method that blocks until a
 // condition holds or the context ends, so tests never sleep.
@@ -48,6 +52,13 @@ const (
 	// MaxTelemetry is the hub's device-to-cloud message size limit; a bigger message closes
 	// the connection.
 	MaxTelemetry = 256 * 1024
+	// MaxSubscriptions is how many topic filters a device may hold; further SUBSCRIBEs are
+	// refused (SUBACK 0x80).
+	MaxSubscriptions = 5
+	// MaxC2D is the cloud-to-device message size limit (body), MaxC2DQueue how many messages a
+	// device's queue holds, as in IoT Hub.
+	MaxC2D      = 64 * 1024
+	MaxC2DQueue = 50
 )
 
 const (
@@ -63,6 +74,8 @@ type Config struct {
 	Hubs []HubConfig
 	// DPS configures the provisioning endpoint.
 	DPS DPSConfig
+	// Service configures the HTTPS service API (twins, direct methods, cloud-to-device).
+	Service ServiceConfig
 	// Devices are the hub devices known at start.
 	Devices []Device
 	// StateDir holds the CA certificate (ca.pem) and key; an existing CA there is reused.
@@ -78,6 +91,9 @@ type Config struct {
 	TelemetryLimit int
 	// Logger receives connection and protocol events (nil: discarded).
 	Logger *slog.Logger
+	// FileUpload is the blob store behind the hubs' file upload (default: Azurite's development
+	// account on 127.0.0.1:10000); see fileupload.go.
+	FileUpload FileUploadConfig
 }
 
 // HubConfig describes one linked hub.
@@ -153,10 +169,13 @@ type DPSConfig struct {
 	RetryAfter time.Duration
 }
 
-// Device is a hub device with a symmetric key.
+// Device is a hub device, or a module of one, with a symmetric key.
 type Device struct {
-	ID  string
-	Key string // base64 primary key
+	ID string
+	// ModuleID makes this a module identity of device ID. The emulator's methods name it
+	// "{ID}/{ModuleID}" (its MQTT client ID). Modules get no cloud-to-device messages.
+	ModuleID string
+	Key      string // base64 primary key
 	// SecondaryKey is also accepted when set.
 	SecondaryKey string
 	// Hub is the index in Config.Hubs of the hub the device belongs to.
@@ -190,6 +209,9 @@ var (
 	ErrDeviceNotConnected = errors.New("emulator: device not connected")
 	ErrNotSubscribed      = errors.New("emulator: device has not subscribed to the topic")
 	ErrClosed             = errors.New("emulator: closed")
+	// ErrNotDelivered: a cloud-to-device message was discarded because the device's session is
+	// clean and it was not subscribed.
+	ErrNotDelivered = errors.New("emulator: cloud-to-device message discarded")
 )
 
 var (
@@ -210,6 +232,8 @@ type Emulator struct {
 	caPEM    []byte
 	hubs     []*hub
 	dps      *dpsService
+	files    *fileService
+	svc      *service
 
 	mu            sync.Mutex
 	changed       chan struct{}
@@ -238,6 +262,7 @@ type device struct {
 	c2d          []c2dMessage
 	created      time.Time
 	registration string // registration ID when created through DPS
+	cleanSession bool   // the last CONNECT asked for a clean session
 }
 
 // online reports whether the device has a live hub connection. A connection whose CONNACK
@@ -262,6 +287,12 @@ type Connection struct {
 	APIVersion  string
 	Connected   time.Time
 	TokenExpiry time.Time
+	// Username is the CONNECT's username, CleanSession and KeepAlive (seconds) its flags.
+	Username     string
+	CleanSession bool
+	KeepAlive    uint16
+	// WebSocket is true for MQTT over WebSockets (wss://host/$iothub/websocket).
+	WebSocket bool
 }
 
 // Refusal records a refused CONNECT.
@@ -282,6 +313,9 @@ type Telemetry struct {
 	Properties map[string]string // the decoded property bag, system properties included
 	ModelID    string
 	Received   time.Time
+	// QoS and Retain are the PUBLISH's flags.
+	QoS    byte
+	Retain bool
 }
 
 // Start starts the emulator: generates (or reuses) the CA, listens on every hub and the DPS
@@ -336,6 +370,11 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}
 
+	files, err := newFileService(cfg.FileUpload)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: file upload: %w", err)
+	}
+	e.files = files
 	if err := e.setupState(); err != nil {
 		return nil, err
 	}
@@ -346,17 +385,17 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}()
 
-	ca, err := loadOrCreateCA(e.stateDir)
+	names := append([]string{}, cfg.ExtraNames...)
+	for _, h := range e.cfg.Hubs {
+		names = append(names, hostOf(h.Listen, h.Host))
+	}
+	names = append(names, hostOf(e.cfg.DPS.Listen, e.cfg.DPS.Host), hostOf(e.cfg.Service.Listen, e.cfg.Service.Host))
+	ca, err := loadOrCreateCA(e.stateDir, names)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	e.caPEM = ca.certPEM
 	e.caFile = filepath.Join(e.stateDir, caCertFile)
-	names := append([]string{}, cfg.ExtraNames...)
-	for _, h := range e.cfg.Hubs {
-		names = append(names, hostOf(h.Listen, h.Host))
-	}
-	names = append(names, hostOf(e.cfg.DPS.Listen, e.cfg.DPS.Host))
 	cert, err := ca.serverCert(names)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -380,9 +419,12 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		return nil, err
 	}
 	e.dps = d
+	if e.svc, err = startService(e, tlsCfg); err != nil {
+		return nil, err
+	}
 	e.stopCtx = context.AfterFunc(ctx, func() { e.Close() })
 	ok = true
-	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "id_scope", e.IDScope(), "ca_file", e.caFile)
+	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "id_scope", e.IDScope(), "service", e.ServiceHost(), "ca_file", e.caFile)
 	return e, nil
 }
 
@@ -405,6 +447,9 @@ func (e *Emulator) setupState() error {
 func (e *Emulator) validateDevice(d Device) error {
 	if d.ID == "" {
 		return errors.New("device ID is empty")
+	}
+	if strings.Contains(d.ID, "/") || strings.Contains(d.ModuleID, "/") {
+		return fmt.Errorf("device %q: device and module IDs cannot contain '/'", d.ID)
 	}
 	if d.Key == "" {
 		return fmt.Errorf("device %q has no key", d.ID)
@@ -455,6 +500,9 @@ func (e *Emulator) Close() error {
 		if e.dps != nil {
 			e.dps.srv.Close()
 		}
+		if e.svc != nil {
+			e.svc.srv.Close()
+		}
 		if e.tempDir {
 			os.RemoveAll(e.stateDir)
 		}
@@ -496,11 +544,12 @@ func (e *Emulator) AddDevice(d Device) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	dev := e.devices[d.ID]
+	id := identity(d.ID, d.ModuleID)
+	dev := e.devices[id]
 	if dev == nil {
-		dev = &device{id: d.ID, twin: newTwinState(), created: time.Now()}
+		dev = &device{id: id, twin: newTwinState(), created: time.Now()}
 		dev.twin.applyInitial(d.InitialTwin)
-		e.devices[d.ID] = dev
+		e.devices[id] = dev
 	}
 	dev.key, dev.key2, dev.hub = d.Key, d.SecondaryKey, d.Hub
 	e.broadcastLocked()
@@ -540,7 +589,30 @@ func (e *Emulator) ConnectionString(deviceID string) (string, error) {
 	if d == nil {
 		return "", fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
 	}
-	return "HostName=" + e.hubs[d.hub].host + ";DeviceId=" + d.id + ";SharedAccessKey=" + d.key, nil
+	dev, mod, _ := strings.Cut(d.id, "/")
+	cs := "HostName=" + e.hubs[d.hub].host + ";DeviceId=" + dev
+	if mod != "" {
+		cs += ";ModuleId=" + mod
+	}
+	return cs + ";SharedAccessKey=" + d.key, nil
+}
+
+// identity is the emulator's name of a device or module identity: its MQTT client ID.
+func identity(deviceID, moduleID string) string {
+	if moduleID == "" {
+		return deviceID
+	}
+	return deviceID + "/" + moduleID
+}
+
+// identityTopic is the topic base of an identity's messages: devices/{id} or
+// devices/{id}/modules/{module}.
+func identityTopic(id string) string {
+	dev, mod, ok := strings.Cut(id, "/")
+	if !ok {
+		return "devices/" + id
+	}
+	return "devices/" + dev + "/modules/" + mod
 }
 
 // DeviceHub returns the host name of the hub a device belongs to.
@@ -757,9 +829,15 @@ func (e *Emulator) StopListeners() {
 	e.dps.ln.stop()
 }
 
-// StartListeners listens again on the ports StopListeners released.
+// StartListeners listens again on the ports StopListeners released (removed hubs stay down).
 func (e *Emulator) StartListeners() error {
 	for _, h := range e.hubs {
+		e.mu.Lock()
+		gone := h.gone
+		e.mu.Unlock()
+		if gone {
+			continue
+		}
 		if err := h.ln.start(); err != nil {
 			return err
 		}

@@ -65,8 +65,15 @@ func tlsConfig(t *testing.T, e *Emulator) *tls.Config {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
-// connect dials host with the given credentials; it returns the CONNECT error if refused.
+// connect dials host with the given credentials and a clean session; it returns the CONNECT
+// error if refused.
 func connect(t *testing.T, e *Emulator, host, clientID, username, password string) (*testClient, error) {
+	t.Helper()
+	return connectSession(t, e, host, clientID, username, password, true)
+}
+
+// connectSession is connect with the CleanSession flag given.
+func connectSession(t *testing.T, e *Emulator, host, clientID, username, password string, clean bool) (*testClient, error) {
 	t.Helper()
 	tc := &testClient{t: t, msgs: make(chan message, 100), lost: make(chan error, 1)}
 	opts := paho.NewClientOptions().
@@ -76,7 +83,7 @@ func connect(t *testing.T, e *Emulator, host, clientID, username, password strin
 		SetPassword(password).
 		SetTLSConfig(tlsConfig(t, e)).
 		SetProtocolVersion(4).
-		SetCleanSession(true).
+		SetCleanSession(clean).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(60 * time.Second).
@@ -119,14 +126,20 @@ func hubToken(t *testing.T, host, deviceID, key string) string {
 	return tok
 }
 
-// connectDevice connects a device to its hub with a valid token.
+// connectDevice connects a device to its hub with a valid token and a clean session.
 func connectDevice(t *testing.T, e *Emulator, deviceID, key, modelID string) *testClient {
+	t.Helper()
+	return connectDeviceSession(t, e, deviceID, key, modelID, true)
+}
+
+// connectDeviceSession is connectDevice with the CleanSession flag given.
+func connectDeviceSession(t *testing.T, e *Emulator, deviceID, key, modelID string, clean bool) *testClient {
 	t.Helper()
 	host, err := e.DeviceHub(deviceID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := connect(t, e, host, deviceID, hubUser(host, deviceID, modelID), hubToken(t, host, deviceID, key))
+	tc, err := connectSession(t, e, host, deviceID, hubUser(host, deviceID, modelID), hubToken(t, host, deviceID, key), clean)
 	if err != nil {
 		t.Fatalf("connect %s: %v", deviceID, err)
 	}

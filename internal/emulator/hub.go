@@ -27,6 +27,7 @@ type hub struct {
 	names map[string]bool // host names accepted in usernames (same port, any loopback name)
 	srv   *mqtt.Server
 	ln    *listener
+	gone  bool // removed (RemoveHub): DPS no longer allocates to it; guarded by e.mu
 }
 
 func newTLSConfig(cert tls.Certificate) *tls.Config {
@@ -61,6 +62,7 @@ func startHub(e *Emulator, index int, hc HubConfig, tlsCfg *tls.Config) (*hub, e
 	for _, n := range []string{"localhost", "127.0.0.1", "::1"} {
 		h.names[net.JoinHostPort(n, port)] = true
 	}
+	h.ln.https = newHTTPSMux(h.restAPI(), h.ln.ln.Addr(), e.log.With("hub", h.host))
 	if err := h.srv.Serve(); err != nil {
 		return nil, fmt.Errorf("emulator: hub %d: %w", index, err)
 	}
@@ -77,8 +79,8 @@ func (k *hubHook) ID() string { return "iothub" }
 
 func (k *hubHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish, mqtt.OnDisconnect,
-		mqtt.OnPublish, mqtt.OnPacketSent:
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
+		mqtt.OnDisconnect, mqtt.OnPublish, mqtt.OnPacketSent:
 		return true
 	}
 	return false
@@ -98,8 +100,8 @@ func (h *hub) authenticate(pk packets.Packet) (hubUsername, sasToken, error) {
 	if err != nil {
 		return u, sasToken{}, err
 	}
-	if u.deviceID != pk.Connect.ClientIdentifier {
-		return u, sasToken{}, fmt.Errorf("client id %q differs from the device id %q in the username", pk.Connect.ClientIdentifier, u.deviceID)
+	if u.identity() != pk.Connect.ClientIdentifier {
+		return u, sasToken{}, fmt.Errorf("client id %q differs from the identity %q in the username", pk.Connect.ClientIdentifier, u.identity())
 	}
 	if !h.names[u.host] {
 		return u, sasToken{}, fmt.Errorf("username host %q is not this hub (%s)", u.host, h.host)
@@ -109,7 +111,7 @@ func (h *hub) authenticate(pk packets.Packet) (hubUsername, sasToken, error) {
 		return u, tok, err
 	}
 	h.e.mu.Lock()
-	d := h.e.devices[u.deviceID]
+	d := h.e.devices[u.identity()]
 	var key, key2 string
 	hubIndex := -1
 	if d != nil {
@@ -117,12 +119,12 @@ func (h *hub) authenticate(pk packets.Packet) (hubUsername, sasToken, error) {
 	}
 	h.e.mu.Unlock()
 	if d == nil {
-		return u, tok, fmt.Errorf("device %q is not registered (add it or provision it through DPS)", u.deviceID)
+		return u, tok, fmt.Errorf("device %q is not registered (add it or provision it through DPS)", u.identity())
 	}
 	if hubIndex != h.index {
-		return u, tok, fmt.Errorf("device %q belongs to hub %s, not %s", u.deviceID, h.e.hubs[hubIndex].host, h.host)
+		return u, tok, fmt.Errorf("device %q belongs to hub %s, not %s", u.identity(), h.e.hubs[hubIndex].host, h.host)
 	}
-	return u, tok, tok.verify(u.host+"/devices/"+u.deviceID, "", time.Now(), key, key2)
+	return u, tok, tok.verify(u.resource(), "", time.Now(), key, key2)
 }
 
 // OnSessionEstablish records the connection before the CONNACK goes out, so whoever sees the
@@ -136,16 +138,17 @@ func (k *hubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	c := &conn{cl: cl, subacked: map[string]byte{}, info: Connection{
-		DeviceID: u.deviceID, Hub: h.host, ModelID: u.modelID, APIVersion: u.apiVersion,
-		Connected: time.Now(), TokenExpiry: tok.expiry,
+		DeviceID: u.identity(), Hub: h.host, ModelID: u.modelID, APIVersion: u.apiVersion,
+		Connected: time.Now(), TokenExpiry: tok.expiry, CleanSession: pk.Connect.Clean,
+		Username: string(pk.Connect.Username), KeepAlive: pk.Connect.Keepalive, WebSocket: isWebSocket(cl.Net.Conn),
 	}}
 	c.timer = time.AfterFunc(time.Until(tok.expiry), func() {
-		h.e.log.Info("token expired, disconnecting", "device", u.deviceID)
+		h.e.log.Info("token expired, disconnecting", "device", u.identity())
 		cl.Stop(errTokenExpired)
 	})
 	e := h.e
 	e.mu.Lock()
-	d := e.devices[u.deviceID]
+	d := e.devices[u.identity()]
 	if d == nil || e.closed {
 		e.mu.Unlock()
 		c.timer.Stop()
@@ -157,10 +160,29 @@ func (k *hubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	}
 	d.conn = c
 	d.connects++
+	// A clean session discards what the previous session held: its subscriptions (mochi drops
+	// them) and the cloud-to-device messages queued for it.
+	dropped := 0
+	if pk.Connect.Clean {
+		dropped = len(d.c2d)
+		d.c2d = nil
+	}
+	d.cleanSession = pk.Connect.Clean
 	e.connections = append(e.connections, c.info)
 	e.broadcastLocked()
 	e.mu.Unlock()
-	e.log.Info("device connected", "device", u.deviceID, "hub", h.host, "model_id", u.modelID)
+	e.log.Info("device connected", "device", u.identity(), "hub", h.host, "model_id", u.modelID, "clean_session", pk.Connect.Clean)
+	if dropped > 0 {
+		e.log.Info("clean session: queued cloud-to-device messages discarded", "device", u.identity(), "messages", dropped)
+	}
+}
+
+// OnSessionEstablished runs after the CONNACK (and mochi's resend of unacknowledged messages
+// of a resumed session). A resumed persistent session keeps its subscriptions, so the
+// cloud-to-device messages queued while the device was away go out now, possibly before the
+// device subscribes again, as IoT Hub does.
+func (k *hubHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	k.subscriptionsChanged(cl)
 }
 
 func (k *hubHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
@@ -198,6 +220,12 @@ func (k *hubHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 	if pk.FixedHeader.Type != packets.Suback && pk.FixedHeader.Type != packets.Unsuback {
 		return
 	}
+	k.subscriptionsChanged(cl)
+}
+
+// subscriptionsChanged records the client's acknowledged subscriptions and delivers the queued
+// cloud-to-device messages once it has a C2D subscription.
+func (k *hubHook) subscriptionsChanged(cl *mqtt.Client) {
 	e := k.h.e
 	e.mu.Lock()
 	d := e.devices[cl.ID]
@@ -254,16 +282,24 @@ func topicMatch(filter, topic string) bool {
 	return len(fs) == len(ts)
 }
 
-// OnACLCheck lets a device publish and subscribe to its own IoT Hub topics only.
+// OnACLCheck lets a device publish and subscribe to its own IoT Hub topics only, and to at
+// most MaxSubscriptions filters.
 func (k *hubHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	id := cl.ID
+	if !write {
+		if _, ok := cl.State.Subscriptions.Get(topic); !ok && cl.State.Subscriptions.Len() >= MaxSubscriptions {
+			k.h.e.log.Warn("subscription refused: IoT Hub allows 5 per device", "device", id, "filter", topic)
+			return false
+		}
+	}
+	base := identityTopic(id)
 	if write {
-		return strings.HasPrefix(topic, "devices/"+id+telemetryPrefix+"/") || topic == "devices/"+id+telemetryPrefix ||
+		return strings.HasPrefix(topic, base+telemetryPrefix+"/") || topic == base+telemetryPrefix ||
 			strings.HasPrefix(topic, "$iothub/twin/GET/") ||
 			strings.HasPrefix(topic, "$iothub/twin/PATCH/properties/reported/") ||
 			strings.HasPrefix(topic, "$iothub/methods/res/")
 	}
-	return strings.HasPrefix(topic, "devices/"+id+"/messages/devicebound/") ||
+	return (!strings.Contains(id, "/") && strings.HasPrefix(topic, base+"/messages/devicebound/")) ||
 		strings.HasPrefix(topic, "$iothub/methods/POST/") ||
 		strings.HasPrefix(topic, "$iothub/twin/res/") ||
 		strings.HasPrefix(topic, "$iothub/twin/PATCH/properties/desired/")
@@ -300,24 +336,51 @@ func (h *hub) current(cl *mqtt.Client) (*device, *conn) {
 	return d, d.conn
 }
 
-func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
-	e := h.e
-	rest := strings.TrimPrefix(pk.TopicName, "devices/"+cl.ID+telemetryPrefix)
-	rest = strings.TrimPrefix(rest, "/")
+// messageSize is a message's size as the hub counts it against the 256 KB limit: the body and
+// the names and values of its properties.
+func messageSize(body []byte, props map[string]string) int {
+	n := len(body)
+	for k, v := range props {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// parseBag decodes a property bag "k=v&k2=v2" with percent-decoding only: '+' is a plus, as
+// the SDKs encode a space as %20.
+func parseBag(s string) (map[string]string, error) {
 	props := map[string]string{}
-	if rest != "" {
-		q, err := url.ParseQuery(rest)
-		if err != nil {
-			e.log.Warn("telemetry property bag is not URL-encoded", "device", cl.ID, "topic", pk.TopicName, "error", err)
+	var firstErr error
+	for _, kv := range strings.Split(strings.TrimPrefix(s, "?"), "&") {
+		if kv == "" {
+			continue
 		}
-		for k, v := range q {
-			if len(v) > 0 {
-				props[k] = v[0]
+		k, v, _ := strings.Cut(kv, "=")
+		dk, err1 := url.PathUnescape(k)
+		dv, err2 := url.PathUnescape(v)
+		if err := errors.Join(err1, err2); err != nil {
+			if firstErr == nil {
+				firstErr = err
 			}
+			continue
+		}
+		if _, dup := props[dk]; !dup {
+			props[dk] = dv
 		}
 	}
-	if len(pk.Payload) > MaxTelemetry {
-		e.log.Warn("telemetry over 256 KB, closing the connection", "device", cl.ID, "bytes", len(pk.Payload))
+	return props, firstErr
+}
+
+func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
+	e := h.e
+	rest := strings.TrimPrefix(pk.TopicName, identityTopic(cl.ID)+telemetryPrefix)
+	rest = strings.TrimPrefix(rest, "/")
+	props, err := parseBag(rest)
+	if err != nil {
+		e.log.Warn("telemetry property bag is not URL-encoded", "device", cl.ID, "topic", pk.TopicName, "error", err)
+	}
+	if size := messageSize(pk.Payload, props); size > MaxTelemetry {
+		e.log.Warn("telemetry over 256 KB (body and properties), closing the connection", "device", cl.ID, "bytes", size)
 		cl.Stop(errTooLarge)
 		return packets.ErrRejectPacket
 	}
@@ -341,6 +404,7 @@ func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
 	t := Telemetry{
 		DeviceID: cl.ID, Hub: h.host, Topic: pk.TopicName, Body: bytes.Clone(pk.Payload),
 		Properties: props, ModelID: c.info.ModelID, Received: time.Now(),
+		QoS: pk.FixedHeader.Qos, Retain: pk.FixedHeader.Retain,
 	}
 	e.mu.Unlock()
 	// The line goes out before the message is observable, so a test that waited for the
@@ -603,8 +667,12 @@ func c2dTopic(deviceID, bag string) string {
 
 // SendC2D sends a cloud-to-device message (QoS 1) to
 // devices/{id}/messages/devicebound/{property bag}. The bag carries $.mid, $.to and props.
-// When the device is not connected or not yet subscribed the message is queued and delivered
-// once it subscribes, as the hub does.
+//
+// As IoT Hub does for MQTT devices: a connected device subscribed to
+// devices/{id}/messages/devicebound/# gets it at once. Otherwise it waits in the device's queue
+// until the device is connected and subscribed, unless the device's session is clean
+// (CONNECT with CleanSession 1): such a device gets only messages sent after it subscribed,
+// and SendC2D returns ErrNotDelivered. A connect with a clean session empties the queue.
 func (e *Emulator) SendC2D(deviceID string, body []byte, props map[string]string) error {
 	e.mu.Lock()
 	d := e.devices[deviceID]
@@ -612,25 +680,70 @@ func (e *Emulator) SendC2D(deviceID string, body []byte, props map[string]string
 		e.mu.Unlock()
 		return fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
 	}
-	q := url.Values{}
+	if len(body) > MaxC2D {
+		e.mu.Unlock()
+		return fmt.Errorf("emulator: C2D message of %d bytes: IoT Hub accepts at most 64 KB", len(body))
+	}
+	if strings.Contains(deviceID, "/") {
+		e.mu.Unlock()
+		return fmt.Errorf("emulator: %q is a module: modules get no cloud-to-device messages", deviceID)
+	}
+	bag := make([]string, 0, len(props)+2)
 	for k, v := range props {
-		q.Set(k, v)
-	}
-	q.Set("$.mid", "c2d-"+e.nextID())
-	q.Set("$.to", "/devices/"+deviceID+"/messages/deviceBound")
-	m := c2dMessage{topic: c2dTopic(deviceID, q.Encode()), body: bytes.Clone(body)}
-	var cl *mqtt.Client
-	if d.conn != nil {
-		if _, ok := d.conn.subscription(m.topic); ok {
-			cl = d.conn.cl
+		if strings.HasPrefix(k, "$") || strings.HasPrefix(strings.ToLower(k), "iothub-") {
+			e.mu.Unlock()
+			return fmt.Errorf("emulator: C2D property %q: names starting with '$' or 'iothub-' are reserved", k)
 		}
+		bag = append(bag, percentEncode(k)+"="+percentEncode(v))
 	}
-	if cl == nil {
+	slices.Sort(bag)
+	bag = append(bag, "%24.mid="+percentEncode("c2d-"+e.nextID()), "%24.to="+percentEncode("/devices/"+deviceID+"/messages/deviceBound"))
+	m := c2dMessage{topic: c2dTopic(deviceID, strings.Join(bag, "&")), body: bytes.Clone(body)}
+	var cl *mqtt.Client
+	subscribed := false
+	if d.online() {
+		_, subscribed = d.conn.subscription(m.topic)
+		cl = d.conn.cl
+	}
+	switch {
+	case subscribed:
+	case d.cleanSession:
+		e.mu.Unlock()
+		return fmt.Errorf("%w: device %q has a clean session and is not subscribed to cloud-to-device messages", ErrNotDelivered, deviceID)
+	case len(d.c2d) >= MaxC2DQueue:
+		e.mu.Unlock()
+		return fmt.Errorf("%w: device %q has %d messages queued, the most IoT Hub keeps (403004 DeviceMaximumQueueDepthExceeded)", ErrNotDelivered, deviceID, MaxC2DQueue)
+	default:
 		d.c2d = append(d.c2d, m)
+		e.broadcastLocked()
+		e.mu.Unlock()
+		return nil
 	}
 	e.mu.Unlock()
-	if cl != nil {
-		return deliverTo(cl, m.topic, m.body, 1)
+	return deliverTo(cl, m.topic, m.body, 1)
+}
+
+// RemoveHub makes linked hub i disappear, as when a hub is deleted or fails over: its listener
+// closes (connections drop, new ones are refused) and DPS no longer allocates devices to it.
+// Devices registered there keep pointing at it until they register again.
+func (e *Emulator) RemoveHub(i int) error {
+	if i < 0 || i >= len(e.hubs) {
+		return fmt.Errorf("emulator: hub index %d out of range (the emulator has %d hubs)", i, len(e.hubs))
 	}
+	e.mu.Lock()
+	live := 0
+	for _, h := range e.hubs {
+		if !h.gone {
+			live++
+		}
+	}
+	if live == 1 && !e.hubs[i].gone {
+		e.mu.Unlock()
+		return errors.New("emulator: cannot remove the last hub")
+	}
+	e.hubs[i].gone = true
+	e.mu.Unlock()
+	e.hubs[i].ln.stop()
+	e.log.Info("hub removed", "hub", e.hubs[i].host)
 	return nil
 }

@@ -1,9 +1,11 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -299,23 +301,91 @@ func TestTwin(t *testing.T) {
 func TestCloudToDevice(t *testing.T) {
 	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
 	ctx := testCtx(t)
-	if err := e.SendC2D("cam1", []byte("queued"), nil); err != nil {
+	// A clean session discards what was queued before it.
+	if err := e.SendC2D("cam1", []byte("before clean"), nil); err != nil {
 		t.Fatal(err)
 	}
 	dev := connectDevice(t, e, "cam1", testKey, "")
 	dev.subscribe("devices/cam1/messages/devicebound/#")
-	m := dev.expect("devices/cam1/messages/devicebound/")
-	if string(m.body) != "queued" {
-		t.Errorf("queued message body %q", m.body)
-	}
 	noErr(t, e.WaitSubscribed(ctx, "cam1", "devices/cam1/messages/devicebound/#"))
-	if err := e.SendC2D("cam1", []byte("live"), map[string]string{"kind": "hello world"}); err != nil {
+	if err := e.SendC2D("cam1", []byte("live"), map[string]string{"kind": "hello world", "sum": "1+1"}); err != nil {
 		t.Fatal(err)
 	}
-	m = dev.expect("devices/cam1/messages/devicebound/")
-	bag := topicQuery("?" + strings.TrimPrefix(m.topic, "devices/cam1/messages/devicebound/"))
-	if string(m.body) != "live" || bag.Get("kind") != "hello world" || bag.Get("$.to") != "/devices/cam1/messages/deviceBound" {
-		t.Errorf("C2D %s %q", m.topic, m.body)
+	m := dev.expect("devices/cam1/messages/devicebound/")
+	bag, err := parseBag(strings.TrimPrefix(m.topic, "devices/cam1/messages/devicebound/"))
+	noErr(t, err)
+	if string(m.body) != "live" || bag["kind"] != "hello world" || bag["sum"] != "1+1" || bag["$.to"] != "/devices/cam1/messages/deviceBound" || bag["$.mid"] == "" {
+		t.Errorf("C2D %s %q %v", m.topic, m.body, bag)
+	}
+	// Offline with a clean session: nothing is kept for the device.
+	dev.c.Disconnect(0)
+	noErr(t, e.WaitDisconnected(ctx, "cam1"))
+	if err := e.SendC2D("cam1", []byte("lost"), nil); !errors.Is(err, ErrNotDelivered) {
+		t.Fatalf("C2D to an offline clean-session device: %v, want ErrNotDelivered", err)
+	}
+	dev = connectDevice(t, e, "cam1", testKey, "")
+	dev.subscribe("devices/cam1/messages/devicebound/#")
+	noErr(t, e.WaitSubscribed(ctx, "cam1", "devices/cam1/messages/devicebound/#"))
+	noErr(t, e.SendC2D("cam1", []byte("after"), nil))
+	if m := dev.expect("devices/cam1/messages/devicebound/"); string(m.body) != "after" {
+		t.Errorf("clean session got %q, want only the message sent after it subscribed", m.body)
+	}
+}
+
+func TestCloudToDevicePersistentSession(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	ctx := testCtx(t)
+	dev := connectDeviceSession(t, e, "cam1", testKey, "", false)
+	dev.subscribe("devices/cam1/messages/devicebound/#")
+	noErr(t, e.WaitSubscribed(ctx, "cam1", "devices/cam1/messages/devicebound/#"))
+	if c, _ := e.Connected("cam1"); c.CleanSession {
+		t.Error("connection recorded as clean session")
+	}
+	dev.c.Disconnect(0)
+	noErr(t, e.WaitDisconnected(ctx, "cam1"))
+	// Sent while the device is away: queued, and delivered on reconnect without a new
+	// SUBSCRIBE (the session kept it), before the device could subscribe.
+	noErr(t, e.SendC2D("cam1", []byte("while offline"), map[string]string{"method-name": "ImageTimerStop"}))
+	dev = connectDeviceSession(t, e, "cam1", testKey, "", false)
+	m := dev.expect("devices/cam1/messages/devicebound/")
+	bag, err := parseBag(strings.TrimPrefix(m.topic, "devices/cam1/messages/devicebound/"))
+	noErr(t, err)
+	if string(m.body) != "while offline" || bag["method-name"] != "ImageTimerStop" {
+		t.Errorf("queued C2D %s %q", m.topic, m.body)
+	}
+	noErr(t, e.WaitSubscribed(ctx, "cam1", "devices/cam1/messages/devicebound/#"))
+}
+
+func TestSubscriptionLimit(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	filters := []string{"$iothub/methods/POST/#", "$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#",
+		"devices/cam1/messages/devicebound/#", "$iothub/methods/POST/reboot/#"}
+	dev.subscribe(filters...)
+	dev.subscribe(filters[0]) // again: not a new one
+	tok := dev.c.Subscribe("$iothub/methods/POST/capture/#", 0, nil)
+	if !tok.WaitTimeout(waitLong) {
+		t.Fatal("SUBACK timed out")
+	}
+	res := tok.(*paho.SubscribeToken).Result()
+	if res["$iothub/methods/POST/capture/#"] != 0x80 {
+		t.Errorf("6th subscription granted: %v", res)
+	}
+}
+
+func TestTelemetrySizeCountsProperties(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}})
+	ctx := testCtx(t)
+	dev := connectDevice(t, e, "cam1", testKey, "")
+	prop := "&big=" + strings.Repeat("x", 1000)
+	body := bytes.Repeat([]byte("a"), MaxTelemetry-900)
+	noErr(t, dev.publish("devices/cam1/messages/events/a=b", 1, body))
+	must(e.WaitTelemetry(ctx, 1, nil))(t)
+	// The body alone fits; with the property it does not: the hub closes the connection.
+	dev.c.Publish("devices/cam1/messages/events/a=b"+prop, 1, false, body)
+	dev.waitLost()
+	if n := len(e.Telemetry()); n != 1 {
+		t.Fatalf("%d messages recorded, want the one under 256 KB only", n)
 	}
 }
 
@@ -441,5 +511,21 @@ func TestOversizedTelemetryClosesConnection(t *testing.T) {
 	msgs := e.Telemetry()
 	if len(msgs) != 1 || len(msgs[0].Body) != MaxTelemetry {
 		t.Errorf("%d messages recorded, want only the one at the limit", len(msgs))
+	}
+}
+
+func TestCloudToDeviceLimits(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}, {ID: "cam1", ModuleID: "m", Key: testKey}}})
+	for i := range MaxC2DQueue {
+		noErr(t, e.SendC2D("cam1", []byte(strconv.Itoa(i)), nil))
+	}
+	if err := e.SendC2D("cam1", []byte("one too many"), nil); !errors.Is(err, ErrNotDelivered) {
+		t.Errorf("message %d: %v, want ErrNotDelivered", MaxC2DQueue+1, err)
+	}
+	if err := e.SendC2D("cam1", make([]byte, MaxC2D+1), nil); err == nil {
+		t.Error("C2D message over 64 KB accepted")
+	}
+	if err := e.SendC2D("cam1/m", []byte("x"), nil); err == nil {
+		t.Error("C2D message to a module accepted")
 	}
 }

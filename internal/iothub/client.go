@@ -52,12 +52,22 @@ type Options struct {
 	KeyName  string // shared access policy name when Key is a policy key, empty for a device key
 	ModelID  string // optional DTDL model ID (IoT Plug and Play / IoT Central)
 	CAFile   string // optional PEM file of extra trusted CAs (e.g. the emulator's), added to the system roots
+	// Transport is TransportMQTT (default; port 8883) or TransportMQTTWS (MQTT over WebSockets at
+	// wss://{host}:443/$iothub/websocket). A port in Host or Gateway is used for either.
+	Transport Transport
 
 	TokenLifetime  time.Duration // SAS token lifetime, default 1 h; renewed at ~82 % by reconnecting
 	KeepAlive      time.Duration // MQTT keep-alive, default 120 s, at most 1177 s
 	ConnectTimeout time.Duration // per connection attempt, default 30 s
 	MaxBackoff     time.Duration // longest wait between reconnection attempts, default 2 min
 	Logger         *slog.Logger  // default slog.Default()
+
+	// UnreachableAfter, when positive, stops the client (Done, Err wrapping ErrUnreachable)
+	// once at least UnreachableAttempts reconnections in a row have failed and the first of them
+	// is at least UnreachableAfter ago: the hub may have moved, so a DPS device registers again.
+	// Zero keeps trying for ever (a connection string has nowhere else to go).
+	UnreachableAfter    time.Duration
+	UnreachableAttempts int // default 3
 
 	// OnConnect runs in its own goroutine after every successful connection (the first one,
 	// which may be before Dial returns, reconnections and token renewals), once the
@@ -182,7 +192,13 @@ func newClient(opts Options) (*Client, error) {
 	if opts.Gateway != "" {
 		dial = opts.Gateway
 	}
-	addr, serverName, err := splitHostPort(dial)
+	if opts.Transport == "" {
+		opts.Transport = TransportMQTT
+	}
+	if _, err := ParseTransport(string(opts.Transport)); err != nil {
+		return nil, fmt.Errorf("iothub: %w", err)
+	}
+	addr, serverName, err := splitHostPort(dial, opts.Transport)
 	if err != nil {
 		return nil, fmt.Errorf("iothub: %w", err)
 	}
@@ -206,6 +222,9 @@ func newClient(opts Options) (*Client, error) {
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 2 * time.Minute
+	}
+	if opts.UnreachableAttempts <= 0 {
+		opts.UnreachableAttempts = 3
 	}
 	tc, err := tlsConfig(serverName, opts.CAFile)
 	if err != nil {
@@ -239,8 +258,11 @@ func newClient(opts Options) (*Client, error) {
 		opts: opts,
 		log:  log.With("device", opts.DeviceID, "hub", opts.Host),
 		settings: mqttSettings{
-			addr: addr, clientID: clientID, username: user, tls: tc,
+			addr: addr, clientID: clientID, username: user, tls: tc, transport: opts.Transport,
 			keepAlive: opts.KeepAlive, connectTimeout: opts.ConnectTimeout,
+			// As the official SDKs do: with a persistent session the hub keeps the cloud-to-device
+			// messages (IoT Central's "queue if offline" commands) sent while the device is away.
+			persistent: true,
 		},
 		resourceURI:    resource,
 		telemetryTopic: topic + "/messages/events/",
@@ -271,8 +293,17 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	}
 	s := &session{lost: make(chan struct{}), expires: exp, issued: now}
 	set := c.settings
+	if c.opts.CAFile != "" {
+		// Read the CA file again: the emulator renews its short-lived CA at restart.
+		if tc, err := tlsConfig(set.tls.ServerName, c.opts.CAFile); err == nil {
+			set.tls = tc
+		}
+	}
 	set.password = tok
 	set.cleanup = &c.wg
+	// A resumed session can deliver messages before the SUBSCRIBE below completes; paho hands
+	// those to the default handler.
+	set.onMessage = c.onMessage
 	set.onLost = func(_ mqtt.Client, err error) {
 		s.markLost()
 		select {
@@ -443,9 +474,10 @@ func (c *Client) renew(s *session) {
 }
 
 // reconnect retries with exponential backoff and jitter until connected (true), or the client
-// closed or was refused (false).
+// closed, was refused or gave up on an unreachable hub (false).
 func (c *Client) reconnect() bool {
 	backoff := 500 * time.Millisecond
+	first := time.Now()
 	for attempt := 1; ; attempt++ {
 		wait := backoff/2 + rand.N(backoff/2+1) // jitter in [backoff/2, backoff]
 		t := time.NewTimer(wait)
@@ -470,9 +502,20 @@ func (c *Client) reconnect() bool {
 			c.fail(err)
 			return false
 		}
+		if u := c.opts.UnreachableAfter; u > 0 && attempt >= c.opts.UnreachableAttempts && time.Since(first) >= u {
+			c.giveUp(fmt.Errorf("iothub: %w: %d connection attempts over %s failed, the last with: %v", ErrUnreachable, attempt, time.Since(first).Round(time.Second), err))
+			return false
+		}
 		c.log.Warn("reconnect to IoT Hub failed", "attempt", attempt, "retry_in", backoff, "err", err)
 		backoff = min(backoff*2, c.opts.MaxBackoff)
 	}
+}
+
+// giveUp stops the client after the hub stayed unreachable.
+func (c *Client) giveUp(err error) {
+	c.log.Error("IoT Hub unreachable; giving up on this hub", "err", err)
+	c.setState(stateFailed, err)
+	c.cancel()
 }
 
 // fail stops the client after the hub refused its credentials.
@@ -554,8 +597,9 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 	}
 }
 
-// Done is closed when the client stops for good: Close, or the hub refused the credentials
-// when reconnecting (Err then wraps ErrNotAuthorized: register again with DPS).
+// Done is closed when the client stops for good: Close, the hub refused the credentials when
+// reconnecting (Err then wraps ErrNotAuthorized: register again with DPS), or the hub stayed
+// unreachable (Err wraps ErrUnreachable; only with Options.UnreachableAfter).
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Err says why the client stopped; nil while it runs.
@@ -565,6 +609,17 @@ func (c *Client) Err() error {
 	return c.err
 }
 
+// messageSize is the size IoT Hub counts against its 256 KB limit: the body and the names and
+// values of the message's properties (system ones included).
+func messageSize(body []byte, bag string) int {
+	n := len(body)
+	props, _ := parseBag(bag)
+	for k, v := range props {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
 // SendTelemetry publishes body (JSON) at QoS 1 to devices/{id}/messages/events/ with content
 // type application/json, UTF-8, the creation time created (UTC, milliseconds; the capture time,
 // which IoT Central uses as the timestamp; zero leaves it out) and props. It returns once the
@@ -572,12 +627,12 @@ func (c *Client) Err() error {
 // (keep the message and retry), ErrMessageTooLarge over 256 KB, or ctx's error (the message
 // may then still arrive). Without a deadline in ctx it waits a minute for the PUBACK.
 func (c *Client) SendTelemetry(ctx context.Context, body []byte, created time.Time, props map[string]string) error {
-	if len(body) > maxTelemetryBytes {
-		return fmt.Errorf("iothub: telemetry of %d bytes: %w (IoT Hub accepts at most 256 KB)", len(body), ErrMessageTooLarge)
-	}
 	bag, err := telemetryBag(created, props)
 	if err != nil {
 		return fmt.Errorf("iothub: %w", err)
+	}
+	if n := messageSize(body, bag); n > maxTelemetryBytes {
+		return fmt.Errorf("iothub: telemetry of %d bytes with its properties: %w (IoT Hub accepts at most 256 KB)", n, ErrMessageTooLarge)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

@@ -26,13 +26,14 @@ const (
 
 // DPSOptions configure a registration with the Device Provisioning Service over MQTT.
 type DPSOptions struct {
-	GlobalEndpoint string // default global.azure-devices-provisioning.net; may carry :port (default 8883)
-	IDScope        string // e.g. 0ne00000000
-	RegistrationID string // the device ID to register
-	Key            string // individual enrollment key (the device key) ...
-	GroupKey       string // ... or group enrollment key, from which the device key is derived
-	ModelID        string // optional DTDL model ID, sent as payload.modelId (IoT Central picks the template by it)
-	CAFile         string // optional PEM file of extra trusted CAs (e.g. the emulator's)
+	GlobalEndpoint string    // default global.azure-devices-provisioning.net; may carry :port (default 8883)
+	IDScope        string    // e.g. 0ne00000000
+	RegistrationID string    // the device ID to register
+	Key            string    // individual enrollment key (the device key) ...
+	GroupKey       string    // ... or group enrollment key, from which the device key is derived
+	ModelID        string    // optional DTDL model ID, sent as payload.modelId (IoT Central picks the template by it)
+	CAFile         string    // optional PEM file of extra trusted CAs (e.g. the emulator's)
+	Transport      Transport // TransportMQTT (default, port 8883) or TransportMQTTWS (port 443)
 	// Payload is an optional JSON object sent as the registration payload (for a custom
 	// allocation policy); modelId is added to it when ModelID is set.
 	Payload        json.RawMessage
@@ -221,7 +222,7 @@ func (r dpsReply) outcome(o DPSOptions) (a Assignment, done bool, err error) {
 		}
 		return Assignment{}, true, fmt.Errorf("dps: registration of %q failed (%s): check the enrollment (group or individual) in scope %s, its allocation policy and linked hubs", o.RegistrationID, detail, o.IDScope)
 	case "disabled":
-		return Assignment{}, true, fmt.Errorf("dps: the enrollment or registration of %q is disabled in scope %s: enable it in DPS / IoT Central", o.RegistrationID, o.IDScope)
+		return Assignment{}, true, fmt.Errorf("dps: the enrollment or registration of %q is disabled in scope %s (%w): enable it in DPS / unblock it in IoT Central", o.RegistrationID, o.IDScope, ErrRegistrationDisabled)
 	}
 	return Assignment{}, true, fmt.Errorf("dps: unexpected registration status %q", status)
 }
@@ -240,7 +241,11 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 	if err != nil {
 		return Assignment{}, err
 	}
-	addr, serverName, err := splitHostPort(o.endpoint())
+	transport, err := ParseTransport(string(o.Transport))
+	if err != nil {
+		return Assignment{}, fmt.Errorf("dps: %w", err)
+	}
+	addr, serverName, err := splitHostPort(o.endpoint(), transport)
 	if err != nil {
 		return Assignment{}, fmt.Errorf("dps: endpoint: %w", err)
 	}
@@ -260,7 +265,7 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 	}
 	lost := make(chan struct{})
 	cl, err := connectMQTT(ctx, mqttSettings{
-		addr: addr, clientID: o.RegistrationID, password: tok, tls: tc,
+		addr: addr, clientID: o.RegistrationID, password: tok, tls: tc, transport: transport,
 		username:  resource + "/api-version=" + dpsAPIVersion,
 		keepAlive: 60 * time.Second, connectTimeout: connectTimeout,
 		onLost: func(mqtt.Client, error) { close(lost) },

@@ -768,3 +768,136 @@ func TestConcurrentSends(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPersistentSessionGetsC2DSentWhileOffline(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	o := deviceOptions(t, e, "cam1")
+	o.MaxBackoff = time.Second
+	c2d := make(chan string, 4)
+	o.C2D = func(b []byte, props map[string]string) {
+		c2d <- string(b) + "|" + props["method-name"] + "|" + props["sum"]
+	}
+	c := dial(t, o)
+	ctx := testCtx(t)
+	conn, err := e.WaitConnected(ctx, "cam1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.CleanSession {
+		t.Fatal("hub connection with CleanSession 1; the official SDKs use 0")
+	}
+	if err := e.WaitSubscribed(ctx, "cam1", "devices/cam1/messages/devicebound/#"); err != nil {
+		t.Fatal(err)
+	}
+	// The device goes away; an "if offline" command is sent meanwhile.
+	e.StopListeners()
+	if err := e.WaitDisconnected(ctx, "cam1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SendC2D("cam1", []byte("{}"), map[string]string{"method-name": "ImageTimerStop", "sum": "1+1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.StartListeners(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-c2d:
+		if m != "{}|ImageTimerStop|1+1" {
+			t.Fatalf("c2d %q", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("the C2D message sent while offline never arrived")
+	}
+	// It may have arrived before the client re-subscribed (paho's default handler).
+	if err := c.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestModuleIdentity(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", ModuleID: "edgecam", Key: deviceKey}}})
+	s, err := e.ConnectionString("cam1/edgecam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := iothub.ParseConnectionString(s)
+	if err != nil || cs.ModuleID != "edgecam" {
+		t.Fatalf("%q: %+v %v", s, cs, err)
+	}
+	o := cs.DeviceOptions()
+	o.CAFile, o.Logger = e.CAFile(), quietLogger()
+	o.Methods = func(context.Context, string, []byte) (int, []byte) { return 200, []byte(`{"ok":true}`) }
+	o.Desired = func([]byte, int64) {}
+	c := dial(t, o)
+	ctx := testCtx(t)
+	if err := c.SendTelemetry(ctx, []byte(`{"n":1}`), time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.WaitTelemetry(ctx, 1, emulator.FromDevice("cam1/edgecam"))
+	if err != nil || !strings.HasPrefix(got[0].Topic, "devices/cam1/modules/edgecam/messages/events/") {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if err := e.WaitSubscribed(ctx, "cam1/edgecam", "$iothub/methods/POST/#"); err != nil {
+		t.Fatal(err)
+	}
+	if status, body, err := e.InvokeMethod(ctx, "cam1/edgecam", "ping", nil); err != nil || status != 200 || string(body) != `{"ok":true}` {
+		t.Fatalf("method on a module: %d %s %v", status, body, err)
+	}
+	if _, err := c.UpdateReported(ctx, []byte(`{"x":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if tw, err := c.GetTwin(ctx); err != nil || !strings.Contains(string(tw.Reported), `"x":1`) {
+		t.Fatalf("module twin %+v %v", tw, err)
+	}
+}
+
+func TestTelemetrySizeIncludesProperties(t *testing.T) {
+	e := startEmulator(t, emulator.Config{Devices: []emulator.Device{{ID: "cam1", Key: deviceKey}}})
+	c := dial(t, deviceOptions(t, e, "cam1"))
+	body := make([]byte, 256*1024-200)
+	err := c.SendTelemetry(testCtx(t), body, time.Now(), map[string]string{"note": strings.Repeat("x", 300)})
+	if !errors.Is(err, iothub.ErrMessageTooLarge) {
+		t.Fatalf("body + properties over 256 KB: %v, want ErrMessageTooLarge", err)
+	}
+	if err := c.SendTelemetry(testCtx(t), body, time.Now(), nil); err != nil {
+		t.Fatalf("body + system properties under 256 KB: %v", err)
+	}
+}
+
+func TestWebSocketTransport(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
+	ctx := testCtx(t)
+	a, err := iothub.Register(ctx, iothub.DPSOptions{
+		GlobalEndpoint: e.DPSHost(), IDScope: e.IDScope(), RegistrationID: "ws-cam", GroupKey: groupKey,
+		CAFile: e.CAFile(), Logger: quietLogger(), Transport: iothub.TransportMQTTWS,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regs := e.Registrations(); len(regs) != 1 || !regs[0].WebSocket {
+		t.Fatalf("registration %+v, want one over WebSockets", regs)
+	}
+	key, _ := iothub.DeriveDeviceKey(groupKey, "ws-cam")
+	c := dial(t, iothub.Options{Host: a.AssignedHub, DeviceID: a.DeviceID, Key: key, CAFile: e.CAFile(), Logger: quietLogger(), Transport: iothub.TransportMQTTWS})
+	if err := c.SendTelemetry(ctx, []byte(`{"ws":1}`), time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if conn, ok := e.Connected("ws-cam"); !ok || !conn.WebSocket {
+		t.Fatalf("connection %+v, want MQTT over WebSockets", conn)
+	}
+	if _, err := iothub.ParseTransport("amqp"); err == nil {
+		t.Error("amqp accepted as a transport")
+	}
+}
+
+func TestRegisterDisabledIsRecognisable(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
+	e.FailNextRegistration(emulator.FailDisabled)
+	_, err := iothub.Register(testCtx(t), iothub.DPSOptions{
+		GlobalEndpoint: e.DPSHost(), IDScope: e.IDScope(), RegistrationID: "blocked", GroupKey: groupKey,
+		CAFile: e.CAFile(), Logger: quietLogger(),
+	})
+	if !errors.Is(err, iothub.ErrRegistrationDisabled) {
+		t.Fatalf("disabled registration: %v, want ErrRegistrationDisabled", err)
+	}
+}

@@ -79,8 +79,8 @@ func telemetryBag(created time.Time, props map[string]string) (string, error) {
 }
 
 // parseBag decodes a URL-encoded property bag "k=v&k2=v2" (an optional leading '?' is skipped).
-// A name without '=' has an empty value; '+' decodes to a space (the senders encode a literal
-// '+' as %2B).
+// A name without '=' has an empty value. Only percent-escapes are decoded: a '+' stays a '+'
+// (the hub and the SDKs encode a space as %20, and a literal '+' may come unencoded).
 func parseBag(s string) (map[string]string, error) {
 	s = strings.TrimPrefix(s, "?")
 	m := map[string]string{}
@@ -92,11 +92,11 @@ func parseBag(s string) (map[string]string, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
-		dk, err := url.QueryUnescape(k)
+		dk, err := url.PathUnescape(k)
 		if err != nil {
 			return nil, fmt.Errorf("property bag: name %q: %w", k, err)
 		}
-		dv, err := url.QueryUnescape(v)
+		dv, err := url.PathUnescape(v)
 		if err != nil {
 			return nil, fmt.Errorf("property bag: value of %q: %w", dk, err)
 		}

@@ -144,3 +144,10 @@ func BenchmarkTelemetryBag(b *testing.B) {
 		}
 	}
 }
+
+func TestParseBagKeepsPlus(t *testing.T) {
+	got, err := parseBag("a=1+1&b=x%20y&c=%2B")
+	if err != nil || got["a"] != "1+1" || got["b"] != "x y" || got["c"] != "+" {
+		t.Fatalf("%v %v", got, err)
+	}
+}

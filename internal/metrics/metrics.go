@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
 // Metrics is the set of per-camera counters and gauges the daemon updates.
@@ -27,14 +28,28 @@ type Metrics struct {
 	Sends         *prometheus.CounterVec
 	SendErrors    *prometheus.CounterVec
 	QueueDepth    *prometheus.GaugeVec
+	QueueBytes    *prometheus.GaugeVec
 	QueueDropped  *prometheus.CounterVec
+	CloudDropped  *prometheus.CounterVec
 	DetectSeconds prometheus.Histogram
+
+	up uploadMetrics // registered on first use (upload.go)
 
 	mu       sync.Mutex
 	lastOK   map[string]time.Time // camera -> last successful tick
 	deadline map[string]time.Duration
+	status   map[string]func() (up bool, frameTime time.Time)
 	now      func() time.Time
 }
+
+var (
+	cameraUpDesc = prometheus.NewDesc("edgecam_camera_up",
+		"1 while the camera delivers current frames (rtsp: the stream plays and its newest frame is within maxFrameAge; other kinds: the last capture succeeded), else 0.",
+		[]string{"camera"}, nil)
+	frameAgeDesc = prometheus.NewDesc("edgecam_camera_frame_age_seconds",
+		"Age of the camera's newest frame (rtsp: arrival of its packets; other kinds: the last capture) at scrape time.",
+		[]string{"camera"}, nil)
+)
 
 // New returns the metrics, registered on a registry of their own with the Go and process collectors.
 func New() *Metrics {
@@ -58,9 +73,17 @@ func New() *Metrics {
 		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "edgecam_queue_depth", Help: "Tallies waiting in the store-and-forward queue, per camera.",
 		}, []string{"camera"}),
-		QueueDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "edgecam_queue_dropped_total", Help: "Oldest tallies dropped because the queue was full, per camera.",
+		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "edgecam_queue_bytes", Help: "Disk space of the store-and-forward queue (4 KiB blocks), per camera.",
 		}, []string{"camera"}),
+		QueueDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_queue_dropped_total",
+			Help: "Oldest tallies dropped, per camera and reason: full (queue items or maxQueueBytes), disk_full (ENOSPC: dropped to make room for the newest), corrupt (unreadable item).",
+		}, []string{"camera", "reason"}),
+		CloudDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_cloud_messages_dropped_total",
+			Help: "Messages from the cloud refused, per camera, kind (method, desired, c2d) and reason (too_large, rate, busy, queue_full).",
+		}, []string{"camera", "kind", "reason"}),
 		DetectSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "edgecam_detect_seconds",
 			Help:    "Detector latency (decode, letterbox, inference, post-processing) per frame.",
@@ -68,11 +91,51 @@ func New() *Metrics {
 		}),
 		lastOK:   map[string]time.Time{},
 		deadline: map[string]time.Duration{},
+		status:   map[string]func() (bool, time.Time){},
 		now:      time.Now,
 	}
 	m.reg.MustRegister(m.Captures, m.CaptureErrors, m.Detections, m.Sends, m.SendErrors, m.QueueDepth,
-		m.QueueDropped, m.DetectSeconds, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.QueueBytes, m.QueueDropped, m.CloudDropped, m.DetectSeconds, cameraCollector{m}, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// CameraStatus registers how to read a camera's state at scrape time, for edgecam_camera_up and
+// edgecam_camera_frame_age_seconds: whether it delivers current frames, and when its newest
+// frame was captured (zero: none yet, no age reported).
+func (m *Metrics) CameraStatus(camera string, status func() (up bool, frameTime time.Time)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.status[camera] = status
+}
+
+// cameraCollector reads the registered camera states when scraped.
+type cameraCollector struct{ m *Metrics }
+
+func (c cameraCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- cameraUpDesc
+	ch <- frameAgeDesc
+}
+
+func (c cameraCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	status := make(map[string]func() (bool, time.Time), len(c.m.status))
+	for cam, f := range c.m.status {
+		status[cam] = f
+	}
+	now := c.m.now()
+	c.m.mu.Unlock()
+	for cam, f := range status {
+		up, at := f()
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(cameraUpDesc, prometheus.GaugeValue, v, cam)
+		if !at.IsZero() {
+			ch <- prometheus.MustNewConstMetric(frameAgeDesc, prometheus.GaugeValue, max(0, now.Sub(at).Seconds()), cam)
+		}
+	}
 }
 
 // Watch registers a camera for /healthz: it is unhealthy when no tick succeeded within 3 periods
@@ -129,14 +192,37 @@ func (m *Metrics) Handler() http.Handler {
 	return mux
 }
 
+// Limits of the metrics listener: a scraper sends one small GET and reads a few kilobytes, so
+// anything slower or bigger is a stuck or hostile client, and it must not hold connections,
+// goroutines or memory the daemon needs.
+const (
+	MaxConns          = 16
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 60 * time.Second
+	MaxHeaderBytes    = 16 << 10
+)
+
 // Serve listens on addr and serves Handler until ctx ends. It returns once listening, with the
-// bound address (useful with port 0), or the listen error.
+// bound address (useful with port 0), or the listen error. At most MaxConns connections are
+// served at once (more wait in the kernel's backlog), each within the timeouts above.
 func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics.listen %q: %w", addr, err)
 	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	addrOut := ln.Addr()
+	ln = netutil.LimitListener(ln, MaxConns)
+	srv := &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -148,6 +234,6 @@ func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) (net
 			log.Error("metrics listener stopped", "err", err)
 		}
 	}()
-	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
-	return ln.Addr(), nil
+	log.Info("metrics listening", "addr", addrOut.String(), "paths", "/metrics /healthz", "maxConns", MaxConns)
+	return addrOut, nil
 }

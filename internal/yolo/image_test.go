@@ -6,13 +6,15 @@ import (
 	"hash/crc32"
 	"strings"
 	"testing"
+
+	"github.com/edgecam/edgecam/internal/imageinfo"
 )
 
 // pngHeaderOnly is a PNG signature and IHDR chunk claiming w x h, with an IEND chunk: enough
 // for the size check, no pixel data.
 func pngHeaderOnly(w, h uint32) []byte {
 	var b bytes.Buffer
-	b.Write(pngSignature)
+	b.WriteString("\x89PNG\r\n\x1a\n")
 	chunk := func(typ string, data []byte) {
 		binary.Write(&b, binary.BigEndian, uint32(len(data)))
 		b.WriteString(typ)
@@ -40,16 +42,16 @@ func TestImageHeader(t *testing.T) {
 		t.Errorf("bus.jpg: %v %dx%d %v", format, w, h, err)
 	}
 	format, w, h, err = imageHeader(pngHeaderOnly(300, 200))
-	if err != nil || format != formatPNG || w != 300 || h != 200 {
+	if err != nil || format != imageinfo.PNG || w != 300 || h != 200 {
 		t.Errorf("png: %v %dx%d %v", format, w, h, err)
 	}
 	for name, tc := range map[string]struct {
 		data []byte
 		err  string
 	}{
-		"empty":           {nil, "empty file"},
-		"short":           {[]byte("hi"), "not an image"},
-		"text":            {[]byte("this is a text file, not a photo\n"), "not a JPEG or PNG image"},
+		"empty":           {nil, "empty image"},
+		"short":           {[]byte("hi"), "not a JPEG, PNG, BMP or WebP image"},
+		"text":            {[]byte("this is a text file, not a photo\n"), "not a JPEG, PNG, BMP or WebP image"},
 		"jpeg truncated":  {bus[:len(bus)/2], "truncated JPEG (no end-of-image marker)"},
 		"jpeg header cut": {bus[:300], "truncated JPEG"},
 		"jpeg only SOI":   {bus[:2], "truncated JPEG"},
@@ -67,7 +69,7 @@ func TestCheckSize(t *testing.T) {
 		t.Errorf("100 MP: %v", err)
 	}
 	err := checkSize(20000, 10000)
-	if err == nil || !strings.Contains(err.Error(), "image is 20000x10000 (200 megapixels), more than the 100 megapixel limit") {
+	if err == nil || !strings.Contains(err.Error(), "image is 20000x10000 (200 megapixels), more than the limit of 100 megapixels") {
 		t.Errorf("200 MP: %v", err)
 	}
 	if err := checkSize(0, 10); err == nil {

@@ -1,0 +1,103 @@
+package imageinfo
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"strings"
+	"testing"
+)
+
+// pngHeaderOnly is a PNG signature, an IHDR chunk claiming w x h and an IEND chunk.
+func pngHeaderOnly(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.Write(pngSignature)
+	chunk := func(typ string, data []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+	}
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	chunk("IHDR", append(ihdr, 8, 2, 0, 0, 0))
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+// jpegHeaderOnly is a JPEG SOI, SOF0 claiming w x h, an SOS and EOI.
+func jpegHeaderOnly(w, h uint16) []byte {
+	b := []byte{0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 1, 1, 0x11, 0}
+	b = append(b, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0, 0x12, 0x34)
+	return append(b, 0xFF, 0xD9)
+}
+
+func TestHeader(t *testing.T) {
+	bmp := make([]byte, 54)
+	copy(bmp, "BM")
+	binary.LittleEndian.PutUint32(bmp[18:], 640)
+	binary.LittleEndian.PutUint32(bmp[22:], uint32(0xFFFFFFFF-479)) // -480: top-down
+	webpX := make([]byte, 30)
+	copy(webpX, "RIFF\x00\x00\x00\x00WEBPVP8X")
+	webpX[24], webpX[25], webpX[27], webpX[28] = 0x7F, 0x02, 0xDF, 0x01 // 640x480
+	webpL := make([]byte, 30)
+	copy(webpL, "RIFF\x00\x00\x00\x00WEBPVP8L\x00\x00\x00\x00\x2f")
+	binary.LittleEndian.PutUint32(webpL[21:], uint32(639)|uint32(479)<<14)
+	for name, tc := range map[string]struct {
+		data []byte
+		f    Format
+		w, h int
+	}{
+		"jpeg":   {jpegHeaderOnly(12000, 12000), JPEG, 12000, 12000},
+		"png":    {pngHeaderOnly(300, 200), PNG, 300, 200},
+		"bmp":    {bmp, BMP, 640, 480},
+		"webp x": {webpX, WebP, 640, 480},
+		"webp l": {webpL, WebP, 640, 480},
+	} {
+		f, w, h, err := Header(tc.data)
+		if err != nil || f != tc.f || w != tc.w || h != tc.h {
+			t.Errorf("%s: %v %dx%d %v", name, f, w, h, err)
+		}
+	}
+	jpeg := jpegHeaderOnly(10, 10)
+	for name, tc := range map[string]struct {
+		data []byte
+		err  string
+	}{
+		"empty":          {nil, "empty image"},
+		"text":           {[]byte("<html>nope</html>"), "not a JPEG, PNG, BMP or WebP image"},
+		"jpeg truncated": {jpeg[:len(jpeg)-2], "truncated JPEG (no end-of-image marker)"},
+		"jpeg only SOI":  {jpeg[:3], "truncated JPEG"},
+		"png truncated":  {pngHeaderOnly(10, 10)[:30], "truncated PNG"},
+		"png no IEND":    {pngHeaderOnly(10, 10)[:33], "truncated PNG (no IEND chunk)"},
+	} {
+		if _, _, _, err := Header(tc.data); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.err)
+		}
+	}
+}
+
+func TestCheckPixels(t *testing.T) {
+	if err := CheckPixels(7680, 5120, 0); err != nil {
+		t.Errorf("39.3 MP with the default: %v", err)
+	}
+	err := CheckPixels(12000, 12000, 0)
+	if err == nil || err.Error() != "image is 12000x12000 (144 megapixels), more than the limit of 40 megapixels" {
+		t.Errorf("144 MP: %v", err)
+	}
+	if err := CheckPixels(1000, 1000, 500_000); err == nil || !strings.Contains(err.Error(), "limit of 0.5 megapixels") {
+		t.Errorf("1 MP over 0.5: %v", err)
+	}
+	if err := CheckPixels(0, 10, 0); err == nil {
+		t.Error("0 wide: no error")
+	}
+}
+
+func FuzzHeader(f *testing.F) {
+	f.Add(jpegHeaderOnly(640, 480))
+	f.Add(pngHeaderOnly(640, 480))
+	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 \x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		Header(data)
+	})
+}
