@@ -9,7 +9,7 @@ bin=./bin/edgecam
 state=${DEMO_STATE:-$PWD/state/demo}
 mkdir -p "$state/emulator" "$state/edgecam"
 
-"$bin" emulator --state-dir "$state/emulator" --hub-port 28883 --dps-port 28884 \
+"$bin" emulator --state-dir "$state/emulator" --hub-port 28883 --dps-port 28884 --service-port 28885 \
   >"$state/telemetry.jsonl" 2>"$state/emulator.log" &
 emu=$!
 cleanup() {
@@ -26,6 +26,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 echo "demo: emulator up (log: $state/emulator.log); telemetry it receives follows" >&2
+echo "demo: commands and writable properties with curl: . $state/emulator/service.env (see README, Trying commands locally)" >&2
 tail -n +1 -f "$state/telemetry.jsonl" &
 tailer=$!
 

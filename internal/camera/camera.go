@@ -1,7 +1,7 @@
 // Package camera captures frames from the cameras edgecam watches: the Raspberry Pi camera
-// (rpicam-still), an HTTP snapshot URL (Basic or Digest authentication), an RTSP stream
-// (OpenCV's FFmpeg backend, drained in the background so a capture returns a current frame)
-// and an image file.
+// (rpicam-still), an HTTP snapshot URL (Basic or Digest authentication), an RTSP stream (a
+// gortsplib session that keeps the current group of pictures compressed and decodes it through
+// OpenCV's FFmpeg backend only at a capture) and an image file.
 //
 // A Source returns the latest frame or an error that names the camera and what went wrong.
 // Sources are built from configuration with New and released with Close.
@@ -33,7 +33,7 @@ const DefaultMaxPixels int64 = imageinfo.DefaultMaxPixels
 type Frame struct {
 	// Camera is the ID of the camera that produced the frame.
 	Camera string
-	// Time is when the frame was captured (for rtsp: when it was read from the stream).
+	// Time is when the frame was captured (for rtsp: when its packets arrived).
 	Time time.Time
 	// Data is the encoded image, or nil when Mat is set.
 	Data []byte
@@ -84,8 +84,21 @@ type Source interface {
 	Capture(ctx context.Context) (*Frame, error)
 }
 
+// Status is what a streaming source knows between captures.
+type Status struct {
+	// Up: the stream is playing and its newest picture is within maxFrameAge.
+	Up bool
+	// FrameTime is when the newest picture arrived; zero before the first.
+	FrameTime time.Time
+}
+
+// StatusReporter is a source that knows its state between captures (rtsp).
+type StatusReporter interface {
+	Status() Status
+}
+
 // New validates the kind-specific keys of c and builds its source. Sources that hold resources
-// (rtsp starts a background reader) are released with Close.
+// (rtsp keeps a session open) are released with Close.
 func New(c config.Camera) (Source, error) {
 	if c.Timeout < 0 {
 		return nil, fmt.Errorf("camera %s: timeout %v is negative", c.ID, c.Timeout)

@@ -6,126 +6,193 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"gocv.io/x/gocv"
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtp"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/imageinfo"
+	"github.com/edgecam/edgecam/internal/redact"
 )
 
 const (
-	// rtspDefaultTimeout is how old a frame may be to count as current, how long the first
-	// capture waits for the stream to come up, and how long the watchdog lets a stream go
-	// without a frame before it reopens it.
+	// rtspDefaultTimeout bounds how long the first capture after start waits for the stream to
+	// come up (connect, handshake, first key frame).
 	rtspDefaultTimeout = 10 * time.Second
-	// ffmpegOptionsEnv passes options to OpenCV's FFmpeg backend at open time.
-	ffmpegOptionsEnv = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-	// rtspFFmpegOptions: RTSP over TCP (no lost UDP packets, works through NAT), and a 5 s socket
-	// I/O timeout (microseconds) so a read on a dead stream returns instead of blocking. FFmpeg 5
-	// (Debian and Raspberry Pi OS bookworm) calls it "timeout"; FFmpeg 4 called it "stimeout".
-	rtspFFmpegOptions = "rtsp_transport;tcp|timeout;5000000"
-	// Reopen backoff after a failure: doubles from min to max, back to min after a good session.
+	// rtspMinFrameAge is the smallest default maxFrameAge: the default is this or 3 frame
+	// intervals, whichever is larger.
+	rtspMinFrameAge = 2 * time.Second
+	// rtspHandshakeTimeout bounds connecting and the RTSP requests up to PLAY: a server that
+	// accepts the connection but does not answer (a frozen camera) is given up on.
+	rtspHandshakeTimeout = 10 * time.Second
+	// rtspReadTimeout is the RTSP library's own timeout for an answer and for a silent
+	// connection during play; edgecam's watchdog (maxFrameAge) is normally much faster.
+	rtspReadTimeout = 30 * time.Second
+	// Reopen backoff after a failure: doubles from min to max, back to min after a session
+	// that delivered frames. The max is short so a thawed or restarted camera is back within
+	// a few seconds.
 	rtspBackoffMin = 500 * time.Millisecond
-	rtspBackoffMax = 8 * time.Second
-	// rtspOpenTimeout bounds opening a stream (connect, RTSP handshake, FFmpeg probing the
-	// stream) when the timeout is shorter.
-	rtspOpenTimeout = 30 * time.Second
-	// rtspWatchdogTick is how often the watchdog looks at the time of the last frame.
+	rtspBackoffMax = 4 * time.Second
+	// rtspWatchdogTick is how often the watchdog looks at the time of the last packet.
 	rtspWatchdogTick = 250 * time.Millisecond
-	// rtspCloseWait bounds Close while a reader is blocked in OpenCV: beyond the FFmpeg socket
-	// timeout and OpenCV's own 30 s interrupt timeout.
-	rtspCloseWait = 35 * time.Second
+	// rtspUDPBuffer is the UDP receive buffer asked for.
+	rtspUDPBuffer = 4 << 20
 )
 
-// openMu serialises opens that set OPENCV_FFMPEG_CAPTURE_OPTIONS, a process-wide variable.
-var openMu sync.Mutex
-
-// rtspSource keeps an FFmpeg-readable stream open and drained by a background reader, so a
-// capture returns the newest frame, not one that waited in a buffer. A watchdog reopens a stream
-// that stalls or drops, with backoff; meanwhile captures fail at once.
-//
-// Frames are double-buffered: the reader decodes into back, then swaps it with front under mu.
-// Neither Mat is reallocated per frame (OpenCV reuses a Mat of the same size).
+// rtspSource keeps an RTSP session open (gortsplib, TCP or UDP) and keeps the compressed access
+// units of the current group of pictures, from the last key frame, without decoding them. A
+// capture decodes that group through FFmpeg (OpenCV) and returns its last picture, so between
+// ticks the source costs only the packet reception. A watchdog reconnects, with backoff, a
+// session that fails or delivers nothing for maxFrameAge; a capture never returns a frame older
+// than maxFrameAge.
 type rtspSource struct {
-	id       string
-	url      string
-	shownURL string
-	timeout  time.Duration
+	id        string
+	u         *base.URL
+	shownURL  string
+	transport string // config.TransportTCP, UDP or Auto
+	timeout   time.Duration
+	maxAge    time.Duration // configured maxFrameAge; 0 = automatic
+	maxBytes  int64
+	maxPixels int64
 
 	mu        sync.Mutex
-	front     gocv.Mat  // newest frame
-	frontAt   time.Time // when front was read; zero before the first frame
-	up        bool      // the current session delivers frames
-	downSince time.Time // zero while up, or before the first open finished
-	lastErr   error     // why the stream is down
-	wake      chan struct{}
+	gop       gop
+	interval  time.Duration // smoothed interval between access units; 0 before two arrived
+	up        bool          // a session is playing
+	downSince time.Time     // zero while up or before the first session ended
+	lastErr   error         // why the stream is down
+	wake      chan struct{} // closed when the first picture arrives or the first session fails
 	closed    bool
 
-	back gocv.Mat // owned by the reader goroutine of the current session
+	lastPacket atomic.Int64  // unix nanoseconds of the newest RTP packet (or the session start)
+	lost       atomic.Uint64 // RTP packets lost in the current session
 
-	// Watchdog state of the current session.
-	opened    atomic.Bool  // the stream is open
-	frames    atomic.Int64 // frames read
-	lastAlive atomic.Int64 // unix nanoseconds of the session start, the open or the newest frame
+	dec *gopDecoder // owned by Capture, under decMu
+	// decMu serialises captures: they share the decoder's buffers.
+	decMu sync.Mutex
 
 	stop chan struct{} // closed by Close
-	done chan struct{} // closed when the supervisor and its reader have finished
+	done chan struct{} // closed when the supervisor has finished
 }
+
+var _ Source = (*rtspSource)(nil)
+var _ StatusReporter = (*rtspSource)(nil)
 
 func newRTSP(c config.Camera) (*rtspSource, error) {
 	if c.URL == "" {
 		return nil, fmt.Errorf("camera %s: type rtsp needs url (the stream URL, e.g. rtsp://user:password@host:554/stream)", c.ID)
 	}
-	shown := "the configured URL"
-	if u, err := url.Parse(c.URL); err == nil {
-		shown = u.Redacted()
+	raw := c.URL
+	if pu, err := url.Parse(raw); err == nil && pu.User == nil && c.Username != "" {
+		pu.User = url.UserPassword(c.Username, c.Password)
+		raw = pu.String()
+	}
+	shown := redact.URL(raw)
+	u, err := base.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("camera %s: url %s: %s (want rtsp://host:port/path)", c.ID, shown, redact.Text(err.Error()))
+	}
+	if c.MaxFrameAge < 0 {
+		return nil, fmt.Errorf("camera %s: maxFrameAge %v is negative", c.ID, c.MaxFrameAge)
+	}
+	tr := c.Transport
+	switch tr {
+	case "":
+		tr = config.TransportTCP
+	case config.TransportTCP, config.TransportUDP, config.TransportAuto:
+	default:
+		return nil, fmt.Errorf("camera %s: transport %q: use tcp, udp or auto", c.ID, c.Transport)
+	}
+	dec, err := newGOPDecoder(c.ID)
+	if err != nil {
+		return nil, err
 	}
 	s := &rtspSource{
-		id:       c.ID,
-		url:      c.URL,
-		shownURL: shown,
-		timeout:  timeoutOr(c, rtspDefaultTimeout),
-		front:    gocv.NewMat(),
-		back:     gocv.NewMat(),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		id:        c.ID,
+		u:         u,
+		shownURL:  shown,
+		transport: tr,
+		timeout:   timeoutOr(c, rtspDefaultTimeout),
+		maxAge:    c.MaxFrameAge,
+		maxBytes:  maxBytes(c),
+		maxPixels: MaxPixels(c),
+		dec:       dec,
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	go s.supervise()
 	return s, nil
 }
 
-// Capture returns a copy of the newest frame if it is younger than the timeout. Right after New
-// it waits (up to the timeout) for the stream to come up; while the stream is down or stalled
-// it fails at once.
+// frameAgeLimit is the configured maxFrameAge, or the larger of 2 s and 3 frame intervals.
+// s.mu must be held.
+func (s *rtspSource) frameAgeLimit() time.Duration {
+	if s.maxAge > 0 {
+		return s.maxAge
+	}
+	return max(rtspMinFrameAge, 3*s.interval)
+}
+
+// Capture decodes the current group of pictures and returns its last picture, stamped with the
+// time its packets arrived. Right after New it waits (up to the timeout) for the stream to come
+// up; while the stream is down, or when its newest picture is older than maxFrameAge, it fails
+// at once.
 func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	s.decMu.Lock()
+	defer s.decMu.Unlock()
 	s.mu.Lock()
 	for {
+		now := time.Now()
 		switch {
 		case s.closed:
 			s.mu.Unlock()
 			return nil, fmt.Errorf("camera %s: rtsp source is closed", s.id)
-		case s.up && time.Since(s.frontAt) <= s.timeout:
-			f := &Frame{Camera: s.id, Time: s.frontAt, Mat: gocv.NewMat()}
-			s.front.CopyTo(&f.Mat)
+		case s.gop.frames > 0:
+			limit, at := s.frameAgeLimit(), s.gop.lastAt
+			if age := now.Sub(at); age > limit {
+				s.mu.Unlock()
+				return nil, fmt.Errorf("camera %s: rtsp stream %s: the newest frame is %v old, more than maxFrameAge %v (received %s): the stream stalled, reconnecting",
+					s.id, s.shownURL, age.Round(100*time.Millisecond), limit, at.Format(time.TimeOnly))
+			}
+			if err := imageinfo.CheckPixels(s.gop.width, s.gop.height, s.maxPixels); err != nil {
+				s.mu.Unlock()
+				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v", s.id, s.shownURL, err)
+			}
+			// The decoder's file gets a copy, so packets keep arriving while it decodes.
+			n, err := s.dec.load(s.gop.buf)
+			frames := s.gop.frames
 			s.mu.Unlock()
-			return f, nil
-		case s.up:
-			at := s.frontAt
+			if err != nil {
+				return nil, err
+			}
+			m, decoded, err := s.dec.decode()
+			if err != nil {
+				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v (%d access units, %d bytes)", s.id, s.shownURL, err, frames, n)
+			}
+			if decoded < frames {
+				slog.Debug("rtsp decode: fewer pictures than access units", "camera", s.id, "accessUnits", frames, "pictures", decoded)
+			}
+			return &Frame{Camera: s.id, Time: at, Mat: m}, nil
+		case s.gop.overflow:
 			s.mu.Unlock()
-			return nil, fmt.Errorf("camera %s: rtsp stream %s stalled: no frame since %s",
-				s.id, s.shownURL, at.Format(time.TimeOnly))
+			return nil, fmt.Errorf("camera %s: rtsp stream %s: the group of pictures since the last key frame is larger than maxBytes %d: raise maxBytes or shorten the camera's key frame interval",
+				s.id, s.shownURL, s.maxBytes)
 		case !s.downSince.IsZero():
 			err := fmt.Errorf("camera %s: rtsp stream %s down since %s: reconnecting (%v)",
 				s.id, s.shownURL, s.downSince.Format(time.TimeOnly), s.lastErr)
 			s.mu.Unlock()
 			return nil, err
 		}
-		// Still opening: wait for the first frame or a failure.
+		// Still opening: wait for the first picture or a failure.
 		if s.wake == nil {
 			s.wake = make(chan struct{})
 		}
@@ -144,9 +211,16 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 	}
 }
 
-// Close stops the reader and releases the stream and the frames. If the reader is blocked in
-// OpenCV it waits for it (bounded by the FFmpeg socket timeout); after rtspCloseWait it returns
-// an error and the reader cleans up by itself when its read returns.
+// Status reports whether the stream is playing and fresh, and when its newest picture arrived.
+func (s *rtspSource) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{FrameTime: s.gop.lastAt}
+	st.Up = s.up && s.gop.frames > 0 && time.Since(s.gop.lastAt) <= s.frameAgeLimit()
+	return st
+}
+
+// Close ends the session and releases the buffers.
 func (s *rtspSource) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -157,26 +231,15 @@ func (s *rtspSource) Close() error {
 	s.wakeLocked()
 	s.mu.Unlock()
 	close(s.stop)
-	select {
-	case <-s.done:
-		return nil
-	case <-time.After(rtspCloseWait):
-		return fmt.Errorf("camera %s: rtsp reader still blocked in a read after %v: it will exit when the read returns",
-			s.id, rtspCloseWait)
-	}
+	<-s.done
+	s.decMu.Lock()
+	defer s.decMu.Unlock()
+	return s.dec.close()
 }
 
-// supervise runs reader sessions until Close: open, read until failure or stall, back off,
-// reopen. It owns the Mats' lifetime and never runs two sessions at once, so a Mat or a
-// VideoCapture is never used after it is closed.
+// supervise runs sessions until Close: open, play until failure or stall, back off, reopen.
 func (s *rtspSource) supervise() {
 	defer close(s.done)
-	defer func() {
-		s.mu.Lock()
-		s.front.Close()
-		s.mu.Unlock()
-		s.back.Close()
-	}()
 	backoff := rtspBackoffMin
 	for {
 		err, delivered, stopped := s.session()
@@ -196,91 +259,195 @@ func (s *rtspSource) supervise() {
 	}
 }
 
-// session opens the stream in a reader goroutine and watches it. It returns when the reader
-// has exited: with the reason the stream ended, whether it delivered frames, and whether it
-// ended because of Close.
+// session connects, plays and watches one RTSP session. It returns when the session has ended:
+// with the reason, whether it delivered pictures, and whether it ended because of Close.
 func (s *rtspSource) session() (err error, delivered, stopped bool) {
-	var quit atomic.Bool
-	result := make(chan error, 1)
-	s.opened.Store(false)
-	s.frames.Store(0)
-	s.lastAlive.Store(time.Now().UnixNano())
-	go func() { result <- s.read(&quit) }()
+	c := &gortsplib.Client{
+		Scheme:       s.u.Scheme,
+		Host:         s.u.Host,
+		ReadTimeout:  rtspReadTimeout,
+		WriteTimeout: rtspHandshakeTimeout,
+		// Room for a key frame's burst of packets over UDP (the kernel caps it at rmem_max).
+		UDPReadBufferSize: rtspUDPBuffer,
+		// Losses and undecodable packets are normal on UDP; the library would print each.
+		OnPacketsLost: func(n uint64) { s.lost.Add(n) },
+		OnDecodeError: func(err error) { slog.Debug("rtsp packet not decodable", "camera", s.id, "err", err) },
+	}
+	switch s.transport {
+	case config.TransportTCP:
+		c.Transport = ptr(gortsplib.TransportTCP)
+	case config.TransportUDP:
+		c.Transport = ptr(gortsplib.TransportUDP)
+	}
+	start := time.Now()
+	s.lastPacket.Store(start.UnixNano())
+	s.lost.Store(0)
 
+	// The handshake blocks; Close or its time budget aborts it by closing the client.
+	handshook := make(chan struct{})
+	aborted := make(chan string, 1) // "": not aborted
+	go func() {
+		t := time.NewTimer(rtspHandshakeTimeout)
+		defer t.Stop()
+		select {
+		case <-handshook:
+			aborted <- ""
+		case <-s.stop:
+			c.Close()
+			aborted <- "closed"
+		case <-t.C:
+			c.Close()
+			aborted <- "timeout"
+		}
+	}()
+	var g *gopWriter
+	err = c.Start2()
+	if err == nil {
+		g, err = s.setup(c)
+	}
+	close(handshook)
+	switch <-aborted {
+	case "closed":
+		c.Close()
+		return nil, false, true
+	case "timeout":
+		err = fmt.Errorf("no answer within %v (the camera accepts connections but does not respond)", rtspHandshakeTimeout)
+	}
+	if err != nil {
+		c.Close()
+		return openError(err), false, false
+	}
+	slog.Debug("rtsp session playing", "camera", s.id, "url", s.shownURL, "codec", g.codec,
+		"transport", s.transport, "tookMs", time.Since(start).Milliseconds())
+	s.lastPacket.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	s.up = true
+	s.mu.Unlock()
+
+	ended := make(chan error, 1)
+	go func() { ended <- c.Wait() }()
 	tick := time.NewTicker(rtspWatchdogTick)
 	defer tick.Stop()
 	for {
 		select {
-		case err := <-result:
-			return err, s.frames.Load() > 0, false
+		case err := <-ended:
+			return s.endSession(g, fmt.Errorf("session ended: %w", err))
 		case <-s.stop:
-			quit.Store(true)
-			<-result
+			c.Close()
+			<-ended
+			s.endSession(g, nil)
 			return nil, false, true
 		case now := <-tick.C:
-			limit, what := s.timeout, "no frame"
-			if !s.opened.Load() {
-				limit, what = max(s.timeout, rtspOpenTimeout), "stream not open"
-			}
-			idle := now.Sub(time.Unix(0, s.lastAlive.Load()))
+			s.mu.Lock()
+			limit := s.frameAgeLimit()
+			s.mu.Unlock()
+			idle := now.Sub(time.Unix(0, s.lastPacket.Load()))
 			if idle <= limit {
 				continue
 			}
-			// Stalled: captures fail from now on; the reader is told to quit and is waited
-			// for, since its VideoCapture cannot be closed under a running read. The FFmpeg
-			// socket timeout makes that read return.
-			quit.Store(true)
-			stall := fmt.Errorf("%s for %v: stalled", what, idle.Round(time.Second))
-			s.setDown(stall)
-			select {
-			case <-result:
-				return stall, s.frames.Load() > 0, false
-			case <-s.stop:
-				<-result
-				return nil, false, true
-			}
+			// Stalled (a hung camera keeps the connection open and sends nothing): tear the
+			// session down now rather than wait for a read timeout.
+			c.Close()
+			<-ended
+			return s.endSession(g, fmt.Errorf("stalled: no packet for %v", idle.Round(100*time.Millisecond)))
 		}
 	}
 }
 
-// read opens the stream and reads frames into back until a read fails or quit is set.
-func (s *rtspSource) read(quit *atomic.Bool) error {
-	start := time.Now()
-	// The watchdog's open budget counts from when this open really starts: opens are
-	// serialised, and other cameras' opens must not use it up.
-	vc, err := openStream(s.url, func() { s.lastAlive.Store(time.Now().UnixNano()) })
-	if err != nil {
-		return err
+// endSession forgets the session's pictures (a new session starts from its first key frame).
+func (s *rtspSource) endSession(g *gopWriter, err error) (error, bool, bool) {
+	if n := s.lost.Load(); n > 0 {
+		slog.Debug("rtsp packets lost in the session", "camera", s.id, "lost", n)
 	}
-	defer vc.Close()
-	slog.Debug("rtsp stream opened", "camera", s.id, "url", s.shownURL, "took", time.Since(start))
-	s.lastAlive.Store(time.Now().UnixNano())
-	s.opened.Store(true)
-	for !quit.Load() {
-		if !vc.Read(&s.back) || s.back.Empty() {
-			return errors.New("stream ended or could not be read")
-		}
-		s.publish()
-	}
-	return nil
-}
-
-// publish makes back the newest frame.
-func (s *rtspSource) publish() {
-	now := time.Now()
-	s.frames.Add(1)
-	s.lastAlive.Store(now.UnixNano())
 	s.mu.Lock()
-	s.front, s.back = s.back, s.front
-	s.frontAt = now
-	if !s.up {
-		slog.Info("rtsp stream up", "camera", s.id, "url", s.shownURL)
-	}
-	s.up = true
-	s.downSince = time.Time{}
-	s.lastErr = nil
-	s.wakeLocked()
+	delivered := g.delivered
+	s.gop.reset()
+	s.interval = 0
 	s.mu.Unlock()
+	return err, delivered, false
+}
+
+// setup describes the stream, picks its H.264 or H.265 video, sets it up and plays it.
+func (s *rtspSource) setup(c *gortsplib.Client) (*gopWriter, error) {
+	desc, _, err := c.Describe(s.u)
+	if err != nil {
+		return nil, fmt.Errorf("describe: %w", err)
+	}
+	var h264 *format.H264
+	var h265 *format.H265
+	var medi *description.Media
+	g := &gopWriter{s: s}
+	var depack func(*rtp.Packet) ([][]byte, error)
+	if medi = desc.FindFormat(&h264); medi != nil {
+		d, err := h264.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		depack = d.Decode
+		g.codec = codecH264
+		sps, pps := h264.SafeParams()
+		g.params = [3][]byte{nil, sps, pps}
+		g.forma = h264
+	} else if medi = desc.FindFormat(&h265); medi != nil {
+		d, err := h265.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		depack = d.Decode
+		g.codec = codecH265
+		vps, sps, pps := h265.SafeParams()
+		g.params = [3][]byte{vps, sps, pps}
+		g.forma = h265
+	} else {
+		return nil, fmt.Errorf("the stream has no H.264 or H.265 video (%s)", describeMedias(desc))
+	}
+	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
+	c.OnPacketRTP(medi, g.forma, func(pkt *rtp.Packet) {
+		now := time.Now()
+		s.lastPacket.Store(now.UnixNano())
+		au, err := depack(pkt)
+		if err != nil {
+			return // more packets needed, or a loss: the depacketizer resyncs
+		}
+		g.add(au, now)
+	})
+	if _, err := c.Play(nil); err != nil {
+		return nil, fmt.Errorf("play: %w", err)
+	}
+	return g, nil
+}
+
+// openError says what a failed handshake means.
+func openError(err error) error {
+	var bad liberrors.ErrClientBadStatusCode
+	if errors.As(err, &bad) {
+		switch bad.Code {
+		case base.StatusUnauthorized:
+			return fmt.Errorf("cannot open the stream: %v (wrong user or password?)", err)
+		case base.StatusNotFound:
+			return fmt.Errorf("cannot open the stream: %v (wrong path in the URL?)", err)
+		}
+	}
+	return fmt.Errorf("cannot open the stream: %s", redact.Text(err.Error()))
+}
+
+func describeMedias(desc *description.Session) string {
+	if len(desc.Medias) == 0 {
+		return "no media"
+	}
+	s := ""
+	for i, m := range desc.Medias {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(m.Type)
+		for _, f := range m.Formats {
+			s += " " + f.Codec()
+		}
+	}
+	return s
 }
 
 // setDown records that the stream is down because of err.
@@ -306,22 +473,4 @@ func (s *rtspSource) wakeLocked() {
 	}
 }
 
-// openStream opens url with OpenCV's FFmpeg backend, setting OPENCV_FFMPEG_CAPTURE_OPTIONS for
-// the open unless the user set it. started is called once the open begins (after the wait for
-// other cameras' opens).
-func openStream(uri string, started func()) (*gocv.VideoCapture, error) {
-	openMu.Lock()
-	defer openMu.Unlock()
-	started()
-	if _, set := os.LookupEnv(ffmpegOptionsEnv); !set {
-		os.Setenv(ffmpegOptionsEnv, rtspFFmpegOptions)
-		defer os.Unsetenv(ffmpegOptionsEnv)
-	}
-	vc, err := gocv.VideoCaptureFileWithAPI(uri, gocv.VideoCaptureFFmpeg)
-	if err != nil || !vc.IsOpened() {
-		vc.Close()
-		// gocv's error repeats the URL with its password: say it without.
-		return nil, errors.New("cannot open the stream (wrong URL or credentials, or camera unreachable)")
-	}
-	return vc, nil
-}
+func ptr[T any](v T) *T { return &v }

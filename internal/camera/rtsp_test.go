@@ -1,7 +1,6 @@
 package camera
 
 import (
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -12,6 +11,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/redact"
 	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
@@ -156,7 +156,7 @@ func TestRTSPUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = captureFast(t, src, 10*time.Second)
-	wantErr(t, err, "camera gate", "rtsp stream rtsp://admin:xxxxx@"+addr+"/stream down since", "reconnecting", "cannot open the stream")
+	wantErr(t, err, "camera gate", "rtsp stream "+redact.URL("rtsp://admin:secret@"+addr+"/stream")+" down since", "reconnecting", "cannot open the stream")
 	if strings.Contains(err.Error(), "secret") {
 		t.Errorf("error shows the password: %v", err)
 	}
@@ -308,21 +308,153 @@ func TestRTSPStall(t *testing.T) {
 	waitBaseline(t, baseGoroutines, baseFDs, baseMats)
 }
 
-// TestOpenStreamOptionsEnv: the FFmpeg options are set only around an open, and a value the
-// user set is left alone.
-func TestOpenStreamOptionsEnv(t *testing.T) {
-	addr := testfixture.FreeAddr(t) // nothing listens there
-	t.Setenv(ffmpegOptionsEnv, "")
-	os.Unsetenv(ffmpegOptionsEnv)
-	if _, err := openStream("rtsp://"+addr+"/x", func() {}); err == nil {
-		t.Fatal("opened a stream nobody serves")
+// TestRTSPVariants: H.265, the UDP transport, and Digest authentication (credentials in the URL
+// or in username/password) each deliver the photo; a wrong password says so, without showing it.
+func TestRTSPVariants(t *testing.T) {
+	testfixture.RequireFFmpeg(t)
+	if testing.Short() {
+		t.Skip("RTSP tests skipped in -short mode")
 	}
-	if v, set := os.LookupEnv(ffmpegOptionsEnv); set {
-		t.Errorf("%s left set to %q after the open", ffmpegOptionsEnv, v)
+	h264 := testfixture.MakeClip(t, photo(t, "bus.jpg"))
+	cases := []struct {
+		name  string
+		codec string
+		opts  testfixture.RTSPOptions
+		cam   func(f *testfixture.RTSPFeed) config.Camera
+	}{
+		{"h265", "h265", testfixture.RTSPOptions{}, func(f *testfixture.RTSPFeed) config.Camera {
+			return config.Camera{URL: f.URL("", "")}
+		}},
+		{"udp", "h264", testfixture.RTSPOptions{UDP: true}, func(f *testfixture.RTSPFeed) config.Camera {
+			return config.Camera{URL: f.URL("", ""), Transport: config.TransportUDP}
+		}},
+		{"digest in url", "h264", testfixture.RTSPOptions{User: "admin", Pass: "s3cret"}, func(f *testfixture.RTSPFeed) config.Camera {
+			return config.Camera{URL: f.URL("admin", "s3cret")}
+		}},
+		{"digest keys, h265 over udp", "h265", testfixture.RTSPOptions{User: "admin", Pass: "s3cret", UDP: true}, func(f *testfixture.RTSPFeed) config.Camera {
+			return config.Camera{URL: f.URL("", ""), Username: "admin", Password: "s3cret", Transport: config.TransportAuto}
+		}},
 	}
-	t.Setenv(ffmpegOptionsEnv, "rtsp_transport;udp")
-	openStream("rtsp://"+addr+"/x", func() {})
-	if v := os.Getenv(ffmpegOptionsEnv); v != "rtsp_transport;udp" {
-		t.Errorf("user's %s changed to %q", ffmpegOptionsEnv, v)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clip := h264
+			if tc.codec == "h265" {
+				clip = testfixture.MakeClipWith(t, testfixture.ClipOptions{Photo: photo(t, "bus.jpg"), Codec: "h265"})
+			}
+			feed := testfixture.StartRTSPFeedWith(t, testfixture.FreeAddr(t), clip, tc.opts)
+			defer feed.Stop()
+			c := tc.cam(feed)
+			c.ID, c.Type, c.Timeout = "door", config.TypeRTSP, 20*time.Second
+			src, err := New(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer Close(src)
+			f := captureResembling(t, src, photo(t, "bus.jpg"))
+			if age := time.Since(f.Time); age > 2*time.Second || age < 0 {
+				t.Errorf("frame time %v ago, want the arrival of a current frame", age)
+			}
+			f.Close()
+			if st := src.(StatusReporter).Status(); !st.Up {
+				t.Errorf("status %+v while playing", st)
+			}
+		})
 	}
+
+	t.Run("pixel limit", func(t *testing.T) {
+		feed := testfixture.StartRTSPFeed(t, testfixture.FreeAddr(t), h264)
+		defer feed.Stop()
+		src, err := New(config.Camera{ID: "door", Type: config.TypeRTSP, URL: feed.URL("", ""), Timeout: 20 * time.Second, MaxPixels: 800 * 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer Close(src)
+		_, err = src.Capture(testCtx(t))
+		wantErr(t, err, "camera door", "810x1080", "more than the limit of 0.8 megapixels")
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		feed := testfixture.StartRTSPFeedWith(t, testfixture.FreeAddr(t), h264, testfixture.RTSPOptions{User: "admin", Pass: "s3cret"})
+		defer feed.Stop()
+		src, err := New(config.Camera{ID: "door", Type: config.TypeRTSP, URL: feed.URL("admin", "wrong-pw"), Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer Close(src)
+		_, err = captureFast(t, src, 15*time.Second)
+		wantErr(t, err, "camera door", "down since", "401", "wrong user or password")
+		if strings.Contains(err.Error(), "wrong-pw") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	})
+}
+
+// TestRTSPFreezeAndThaw: a frozen server (SIGSTOP) at the source level. Captures within
+// maxFrameAge of the freeze may return a frame from before it; later ones fail saying how old
+// the frame is or that the stream is down, and never return a frame received before the freeze;
+// after the thaw the watchdog's reconnect brings current frames back. Logs the stall-detection
+// time and the recovery time.
+func TestRTSPFreezeAndThaw(t *testing.T) {
+	testfixture.RequireFFmpeg(t)
+	if testing.Short() {
+		t.Skip("RTSP tests skipped in -short mode")
+	}
+	clip := testfixture.MakeClip(t, photo(t, "bus.jpg"))
+	feed := testfixture.StartRTSPFeed(t, testfixture.FreeAddr(t), clip)
+	defer feed.Stop()
+	defer feed.Thaw()
+	src, err := New(config.Camera{ID: "door", Type: config.TypeRTSP, URL: feed.URL("", ""), MaxFrameAge: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(src)
+	captureResembling(t, src, photo(t, "bus.jpg")).Close()
+
+	feed.Freeze()
+	frozen := time.Now()
+	var firstFail time.Time
+	for time.Since(frozen) < 8*time.Second {
+		asked := time.Now()
+		f, err := captureFast(t, src, 5*time.Second)
+		if err == nil {
+			// The age bound holds when the capture is asked; decoding takes a little longer.
+			if firstFail.IsZero() && asked.Sub(f.Time) <= 1500*time.Millisecond {
+				f.Close()
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			t.Fatalf("capture %v into the freeze returned a frame received %v before it was asked", asked.Sub(frozen), asked.Sub(f.Time))
+		}
+		if firstFail.IsZero() {
+			firstFail = time.Now()
+			t.Logf("first failed capture %v after the freeze: %v", firstFail.Sub(frozen).Round(time.Millisecond), err)
+		}
+		if !strings.Contains(err.Error(), "down since") && !strings.Contains(err.Error(), "maxFrameAge") {
+			t.Errorf("error %q says neither how old the frame is nor that the stream is down", err)
+		}
+		if st := src.(StatusReporter).Status(); st.Up {
+			t.Errorf("status up during the freeze: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	feed.Thaw()
+	thawed := time.Now()
+	waitFor(t, 30*time.Second, "a current frame after the thaw", func() bool {
+		f, err := src.Capture(testCtx(t))
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return f.Time.After(thawed)
+	})
+	t.Logf("current frames again %v after the thaw", time.Since(thawed).Round(time.Millisecond))
+}
+
+// TestRTSPBadURL: a URL the RTSP client cannot parse is refused by New without showing the password.
+func TestRTSPBadURL(t *testing.T) {
+	_, err := New(config.Camera{ID: "gate", Type: config.TypeRTSP, URL: "rtsp://admin:hunter2@cam era/x"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "camera gate") {
+		t.Fatalf("bad URL: %v", err)
+	}
+	t.Log(err)
 }

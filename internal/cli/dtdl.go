@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/edgecam/edgecam/internal/coco"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/dtdl"
 )
@@ -30,8 +29,16 @@ func newDTDLCmd() *cobra.Command {
 (named as edgecam sends it, e.g. traffic_light, displayed as "traffic light"), the writable
 properties IoT Central can change at run time (ImageTimerDue, ImageTimerPeriod as ISO 8601
 durations such as PT30S, PredictionScoreThreshold, PredictionLabelsOfInterest and
-PredictionLabelsMinimum as comma-separated labels), the read-only properties edgecam reports at
-start, and the commands ImageTimerStart, ImageTimerStop and CaptureNow (which answers the tally).
+PredictionLabelsMinimum as comma-separated labels, PredictionFilters as per-label filters such as
+"bus: minScore=0.6; person: minArea=0.01, maxArea=0.5"), the read-only properties edgecam
+reports at start, and the commands ImageTimerStart, ImageTimerStop and CaptureNow (which answers
+the tally).
+
+With --config, the zones of every camera get their telemetry too, named "<zone>_<label>" as
+edgecam sends it: for the zone's own labels, or else for the labels chosen by --labels. The
+labels are the model's classes (its ONNX metadata or labels file; COCO-80 by default). DTDL
+allows 300 contents in an interface: with zones, choose --labels minimum or interest, or give
+the zones their labels.
 
 Labels:
   all       the 80 COCO labels (default): every key edgecam can send is modeled
@@ -66,7 +73,7 @@ the new document as a new template version.
 	f := cmd.Flags()
 	f.StringVar(&o.modelID, "model-id", "", "model ID (DTMI) of the Interface, e.g. dtmi:com:example:edgecam;1 (default: azure.modelId of --config)")
 	f.StringVar(&o.labels, "labels", "all", "labels that get a telemetry: all, minimum or interest (these two read --config)")
-	f.StringVarP(&o.configFile, "config", "c", "", "edgecam configuration file (YAML), for --labels minimum|interest and the model ID")
+	f.StringVarP(&o.configFile, "config", "c", "", "edgecam configuration file (YAML), for the zones, the model's classes, --labels minimum|interest and the model ID")
 	f.StringVar(&o.check, "check", "", `validate this DTDL file ("-" for standard input) instead of printing the model`)
 	return cmd
 }
@@ -75,7 +82,7 @@ func runDTDL(stdout, stderr io.Writer, o *dtdlOptions) error {
 	var cfg *config.Config
 	if o.configFile != "" {
 		var err error
-		cfg, err = config.Load(config.LoadOptions{File: o.configFile, Only: []string{"detection", "cameras", "azure.modelId"}})
+		cfg, err = config.Load(config.LoadOptions{File: o.configFile, Only: []string{"model", "detection", "cameras", "azure.modelId"}})
 		if err != nil {
 			return err
 		}
@@ -107,7 +114,16 @@ func runDTDL(stdout, stderr io.Writer, o *dtdlOptions) error {
 		return errors.New(`--model-id is required (or azure.modelId in --config): a DTMI such as "dtmi:com:example:edgecam;1"`)
 	}
 
-	doc, err := dtdl.Interface(dtdl.Options{ModelID: modelID, Labels: labels})
+	opts := dtdl.Options{ModelID: modelID, Labels: labels}
+	if cfg != nil {
+		opts.Classes = cfg.Classes
+		for _, cam := range cfg.Cameras {
+			for _, z := range cam.Zones {
+				opts.Zones = append(opts.Zones, dtdl.Zone{Name: z.Name, Labels: z.Labels})
+			}
+		}
+	}
+	doc, err := dtdl.Interface(opts)
 	if err != nil {
 		return err
 	}
@@ -135,9 +151,9 @@ func configLabels(cfg *config.Config, interest bool) (labels []string, all bool)
 		}
 		labels = append(labels, d.LabelsMinimum...)
 	}
-	// Canonical names in COCO order, once each.
+	// Canonical names in model order, once each.
 	var out []string
-	for _, n := range coco.Names {
+	for _, n := range cfg.Classes.Names() {
 		if slices.Contains(labels, n) {
 			out = append(out, n)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgecam/edgecam/internal/dtdl"
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
 
 // runCLI runs edgecam with args and returns its stdout, stderr and error.
@@ -44,10 +45,13 @@ func TestDTDLDefault(t *testing.T) {
 func writeConfig(t *testing.T, cam2Detection string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"model.onnx", "img.jpg"} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(dir, "img.jpg"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A tiny valid model with 80 classes and no names: COCO-80.
+	model := onnxtest.ConstantModel([]int64{1, 3, 32, 32}, []int64{1, 100, 85}, make([]float32, 100*85), nil)
+	if err := os.WriteFile(filepath.Join(dir, "model.onnx"), model, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	yaml := `model:
   path: ` + filepath.Join(dir, "model.onnx") + `
@@ -157,5 +161,85 @@ func TestDTDLCheck(t *testing.T) {
 	_, _, err = runCLI(t, "dtdl", "--check", bad)
 	if err == nil || !strings.Contains(err.Error(), `"traffic light"`) {
 		t.Errorf("--check bad: err = %v, want it to name the bad telemetry", err)
+	}
+}
+
+// The zones of every camera are declared as "<zone>_<label>" telemetry, valid DTDL.
+func TestDTDLZonesFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	yaml := `
+model: {path: ` + testModel(t) + `}
+detection: {labelsMinimum: [car, person]}
+azure:
+  dps: {idScope: 0ne00DEMO00, groupEnrollmentKey: "ZGFlbW9uLXRlc3RzLWdyb3VwLWVucm9sbG1lbnQta2V5LTAxMjM0NTY3ODk="}
+  modelId: "dtmi:com:example:edgecam;2"
+cameras:
+  - id: a
+    type: file
+    path: ` + testPhoto(t, "bus.jpg") + `
+    zones:
+      - {name: left, polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}
+      - {name: door, polygon: [[0.5, 0], [1, 0], [1, 1]], labels: [person, dog]}
+`
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI(t, "dtdl", "--config", cfg, "--labels", "minimum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dtdl.Validate([]byte(out)); err != nil {
+		t.Fatalf("invalid DTDL: %v", err)
+	}
+	names, _ := dtdl.TelemetryNames([]byte(out))
+	want := []string{"person", "car", "left_person", "left_car", "door_person", "door_dog"}
+	if !slices.Equal(names, want) {
+		t.Errorf("telemetry = %q, want %q", names, want)
+	}
+	if !strings.Contains(out, `"name": "PredictionFilters"`) {
+		t.Error("no PredictionFilters property")
+	}
+	// All 80 labels: 80 for the frame, 80 for left, 2 for door, within DTDL's 300 contents.
+	if _, _, err := runCLI(t, "dtdl", "--config", cfg); err != nil {
+		t.Errorf("--labels all: %v", err)
+	}
+}
+
+// A model with its own classes (names from its labels file) gets a DTDL model of those classes.
+func TestDTDLCustomClasses(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "warehouse.onnx")
+	if err := os.WriteFile(model, onnxtest.YOLOv5Model(320, 2, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "warehouse.labels"), []byte("forklift\nsafety vest\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	yaml := `
+model: {path: ` + model + `}
+detection: {labelsMinimum: [forklift]}
+azure: {modelId: "dtmi:com:example:warehouse;1"}
+cameras:
+  - id: dock
+    type: file
+    path: ` + testPhoto(t, "bus.jpg") + `
+    zones:
+      - {name: bay, polygon: [[0, 0], [1, 0], [1, 1]], labels: [Safety_Vest]}
+`
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI(t, "dtdl", "--config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dtdl.Validate([]byte(out)); err != nil {
+		t.Fatalf("invalid DTDL: %v", err)
+	}
+	names, _ := dtdl.TelemetryNames([]byte(out))
+	if want := []string{"forklift", "safety_vest", "bay_safety_vest"}; !slices.Equal(names, want) {
+		t.Errorf("telemetry = %q, want %q", names, want)
 	}
 }

@@ -30,6 +30,7 @@ type emulatorOptions struct {
 	hubPort     int
 	hubs        int
 	dpsPort     int
+	servicePort int
 	stateDir    string
 	devices     []string
 	enrollments []string
@@ -41,6 +42,9 @@ type emulatorOptions struct {
 	delay       time.Duration
 	retryAfter  time.Duration
 	names       []string
+	blobURL     string
+	blobKey     string
+	container   string
 }
 
 func newEmulatorCmd() *cobra.Command {
@@ -57,12 +61,30 @@ endpoint (--dps-port). Devices connect with a connection string (--device id=key
 through DPS with the demo group enrollment (--id-scope and --group-key, both with working
 defaults) or an individual enrollment (--enrollment id=key). Every SAS token is checked
 (signature, resource URI, expiry, skn) and the hub's rules are enforced: no QoS 2, one
-connection per device, a device's own topics only.
+connection per device, a device's own topics only, 5 subscriptions, 256 KB messages. Every
+hub and DPS port also serves MQTT over WebSockets at /$iothub/websocket (azure.transport:
+mqtt-ws). Hubs keep persistent sessions: cloud-to-device messages sent while a device with
+CleanSession 0 is away wait for it; a clean-session device gets only those sent after it
+subscribed.
+
+The hubs also serve IoT Hub's file upload over HTTPS on their MQTT port: a device asks for a blob
+SAS URI and gets a real one (a service SAS signed with the account key) for the container
+--blob-container of the blob store --blob-url, by default Azurite's development account on
+127.0.0.1:10000 (start it with: azurite-blob --inMemoryPersistence). Uploaded images appear
+there as <device>/<time>.jpg.
 
 The TLS certificates come from a CA the emulator generates once and keeps in --state-dir;
 point the device's ca_file (or --ca-file) at the ca.pem printed on start.
 
-On start it prints the endpoints, the CA file and a connection string per --device; then every
+It also serves the IoT Hub service REST API over HTTPS (--service-port): GET/PATCH
+/twins/{id} and POST /twins/{id}/methods as the service SDKs (azure-iothub) call them, and
+POST /devices/{id}/messages/deviceBound to send a cloud-to-device message (properties as
+iothub-app-NAME headers), so IoT Central's commands and writable properties can be tried with
+curl. Requests carry the printed service token in the Authorization header.
+
+On start it prints the endpoints, the CA file, the service connection string and a service
+token (also written to service.env in --state-dir, for curl), and a connection string per
+--device; then every
 telemetry message as one JSON line on stdout ({"received","hub","deviceId","modelId",
 "properties","body"}). Connections, refusals (with the reason) and DPS registrations are logged
 on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
@@ -95,6 +117,7 @@ on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
 	f.IntVar(&o.hubPort, "hub-port", 8883, "port of the first hub; hub N uses hub-port + N - 1 (0: free ports)")
 	f.IntVar(&o.hubs, "hubs", 1, "number of linked hubs")
 	f.IntVar(&o.dpsPort, "dps-port", 8882, "port of the DPS endpoint (0: a free port)")
+	f.IntVar(&o.servicePort, "service-port", 8443, "port of the HTTPS service API: twins, direct methods, cloud-to-device messages (0: a free port)")
 	f.StringVar(&o.stateDir, "state-dir", defaultEmulatorStateDir(), "directory for the CA certificate (ca.pem) and key, reused across runs")
 	f.StringArrayVar(&o.devices, "device", nil, "hub device `id[=key]` with a base64 key (generated when omitted); repeatable")
 	f.StringArrayVar(&o.enrollments, "enrollment", nil, "DPS individual enrollment `id=key`; repeatable")
@@ -106,6 +129,9 @@ on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
 	f.DurationVar(&o.delay, "dps-delay", 0, "least time between a registration request and its assignment")
 	f.DurationVar(&o.retryAfter, "retry-after", time.Second, "retry-after sent with DPS 202 and 429 answers (whole seconds)")
 	f.StringSliceVar(&o.names, "san", nil, "extra host names or IP addresses for the server certificate")
+	f.StringVar(&o.blobURL, "blob-url", emulator.DefaultBlobURL, "blob service URL with the account, for file upload: Azurite's (path style) or https://ACCOUNT.blob.core.windows.net")
+	f.StringVar(&o.blobKey, "blob-key", emulator.DefaultBlobKey, "the storage account key (base64) that signs the blob SAS URIs (default: Azurite's well-known development key)")
+	f.StringVar(&o.container, "blob-container", emulator.DefaultBlobContainer, "container receiving file uploads (created when missing)")
 	return cmd
 }
 
@@ -130,6 +156,12 @@ func (o *emulatorOptions) config(stdout io.Writer) (emulator.Config, []string, e
 	if o.hubPort != 0 && o.dpsPort >= o.hubPort && o.dpsPort < o.hubPort+o.hubs {
 		return emulator.Config{}, nil, fmt.Errorf("--dps-port %d collides with the hub ports %d-%d", o.dpsPort, o.hubPort, o.hubPort+o.hubs-1)
 	}
+	if o.servicePort < 0 || o.servicePort > 65535 {
+		return emulator.Config{}, nil, errors.New("--service-port must be a port between 0 and 65535")
+	}
+	if o.servicePort != 0 && (o.servicePort == o.dpsPort || o.hubPort != 0 && o.servicePort >= o.hubPort && o.servicePort < o.hubPort+o.hubs) {
+		return emulator.Config{}, nil, fmt.Errorf("--service-port %d collides with the hub or DPS ports", o.servicePort)
+	}
 	policy, err := emulator.ParseAllocationPolicy(o.allocation)
 	if err != nil {
 		return emulator.Config{}, nil, fmt.Errorf("--allocation: %w", err)
@@ -149,7 +181,9 @@ func (o *emulatorOptions) config(stdout io.Writer) (emulator.Config, []string, e
 		ExtraNames:      names,
 		TelemetryOutput: stdout,
 		TelemetryLimit:  10000,
+		FileUpload:      emulator.FileUploadConfig{BlobURL: o.blobURL, BlobKey: o.blobKey, Container: o.container},
 		Logger:          slog.Default(),
+		Service:         emulator.ServiceConfig{Listen: net.JoinHostPort(o.listenHost, strconv.Itoa(o.servicePort)), Host: o.host},
 		DPS: emulator.DPSConfig{
 			Listen:           net.JoinHostPort(o.listenHost, strconv.Itoa(o.dpsPort)),
 			Host:             o.host,
@@ -250,6 +284,21 @@ func runEmulator(cmd *cobra.Command, o *emulatorOptions) error {
 		fmt.Fprintf(tw, "group key:\t%s\n", o.groupKey)
 	}
 	fmt.Fprintf(tw, "ca file:\t%s\n", e.CAFile())
+	fmt.Fprintf(tw, "service api:\thttps://%s\n", e.ServiceHost())
+	fmt.Fprintf(tw, "service connection string:\t%s\n", e.ServiceConnectionString())
+	tok, err := e.ServiceToken(24 * time.Hour)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "service token (24 h):\t%s\n", tok)
+	// For curl: . STATE/service.env; curl --cacert STATE/ca.pem -H "Authorization: $SERVICE_TOKEN" ...
+	env := "SERVICE_URL='https://" + e.ServiceHost() + "'\nSERVICE_TOKEN='" + tok + "'\nSERVICE_CONNECTION_STRING='" + e.ServiceConnectionString() + "'\n"
+	envFile := filepath.Join(o.stateDir, "service.env")
+	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", envFile, err)
+	}
+	fmt.Fprintf(tw, "service env file:\t%s\n", envFile)
+	fmt.Fprintf(tw, "file uploads:\t%s\n", e.BlobContainerURL())
 	for _, id := range ids {
 		cs, err := e.ConnectionString(id)
 		if err != nil {

@@ -30,7 +30,7 @@ func TestEmulatorCommandPrintsEndpointsAndStops(t *testing.T) {
 	var out, errOut lockedBuffer
 	root := NewRootCmd(&out, &errOut)
 	dir := t.TempDir()
-	root.SetArgs([]string{"emulator", "--hub-port", "0", "--dps-port", "0", "--hubs", "2", "--state-dir", dir, "--device", "cam1"})
+	root.SetArgs([]string{"emulator", "--hub-port", "0", "--dps-port", "0", "--service-port", "0", "--hubs", "2", "--state-dir", dir, "--device", "cam1"})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -46,7 +46,8 @@ func TestEmulatorCommandPrintsEndpointsAndStops(t *testing.T) {
 		}
 	}
 	text := out.String()
-	for _, want := range []string{"hub 1:", "hub 2:", "dps:", "id scope:", "0ne0000DEMO", "ca file:", dir + "/ca.pem", "HostName=127.0.0.1:", "DeviceId=cam1;SharedAccessKey="} {
+	for _, want := range []string{"hub 1:", "hub 2:", "dps:", "id scope:", "0ne0000DEMO", "ca file:", dir + "/ca.pem", "HostName=127.0.0.1:", "DeviceId=cam1;SharedAccessKey=",
+		"service api:", "https://127.0.0.1:", "SharedAccessKeyName=iothubowner;SharedAccessKey=", "service token (24 h):", "&skn=iothubowner"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -71,6 +72,7 @@ func TestEmulatorCommandRejectsBadFlags(t *testing.T) {
 		{[]string{"--enrollment", "cam1"}, "key is needed"},
 		{[]string{"--hubs", "0"}, "at least one hub"},
 		{[]string{"--hub-port", "9000", "--hubs", "3", "--dps-port", "9001"}, "collides"},
+		{[]string{"--hub-port", "9000", "--dps-port", "9100", "--service-port", "9100"}, "collides"},
 		{[]string{"--allocation", "random"}, "evenly, hashed or custom"},
 		{[]string{"--allocation", "custom"}, "--webhook"},
 		{[]string{"--group-key", "%%%"}, "--group-key"},

@@ -11,7 +11,7 @@ type Camera struct {
 	Type string `koanf:"type"`
 
 	// http: snapshot URL with optional Basic/Digest credentials. rtsp: the stream URL
-	// (any FFmpeg-readable URL), credentials may be in the URL.
+	// (rtsp:// or rtsps://, H.264 or H.265 video); credentials in the URL or in Username/Password.
 	URL      string `koanf:"url"`
 	Username string `koanf:"username"`
 	Password string `koanf:"password"`
@@ -28,10 +28,19 @@ type Camera struct {
 	Args     []string `koanf:"args"`
 	Command  string   `koanf:"command"`
 
-	// Timeout bounds one capture (process run, HTTP request, wait for a fresh RTSP frame).
+	// rtsp: Transport is tcp (the default: RTP interleaved in the RTSP connection), udp, or auto
+	// (UDP, falling back to TCP when no packet arrives).
+	Transport string `koanf:"transport"`
+	// rtsp: MaxFrameAge is how old the newest frame of the stream may be for a capture to
+	// return it, and how long the stream may deliver nothing before edgecam reconnects. 0 means
+	// the larger of 2 s and 3 frame intervals.
+	MaxFrameAge time.Duration `koanf:"maxFrameAge"`
+
+	// Timeout bounds one capture (process run, HTTP request, the first RTSP frame after start).
 	// 0 means the kind's default.
 	Timeout time.Duration `koanf:"timeout"`
-	// MaxBytes caps the size of an encoded frame (http, rpi, file). 0 means the default (32 MiB).
+	// MaxBytes caps the size of an encoded frame (http, rpi, file) or of the buffered group of
+	// pictures (rtsp). 0 means the default (32 MiB).
 	MaxBytes int64 `koanf:"maxBytes"`
 	// MaxPixels caps a frame's width x height, read from the image header (or the stream) before
 	// anything is decoded. 0 means the default (40 megapixels).
@@ -43,6 +52,13 @@ type Camera struct {
 	// http: Redirects says which redirects are followed: RedirectsSameHost (default: same
 	// scheme, host and port), RedirectsAny or RedirectsNone.
 	Redirects string `koanf:"redirects"`
+
+	// DeviceKey is this camera's own symmetric key for DPS (its individual enrollment key, or
+	// the key derived from a group key off the device with edgecam provision --derive-key), so
+	// the group enrollment key need not be on the device. DeviceKeyFile reads it from a file
+	// instead; Validate puts the file's key in DeviceKey.
+	DeviceKey     string `koanf:"deviceKey"`
+	DeviceKeyFile string `koanf:"deviceKeyFile"`
 
 	// MaxQueueBytes caps this camera's store-and-forward queue on disk; 0 means an equal share
 	// of state.maxQueueBytes.
@@ -57,6 +73,8 @@ type Camera struct {
 	Schedule *ScheduleOverride `koanf:"schedule"`
 	// Detection, when set, overrides the global detection settings for this camera.
 	Detection *DetectionOverride `koanf:"detection"`
+	// Upload, when set, overrides the global upload settings for this camera.
+	Upload *UploadOverride `koanf:"upload"`
 
 	// Zones are regions of the frame with their own tally ("<zone>_<label>" keys).
 	Zones []Zone `koanf:"zones"`

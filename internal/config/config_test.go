@@ -12,7 +12,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/edgecam/edgecam/internal/classes"
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
+
+// cocoModel is a tiny valid ONNX model with the YOLOv5 output of 80 classes (COCO-80 by default).
+var cocoModel = onnxtest.ConstantModel([]int64{1, 3, 32, 32}, []int64{1, 100, 85}, make([]float32, 100*85), nil)
 
 const testGroupKey = "c2VjcmV0LWdyb3VwLWtleS0xMjM0NTY3ODkwYWJjZGVm"
 const testDeviceKey = "ZGV2aWNlLWtleS0xMjM0NTY3ODkwYWJjZGVmZ2hpams="
@@ -27,10 +31,11 @@ func newFixture(t *testing.T) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := fixture{dir: dir, model: filepath.Join(dir, "model.onnx"), image: filepath.Join(dir, "frame.jpg")}
-	for _, p := range []string{f.model, f.image} {
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(f.image, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.model, cocoModel, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	return f
 }
@@ -118,6 +123,8 @@ cameras:
   - id: street
     type: rtsp
     url: rtsp://cam/stream1
+    transport: UDP
+    maxFrameAge: 5s
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +150,9 @@ cameras:
 	}
 	if got := cfg.CameraSchedule(2); got != cfg.Schedule {
 		t.Errorf("CameraSchedule(2) = %+v", got)
+	}
+	if c := cfg.Cameras[2]; c.Transport != TransportUDP || c.MaxFrameAge != 5*time.Second || cfg.Cameras[0].Transport != "" {
+		t.Errorf("rtsp keys: transport %q maxFrameAge %v; http camera transport %q", c.Transport, c.MaxFrameAge, cfg.Cameras[0].Transport)
 	}
 	if !reflect.DeepEqual(cfg.Cameras[1].Args, []string{"--awb", "daylight"}) || cfg.CameraIndex("street") != 2 || cfg.CameraIndex("nope") != -1 {
 		t.Errorf("camera 1 args %v", cfg.Cameras[1].Args)
@@ -213,7 +223,7 @@ func TestValidation(t *testing.T) {
 		{"dps without scope", common + cam + "\nazure: {dps: {groupEnrollmentKey: " + testGroupKey + "}}",
 			[]string{"azure.dps.idScope: empty: copy the ID scope"}},
 		{"dps without key", common + cam + "\nazure: {dps: {idScope: 0ne00DEMO00}}",
-			[]string{"azure.dps: no key: set groupEnrollmentKey"}},
+			[]string{"azure.dps: no key: set cameras[].deviceKey"}},
 		{"dps two keys", common + cam + "\nazure: {dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + ", deviceKey: " + testDeviceKey + "}}",
 			[]string{"azure.dps: both groupEnrollmentKey and deviceKey are set"}},
 		{"dps key not base64", common + cam + "\nazure: {dps: {idScope: s, groupEnrollmentKey: 'not base64!'}}",
@@ -230,6 +240,8 @@ func TestValidation(t *testing.T) {
 			[]string{`cameras[0].id: "cam2" differs from the connection string's DeviceId "cam1"`}},
 		{"duplicate ids", common + dpsAzure + "\ncameras: [{id: cam1, type: file, path: IMAGE}, {id: cam1, type: file, path: IMAGE}]",
 			[]string{`cameras[1].id: "cam1" is also the id of cameras[0]`}},
+		{"bad transport", common + "azure: {transport: amqp, dps: {idScope: 0ne00000001, groupEnrollmentKey: " + testDeviceKey + "}}\n" + cam,
+			[]string{`azure.transport: "amqp": use mqtt (port 8883) or mqtt-ws`}},
 		{"upper-case registration id", common + dpsAzure + "\ncameras: [{id: Cam1, type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "Cam1" has upper-case letters: a DPS registration ID must be lower case`}},
 		{"registration id last character", common + dpsAzure + "\ncameras: [{id: 'cam1.', type: file, path: IMAGE}]",
@@ -250,6 +262,9 @@ func TestValidation(t *testing.T) {
 			[]string{"cameras[0].url: missing: an http camera needs the snapshot URL", `cameras[1].url: "ftp://x/y" is not an http:// or https:// URL`}},
 		{"rtsp without url", common + dpsAzure + "\ncameras: [{id: a, type: rtsp}]",
 			[]string{"cameras[0].url: missing: an rtsp camera needs the stream URL"}},
+		{"rtsp keys", common + dpsAzure + "\ncameras: [{id: a, type: rtsp, url: 'http://u:pw@cam/x', transport: quic, maxFrameAge: -1s}]",
+			[]string{`is not an rtsp:// or rtsps:// URL`, `cameras[0].transport: "quic" is not a transport: use tcp (the default), udp or auto`,
+				"cameras[0].maxFrameAge: -1s is negative"}},
 		{"file without path", common + dpsAzure + "\ncameras: [{id: a, type: file}, {id: b, type: file, path: DIR/none.jpg}]",
 			[]string{"cameras[0].path: missing: a file camera needs the path", `cameras[1].path: file "DIR/none.jpg" not found`}},
 		{"rpi rotation", common + dpsAzure + "\ncameras: [{id: a, type: rpi, rotation: 90}]",
@@ -419,7 +434,7 @@ func TestFlagsOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(f.dir, "other.onnx")
-	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
+	if err := os.WriteFile(other, cocoModel, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	stateDir := filepath.Join(f.dir, "state")
@@ -540,5 +555,59 @@ func TestValidateDetection(t *testing.T) {
 	}
 	if err := ValidateSchedule(Schedule{Due: -1, Period: 0}); err == nil || !strings.Contains(err.Error(), "due: ") || !strings.Contains(err.Error(), "period: ") {
 		t.Fatalf("ValidateSchedule = %v", err)
+	}
+}
+
+func TestWarningsCAFileForARemoteHub(t *testing.T) {
+	c := Default()
+	c.Azure.CAFile = "/etc/edgecam/ca.pem"
+	c.Azure.DPS.GlobalEndpoint = "127.0.0.1:8882"
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("emulator on loopback: %v", w)
+	}
+	c.Azure.DPS.GlobalEndpoint = DefaultGlobalEndpoint
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "azure.caFile") || !strings.Contains(w[0], DefaultGlobalEndpoint) {
+		t.Errorf("CA file with Azure's DPS: %v", w)
+	}
+	c.Azure.ConnectionString = "HostName=localhost:8883;DeviceId=cam1;SharedAccessKey=" + testDeviceKey
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("connection string to localhost: %v", w)
+	}
+}
+
+func TestCameraDeviceKeys(t *testing.T) {
+	f := newFixture(t)
+	keyFile := filepath.Join(f.dir, "cam2.key")
+	if err := os.WriteFile(keyFile, []byte(testDeviceKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// No group key on the device: every camera has its own key.
+	cfg, err := f.load(t, "model: {path: MODEL}\nstate: {dir: DIR}\nazure: {dps: {idScope: 0ne00DEMO00}}\n"+
+		"cameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '"+testDeviceKey+"'}, {id: cam2, type: file, path: IMAGE, deviceKeyFile: "+keyFile+"}]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cameras[1].DeviceKey != testDeviceKey {
+		t.Errorf("deviceKeyFile not read: %q", cfg.Cameras[1].DeviceKey)
+	}
+	if r := cfg.Redacted(); r.Cameras[0].DeviceKey != Mask || r.Cameras[1].DeviceKey != Mask {
+		t.Errorf("camera keys not masked: %+v", r.Cameras)
+	}
+	for name, c := range map[string]struct{ yaml, want string }{
+		"one camera without a key": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "'}, {id: cam2, type: file, path: IMAGE}]",
+			"azure.dps: no key: set cameras[].deviceKey"},
+		"both": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "', deviceKeyFile: " + keyFile + "}]",
+			"cameras[0].deviceKey: both deviceKey and deviceKeyFile are set"},
+		"not base64": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: 'not a key'}]",
+			"cameras[0].deviceKey: not valid base64"},
+		"missing file": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKeyFile: DIR/nope.key}]",
+			"cameras[0].deviceKeyFile:"},
+		"connection string": {"azure: {connectionString: 'HostName=h;SharedAccessKeyName=p;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "'}]",
+			"cameras[0].deviceKey: a camera's own key is for DPS"},
+	} {
+		_, err := f.load(t, "model: {path: MODEL}\nstate: {dir: DIR}\n"+c.yaml)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/edgecam/edgecam/internal/classes"
+	"github.com/edgecam/edgecam/internal/coco"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/zone"
 )
@@ -37,11 +38,11 @@ type MaskArea struct {
 // Filter is one label's own acceptance rule, applied before counting.
 type Filter struct {
 	// MinScore replaces scoreThreshold for this label when set (0 = use scoreThreshold).
-	MinScore float64 `koanf:"minScore"`
+	MinScore float64 `koanf:"minScore" json:"minScore,omitempty"`
 	// MinArea and MaxArea bound the box area in fractions of the frame (0.01 = 1 % of it);
 	// MaxArea 0 means no upper bound.
-	MinArea float64 `koanf:"minArea"`
-	MaxArea float64 `koanf:"maxArea"`
+	MinArea float64 `koanf:"minArea" json:"minArea,omitempty"`
+	MaxArea float64 `koanf:"maxArea" json:"maxArea,omitempty"`
 }
 
 // MaxZoneName bounds a zone name so that "<zone>_<label>" stays within DTDL's 64 characters for
@@ -125,7 +126,7 @@ func checkZones(p *problems, key string, zones []Zone, masks []MaskArea, set cla
 		case z.Name == "":
 			p.add(zk+".name", "missing: name the zone; it prefixes the zone's telemetry keys (left -> left_person)")
 		case !zoneNameRE.MatchString(z.Name):
-			p.add(zk+".name", "%q is not DTDL-safe: use letters, digits and underscores, starting with a letter and not ending with an underscore (it prefixes telemetry keys: %s_person)", z.Name, safeZoneName(z.Name))
+			p.add(zk+".name", "%q is not DTDL-safe: use letters, digits and underscores, starting with a letter and not ending with an underscore (it prefixes telemetry keys: %s_person)", z.Name, coco.SafeName(z.Name))
 		case len(z.Name) > MaxZoneName:
 			p.add(zk+".name", "%q is longer than %d characters (its telemetry keys \"<zone>_<label>\" must stay within 64)", z.Name, MaxZoneName)
 		default:
@@ -149,24 +150,6 @@ func checkZones(p *problems, key string, zones []Zone, masks []MaskArea, set cla
 		checkPolygon(p, mk+".polygon", m.Polygon, "mask")
 		checkAnchor(p, mk+".anchor", &m.Anchor)
 	}
-}
-
-// safeZoneName suggests a DTDL-safe spelling of a zone name.
-func safeZoneName(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			b[i] = '_'
-		}
-	}
-	out := string(b)
-	for len(out) > 0 && out[len(out)-1] == '_' {
-		out = out[:len(out)-1]
-	}
-	if out == "" || !(out[0] >= 'a' && out[0] <= 'z' || out[0] >= 'A' && out[0] <= 'Z') {
-		out = "zone_" + out
-	}
-	return out
 }
 
 // NormalizeFilters checks per-label filters and returns them keyed by canonical label. Errors

@@ -93,6 +93,10 @@ func Run(ctx context.Context, opts Options) error {
 		go func() { defer wg.Done(); w.link.run(runCtx) }()
 		go func() { defer wg.Done(); w.forward(runCtx) }()
 		go func() { defer wg.Done(); w.inbox.run(runCtx, w.resyncTwin) }()
+		if w.spool != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); w.runUploads(runCtx) }()
+		}
 	}
 	timersCtx, stopTimers := context.WithCancel(context.Background())
 	defer stopTimers()

@@ -141,9 +141,10 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 	var client *iothub.Client
 	ready := make(chan struct{})
 	opts := iothub.Options{
-		ModelID: az.ModelID,
-		CAFile:  az.CAFile,
-		Logger:  l.log,
+		ModelID:   az.ModelID,
+		CAFile:    az.CAFile,
+		Transport: iothub.Transport(az.Transport),
+		Logger:    l.log,
 		OnConnect: func() {
 			<-ready // OnConnect may run before Dial returns the client
 			if l.onConnect != nil {
@@ -170,7 +171,12 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 			opts.C2D = nil
 		}
 	} else {
-		key := az.DPS.DeviceKey
+		// The camera's own key first (no group key on the device), then the one individual
+		// enrollment's, else derived from the group key.
+		key := l.cam.DeviceKey
+		if key == "" {
+			key = az.DPS.DeviceKey
+		}
 		if key == "" {
 			k, err := iothub.DeriveDeviceKey(az.DPS.GroupEnrollmentKey, l.cam.ID)
 			if err != nil {
@@ -185,6 +191,7 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 			Key:            key,
 			ModelID:        az.ModelID,
 			CAFile:         az.CAFile,
+			Transport:      iothub.Transport(az.Transport),
 			Logger:         l.log,
 		}, filepath.Join(l.cfg.State.Dir, "dps"), forceRegister)
 		if err != nil {

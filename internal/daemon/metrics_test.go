@@ -50,7 +50,7 @@ func TestFullQueueDropsOldestAndCountsIt(t *testing.T) {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{`edgecam_queue_dropped_total{camera="bus-stop",reason="full"}`, `edgecam_queue_bytes{camera="bus-stop"} 8192`, `edgecam_captures_total{camera="bus-stop"}`,
-		`edgecam_detections_total{camera="bus-stop",label="person"}`, `edgecam_queue_depth{camera="bus-stop"} 2`} {
+		`edgecam_detections_total{camera="bus-stop",label="person"}`, `edgecam_queue_depth{camera="bus-stop"} 2`, `edgecam_camera_up{camera="bus-stop"} 1`, `edgecam_camera_frame_age_seconds{camera="bus-stop"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

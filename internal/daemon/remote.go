@@ -65,6 +65,14 @@ func (w *worker) onConnect(c *iothub.Client) {
 		if err := json.Unmarshal(twin.Desired, &desired); err != nil {
 			w.log.Warn("device twin has unreadable desired properties", "err", err)
 		} else {
+			// A refused property the cloud no longer sets goes back to the device's own value (203).
+			w.mu.Lock()
+			for name := range w.refused {
+				if _, ok := desired[name]; !ok {
+					delete(w.refused, name)
+				}
+			}
+			w.mu.Unlock()
 			w.applyDesired(ctx, c, desired, twin.DesiredVersion)
 		}
 	}
@@ -100,6 +108,7 @@ func (w *worker) reportedAtConnect() []byte {
 	own(dtdl.PredictionScoreThreshold, st.Threshold != nil)
 	own(dtdl.PredictionLabelsOfInterest, st.Interest != nil)
 	own(dtdl.PredictionLabelsMinimum, st.Minimum != nil)
+	own(dtdl.PredictionFilters, st.Filters != nil)
 	b, _ := json.Marshal(rep)
 	return b
 }
@@ -117,6 +126,8 @@ func valueInUse(name string, sched config.Schedule, det config.Detection) any {
 		return strings.Join(det.LabelsOfInterest, ",")
 	case dtdl.PredictionLabelsMinimum:
 		return strings.Join(det.LabelsMinimum, ",")
+	case dtdl.PredictionFilters:
+		return config.FormatFilters(det.Filters)
 	}
 	return nil
 }
@@ -257,6 +268,17 @@ func (w *worker) applyOne(name string, raw json.RawMessage, sched *config.Schedu
 			det.LabelsMinimum, st.Minimum = labels, &labels
 		}
 		return strings.Join(labels, ","), nil
+	case dtdl.PredictionFilters:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("want per-label filters such as \"bus: minScore=0.6; person: minArea=0.01\"")
+		}
+		filters, err := config.ParseFilters(w.classes, s)
+		if err != nil {
+			return nil, err
+		}
+		det.Filters, st.Filters = filters, &filters
+		return config.FormatFilters(filters), nil
 	}
 	return nil, errUnknownProperty
 }

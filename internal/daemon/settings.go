@@ -22,7 +22,9 @@ type settings struct {
 	Threshold      *float64         `json:"scoreThreshold,omitempty"`
 	Interest       *[]string        `json:"labelsOfInterest,omitempty"`
 	Minimum        *[]string        `json:"labelsMinimum,omitempty"`
-	TimerStopped   bool             `json:"timerStopped,omitempty"`
+	// Filters replace the camera's per-label filters (all of them) when set.
+	Filters      *map[string]config.Filter `json:"filters,omitempty"`
+	TimerStopped bool                      `json:"timerStopped,omitempty"`
 }
 
 func settingsPath(stateDir, cameraID string) string {
@@ -72,5 +74,8 @@ func (s settings) applyTo(sched *config.Schedule, det *config.Detection) {
 	}
 	if s.Minimum != nil {
 		det.LabelsMinimum = *s.Minimum
+	}
+	if s.Filters != nil {
+		det.Filters = *s.Filters
 	}
 }

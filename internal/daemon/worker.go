@@ -17,6 +17,7 @@ import (
 	"github.com/edgecam/edgecam/internal/queue"
 	"github.com/edgecam/edgecam/internal/schedule"
 	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/upload"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -58,9 +59,17 @@ type worker struct {
 	body    map[string]int
 	enc     tally.Encoder
 
+	// image upload (nil spool: off)
+	upload      config.Upload
+	spool       *upload.Spool
+	uploadTicks int    // qualifying ticks so far, for upload.every
+	uploadJPEG  []byte // the image of this tick to upload, nil for none
+
 	dropped   map[queue.DropReason]uint64 // queue drops already counted in the metrics
 	life      context.Context             // ends when the daemon stops (for work not tied to a request)
 	tickStart atomic.Int64                // unix nanos of the tick in flight, 0 when idle
+	lastFrame atomic.Int64                // unix nanos of the last captured frame's time, 0 before the first
+	captureOK atomic.Bool                 // the last capture succeeded
 	wake      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -119,9 +128,15 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 		w.timer.Stop()
 		log.Info("timer stopped by an earlier ImageTimerStop command; ImageTimerStart resumes it")
 	}
+	if err := w.openUploads(cfg, i); err != nil {
+		camera.Close(src)
+		q.Close()
+		return nil, err
+	}
 	w.link = newLink(cfg, cam, log, w.onConnect)
 	w.link.handlers = w.setHandlers
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
+	opts.Metrics.CameraStatus(cam.ID, w.status)
 	return w, nil
 }
 
@@ -163,6 +178,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	clear(w.body)
 	frame, err := w.src.Capture(cctx)
 	cancel()
+	w.captureOK.Store(err == nil)
 	if err != nil {
 		w.metrics.CaptureErrors.WithLabelValues(w.cam.ID).Inc()
 		return false, fmt.Errorf("capture failed (no stale frame is scored): %w", err)
@@ -174,6 +190,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	if capturedAt.IsZero() {
 		capturedAt = start
 	}
+	w.lastFrame.Store(capturedAt.UnixNano())
 	if w.cam.ImageFile != "" {
 		if err := camera.Save(w.cam.ImageFile, frame); err != nil {
 			w.log.Warn("could not keep the captured frame", "file", w.cam.ImageFile, "err", err)
@@ -199,9 +216,15 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	}
 	body := w.body
 	send := w.counter.TallyInto(rules, body, w.preds)
-	if w.cam.MarkedUpFile != "" {
-		w.saveMarkedUp(frame, &rules)
+	uploadNow := w.uploadDue(send)
+	if w.cam.MarkedUpFile != "" || (uploadNow && w.upload.Image == config.UploadMarkedUp) {
+		w.markUp(frame, &rules, uploadNow && w.upload.Image == config.UploadMarkedUp)
 	}
+	if uploadNow && w.upload.Image == config.UploadFrame {
+		w.frameJPEG(frame)
+	}
+	// The image goes to its own spool after the tally is queued: tallies never wait for images.
+	defer w.queueImage(capturedAt, body)
 	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
 		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
 	if !send {
@@ -233,7 +256,9 @@ func (w *worker) countDrops() {
 	}
 }
 
-func (w *worker) saveMarkedUp(frame *camera.Frame, rules *tally.Rules) {
+// markUp draws the kept detections (and zones, masks) on a copy of the frame, keeps it in
+// markedUpFile when set and, with forUpload, as this tick's image to upload.
+func (w *worker) markUp(frame *camera.Frame, rules *tally.Rules, forUpload bool) {
 	img, err := frame.Decode()
 	if err != nil {
 		w.log.Warn("could not decode the frame for the marked-up copy", "err", err)
@@ -248,9 +273,28 @@ func (w *worker) saveMarkedUp(frame *camera.Frame, rules *tally.Rules) {
 	}
 	yolo.AnnotateZones(&img, rules.Zones, rules.Masks)
 	yolo.Annotate(&img, w.kept)
-	if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
-		w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
+	if w.cam.MarkedUpFile != "" {
+		if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
+			w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
+		}
 	}
+	if forUpload {
+		if w.uploadJPEG, err = camera.EncodeJPEG(img); err != nil {
+			w.log.Warn("could not encode the marked-up frame for upload", "err", err)
+		}
+	}
+}
+
+// status is the camera's state for the metrics: a streaming source's own, else the last capture.
+func (w *worker) status() (up bool, frameTime time.Time) {
+	if r, ok := w.src.(camera.StatusReporter); ok {
+		st := r.Status()
+		return st.Up, st.FrameTime
+	}
+	if n := w.lastFrame.Load(); n != 0 {
+		frameTime = time.Unix(0, n)
+	}
+	return w.captureOK.Load(), frameTime
 }
 
 // stuck reports a tick that has run far longer than any capture and detection should.

@@ -35,6 +35,9 @@ const (
 	PredictionLabelsOfInterest = "PredictionLabelsOfInterest"
 	// PredictionLabelsMinimum is the comma-separated list of labels always sent, 0 when unseen.
 	PredictionLabelsMinimum = "PredictionLabelsMinimum"
+	// PredictionFilters are the per-label filters, one string such as
+	// "bus: minScore=0.6; person: minArea=0.01, maxArea=0.5"; empty means none.
+	PredictionFilters = "PredictionFilters"
 )
 
 // Read-only properties the device reports when it connects.
@@ -69,6 +72,15 @@ type Options struct {
 	// Labels are the labels of Classes that get a Telemetry, in any order and spelling
 	// classes.Set.Lookup accepts; empty means all of them.
 	Labels []string
+	// Zones get one Telemetry per label, named "<zone>_<label>" as the daemon sends it.
+	Zones []Zone
+}
+
+// Zone is a zone's part of the model: its name and the labels that get a Telemetry (in any
+// spelling classes.Set.Lookup accepts; empty means Options.Labels).
+type Zone struct {
+	Name   string
+	Labels []string
 }
 
 // Interface returns the DTDL v2 Interface of an edgecam camera as indented JSON: one integer
@@ -88,7 +100,7 @@ func Interface(opts Options) ([]byte, error) {
 		ID:          opts.ModelID,
 		Type:        "Interface",
 		DisplayName: "edgecam smart camera",
-		Description: "A camera that counts the objects a YOLOv5 model detects in its frames, per COCO label, and sends the tally as telemetry.",
+		Description: "A camera that counts the objects a YOLO model detects in its frames, per label (and per zone), and sends the tally as telemetry.",
 	}
 	for _, l := range labels {
 		doc.Contents = append(doc.Contents, element{
@@ -98,6 +110,28 @@ func Interface(opts Options) ([]byte, error) {
 			Schema:      "integer",
 		})
 	}
+	seen := map[string]bool{}
+	for _, z := range opts.Zones {
+		zl := labels
+		if len(z.Labels) > 0 {
+			if zl, err = canonicalLabels(opts.Classes, z.Labels); err != nil {
+				return nil, fmt.Errorf("zone %s: %w", z.Name, err)
+			}
+		}
+		for _, l := range zl {
+			name := z.Name + "_" + coco.SafeName(l)
+			if seen[name] {
+				continue // two cameras with a zone of the same name share its telemetry
+			}
+			seen[name] = true
+			doc.Contents = append(doc.Contents, element{
+				Type:        "Telemetry",
+				Name:        name,
+				DisplayName: displayName(z.Name + ": " + l),
+				Schema:      "integer",
+			})
+		}
+	}
 	doc.Contents = append(doc.Contents,
 		property(ImageTimerDue, "Image timer due", "duration", true,
 			"Delay before the first capture, as an ISO 8601 duration such as PT5S."),
@@ -106,9 +140,11 @@ func Interface(opts Options) ([]byte, error) {
 		property(PredictionScoreThreshold, "Prediction score threshold", "double", true,
 			"Minimum score, from 0 to 1, of a detection that is counted."),
 		property(PredictionLabelsOfInterest, "Labels of interest", "string", true,
-			"Comma-separated COCO labels to count (e.g. person,car,bus). Empty counts every label."),
+			"Comma-separated labels to count (e.g. person,car,bus). Empty counts every label."),
 		property(PredictionLabelsMinimum, "Labels always sent", "string", true,
-			"Comma-separated COCO labels sent in every tally, with 0 when none is seen."),
+			"Comma-separated labels sent in every tally, with 0 when none is seen."),
+		property(PredictionFilters, "Per-label filters", "string", true,
+			"Per-label filters applied before counting, e.g. bus: minScore=0.6; person: minArea=0.01, maxArea=0.5 (areas in fractions of the frame). Empty: none."),
 		property(ApplicationVersion, "Application version", "string", false, "edgecam version."),
 		property(OSVersion, "Operating system", "string", false, "Operating system and architecture."),
 		property(MachineName, "Machine name", "string", false, "Host name of the machine running edgecam."),
@@ -144,6 +180,10 @@ func Interface(opts Options) ([]byte, error) {
 		},
 	)
 
+	if n := len(doc.Contents); n > maxContents {
+		return nil, fmt.Errorf("the model would hold %d telemetries, properties and commands, more than the %d DTDL allows: "+
+			"model fewer labels (edgecam dtdl --labels minimum or interest) or give the zones their own labels", n, maxContents)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -155,6 +195,15 @@ func Interface(opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("the generated interface breaks a DTDL rule (a bug in edgecam): %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// displayName keeps a display name within DTDL's 64 characters.
+func displayName(s string) string {
+	r := []rune(s)
+	if len(r) <= maxDisplayNameLen {
+		return s
+	}
+	return string(r[:maxDisplayNameLen-1]) + "…"
 }
 
 func property(name, display, schema string, writable bool, description string) element {

@@ -276,3 +276,36 @@ func TestValidateModelID(t *testing.T) {
 		t.Errorf("Interface with a bad model ID: err = %v, want a hint to add ;1", err)
 	}
 }
+
+func TestInterfaceZones(t *testing.T) {
+	doc, err := Interface(Options{ModelID: testModelID, Labels: []string{"person", "car", "traffic light"},
+		Zones: []Zone{{Name: "left"}, {Name: "door", Labels: []string{"Person"}}, {Name: "left"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := TelemetryNames(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"person", "car", "traffic_light", "left_person", "left_car", "left_traffic_light", "door_person"}
+	if !slices.Equal(names, want) {
+		t.Errorf("telemetry = %q, want %q", names, want)
+	}
+	m := decode(t, doc)
+	for _, c := range m.Contents {
+		if c.Name == "left_traffic_light" && c.DisplayName != "left: traffic light" {
+			t.Errorf("display name %q", c.DisplayName)
+		}
+		if c.Name == PredictionFilters && (!c.Writable || string(c.Schema) != `"string"`) {
+			t.Errorf("PredictionFilters = %+v", c)
+		}
+	}
+	if _, err := Interface(Options{ModelID: testModelID, Zones: []Zone{{Name: "a"}, {Name: "b"}, {Name: "c"}}}); err == nil ||
+		!strings.Contains(err.Error(), "more than the 300 DTDL allows: model fewer labels") {
+		t.Errorf("4 x 80 labels: %v", err)
+	}
+	if _, err := Interface(Options{ModelID: testModelID, Zones: []Zone{{Name: "a", Labels: []string{"persn"}}}}); err == nil ||
+		!strings.Contains(err.Error(), `zone a: unknown label "persn"`) {
+		t.Errorf("unknown zone label: %v", err)
+	}
+}

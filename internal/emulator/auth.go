@@ -47,11 +47,12 @@ func parseHubUsername(s string) (hubUsername, error) {
 			return hubUsername{}, errors.New("username is not {hubHost}/{deviceId}[/{moduleId}]/?api-version=...")
 		}
 	}
-	q, err := url.ParseQuery(strings.TrimPrefix(query, "?"))
+	// The Node SDK does not encode the model ID (its ';' would trip url.ParseQuery).
+	q, err := parseBag(query)
 	if err != nil {
 		return hubUsername{}, fmt.Errorf("username query: %w", err)
 	}
-	return hubUsername{host: host, deviceID: dev, moduleID: mod, apiVersion: q.Get("api-version"), modelID: q.Get("model-id")}, nil
+	return hubUsername{host: host, deviceID: dev, moduleID: mod, apiVersion: q["api-version"], modelID: q["model-id"]}, nil
 }
 
 // dpsUsername is the parsed MQTT username of a DPS connection:
@@ -65,11 +66,11 @@ func parseDPSUsername(s string) (dpsUsername, error) {
 	if len(parts) != 4 || parts[1] != "registrations" || parts[0] == "" || parts[2] == "" {
 		return dpsUsername{}, errors.New("username is not {idScope}/registrations/{registrationId}/api-version=...")
 	}
-	q, err := url.ParseQuery(strings.TrimPrefix(parts[3], "?"))
+	q, err := parseBag(parts[3])
 	if err != nil {
 		return dpsUsername{}, fmt.Errorf("username query: %w", err)
 	}
-	return dpsUsername{idScope: parts[0], registrationID: parts[2], apiVersion: q.Get("api-version")}, nil
+	return dpsUsername{idScope: parts[0], registrationID: parts[2], apiVersion: q["api-version"]}, nil
 }
 
 // sasToken is a parsed "SharedAccessSignature sr=..&sig=..&se=..[&skn=..]".

@@ -49,7 +49,9 @@ type Registration struct {
 	ResponsePayload json.RawMessage
 	// Polls is how many operation-status requests the device made.
 	Polls int
-	Time  time.Time
+	// WebSocket is true when the device registered over MQTT over WebSockets.
+	WebSocket bool
+	Time      time.Time
 }
 
 // AllocationRequest is what DPS POSTs to a custom allocation webhook.
@@ -120,6 +122,8 @@ type operation struct {
 	polls   int
 	failure RegistrationFailure
 	result  []byte
+	// websocket: registered over MQTT over WebSockets
+	websocket bool
 }
 
 func startDPS(e *Emulator, tlsCfg *tls.Config) (*dpsService, error) {
@@ -406,7 +410,7 @@ func (s *dpsService) onRegister(cl *mqtt.Client, topic string, body []byte) {
 		failure = s.failures[0]
 		s.failures = s.failures[1:]
 	}
-	rec := Registration{RegistrationID: req.RegistrationID, Enrollment: m.name, Payload: bytes.Clone(req.Payload), ModelID: modelID, Time: time.Now()}
+	rec := Registration{RegistrationID: req.RegistrationID, Enrollment: m.name, Payload: bytes.Clone(req.Payload), ModelID: modelID, Time: time.Now(), WebSocket: isWebSocket(cl.Net.Conn)}
 	switch failure {
 	case FailThrottled:
 		rec.Status = "throttled"
@@ -425,7 +429,7 @@ func (s *dpsService) onRegister(cl *mqtt.Client, topic string, body []byte) {
 	}
 	op := &operation{
 		id: "4." + strconv.FormatInt(time.Now().UnixNano(), 16) + "." + e.nextID(), regID: req.RegistrationID,
-		match: m, payload: rec.Payload, modelID: modelID, created: time.Now(), failure: failure,
+		match: m, payload: rec.Payload, modelID: modelID, created: time.Now(), failure: failure, websocket: rec.WebSocket,
 	}
 	s.ops[op.id] = op
 	e.mu.Unlock()
@@ -479,7 +483,7 @@ func (s *dpsService) finish(op *operation) []byte {
 	e := s.e
 	now := time.Now().UTC()
 	st := &registrationState{RegistrationID: op.regID, CreatedDateTimeUTC: now.Format(time.RFC3339Nano), LastUpdatedDateTimeUTC: now.Format(time.RFC3339Nano)}
-	rec := Registration{RegistrationID: op.regID, Enrollment: op.match.name, Payload: op.payload, ModelID: op.modelID}
+	rec := Registration{RegistrationID: op.regID, Enrollment: op.match.name, Payload: op.payload, ModelID: op.modelID, WebSocket: op.websocket}
 	var moved *mqtt.Client
 	switch {
 	case op.match.disabled || op.failure == FailDisabled:

@@ -15,7 +15,8 @@ import (
 
 // listener is a mochi listener for TLS over TCP that can be stopped and started again on the
 // same port (fault injection: the endpoint disappears, clients lose their connections and must
-// reconnect once it is back).
+// reconnect once it is back). It serves MQTT and MQTT over WebSockets (path /$iothub/websocket)
+// on the same port, as IoT Hub and DPS serve both under one host name (ports 8883 and 443).
 type listener struct {
 	id     string
 	tlsCfg *tls.Config
@@ -28,6 +29,7 @@ type listener struct {
 	closed    bool
 	log       *slog.Logger
 	clients   sync.WaitGroup // establish goroutines; Add only under mu while listening
+	https     *httpsMux      // hubs: REST requests on the same port go here (see httpsmux.go)
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -81,7 +83,17 @@ func (l *listener) accept(ln net.Listener, establish listeners.EstablishFn) {
 		l.mu.Unlock()
 		go func() {
 			defer l.clients.Done()
-			if err := establish(l.id, tls.Server(tc, l.tlsCfg)); err != nil {
+			c, err := demux(tls.Server(tc, l.tlsCfg))
+			if err != nil {
+				l.log.Debug("connection refused", "listener", l.id, "error", err)
+				tc.Close()
+				return
+			}
+			if rc, ok := c.(*restConn); ok {
+				l.serveREST(rc)
+				return
+			}
+			if err := establish(l.id, c); err != nil {
 				l.log.Debug("connection ended", "listener", l.id, "error", err)
 			}
 		}()
@@ -110,6 +122,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.mu.Unlock()
 	l.stop()
 	l.clients.Wait()
+	l.closeHTTPS()
 	closeClients(l.id)
 }
 

@@ -52,6 +52,9 @@ type Options struct {
 	KeyName  string // shared access policy name when Key is a policy key, empty for a device key
 	ModelID  string // optional DTDL model ID (IoT Plug and Play / IoT Central)
 	CAFile   string // optional PEM file of extra trusted CAs (e.g. the emulator's), added to the system roots
+	// Transport is TransportMQTT (default; port 8883) or TransportMQTTWS (MQTT over WebSockets at
+	// wss://{host}:443/$iothub/websocket). A port in Host or Gateway is used for either.
+	Transport Transport
 
 	TokenLifetime  time.Duration // SAS token lifetime, default 1 h; renewed at ~82 % by reconnecting
 	KeepAlive      time.Duration // MQTT keep-alive, default 120 s, at most 1177 s
@@ -189,7 +192,13 @@ func newClient(opts Options) (*Client, error) {
 	if opts.Gateway != "" {
 		dial = opts.Gateway
 	}
-	addr, serverName, err := splitHostPort(dial)
+	if opts.Transport == "" {
+		opts.Transport = TransportMQTT
+	}
+	if _, err := ParseTransport(string(opts.Transport)); err != nil {
+		return nil, fmt.Errorf("iothub: %w", err)
+	}
+	addr, serverName, err := splitHostPort(dial, opts.Transport)
 	if err != nil {
 		return nil, fmt.Errorf("iothub: %w", err)
 	}
@@ -249,7 +258,7 @@ func newClient(opts Options) (*Client, error) {
 		opts: opts,
 		log:  log.With("device", opts.DeviceID, "hub", opts.Host),
 		settings: mqttSettings{
-			addr: addr, clientID: clientID, username: user, tls: tc,
+			addr: addr, clientID: clientID, username: user, tls: tc, transport: opts.Transport,
 			keepAlive: opts.KeepAlive, connectTimeout: opts.ConnectTimeout,
 			// As the official SDKs do: with a persistent session the hub keeps the cloud-to-device
 			// messages (IoT Central's "queue if offline" commands) sent while the device is away.
@@ -284,6 +293,12 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	}
 	s := &session{lost: make(chan struct{}), expires: exp, issued: now}
 	set := c.settings
+	if c.opts.CAFile != "" {
+		// Read the CA file again: the emulator renews its short-lived CA at restart.
+		if tc, err := tlsConfig(set.tls.ServerName, c.opts.CAFile); err == nil {
+			set.tls = tc
+		}
+	}
 	set.password = tok
 	set.cleanup = &c.wg
 	// A resumed session can deliver messages before the SUBSCRIBE below completes; paho hands

@@ -37,13 +37,52 @@ var (
 )
 
 const (
-	defaultPort           = "8883"
 	defaultConnectTimeout = 30 * time.Second
+	// websocketPath is where IoT Hub and DPS serve MQTT over WebSockets (port 443).
+	websocketPath = "/$iothub/websocket"
 )
 
-// splitHostPort splits "host" or "host:port" into the address to dial (port 8883 when none is
-// given) and the host name to verify the TLS certificate against.
-func splitHostPort(hostport string) (addr, host string, err error) {
+// Transport is how a client reaches IoT Hub and DPS.
+type Transport string
+
+// Transports: MQTT over TLS on port 8883, or MQTT over WebSockets over TLS on port 443 (for
+// networks that block 8883).
+const (
+	TransportMQTT   Transport = "mqtt"
+	TransportMQTTWS Transport = "mqtt-ws"
+)
+
+// ParseTransport parses "mqtt" (or "") and "mqtt-ws".
+func ParseTransport(s string) (Transport, error) {
+	switch Transport(strings.ToLower(s)) {
+	case "", TransportMQTT:
+		return TransportMQTT, nil
+	case TransportMQTTWS:
+		return TransportMQTTWS, nil
+	}
+	return "", fmt.Errorf("transport %q: use mqtt (port 8883) or mqtt-ws (MQTT over WebSockets, port 443)", s)
+}
+
+// defaultPort is the port of a host name without one.
+func (t Transport) defaultPort() string {
+	if t == TransportMQTTWS {
+		return "443"
+	}
+	return "8883"
+}
+
+// brokerURL is the paho broker URL of addr ("host:port").
+func (t Transport) brokerURL(addr string) string {
+	if t == TransportMQTTWS {
+		return "wss://" + addr + websocketPath
+	}
+	return "tls://" + addr
+}
+
+// splitHostPort splits "host" or "host:port" into the address to dial (the transport's port,
+// 8883 or 443, when none is given) and the host name to verify the TLS certificate against.
+func splitHostPort(hostport string, t Transport) (addr, host string, err error) {
+	defaultPort := t.defaultPort()
 	if hostport == "" {
 		return "", "", errors.New("host name is empty")
 	}
@@ -86,6 +125,7 @@ func tlsConfig(serverName, caFile string) (*tls.Config, error) {
 // mqttSettings are the parts of one MQTT connection.
 type mqttSettings struct {
 	addr, clientID, username, password string
+	transport                          Transport
 	tls                                *tls.Config
 	keepAlive, connectTimeout          time.Duration
 	// persistent asks for CleanSession 0 (the hub keeps subscriptions and queued
@@ -101,7 +141,7 @@ type mqttSettings struct {
 // for CONNACK or ctx.
 func connectMQTT(ctx context.Context, s mqttSettings) (mqtt.Client, error) {
 	o := mqtt.NewClientOptions().
-		AddBroker("tls://" + s.addr).
+		AddBroker(s.transport.brokerURL(s.addr)).
 		SetClientID(s.clientID).
 		SetUsername(s.username).
 		SetPassword(s.password).

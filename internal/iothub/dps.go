@@ -26,13 +26,14 @@ const (
 
 // DPSOptions configure a registration with the Device Provisioning Service over MQTT.
 type DPSOptions struct {
-	GlobalEndpoint string // default global.azure-devices-provisioning.net; may carry :port (default 8883)
-	IDScope        string // e.g. 0ne00000000
-	RegistrationID string // the device ID to register
-	Key            string // individual enrollment key (the device key) ...
-	GroupKey       string // ... or group enrollment key, from which the device key is derived
-	ModelID        string // optional DTDL model ID, sent as payload.modelId (IoT Central picks the template by it)
-	CAFile         string // optional PEM file of extra trusted CAs (e.g. the emulator's)
+	GlobalEndpoint string    // default global.azure-devices-provisioning.net; may carry :port (default 8883)
+	IDScope        string    // e.g. 0ne00000000
+	RegistrationID string    // the device ID to register
+	Key            string    // individual enrollment key (the device key) ...
+	GroupKey       string    // ... or group enrollment key, from which the device key is derived
+	ModelID        string    // optional DTDL model ID, sent as payload.modelId (IoT Central picks the template by it)
+	CAFile         string    // optional PEM file of extra trusted CAs (e.g. the emulator's)
+	Transport      Transport // TransportMQTT (default, port 8883) or TransportMQTTWS (port 443)
 	// Payload is an optional JSON object sent as the registration payload (for a custom
 	// allocation policy); modelId is added to it when ModelID is set.
 	Payload        json.RawMessage
@@ -240,7 +241,11 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 	if err != nil {
 		return Assignment{}, err
 	}
-	addr, serverName, err := splitHostPort(o.endpoint())
+	transport, err := ParseTransport(string(o.Transport))
+	if err != nil {
+		return Assignment{}, fmt.Errorf("dps: %w", err)
+	}
+	addr, serverName, err := splitHostPort(o.endpoint(), transport)
 	if err != nil {
 		return Assignment{}, fmt.Errorf("dps: endpoint: %w", err)
 	}
@@ -260,7 +265,7 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 	}
 	lost := make(chan struct{})
 	cl, err := connectMQTT(ctx, mqttSettings{
-		addr: addr, clientID: o.RegistrationID, password: tok, tls: tc,
+		addr: addr, clientID: o.RegistrationID, password: tok, tls: tc, transport: transport,
 		username:  resource + "/api-version=" + dpsAPIVersion,
 		keepAlive: 60 * time.Second, connectTimeout: connectTimeout,
 		onLost: func(mqtt.Client, error) { close(lost) },

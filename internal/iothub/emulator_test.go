@@ -863,3 +863,41 @@ func TestTelemetrySizeIncludesProperties(t *testing.T) {
 		t.Fatalf("body + system properties under 256 KB: %v", err)
 	}
 }
+
+func TestWebSocketTransport(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
+	ctx := testCtx(t)
+	a, err := iothub.Register(ctx, iothub.DPSOptions{
+		GlobalEndpoint: e.DPSHost(), IDScope: e.IDScope(), RegistrationID: "ws-cam", GroupKey: groupKey,
+		CAFile: e.CAFile(), Logger: quietLogger(), Transport: iothub.TransportMQTTWS,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regs := e.Registrations(); len(regs) != 1 || !regs[0].WebSocket {
+		t.Fatalf("registration %+v, want one over WebSockets", regs)
+	}
+	key, _ := iothub.DeriveDeviceKey(groupKey, "ws-cam")
+	c := dial(t, iothub.Options{Host: a.AssignedHub, DeviceID: a.DeviceID, Key: key, CAFile: e.CAFile(), Logger: quietLogger(), Transport: iothub.TransportMQTTWS})
+	if err := c.SendTelemetry(ctx, []byte(`{"ws":1}`), time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if conn, ok := e.Connected("ws-cam"); !ok || !conn.WebSocket {
+		t.Fatalf("connection %+v, want MQTT over WebSockets", conn)
+	}
+	if _, err := iothub.ParseTransport("amqp"); err == nil {
+		t.Error("amqp accepted as a transport")
+	}
+}
+
+func TestRegisterDisabledIsRecognisable(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
+	e.FailNextRegistration(emulator.FailDisabled)
+	_, err := iothub.Register(testCtx(t), iothub.DPSOptions{
+		GlobalEndpoint: e.DPSHost(), IDScope: e.IDScope(), RegistrationID: "blocked", GroupKey: groupKey,
+		CAFile: e.CAFile(), Logger: quietLogger(),
+	})
+	if !errors.Is(err, iothub.ErrRegistrationDisabled) {
+		t.Fatalf("disabled registration: %v, want ErrRegistrationDisabled", err)
+	}
+}

@@ -33,11 +33,23 @@ type Metrics struct {
 	CloudDropped  *prometheus.CounterVec
 	DetectSeconds prometheus.Histogram
 
+	up uploadMetrics // registered on first use (upload.go)
+
 	mu       sync.Mutex
 	lastOK   map[string]time.Time // camera -> last successful tick
 	deadline map[string]time.Duration
+	status   map[string]func() (up bool, frameTime time.Time)
 	now      func() time.Time
 }
+
+var (
+	cameraUpDesc = prometheus.NewDesc("edgecam_camera_up",
+		"1 while the camera delivers current frames (rtsp: the stream plays and its newest frame is within maxFrameAge; other kinds: the last capture succeeded), else 0.",
+		[]string{"camera"}, nil)
+	frameAgeDesc = prometheus.NewDesc("edgecam_camera_frame_age_seconds",
+		"Age of the camera's newest frame (rtsp: arrival of its packets; other kinds: the last capture) at scrape time.",
+		[]string{"camera"}, nil)
+)
 
 // New returns the metrics, registered on a registry of their own with the Go and process collectors.
 func New() *Metrics {
@@ -79,11 +91,51 @@ func New() *Metrics {
 		}),
 		lastOK:   map[string]time.Time{},
 		deadline: map[string]time.Duration{},
+		status:   map[string]func() (bool, time.Time){},
 		now:      time.Now,
 	}
 	m.reg.MustRegister(m.Captures, m.CaptureErrors, m.Detections, m.Sends, m.SendErrors, m.QueueDepth,
-		m.QueueBytes, m.QueueDropped, m.CloudDropped, m.DetectSeconds, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.QueueBytes, m.QueueDropped, m.CloudDropped, m.DetectSeconds, cameraCollector{m}, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// CameraStatus registers how to read a camera's state at scrape time, for edgecam_camera_up and
+// edgecam_camera_frame_age_seconds: whether it delivers current frames, and when its newest
+// frame was captured (zero: none yet, no age reported).
+func (m *Metrics) CameraStatus(camera string, status func() (up bool, frameTime time.Time)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.status[camera] = status
+}
+
+// cameraCollector reads the registered camera states when scraped.
+type cameraCollector struct{ m *Metrics }
+
+func (c cameraCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- cameraUpDesc
+	ch <- frameAgeDesc
+}
+
+func (c cameraCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	status := make(map[string]func() (bool, time.Time), len(c.m.status))
+	for cam, f := range c.m.status {
+		status[cam] = f
+	}
+	now := c.m.now()
+	c.m.mu.Unlock()
+	for cam, f := range status {
+		up, at := f()
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(cameraUpDesc, prometheus.GaugeValue, v, cam)
+		if !at.IsZero() {
+			ch <- prometheus.MustNewConstMetric(frameAgeDesc, prometheus.GaugeValue, max(0, now.Sub(at).Seconds()), cam)
+		}
+	}
 }
 
 // Watch registers a camera for /healthz: it is unhealthy when no tick succeeded within 3 periods

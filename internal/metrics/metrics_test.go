@@ -18,6 +18,8 @@ func TestHealthAndMetricsOverHTTP(t *testing.T) {
 	m.Watch("garage", 10*time.Second, 0)
 	m.Captures.WithLabelValues("garage").Inc()
 	m.Detections.WithLabelValues("garage", "person").Add(3)
+	m.CameraStatus("garage", func() (bool, time.Time) { return true, now.Add(-1500 * time.Millisecond) })
+	m.CameraStatus("street", func() (bool, time.Time) { return false, time.Time{} })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -46,10 +48,14 @@ func TestHealthAndMetricsOverHTTP(t *testing.T) {
 		t.Fatalf("healthz after a good tick: %d", code)
 	}
 	_, body := get("/metrics")
-	for _, want := range []string{`edgecam_captures_total{camera="garage"} 1`, `edgecam_detections_total{camera="garage",label="person"} 3`, "edgecam_detect_seconds_bucket"} {
+	for _, want := range []string{`edgecam_captures_total{camera="garage"} 1`, `edgecam_detections_total{camera="garage",label="person"} 3`, "edgecam_detect_seconds_bucket",
+		`edgecam_camera_up{camera="garage"} 1`, `edgecam_camera_up{camera="street"} 0`, `edgecam_camera_frame_age_seconds{camera="garage"} 1.5`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	if strings.Contains(body, `edgecam_camera_frame_age_seconds{camera="street"}`) {
+		t.Error("frame age reported for a camera without a frame")
 	}
 	if _, err := m.Serve(ctx, "127.0.0.1:bad", slog.Default()); err == nil || !strings.Contains(err.Error(), "metrics.listen") {
 		t.Fatalf("bad listen address: %v", err)

@@ -1,5 +1,7 @@
-// Package yolo runs YOLOv5 object detection with ONNX Runtime: Ultralytics-exact letterbox
-// pre-processing with OpenCV, one reused runtime session per model, and per-class NMS.
+// Package yolo runs YOLO object detection with ONNX Runtime: Ultralytics-exact letterbox
+// pre-processing with OpenCV, one reused runtime session per model, the YOLOv5, YOLOv8 (v9, 11)
+// and end-to-end output layouts (told apart by the output shape, see onnxmodel.Info.Spec), and
+// per-class NMS. Class names come from package classes (labels file, metadata, or COCO-80).
 //
 // A Detector owns its session, input/output tensors and scratch images and reuses them for every
 // frame, so steady-state detection allocates nothing when the caller reuses its Result.
@@ -10,16 +12,15 @@ import (
 	"fmt"
 	"image"
 	"io/fs"
-	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 	"gocv.io/x/gocv"
 
-	"github.com/edgecam/edgecam/internal/coco"
+	"github.com/edgecam/edgecam/internal/classes"
+	"github.com/edgecam/edgecam/internal/onnxmodel"
 )
 
 // Defaults used when the matching Options field is zero.
@@ -31,7 +32,7 @@ const (
 
 // Options configure a Detector. Zero fields take the defaults above.
 type Options struct {
-	ModelPath     string  // YOLOv5 ONNX export, output [1, N, 5+classes]
+	ModelPath     string  // YOLO ONNX export: output [1,N,5+classes] (v5), [1,4+classes,N] (v8) or [1,N,6] (end-to-end)
 	Threads       int     // ONNX Runtime intra-op threads; 0 = the runtime's default
 	Confidence    float32 // minimum objectness and objectness x class score (default 0.25)
 	IoU           float32 // NMS overlap above which the lower-scoring box of a class is dropped (0.45)
@@ -67,7 +68,8 @@ type Detector struct {
 	input     *ort.Tensor[float32]
 	output    *ort.Tensor[float32]
 	inW, inH  int
-	cols      int // 5 + classes
+	spec      onnxmodel.Spec
+	set       classes.Set
 	classes   []string
 	conf, iou float32
 	maxDet    int
@@ -77,6 +79,7 @@ type Detector struct {
 	window   letterbox // geometry of the image window last written into input
 	haveWin  bool
 	cands    []candidate
+	cols     columnScratch // YOLOv8 layout
 	inputBuf []float32
 	outBuf   []float32
 }
@@ -113,19 +116,22 @@ func New(opts Options) (*Detector, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
-	info, err := parseModel(data)
+	info, err := onnxmodel.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
-	in, out, err := modelIO(info)
+	spec, err := info.Spec()
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	set, err := classes.ForModel(path, info, spec)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
 	d := &Detector{
-		inW: int(in.Dims[3]), inH: int(in.Dims[2]), cols: int(out.Dims[2]),
+		inW: spec.InW, inH: spec.InH, spec: spec, set: set, classes: set.Names(),
 		conf: opts.Confidence, iou: opts.IoU, maxDet: opts.MaxDetections,
 	}
-	d.classes = classNames(info.Metadata["names"], d.cols-5, path)
 
 	if !runtimeReady() {
 		lib, err := FindRuntimeLibrary("")
@@ -136,7 +142,7 @@ func New(opts Options) (*Detector, error) {
 			return nil, err
 		}
 	}
-	if err := d.open(data, in.Name, out.Name, out.Dims[1], opts.Threads); err != nil {
+	if err := d.open(data, spec.Input.Name, spec.Output.Name, opts.Threads); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
@@ -144,14 +150,15 @@ func New(opts Options) (*Detector, error) {
 	return d, nil
 }
 
-func (d *Detector) open(model []byte, inName, outName string, rows int64, threads int) error {
+func (d *Detector) open(model []byte, inName, outName string, threads int) error {
 	var err error
 	d.inputBuf = make([]float32, 3*d.inW*d.inH)
 	if d.input, err = ort.NewTensor(ort.NewShape(1, 3, int64(d.inH), int64(d.inW)), d.inputBuf); err != nil {
 		return fmt.Errorf("input tensor: %w", err)
 	}
-	d.outBuf = make([]float32, int(rows)*d.cols)
-	if d.output, err = ort.NewTensor(ort.NewShape(1, rows, int64(d.cols)), d.outBuf); err != nil {
+	a, b := d.spec.Dims[0], d.spec.Dims[1]
+	d.outBuf = make([]float32, a*b)
+	if d.output, err = ort.NewTensor(ort.NewShape(1, int64(a), int64(b)), d.outBuf); err != nil {
 		return fmt.Errorf("output tensor: %w", err)
 	}
 	so, err := ort.NewSessionOptions()
@@ -172,83 +179,14 @@ func (d *Detector) open(model []byte, inName, outName string, rows int64, thread
 	return nil
 }
 
-// modelIO picks the image input and the detection output and checks their shapes.
-func modelIO(info *modelInfo) (in, out valueInfo, err error) {
-	in = info.Inputs[0]
-	if len(info.Inputs) != 1 {
-		return in, out, fmt.Errorf("has %d inputs, want 1 image input [1,3,H,W]", len(info.Inputs))
-	}
-	d := in.Dims
-	if len(d) == 4 && d[0] == -1 {
-		d = append([]int64{1}, d[1:]...) // dynamic batch: run with 1
-		in.Dims = d
-	}
-	if in.ElemType != onnxFloat || len(d) != 4 || d[0] != 1 || d[1] != 3 || d[2] <= 0 || d[3] <= 0 {
-		return in, out, fmt.Errorf("input %q is %s %s, want float32 [1,3,H,W] with a fixed H and W (export without --dynamic)",
-			in.Name, elemTypeName(in.ElemType), in.shapeString())
-	}
-	out = info.Outputs[0]
-	for _, o := range info.Outputs {
-		if o.Name == "output0" || o.Name == "output" {
-			out = o
-			break
-		}
-	}
-	d = out.Dims
-	if len(d) == 3 && d[0] == -1 {
-		d = append([]int64{1}, d[1:]...)
-		out.Dims = d
-	}
-	if out.ElemType != onnxFloat || len(d) != 3 || d[0] != 1 || d[1] <= 0 || d[2] < 6 {
-		return in, out, fmt.Errorf("output %q is %s %s, want the YOLOv5 layout float32 [1,N,5+classes]",
-			out.Name, elemTypeName(out.ElemType), out.shapeString())
-	}
-	if d[1] < d[2] {
-		return in, out, fmt.Errorf("output %q is float32 %s, which looks like a YOLOv8-style [1,4+classes,N] export; "+
-			"edgecam needs a YOLOv5 export with output [1,N,5+classes]", out.Name, out.shapeString())
-	}
-	return in, out, nil
-}
-
-func elemTypeName(t int64) string {
-	switch t {
-	case onnxFloat:
-		return "float32"
-	case 10:
-		return "float16"
-	case 0:
-		return "non-tensor"
-	}
-	return "type " + strconv.FormatInt(t, 10)
-}
-
-// classNames returns the model's class names from its `names` metadata when they fit its n
-// classes, else COCO-80 when n is 80, else class0, class1, ...
-func classNames(meta string, n int, path string) []string {
-	if meta != "" {
-		names, err := parseNames(meta)
-		switch {
-		case err != nil:
-			slog.Warn("model names metadata unreadable; using default class names", "model", path, "err", err)
-		case len(names) != n:
-			slog.Warn("model names metadata does not match the output; using default class names",
-				"model", path, "names", len(names), "classes", n)
-		default:
-			return names
-		}
-	}
-	if n == len(coco.Names) {
-		return coco.Names[:]
-	}
-	names := make([]string, n)
-	for i := range names {
-		names[i] = "class" + strconv.Itoa(i)
-	}
-	return names
-}
-
 // Classes returns the class names in model index order. The slice must not be modified.
 func (d *Detector) Classes() []string { return d.classes }
+
+// ClassSet returns the class names as a set, saying where they came from.
+func (d *Detector) ClassSet() classes.Set { return d.set }
+
+// Layout returns the model's output layout.
+func (d *Detector) Layout() onnxmodel.Layout { return d.spec.Layout }
 
 // InputSize returns the model's input width and height in pixels.
 func (d *Detector) InputSize() (w, h int) { return d.inW, d.inH }
@@ -427,13 +365,26 @@ func (d *Detector) preprocess(img gocv.Mat) (letterbox, error) {
 // postprocess decodes the output tensor into res.Detections, scaled by (sx, sy) from the
 // letterboxed image's source to the original image.
 func (d *Detector) postprocess(lb letterbox, sx, sy float64, outW, outH int, res *Result) {
-	d.cands = decodeRows(d.outBuf, d.cols, d.conf, d.cands[:0])
-	kept := nms(d.cands, d.iou, d.maxDet)
+	var kept []candidate
+	switch d.spec.Layout {
+	case onnxmodel.YOLOv8:
+		d.cands = decodeColumns(d.outBuf, d.spec.Dims[0], d.spec.Dims[1], d.conf, &d.cols, d.cands[:0])
+		kept = nms(d.cands, d.iou, d.maxDet)
+	case onnxmodel.EndToEnd:
+		// NMS ran inside the model; running it again with other settings could drop what it kept.
+		d.cands = decodeEndToEnd(d.outBuf, d.conf, d.cands[:0])
+		kept = nms(d.cands, 2, d.maxDet) // an IoU above 1 only sorts and caps
+	default:
+		d.cands = decodeRows(d.outBuf, d.spec.Dims[1], d.conf, d.cands[:0])
+		kept = nms(d.cands, d.iou, d.maxDet)
+	}
 	res.Detections = res.Detections[:0]
 	for _, c := range kept {
 		label := ""
 		if c.Class < len(d.classes) {
 			label = d.classes[c.Class]
+		} else {
+			label = classLabel(c.Class)
 		}
 		res.Detections = append(res.Detections, Detection{
 			ClassID: c.Class, Label: label, Score: c.Score,

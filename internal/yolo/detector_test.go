@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
 
 func TestNewErrors(t *testing.T) {
@@ -38,11 +40,11 @@ func TestNewErrors(t *testing.T) {
 			"readme.onnx: not a valid ONNX model: the file is text, not an ONNX protobuf"},
 		"truncated": {Options{ModelPath: write("cut.onnx", model[:len(model)/3])},
 			"cut.onnx: not a valid ONNX model: the file is truncated"},
-		"wrong output": {Options{ModelPath: write("cls.onnx", reshapeModel([]int64{1, 3, 32, 32}, []int64{1, 3072}, nil))},
-			`cls.onnx: output "output0" is float32 [1,3072], want the YOLOv5 layout float32 [1,N,5+classes]`},
-		"transposed output": {Options{ModelPath: write("v8.onnx", reshapeModel([]int64{1, 3, 32, 32}, []int64{1, 6, 512}, nil))},
-			`v8.onnx: output "output0" is float32 [1,6,512], which looks like a YOLOv8-style [1,4+classes,N] export`},
-		"wrong input": {Options{ModelPath: write("nhwc.onnx", reshapeModel([]int64{1, 32, 32, 3}, []int64{1, 512, 6}, nil))},
+		"wrong output": {Options{ModelPath: write("cls.onnx", onnxtest.ReshapeModel([]int64{1, 3, 32, 32}, []int64{1, 3072}, nil))},
+			`cls.onnx: output "output0" is float32 [1,3072]: want a YOLO detection output: float32 [1,N,5+classes] (YOLOv5), [1,4+classes,N] (YOLOv8, YOLOv9, YOLO11) or [1,N,6] (end-to-end with NMS)`},
+		"labels file of another model": {Options{ModelPath: write("two.onnx", onnxtest.ReshapeModel([]int64{1, 3, 32, 32}, []int64{1, 6, 512}, nil))},
+			"labels file " + write("two.labels", []byte("a\nb\nc\n")) + " has 3 names but the model predicts 2 classes"},
+		"wrong input": {Options{ModelPath: write("nhwc.onnx", onnxtest.ReshapeModel([]int64{1, 32, 32, 3}, []int64{1, 512, 6}, nil))},
 			`nhwc.onnx: input "images" is float32 [1,32,32,3], want float32 [1,3,H,W]`},
 		"bad threshold": {Options{ModelPath: modelPath(t), Confidence: 1.5}, "confidence threshold 1.5: want a value between 0 and 1"},
 		"bad iou":       {Options{ModelPath: modelPath(t), IoU: -1}, "IoU threshold -1: want a value between 0 and 1"},
@@ -61,12 +63,13 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// A hand-made model that ONNX Runtime runs: its output is the input reshaped to [1, 512, 6], one
-// class named by its metadata.
+// A hand-made model that ONNX Runtime runs: its output is the input reshaped to [1, 384, 8], the
+// YOLOv5 layout with three classes named by its metadata.
 func TestHandmadeModel(t *testing.T) {
 	initRuntime(t)
 	p := filepath.Join(t.TempDir(), "tiny.onnx")
-	if err := os.WriteFile(p, reshapeModel([]int64{1, 3, 32, 32}, []int64{1, 512, 6}, map[string]string{"names": "{0: 'widget'}"}), 0o644); err != nil {
+	meta := map[string]string{"names": "{0: 'widget', 1: 'gadget', 2: 'gizmo'}"}
+	if err := os.WriteFile(p, onnxtest.ReshapeModel([]int64{1, 3, 32, 32}, []int64{1, 384, 8}, meta), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d, err := New(Options{ModelPath: p, Threads: 1})
@@ -77,7 +80,7 @@ func TestHandmadeModel(t *testing.T) {
 	if w, h := d.InputSize(); w != 32 || h != 32 {
 		t.Errorf("InputSize = %d, %d", w, h)
 	}
-	if got := d.Classes(); len(got) != 1 || got[0] != "widget" {
+	if got := d.Classes(); len(got) != 3 || got[0] != "widget" {
 		t.Errorf("Classes = %q", got)
 	}
 	// All-gray input: every row is 114/255 = 0.447, so objectness passes and 0.447^2 = 0.2 does not.

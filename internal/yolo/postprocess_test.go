@@ -104,3 +104,57 @@ func TestBoxIoU(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeColumns(t *testing.T) {
+	// 3 candidates, 2 classes: rows cx, cy, w, h, score0, score1.
+	out := []float32{
+		100, 10, 1, // cx
+		100, 20, 1, // cy
+		20, 4, 1, // w
+		40, 6, 1, // h
+		0.1, 0.9, 0.25, // class 0
+		0.7, 0.2, 0.2, // class 1
+	}
+	got := decodeColumns(out, 6, 3, 0.25, &columnScratch{}, nil)
+	want := []candidate{
+		{Box: [4]float32{90, 80, 110, 120}, Score: 0.7, Class: 1},
+		{Box: [4]float32{8, 17, 12, 23}, Score: 0.9, Class: 0},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decodeColumns = %+v\nwant %+v", got, want)
+	}
+	if got := decodeColumns(out[:10], 6, 3, 0.25, &columnScratch{}, nil); len(got) != 0 {
+		t.Errorf("short output: %v", got)
+	}
+}
+
+func TestDecodeEndToEnd(t *testing.T) {
+	out := []float32{
+		10, 20, 30, 40, 0.9, 2,
+		1, 2, 3, 4, 0.2, 0, // below conf
+		1, 2, 3, 4, 0.8, -1, // padding class
+		1, 2, 3, 4, 0.8, 1.5, // not a class index
+		5, 6, 7, 8, 0.5, 0,
+		0, 0, 0, 0, 0, 0, // padding row
+	}
+	got := decodeEndToEnd(out, 0.25, nil)
+	want := []candidate{{Box: [4]float32{10, 20, 30, 40}, Score: 0.9, Class: 2}, {Box: [4]float32{5, 6, 7, 8}, Score: 0.5, Class: 0}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decodeEndToEnd = %+v\nwant %+v", got, want)
+	}
+}
+
+// BenchmarkDecodeColumns decodes a YOLOv8 COCO output at 640 (84 x 8400) with a few candidates.
+func BenchmarkDecodeColumns(b *testing.B) {
+	const n = 8400
+	out := make([]float32, 84*n)
+	for j := 0; j < n; j += 400 {
+		out[j], out[n+j], out[2*n+j], out[3*n+j], out[(4+j%80)*n+j] = 320, 320, 50, 80, 0.6
+	}
+	var dst []candidate
+	var s columnScratch
+	b.ReportAllocs()
+	for b.Loop() {
+		dst = decodeColumns(out, 84, n, 0.25, &s, dst[:0])
+	}
+}

@@ -1,4 +1,13 @@
-package yolo
+// Package onnxmodel reads what edgecam needs to know about an ONNX model before running it (its
+// input and output names, element types and shapes, its metadata), works out which YOLO output
+// layout it has and how many classes it predicts, and reads the class names Ultralytics stores in
+// the `names` metadata.
+//
+// The ONNX file is a protobuf ModelProto, read with a minimal wire-format reader, so a bad file
+// gets a clear error before ONNX Runtime sees it, no runtime session is created just to ask the
+// model what it looks like, and the configuration (which has no cgo) can learn the model's
+// classes to check the labels it names.
+package onnxmodel
 
 import (
 	"errors"
@@ -8,48 +17,44 @@ import (
 	"unicode/utf8"
 )
 
-// The ONNX file is a protobuf ModelProto. edgecam reads the little it needs (input and output
-// names, element types and shapes, metadata) with this minimal wire-format reader, so a bad file
-// gets a clear error before ONNX Runtime sees it and no extra runtime session is created just to
-// ask the model what it looks like.
-
 // ONNX field numbers (onnx/onnx.proto).
 const (
-	fModelIRVersion = 1
-	fModelGraph     = 7
-	fModelMetadata  = 14
+	FieldModelIRVersion = 1
+	FieldModelGraph     = 7
+	FieldModelMetadata  = 14
 
-	fGraphInitializer = 5
-	fGraphInput       = 11
-	fGraphOutput      = 12
+	FieldGraphInitializer = 5
+	FieldGraphInput       = 11
+	FieldGraphOutput      = 12
 
-	fTensorName = 8
+	FieldTensorName = 8
 
-	fValueInfoName = 1
-	fValueInfoType = 2
+	FieldValueInfoName = 1
+	FieldValueInfoType = 2
 
-	fTypeTensor     = 1
-	fTensorElemType = 1
-	fTensorShape    = 2
-	fShapeDim       = 1
-	fDimValue       = 1
-	fDimParam       = 2
+	FieldTypeTensor     = 1
+	FieldTensorElemType = 1
+	FieldTensorShape    = 2
+	FieldShapeDim       = 1
+	FieldDimValue       = 1
+	FieldDimParam       = 2
 
-	fEntryKey   = 1
-	fEntryValue = 2
+	FieldEntryKey   = 1
+	FieldEntryValue = 2
 )
 
-// onnxFloat is TensorProto.DataType FLOAT.
-const onnxFloat = 1
+// Float is TensorProto.DataType FLOAT.
+const Float = 1
 
-// valueInfo describes one graph input or output. Unknown (symbolic) dimensions are -1.
-type valueInfo struct {
+// ValueInfo describes one graph input or output. Unknown (symbolic) dimensions are -1.
+type ValueInfo struct {
 	Name     string
 	ElemType int64 // TensorProto.DataType, 0 if not a tensor
 	Dims     []int64
 }
 
-func (v valueInfo) shapeString() string { return shapeString(v.Dims) }
+// ShapeString writes the shape as [1,3,640,640], "?" for unknown dimensions.
+func (v ValueInfo) ShapeString() string { return shapeString(v.Dims) }
 
 func shapeString(dims []int64) string {
 	parts := make([]string, len(dims))
@@ -63,11 +68,11 @@ func shapeString(dims []int64) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-// modelInfo is what edgecam needs to know about an ONNX model before running it.
-type modelInfo struct {
+// Info is what edgecam needs to know about an ONNX model before running it.
+type Info struct {
 	IRVersion int64
-	Inputs    []valueInfo // graph inputs that are not initializers
-	Outputs   []valueInfo
+	Inputs    []ValueInfo // graph inputs that are not initializers
+	Outputs   []ValueInfo
 	Metadata  map[string]string
 }
 
@@ -76,27 +81,30 @@ var (
 	errTruncated = errors.New("truncated")
 )
 
-// parseModel reads an ONNX ModelProto.
-func parseModel(data []byte) (*modelInfo, error) {
+// ErrNotONNX is wrapped by Parse's errors for data that is not an ONNX model.
+var ErrNotONNX = errNotONNX
+
+// Parse reads an ONNX ModelProto.
+func Parse(data []byte) (*Info, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: the file is empty", errNotONNX)
 	}
-	m := &modelInfo{Metadata: map[string]string{}}
+	m := &Info{Metadata: map[string]string{}}
 	var graph []byte
 	err := walkFields(data, func(num int, wire int, v uint64, b []byte) error {
 		switch {
-		case num == fModelIRVersion && wire == wireVarint:
+		case num == FieldModelIRVersion && wire == wireVarint:
 			m.IRVersion = int64(v)
-		case num == fModelGraph && wire == wireBytes:
+		case num == FieldModelGraph && wire == wireBytes:
 			graph = b
-		case num == fModelMetadata && wire == wireBytes:
+		case num == FieldModelMetadata && wire == wireBytes:
 			var k, val string
 			if err := walkFields(b, func(num, wire int, _ uint64, b []byte) error {
 				if wire == wireBytes {
 					switch num {
-					case fEntryKey:
+					case FieldEntryKey:
 						k = string(b)
-					case fEntryValue:
+					case FieldEntryValue:
 						val = string(b)
 					}
 				}
@@ -121,25 +129,25 @@ func parseModel(data []byte) (*modelInfo, error) {
 		return nil, fmt.Errorf("%w: no IR version or graph in the file", errNotONNX)
 	}
 	initializers := map[string]bool{}
-	var inputs []valueInfo
+	var inputs []ValueInfo
 	err = walkFields(graph, func(num int, wire int, _ uint64, b []byte) error {
 		if wire != wireBytes {
 			return nil
 		}
 		switch num {
-		case fGraphInitializer:
+		case FieldGraphInitializer:
 			return walkFields(b, func(num, wire int, _ uint64, b []byte) error {
-				if num == fTensorName && wire == wireBytes {
+				if num == FieldTensorName && wire == wireBytes {
 					initializers[string(b)] = true
 				}
 				return nil
 			})
-		case fGraphInput, fGraphOutput:
+		case FieldGraphInput, FieldGraphOutput:
 			vi, err := parseValueInfo(b)
 			if err != nil {
 				return err
 			}
-			if num == fGraphInput {
+			if num == FieldGraphInput {
 				inputs = append(inputs, vi)
 			} else {
 				m.Outputs = append(m.Outputs, vi)
@@ -178,33 +186,33 @@ func looksLikeText(data []byte) bool {
 	return true
 }
 
-func parseValueInfo(data []byte) (valueInfo, error) {
-	var vi valueInfo
+func parseValueInfo(data []byte) (ValueInfo, error) {
+	var vi ValueInfo
 	err := walkFields(data, func(num, wire int, _ uint64, b []byte) error {
 		if wire != wireBytes {
 			return nil
 		}
 		switch num {
-		case fValueInfoName:
+		case FieldValueInfoName:
 			vi.Name = string(b)
-		case fValueInfoType:
+		case FieldValueInfoType:
 			return walkFields(b, func(num, wire int, _ uint64, b []byte) error {
-				if num != fTypeTensor || wire != wireBytes {
+				if num != FieldTypeTensor || wire != wireBytes {
 					return nil
 				}
 				return walkFields(b, func(num, wire int, v uint64, b []byte) error {
 					switch {
-					case num == fTensorElemType && wire == wireVarint:
+					case num == FieldTensorElemType && wire == wireVarint:
 						vi.ElemType = int64(v)
-					case num == fTensorShape && wire == wireBytes:
+					case num == FieldTensorShape && wire == wireBytes:
 						vi.Dims = []int64{}
 						return walkFields(b, func(num, wire int, _ uint64, b []byte) error {
-							if num != fShapeDim || wire != wireBytes {
+							if num != FieldShapeDim || wire != wireBytes {
 								return nil
 							}
 							dim := int64(-1)
 							err := walkFields(b, func(num, wire int, v uint64, _ []byte) error {
-								if num == fDimValue && wire == wireVarint && int64(v) > 0 {
+								if num == FieldDimValue && wire == wireVarint && int64(v) > 0 {
 									dim = int64(v)
 								}
 								return nil
@@ -228,6 +236,12 @@ const (
 	wire64     = 1
 	wireBytes  = 2
 	wire32     = 5
+)
+
+// Wire types for writers of test models (package onnxtest).
+const (
+	WireVarint = wireVarint
+	WireBytes  = wireBytes
 )
 
 // walkFields calls fn for each field of the protobuf message in data: its number, wire type,
@@ -294,10 +308,10 @@ func uvarint(b []byte) (uint64, int) {
 	return 0, -1
 }
 
-// parseNames reads the class names an Ultralytics export stores in the `names` metadata: a
+// ParseNames reads the class names an Ultralytics export stores in the `names` metadata: a
 // Python dict literal such as {0: 'person', 1: 'bicycle'}. A JSON object or a Python/JSON list
 // of strings is accepted too. The keys must cover 0..n-1.
-func parseNames(s string) ([]string, error) {
+func ParseNames(s string) ([]string, error) {
 	p := &litParser{s: s}
 	p.space()
 	open := p.next()

@@ -1,0 +1,128 @@
+package onnxmodel_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	. "github.com/edgecam/edgecam/internal/onnxmodel"
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
+)
+
+func TestParseModel(t *testing.T) {
+	data := onnxtest.ReshapeModel([]int64{-1, 3, 32, 32}, []int64{1, 512, 6}, map[string]string{"names": "{0: 'widget'}"})
+	m, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Info{
+		IRVersion: 7,
+		Inputs:    []ValueInfo{{Name: "images", ElemType: Float, Dims: []int64{-1, 3, 32, 32}}},
+		Outputs:   []ValueInfo{{Name: "output0", ElemType: Float, Dims: []int64{1, 512, 6}}},
+		Metadata:  map[string]string{"names": "{0: 'widget'}"},
+	}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("got %+v\nwant %+v", m, want)
+	}
+}
+
+func TestParseModelRejects(t *testing.T) {
+	good := onnxtest.ReshapeModel([]int64{1, 3, 32, 32}, []int64{1, 512, 6}, nil)
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"text":      []byte("hello, this is not a model\n"),
+		"truncated": good[:len(good)-10],
+		"jpeg":      {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F'},
+		"no graph":  onnxtest.PB{}.Varint(FieldModelIRVersion, 7),
+	} {
+		if _, err := Parse(data); err == nil || !strings.Contains(err.Error(), "not a valid ONNX model") {
+			t.Errorf("%s: err = %v, want not a valid ONNX model", name, err)
+		}
+	}
+}
+
+func TestSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in, out []int64
+		layout  Layout
+		classes int
+		err     string
+	}{
+		{in: []int64{1, 3, 640, 640}, out: []int64{1, 25200, 85}, layout: YOLOv5, classes: 80},
+		{in: []int64{1, 3, 640, 640}, out: []int64{1, 25200, 6}, layout: YOLOv5, classes: 1}, // one class, not end-to-end
+		{in: []int64{1, 3, 320, 320}, out: []int64{1, 6300, 7}, layout: YOLOv5, classes: 2},
+		{in: []int64{1, 3, 640, 640}, out: []int64{1, 84, 8400}, layout: YOLOv8, classes: 80},
+		{in: []int64{1, 3, 320, 320}, out: []int64{1, 6, 2100}, layout: YOLOv8, classes: 2},
+		{in: []int64{1, 3, 320, 256}, out: []int64{1, 5, 1680}, layout: YOLOv8, classes: 1},
+		{in: []int64{1, 3, 640, 640}, out: []int64{1, 300, 6}, layout: EndToEnd},
+		{in: []int64{-1, 3, 320, 256}, out: []int64{-1, 100, 6}, layout: EndToEnd},
+		{in: []int64{1, 3, 32, 32}, out: []int64{1, 384, 8}, layout: YOLOv5, classes: 3}, // not a standard grid: longer side
+		{in: []int64{1, 3, 32, 32}, out: []int64{1, 8, 384}, layout: YOLOv8, classes: 4}, // idem
+		{in: []int64{1, 3, 32, 32}, out: []int64{1, 3, 32, 32}, err: `output "output0" is float32 [1,3,32,32]: want a YOLO detection output`},
+		{in: []int64{1, 3, 32, 32}, out: []int64{1, 8400, 5}, err: `output "output0" is float32 [1,8400,5]`},
+		{in: []int64{1, 3, 32, 32}, out: []int64{1, -1, 85}, err: `output "output0" is float32 [1,?,85]`},
+		{in: []int64{1, 32, 32, 3}, out: []int64{1, 512, 6}, err: `input "images" is float32 [1,32,32,3], want float32 [1,3,H,W]`},
+		{in: []int64{1, 3, -1, -1}, out: []int64{1, 512, 6}, err: `input "images" is float32 [1,3,?,?]`},
+	} {
+		m, err := Parse(onnxtest.ReshapeModel(tc.in, tc.out, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := m.Spec()
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("in %v out %v: err = %v, want %q", tc.in, tc.out, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("in %v out %v: %v", tc.in, tc.out, err)
+		case s.Layout != tc.layout || s.Classes != tc.classes || s.InW != int(tc.in[3]) || s.InH != int(tc.in[2]):
+			t.Errorf("in %v out %v: %v, %d classes, %dx%d; want %v, %d", tc.in, tc.out, s.Layout, s.Classes, s.InW, s.InH, tc.layout, tc.classes)
+		}
+	}
+}
+
+func TestParseNames(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"{0: 'person', 1: 'bicycle'}", []string{"person", "bicycle"}},
+		{"{1: 'b', 0: 'a',}", []string{"a", "b"}},
+		{` { "0" : "traffic light" , "1": "it's" } `, []string{"traffic light", "it's"}},
+		{`{0: 'it\'s', 1: "say \"hi\""}`, []string{"it's", `say "hi"`}},
+		{"['a', 'b', \"c\"]", []string{"a", "b", "c"}},
+	} {
+		got, err := ParseNames(tc.in)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseNames(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "{}", "person", "{0: 'a', 2: 'c'}", "{0: 'a', 0: 'b'}", "{0: 'a'", "{0: a}", "{0 'a'}", "{x: 'a'}", "{0: 'a'} junk", "{-1: 'a'}"} {
+		if got, err := ParseNames(bad); err == nil {
+			t.Errorf("ParseNames(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func FuzzParseNames(f *testing.F) {
+	f.Add("{0: 'person', 1: 'bicycle'}")
+	f.Add(`["a", "b"]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		names, err := ParseNames(s)
+		if err == nil && len(names) == 0 {
+			t.Fatal("no error and no names")
+		}
+	})
+}
+
+func FuzzParseModel(f *testing.F) {
+	f.Add(onnxtest.ReshapeModel([]int64{1, 3, 32, 32}, []int64{1, 512, 6}, map[string]string{"names": "{0: 'x'}"}))
+	f.Add([]byte("not a model"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(data)
+		if err == nil {
+			m.Spec()
+		}
+	})
+}

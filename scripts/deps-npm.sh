@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the official Azure IoT Node.js SDKs that the conformance tests (test/conformance) run
+# against the emulator, at the versions pinned in test/conformance/package-lock.json, into
+# test/conformance/node_modules (git-ignored). Installs Node.js and npm from Debian when missing.
+# Does nothing when the installed packages already match the lock file.
+set -euo pipefail
+dir="$(cd "$(dirname "$0")/../test/conformance" && pwd)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "deps: installing nodejs npm (apt)" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq nodejs npm >/dev/null
+fi
+# Some of azure-iothub's dependencies need Node.js 20; Debian bookworm has 18. Then take Node.js
+# 20 from the npm registry (node-linux-<arch>) into test/conformance/.node, which the tests use.
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  if [ ! -x "$dir/.node/bin/node" ]; then
+    case "$(uname -m)" in
+      x86_64) arch=x64 ;;
+      aarch64 | arm64) arch=arm64 ;;
+      *) echo "deps: Node.js 20 is needed for the conformance tests; install it" >&2; exit 1 ;;
+    esac
+    echo "deps: installing Node.js 20 (npm node-linux-$arch) for the conformance tests" >&2
+    npm install --prefix "$dir/.node" --no-save --no-audit --no-fund --loglevel=error "node-linux-$arch@20"
+    mkdir -p "$dir/.node/bin"
+    ln -sf "../node_modules/node-linux-$arch/bin/node" "$dir/.node/bin/node"
+  fi
+  export PATH="$dir/.node/bin:$PATH"
+fi
+stamp="$dir/node_modules/.package-lock.json"
+if [ -f "$stamp" ] && [ "$stamp" -nt "$dir/package-lock.json" ]; then
+  exit 0
+fi
+echo "deps: installing the Azure IoT Node.js SDKs for the conformance tests (npm ci)" >&2
+cd "$dir"
+npm ci --no-audit --no-fund --loglevel=error
