@@ -154,7 +154,8 @@ func TestHostileCamerasCaptureBinary(t *testing.T) {
 // slack. The daemon's own baseline (ONNX Runtime, the model, OpenCV) is measured, not assumed.
 const maxHostileDaemonExtra = 64 << 20
 
-// The built daemon with one good camera and one camera per hostile behaviour: the good camera
+// The built daemon with one good camera, one http camera per hostile behaviour and an RTSP
+// camera that does not answer: the good camera
 // keeps sending, every hostile camera's ticks fail with the right warning, the hostile cameras
 // add no more than maxHostileDaemonExtra to the daemon's peak RSS, and no secret appears in
 // its logs, its metrics, /healthz or `config check`.
@@ -165,7 +166,7 @@ func TestHostileCamerasDaemonBinary(t *testing.T) {
 
 	baseline, _, _ := runHostileDaemon(t, exe, lib, e, cam, nil)
 	rss, logs, scraped := runHostileDaemon(t, exe, lib, e, cam, testfixture.HostilePaths)
-	t.Logf("daemon peak RSS: %d MB with the good camera alone, %d MB with %d hostile cameras beside it",
+	t.Logf("daemon peak RSS: %d MB with the good camera alone, %d MB with %d hostile http cameras and a dead RTSP one beside it",
 		baseline>>20, rss>>20, len(testfixture.HostilePaths))
 	if rss > baseline+maxHostileDaemonExtra {
 		t.Errorf("hostile cameras raise the daemon's peak RSS by %d MB, more than %d MB", (rss-baseline)>>20, maxHostileDaemonExtra>>20)
@@ -203,6 +204,13 @@ func runHostileDaemon(t *testing.T, exe, lib string, e *emulator.Emulator, cam *
 		ids = append(ids, id)
 		url := strings.Replace(cam.URL, "http://", "http://admin:"+secretUserinfo+"@", 1) + path + "?user=admin&pwd=" + secretQuery
 		fmt.Fprintf(&cams, "  - {id: %s, type: http, url: %q, password: %q, timeout: 3s, schedule: {period: 2s}}\n", id, url, secretPassword)
+	}
+	if len(paths) > 0 {
+		// An RTSP camera nobody answers, with the same secrets: its errors and up/down logs
+		// go through the redactor too.
+		ids = append(ids, "evil-rtsp")
+		fmt.Fprintf(&cams, "  - {id: evil-rtsp, type: rtsp, url: %q, timeout: 3s, schedule: {period: 2s}}\n",
+			"rtsp://admin:"+secretUserinfo+"@"+testfixture.FreeAddr(t)+"/stream?user=admin&pwd="+secretQuery)
 	}
 	cfg := runConfig(t, testModel(t), cams.String()+"metrics:\n  listen: "+metricsAddr+"\n")
 
