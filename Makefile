@@ -5,6 +5,8 @@ ORT_VERSION  := 1.30.0
 ORT_DIR      := lib/onnxruntime
 ORT_LIB      := $(ORT_DIR)/libonnxruntime.so.1
 MODEL        := models/yolov5n.onnx
+AZURITE_VERSION := 3.37.0
+AZURITE_DIR  := .deps/azurite
 SHARED       ?= ../shared
 GO           ?= go
 # Packages without cgo: tested with the race detector.
@@ -12,18 +14,27 @@ PURE_PKGS    := $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}}' ./int
 
 export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 export EDGECAM_SHARED  := $(abspath $(SHARED))
+# The file-upload tests start Azurite from here; under make a missing one fails them.
+export EDGECAM_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/.bin/azurite-blob
 
-.PHONY: all deps deps-apt deps-ort deps-model deps-npm build test test-short bench run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test test-short bench run emulator fmt vet clean
+
+# The version from git (scripts/version.sh), linked into every binary: `edgecam --version`.
+VERSION      := $(shell scripts/version.sh)
+VERSION_LDFLAGS := -X github.com/edgecam/edgecam/internal/version.Version=$(VERSION)
 
 all: build
 
-deps: deps-apt deps-ort deps-model deps-npm
+deps: deps-apt deps-ort deps-model deps-npm deps-azurite
 
 deps-apt:
 	@scripts/deps-apt.sh
 
 deps-ort:
 	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR)
+
+deps-azurite:
+	@scripts/fetch-azurite.sh $(AZURITE_VERSION) $(AZURITE_DIR)
 
 deps-model:
 	@EDGECAM_SHARED=$(SHARED) scripts/fetch-model.sh $(MODEL)
@@ -33,7 +44,7 @@ deps-npm:
 	@scripts/deps-npm.sh
 
 build: deps-apt deps-ort
-	$(GO) build -o bin/edgecam ./cmd/edgecam
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/edgecam ./cmd/edgecam
 
 vet:
 	$(GO) vet ./...
@@ -64,4 +75,53 @@ run: deps build
 	@scripts/demo.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# ---------------------------------------------------------------------------------------------
+# Packaging (issue 9): make deb [ARCH=arm64], make test-system, make test-arm64.
+# dist/edgecam_<version>_<arch>.deb is built by packaging/ (a separate Go module using nFPM, so
+# the packager stays out of the edgecam binary). ARCH=arm64 cross-builds against an arm64
+# sysroot (.cache/sysroot-arm64, made once by scripts/deps-arm64.sh) with Debian's cross gcc.
+HOST_ARCH    := $(shell dpkg --print-architecture)
+ARCH         ?= $(HOST_ARCH)
+DEB          := dist/edgecam_$(VERSION)_$(ARCH).deb
+PKG_LDFLAGS  := $(VERSION_LDFLAGS) -X github.com/edgecam/edgecam/internal/yolo.InstalledLibDir=/usr/lib/edgecam
+SYSROOT_ARM64 := $(CURDIR)/.cache/sysroot-arm64
+ORT_DIR_arm64 := lib/onnxruntime-arm64
+ORT_DIR_amd64 := lib/onnxruntime-amd64
+ORT_DIR_$(HOST_ARCH) := $(ORT_DIR)
+CROSS_ENV_arm64 := CGO_ENABLED=1 GOOS=linux GOARCH=arm64 \
+	CC="aarch64-linux-gnu-gcc --sysroot=$(SYSROOT_ARM64)" CXX="aarch64-linux-gnu-g++ --sysroot=$(SYSROOT_ARM64)" \
+	PKG_CONFIG_SYSROOT_DIR=$(SYSROOT_ARM64) \
+	PKG_CONFIG_LIBDIR=$(SYSROOT_ARM64)/usr/lib/aarch64-linux-gnu/pkgconfig:$(SYSROOT_ARM64)/usr/share/pkgconfig
+CROSS_ENV_amd64 := CGO_ENABLED=1 GOOS=linux GOARCH=amd64
+
+.PHONY: deb deps-arm64 deps-system test-system test-arm64
+
+deps-arm64:
+	@scripts/deps-arm64.sh $(SYSROOT_ARM64)
+
+deps-system:
+	@scripts/deps-system.sh
+
+ifeq ($(ARCH),$(HOST_ARCH))
+deb: deps-apt
+else
+deb: deps-apt deps-arm64
+endif
+	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR_$(ARCH)) $(ARCH)
+	env $(CROSS_ENV_$(ARCH)) $(GO) build -trimpath -ldflags "-s -w $(PKG_LDFLAGS)" -o dist/build/$(ARCH)/edgecam ./cmd/edgecam
+	cd packaging && $(GO) run . --root .. --arch $(ARCH) --version $(VERSION) --binary ../dist/build/$(ARCH)/edgecam \
+		--ort-lib ../$(ORT_DIR_$(ARCH))/libonnxruntime.so.1 --out ../dist
+	@dpkg-deb --info $(DEB) | sed -n '/Package:/,$$p'
+	@ls -l $(DEB)
+
+# The .deb under real systemd in a fresh bookworm container (see scripts/test-system.sh).
+test-system: deps deps-system build
+	$(MAKE) deb ARCH=$(HOST_ARCH)
+	scripts/test-system.sh dist/edgecam_$(VERSION)_$(HOST_ARCH).deb
+
+# arm64 under qemu-user: the cross-compiled test binaries and the arm64 .deb's binary.
+test-arm64: deps deps-arm64
+	$(MAKE) deb ARCH=arm64
+	env $(CROSS_ENV_arm64) scripts/test-arm64.sh dist/edgecam_$(VERSION)_arm64.deb

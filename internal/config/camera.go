@@ -53,6 +53,13 @@ type Camera struct {
 	// scheme, host and port), RedirectsAny or RedirectsNone.
 	Redirects string `koanf:"redirects"`
 
+	// DeviceKey is this camera's own symmetric key for DPS (its individual enrollment key, or
+	// the key derived from a group key off the device with edgecam provision --derive-key), so
+	// the group enrollment key need not be on the device. DeviceKeyFile reads it from a file
+	// instead; Validate puts the file's key in DeviceKey.
+	DeviceKey     string `koanf:"deviceKey"`
+	DeviceKeyFile string `koanf:"deviceKeyFile"`
+
 	// MaxQueueBytes caps this camera's store-and-forward queue on disk; 0 means an equal share
 	// of state.maxQueueBytes.
 	MaxQueueBytes int64 `koanf:"maxQueueBytes"`
@@ -66,6 +73,8 @@ type Camera struct {
 	Schedule *ScheduleOverride `koanf:"schedule"`
 	// Detection, when set, overrides the global detection settings for this camera.
 	Detection *DetectionOverride `koanf:"detection"`
+	// Upload, when set, overrides the global upload settings for this camera.
+	Upload *UploadOverride `koanf:"upload"`
 
 	// Zones are regions of the frame with their own tally ("<zone>_<label>" keys).
 	Zones []Zone `koanf:"zones"`

@@ -31,6 +31,7 @@ func (c *Config) Redacted() *Config {
 	r.Cameras = make([]Camera, len(c.Cameras))
 	for i, cam := range c.Cameras {
 		cam.Password = maskIfSet(cam.Password)
+		cam.DeviceKey = maskIfSet(cam.DeviceKey)
 		cam.URL = redactURL(cam.URL)
 		cam.Args = append([]string(nil), cam.Args...)
 		cam.Command = redactURL(cam.Command)
@@ -50,6 +51,10 @@ func (c *Config) Redacted() *Config {
 		if cam.Schedule != nil {
 			s := *cam.Schedule
 			cam.Schedule = &s
+		}
+		if cam.Upload != nil {
+			u := *cam.Upload
+			cam.Upload = &u
 		}
 		r.Cameras[i] = cam
 	}

@@ -84,6 +84,7 @@ func (c *Config) check() problems {
 	} else {
 		c.Detection = d
 	}
+	checkUpload(&p, "upload", &c.Upload.Image, &c.Upload.When, &c.Upload.Every, &c.Upload.QueueBytes)
 	cs := c.checkAzure(&p)
 	if c.State.Dir == "" {
 		p.add("state.dir", "empty: set a writable directory for the DPS cache and the store-and-forward queue (default %s)", DefaultStateDir)
@@ -256,8 +257,8 @@ func (c *Config) checkAzure(p *problems) *iothub.ConnectionString {
 			p.add("azure.dps.idScope", "%q is not an ID scope (e.g. 0ne00000000)", d.IDScope)
 		}
 		switch {
-		case d.GroupEnrollmentKey == "" && d.DeviceKey == "":
-			p.add("azure.dps", "no key: set groupEnrollmentKey (an enrollment group's key; each camera's key is derived from it) or deviceKey (one camera's individual enrollment)")
+		case d.GroupEnrollmentKey == "" && d.DeviceKey == "" && !c.camerasHaveKeys():
+			p.add("azure.dps", "no key: set cameras[].deviceKey (each camera's own key: an individual enrollment key, or one derived off the device with edgecam provision --derive-key), groupEnrollmentKey (an enrollment group's key; each camera's key is derived from it) or deviceKey (one camera's individual enrollment)")
 		case d.GroupEnrollmentKey != "" && d.DeviceKey != "":
 			p.add("azure.dps", "both groupEnrollmentKey and deviceKey are set: keep one")
 		case d.GroupEnrollmentKey != "" && !isBase64(d.GroupEnrollmentKey):
@@ -361,11 +362,15 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				seen[norm] = i
 			}
 		}
+		cam.checkKey(p, key, dps)
 		cam.checkKind(p, key)
 		if cam.Schedule != nil {
 			if err := ValidateSchedule(c.CameraSchedule(i)); err != nil {
 				p.addErr(key+".schedule", err)
 			}
+		}
+		if o := cam.Upload; o != nil {
+			checkUpload(p, key+".upload", o.Image, o.When, o.Every, o.QueueBytes)
 		}
 		if o := cam.Detection; o != nil {
 			if o.ScoreThreshold != nil {
@@ -392,6 +397,45 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 			}
 		}
 		checkZones(p, key, cam.Zones, cam.Masks, c.Classes)
+	}
+}
+
+// camerasHaveKeys reports whether every camera has its own DPS key (deviceKey or deviceKeyFile).
+func (c *Config) camerasHaveKeys() bool {
+	for _, cam := range c.Cameras {
+		if cam.DeviceKey == "" && cam.DeviceKeyFile == "" {
+			return false
+		}
+	}
+	return len(c.Cameras) > 0
+}
+
+// checkKey validates the camera's own DPS key and reads deviceKeyFile into DeviceKey.
+func (cam *Camera) checkKey(p *problems, key string, dps bool) {
+	switch {
+	case cam.DeviceKey == "" && cam.DeviceKeyFile == "":
+		return
+	case cam.DeviceKey != "" && cam.DeviceKeyFile != "":
+		p.add(key+".deviceKey", "both deviceKey and deviceKeyFile are set: keep one")
+		return
+	case !dps:
+		p.add(key+".deviceKey", "a camera's own key is for DPS (azure.dps.idScope); with a connection string the key is in the connection string")
+		return
+	}
+	if cam.DeviceKeyFile != "" {
+		b, err := os.ReadFile(cam.DeviceKeyFile)
+		if err != nil {
+			p.add(key+".deviceKeyFile", "%v", err)
+			return
+		}
+		cam.DeviceKey = strings.TrimSpace(string(b))
+		if !isBase64(cam.DeviceKey) {
+			p.add(key+".deviceKeyFile", "%s does not hold a base64 key: put the key alone in the file, as the portal or edgecam provision --derive-key shows it", cam.DeviceKeyFile)
+		}
+		return
+	}
+	if !isBase64(cam.DeviceKey) {
+		p.add(key+".deviceKey", "not valid base64: copy the key exactly as the portal or edgecam provision --derive-key shows it")
 	}
 }
 
@@ -516,5 +560,38 @@ func (cam *Camera) checkKind(p *problems, key string) {
 		}
 	default:
 		p.add(key+".redirects", "%q is not a policy: use same-host (the default), any or none", cam.Redirects)
+	}
+}
+
+// checkUpload checks the upload keys that are set (nil: inherited) and writes image and when in
+// their canonical spelling.
+func checkUpload(p *problems, key string, image, when *string, every *int, queueBytes *int64) {
+	if image != nil {
+		switch strings.ToLower(strings.TrimSpace(*image)) {
+		case "", "off", "none", "false":
+			*image = UploadOff
+		case "frame":
+			*image = UploadFrame
+		case "markedup", "marked-up", "marked_up":
+			*image = UploadMarkedUp
+		default:
+			p.add(key+".image", "%q is not an upload image: use frame (as captured), markedUp (with boxes and labels) or off", *image)
+		}
+	}
+	if when != nil {
+		switch strings.ToLower(strings.TrimSpace(*when)) {
+		case "", "interest":
+			*when = UploadInterest
+		case "always":
+			*when = UploadAlways
+		default:
+			p.add(key+".when", "%q is not an upload condition: use interest (ticks whose tally is sent) or always", *when)
+		}
+	}
+	if every != nil && *every < 1 {
+		p.add(key+".every", "%d: use 1 to upload every qualifying tick, or N for every Nth", *every)
+	}
+	if queueBytes != nil && *queueBytes < 64<<10 {
+		p.add(key+".queueBytes", "%d bytes is too small to hold one image: use at least 65536 (default %d, 64 MiB)", *queueBytes, DefaultUploadQueueBytes)
 	}
 }
