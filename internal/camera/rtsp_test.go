@@ -258,6 +258,7 @@ func detectBus(t *testing.T, det *yolo.Detector, img gocv.Mat) {
 // gives up (FFmpeg socket timeout), leaving nothing behind.
 func TestRTSPStall(t *testing.T) {
 	testfixture.RequireFFmpeg(t)
+	testfixture.RequireFreezable(t)
 	if testing.Short() {
 		t.Skip("RTSP stall test skipped in -short mode")
 	}
@@ -396,6 +397,7 @@ func TestRTSPVariants(t *testing.T) {
 // time and the recovery time.
 func TestRTSPFreezeAndThaw(t *testing.T) {
 	testfixture.RequireFFmpeg(t)
+	testfixture.RequireFreezable(t)
 	if testing.Short() {
 		t.Skip("RTSP tests skipped in -short mode")
 	}
