@@ -362,3 +362,22 @@ func (e *Emulator) RefuseFileUploads(deviceID string, status int) {
 
 // BlobContainerURL is the URL of the container that receives file uploads.
 func (e *Emulator) BlobContainerURL() string { return e.files.containerURL }
+
+// BlobContainerReadURL is the container's URL with a SAS that lists and reads its blobs for d,
+// to look at the uploads: add "&restype=container&comp=list" to list, or put a blob's name after
+// the container's path to read it.
+func (e *Emulator) BlobContainerReadURL(d time.Duration) (string, error) {
+	now := time.Now().UTC()
+	perms := sas.ContainerPermissions{Read: true, List: true}
+	qp, err := sas.BlobSignatureValues{
+		Protocol:      sas.ProtocolHTTPSandHTTP,
+		StartTime:     now.Add(-5 * time.Minute),
+		ExpiryTime:    now.Add(d),
+		Permissions:   perms.String(),
+		ContainerName: e.files.cfg.Container,
+	}.SignWithSharedKey(e.files.cred)
+	if err != nil {
+		return "", err
+	}
+	return e.files.containerURL + "?" + qp.Encode(), nil
+}
