@@ -99,12 +99,15 @@ func newFileService(cfg FileUploadConfig) (*fileService, error) {
 		return nil, fmt.Errorf("blob URL %q: want http(s)://host[:port]/account (Azurite) or https://account.blob.core.windows.net", cfg.BlobURL)
 	}
 	account := strings.Trim(u.Path, "/")
-	hostName := cfg.BlobURL
 	if account == "" {
 		account, _, _ = strings.Cut(u.Hostname(), ".")
-		if u.Scheme == "https" {
-			hostName = u.Host // the real service's form: devices prepend https://
-		}
+	}
+	// Devices build https://{hostName}/{containerName}/{blobName}{sasToken}: for an HTTPS store
+	// hostName is the URL without its scheme (with Azurite's account path, the concatenation still
+	// holds); for plain HTTP (Azurite's default) it keeps the scheme, which edgecam's client honours.
+	hostName := cfg.BlobURL
+	if u.Scheme == "https" {
+		hostName = u.Host + strings.TrimSuffix(u.Path, "/")
 	}
 	if strings.Contains(account, "/") {
 		return nil, fmt.Errorf("blob URL %q: the path must be the account name only", cfg.BlobURL)
