@@ -26,15 +26,7 @@ import (
 // arrive on time, also while storage is down (the images wait on disk and follow once it is up).
 // A camera whose ticks do not qualify uploads nothing.
 func TestUploadsMarkedUpFrames(t *testing.T) {
-	az := testfixture.StartAzurite(t)
-	e, err := emulator.Start(context.Background(), emulator.Config{
-		DPS:        emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
-		FileUpload: emulator.FileUploadConfig{BlobURL: az.AccountURL()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	az, e := startEmulatorWithBlobs(t)
 	cfg := dpsConfig(t, e)
 	cfg.Detection.LabelsOfInterest = []string{"bus"}
 	cfg.Upload = config.Upload{Image: config.UploadMarkedUp, When: config.UploadInterest, Every: 1, QueueBytes: config.DefaultUploadQueueBytes}
@@ -115,15 +107,7 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 // tallies are never sent uploads the frame exactly as the camera gave it, on every other tick,
 // and the metrics count the uploads.
 func TestUploadsEveryOtherRawFrame(t *testing.T) {
-	az := testfixture.StartAzurite(t)
-	e, err := emulator.Start(context.Background(), emulator.Config{
-		DPS:        emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
-		FileUpload: emulator.FileUploadConfig{BlobURL: az.AccountURL()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	az, e := startEmulatorWithBlobs(t)
 	cfg := dpsConfig(t, e)
 	cfg.Detection.LabelsOfInterest = []string{"bus"} // zidane.jpg has none: no tally is sent
 	cam := fileCamera("pitch", photo(t, "zidane.jpg"))
@@ -165,6 +149,22 @@ func TestUploadsEveryOtherRawFrame(t *testing.T) {
 	if want := fmt.Sprintf(`edgecam_uploads_total{camera="pitch"} %d`, len(blobs)); !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("metrics lack %q:\n%s", want, grepLines(rec.Body.String(), "edgecam_upload"))
 	}
+}
+
+// startEmulatorWithBlobs starts Azurite in memory and the emulator (the tests' group enrollment)
+// handing out SAS URIs for it.
+func startEmulatorWithBlobs(t *testing.T) (*testfixture.Azurite, *emulator.Emulator) {
+	t.Helper()
+	az := testfixture.StartAzurite(t)
+	e, err := emulator.Start(context.Background(), emulator.Config{
+		DPS:        emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
+		FileUpload: emulator.FileUploadConfig{BlobURL: az.AccountURL()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return az, e
 }
 
 func grepLines(s, sub string) string {

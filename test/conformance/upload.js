@@ -7,21 +7,11 @@
 // hostName; that is kept. Events go to stdout as JSON lines.
 'use strict';
 
-const https = require('https');
 const { Client } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
 const { BlockBlobClient } = require('@azure/storage-blob');
 
-// The emulator's hub host names carry their port; the SDK passes the host name to https.request
-// as is (real hubs are on 443), so split it off here, as service.js does. Nothing else is changed.
-const request = https.request;
-https.request = function (options, ...rest) {
-  if (options && typeof options.host === 'string' && !options.port) {
-    const m = /^(.*):(\d+)$/.exec(options.host);
-    if (m) options = { ...options, host: m[1], port: Number(m[2]) };
-  }
-  return request.call(this, options, ...rest);
-};
+require('./hostport'); // the emulator's host names carry a port
 
 const env = (name) => {
   const v = process.env[name];
