@@ -19,6 +19,10 @@ export EDGECAM_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/.bin/azurite-blo
 
 .PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test test-short bench run emulator fmt vet clean
 
+# The version from git (scripts/version.sh), linked into every binary: `edgecam --version`.
+VERSION      := $(shell scripts/version.sh)
+VERSION_LDFLAGS := -X github.com/edgecam/edgecam/internal/version.Version=$(VERSION)
+
 all: build
 
 deps: deps-apt deps-ort deps-model deps-npm deps-azurite
@@ -40,7 +44,7 @@ deps-npm:
 	@scripts/deps-npm.sh
 
 build: deps-apt deps-ort
-	$(GO) build -o bin/edgecam ./cmd/edgecam
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/edgecam ./cmd/edgecam
 
 vet:
 	$(GO) vet ./...
@@ -60,9 +64,64 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
 	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
 
+# RTSP source against a 1080p25 H.264 test stream: idle CPU between ticks over a 60 s period
+# (EDGECAM_IDLE_SECONDS), tick-to-frame latency and frame age.
+bench-rtsp: deps
+	$(GO) test -run '^$$' -bench 'RTSPIdle' -benchtime 1x ./internal/camera/
+	$(GO) test -run '^$$' -bench 'RTSPCapture' -benchtime 20x ./internal/camera/
+
 # The README's run command: the local IoT Hub/DPS emulator and the daemon on two demo cameras.
 run: deps build
 	@scripts/demo.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# ---------------------------------------------------------------------------------------------
+# Packaging (issue 9): make deb [ARCH=arm64], make test-system, make test-arm64.
+# dist/edgecam_<version>_<arch>.deb is built by packaging/ (a separate Go module using nFPM, so
+# the packager stays out of the edgecam binary). ARCH=arm64 cross-builds against an arm64
+# sysroot (.cache/sysroot-arm64, made once by scripts/deps-arm64.sh) with Debian's cross gcc.
+HOST_ARCH    := $(shell dpkg --print-architecture)
+ARCH         ?= $(HOST_ARCH)
+DEB          := dist/edgecam_$(VERSION)_$(ARCH).deb
+PKG_LDFLAGS  := $(VERSION_LDFLAGS) -X github.com/edgecam/edgecam/internal/yolo.InstalledLibDir=/usr/lib/edgecam
+SYSROOT_ARM64 := $(CURDIR)/.cache/sysroot-arm64
+ORT_DIR_arm64 := lib/onnxruntime-arm64
+ORT_DIR_amd64 := lib/onnxruntime-amd64
+ORT_DIR_$(HOST_ARCH) := $(ORT_DIR)
+CROSS_ENV_arm64 := CGO_ENABLED=1 GOOS=linux GOARCH=arm64 \
+	CC="aarch64-linux-gnu-gcc --sysroot=$(SYSROOT_ARM64)" CXX="aarch64-linux-gnu-g++ --sysroot=$(SYSROOT_ARM64)" \
+	PKG_CONFIG_SYSROOT_DIR=$(SYSROOT_ARM64) \
+	PKG_CONFIG_LIBDIR=$(SYSROOT_ARM64)/usr/lib/aarch64-linux-gnu/pkgconfig:$(SYSROOT_ARM64)/usr/share/pkgconfig
+CROSS_ENV_amd64 := CGO_ENABLED=1 GOOS=linux GOARCH=amd64
+
+.PHONY: deb deps-arm64 deps-system test-system test-arm64
+
+deps-arm64:
+	@scripts/deps-arm64.sh $(SYSROOT_ARM64)
+
+deps-system:
+	@scripts/deps-system.sh
+
+ifeq ($(ARCH),$(HOST_ARCH))
+deb: deps-apt
+else
+deb: deps-apt deps-arm64
+endif
+	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR_$(ARCH)) $(ARCH)
+	env $(CROSS_ENV_$(ARCH)) $(GO) build -trimpath -ldflags "-s -w $(PKG_LDFLAGS)" -o dist/build/$(ARCH)/edgecam ./cmd/edgecam
+	cd packaging && $(GO) run . --root .. --arch $(ARCH) --version $(VERSION) --binary ../dist/build/$(ARCH)/edgecam \
+		--ort-lib ../$(ORT_DIR_$(ARCH))/libonnxruntime.so.1 --out ../dist
+	@dpkg-deb --info $(DEB) | sed -n '/Package:/,$$p'
+	@ls -l $(DEB)
+
+# The .deb under real systemd in a fresh bookworm container (see scripts/test-system.sh).
+test-system: deps deps-system build
+	$(MAKE) deb ARCH=$(HOST_ARCH)
+	scripts/test-system.sh dist/edgecam_$(VERSION)_$(HOST_ARCH).deb
+
+# arm64 under qemu-user: the cross-compiled test binaries and the arm64 .deb's binary.
+test-arm64: deps deps-arm64
+	$(MAKE) deb ARCH=arm64
+	env $(CROSS_ENV_arm64) scripts/test-arm64.sh dist/edgecam_$(VERSION)_arm64.deb

@@ -224,19 +224,45 @@ func errTooLarge(cameraID, from string, limit int64) error {
 
 // readLimited reads r up to limit bytes; more than limit is an error (errOverLimit). sizeHint,
 // when positive, is the expected size (Content-Length, file size): the buffer is allocated once.
+// Without a hint the data is read in blocks and joined once at the end, so a body that never
+// ends costs limit bytes, not the 2-4x a doubling buffer and its garbage would.
 func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
-	var buf bytes.Buffer
+	r = io.LimitReader(r, limit+1)
 	if sizeHint > 0 && sizeHint <= limit {
+		var buf bytes.Buffer
 		buf.Grow(int(sizeHint) + bytes.MinRead)
+		if _, err := buf.ReadFrom(r); err != nil {
+			return nil, err
+		}
+		if int64(buf.Len()) > limit {
+			return nil, errOverLimit
+		}
+		return buf.Bytes(), nil
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
+	const block = 256 << 10
+	var blocks [][]byte
+	var total int64
+	for {
+		b := make([]byte, block)
+		n, err := io.ReadFull(r, b)
+		if n > 0 {
+			blocks = append(blocks, b[:n])
+			total += int64(n)
+		}
+		if total > limit {
+			return nil, errOverLimit
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if int64(buf.Len()) > limit {
-		return nil, errOverLimit
+	if len(blocks) == 1 {
+		return blocks[0], nil
 	}
-	return buf.Bytes(), nil
+	return bytes.Join(blocks, nil), nil
 }
 
 var errOverLimit = errors.New("over the size limit")

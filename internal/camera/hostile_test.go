@@ -3,6 +3,8 @@ package camera
 import (
 	"bytes"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +153,28 @@ func TestFramePixelLimit(t *testing.T) {
 	if err := CheckFrameSize("c", "rtsp stream", 8000, 6000, 0); err == nil || !strings.Contains(err.Error(), "camera c: rtsp stream: image is 8000x6000 (48 megapixels)") {
 		t.Errorf("CheckFrameSize: %v", err)
 	}
+}
+
+// File and rpi frames are checked against maxPixels from the header too.
+func TestFileAndRPiPixelLimit(t *testing.T) {
+	dir := t.TempDir()
+	bomb := filepath.Join(dir, "bomb.png")
+	if err := os.WriteFile(bomb, testfixture.PNGBomb(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(config.Camera{ID: "f", Type: config.TypeFile, Path: bomb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Capture(testCtx(t))
+	wantErr(t, err, "camera f: "+bomb+": image is 12000x12000 (144 megapixels), more than the limit of 40 megapixels")
+
+	bin := fakePath(t)
+	fakeTool(t, bin, "rpicam-still", "exec /bin/cat "+bomb)
+	src, err = New(config.Camera{ID: "pi", Type: config.TypeRPi, MaxPixels: 1_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Capture(testCtx(t))
+	wantErr(t, err, "camera pi: rpicam-still output: image is 12000x12000 (144 megapixels), more than the limit of 1 megapixels")
 }

@@ -11,6 +11,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/redact"
 	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
@@ -155,7 +156,7 @@ func TestRTSPUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = captureFast(t, src, 10*time.Second)
-	wantErr(t, err, "camera gate", "rtsp stream rtsp://admin:xxxxx@"+addr+"/stream down since", "reconnecting", "cannot open the stream")
+	wantErr(t, err, "camera gate", "rtsp stream "+redact.URL("rtsp://admin:secret@"+addr+"/stream")+" down since", "reconnecting", "cannot open the stream")
 	if strings.Contains(err.Error(), "secret") {
 		t.Errorf("error shows the password: %v", err)
 	}
@@ -360,6 +361,18 @@ func TestRTSPVariants(t *testing.T) {
 		})
 	}
 
+	t.Run("pixel limit", func(t *testing.T) {
+		feed := testfixture.StartRTSPFeed(t, testfixture.FreeAddr(t), h264)
+		defer feed.Stop()
+		src, err := New(config.Camera{ID: "door", Type: config.TypeRTSP, URL: feed.URL("", ""), Timeout: 20 * time.Second, MaxPixels: 800 * 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer Close(src)
+		_, err = src.Capture(testCtx(t))
+		wantErr(t, err, "camera door", "810x1080", "more than the limit of 0.8 megapixels")
+	})
+
 	t.Run("wrong password", func(t *testing.T) {
 		feed := testfixture.StartRTSPFeedWith(t, testfixture.FreeAddr(t), h264, testfixture.RTSPOptions{User: "admin", Pass: "s3cret"})
 		defer feed.Stop()
@@ -435,4 +448,13 @@ func TestRTSPFreezeAndThaw(t *testing.T) {
 		return f.Time.After(thawed)
 	})
 	t.Logf("current frames again %v after the thaw", time.Since(thawed).Round(time.Millisecond))
+}
+
+// TestRTSPBadURL: a URL the RTSP client cannot parse is refused by New without showing the password.
+func TestRTSPBadURL(t *testing.T) {
+	_, err := New(config.Camera{ID: "gate", Type: config.TypeRTSP, URL: "rtsp://admin:hunter2@cam era/x"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "camera gate") {
+		t.Fatalf("bad URL: %v", err)
+	}
+	t.Log(err)
 }

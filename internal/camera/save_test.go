@@ -11,6 +11,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/edgecam/edgecam/internal/atomicfile"
 	"github.com/edgecam/edgecam/internal/imageinfo"
 )
 
@@ -65,8 +66,9 @@ func TestSaveAtomic(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want only frame.jpg (temporary files left behind?)", len(entries))
 	}
-	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("saved file mode %v, %v; want -rw-r--r--", fi.Mode(), err)
+	want := os.FileMode(ImageFileMode) &^ atomicfile.Umask()
+	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != want {
+		t.Errorf("saved file mode %v, %v; want %v (0640 minus the umask)", fi.Mode(), err, want)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -60,12 +61,19 @@ func ForModel(path string, info *onnxmodel.Info, spec onnxmodel.Spec) (Set, erro
 	}
 	if meta := info.Metadata["names"]; meta != "" {
 		names, err := onnxmodel.ParseNames(meta)
-		if err == nil && (n == 0 || len(names) == n) && checkNames(names) == nil {
+		if err == nil && n > 0 && len(names) != n {
+			err = fmt.Errorf("%d names for %d classes", len(names), n)
+		}
+		if err == nil {
+			err = checkNames(names)
+		}
+		if err == nil {
 			if isCOCO(names) {
 				return COCO(), nil
 			}
 			return New(names, "the model's names metadata"), nil
 		}
+		slog.Warn("the model's names metadata is unusable; looking for labels.txt, else default names", "model", path, "err", err)
 	}
 	if set, ok, err := fromFile(filepath.Join(filepath.Dir(path), DirLabelsFile), n); ok || err != nil {
 		return set, err

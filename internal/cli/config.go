@@ -79,6 +79,10 @@ func runConfigCheck(stdout, stderr io.Writer, o *configOptions) error {
 	if cfg.Azure.DPS.Enabled() {
 		conn = "DPS"
 	}
-	fmt.Fprintf(stderr, "edgecam: %s is valid: %d camera(s), %s\n", src, len(cfg.Cameras), conn)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "edgecam: warning: %s\n", w)
+	}
+	fmt.Fprintf(stderr, "edgecam: %s is valid: %d camera(s), %s, model classes: %d from %s\n", src, len(cfg.Cameras), conn,
+		len(cfg.Classes.Names()), cfg.Classes.Source())
 	return nil
 }

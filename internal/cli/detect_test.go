@@ -194,10 +194,10 @@ func TestDetectBadImages(t *testing.T) {
 		0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0, 0x12, 0x34, 0xFF, 0xD9}
 	files := []struct{ path, msg string }{
 		{filepath.Join(dir, "missing.jpg"), "no such file or directory"},
-		{write("empty.jpg", nil), "empty file"},
+		{write("empty.jpg", nil), "empty image (0 bytes)"},
 		{write("truncated.jpg", bus[:len(bus)/2]), "truncated JPEG (no end-of-image marker)"},
-		{write("notes.jpg", []byte("these are my notes, not a photo\n")), "not a JPEG or PNG image"},
-		{write("huge.jpg", huge), "image is 20000x10000 (200 megapixels), more than the 100 megapixel limit"},
+		{write("notes.jpg", []byte("these are my notes, not a photo\n")), "not a JPEG, PNG, BMP or WebP image"},
+		{write("huge.jpg", huge), "image is 20000x10000 (200 megapixels), more than the limit of 100 megapixels"},
 	}
 	args := []string{"--model", testModel(t), "--json", testPhoto(t, "eagle.jpg")}
 	for _, f := range files {

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
 
 // detect --config --camera counts bus.jpg as the camera would (zone, mask, bus filter), says
@@ -106,5 +108,64 @@ cameras:
 	_, errOut, code = detect(t, "--config", cfgFile, testPhoto(t, "bus.jpg"))
 	if code == 0 || !strings.Contains(errOut, "--config and --camera go together") {
 		t.Errorf("no camera: exit %d, %q", code, errOut)
+	}
+}
+
+// `config check` explains every mistake in a zone with its key.
+func TestConfigCheckZoneMistakes(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf(`
+model: {path: %q}
+azure: {connectionString: "HostName=h.azure-devices.net;SharedAccessKeyName=o;SharedAccessKey=c2VjcmV0"}
+state: {dir: %q}
+cameras:
+  - id: bus-stop
+    type: file
+    path: %q
+    zones:
+      - {name: two, polygon: [[0, 0], [1, 1]]}
+      - {name: wide, polygon: [[0, 0], [810, 0], [1, 1]]}
+      - {name: bowtie, polygon: [[0, 0], [1, 1], [1, 0], [0, 1]]}
+      - {name: shelf, polygon: [[0, 0], [1, 0], [1, 1]], labels: [forklift]}
+`, testModel(t), dir, testPhoto(t, "bus.jpg"))
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := runCLI(t, "config", "check", "--config", cfgFile)
+	for _, want := range []string{
+		"cameras[0].zones[0].polygon: has 2 point(s): a zone needs at least 3 [x, y] points",
+		"cameras[0].zones[1].polygon[1]: x = 810 is outside 0..1",
+		"if 810 is a pixel, divide it by the frame width",
+		"cameras[0].zones[2].polygon: crosses itself (edge 1, from point 0, meets edge 3, from point 2",
+		`cameras[0].zones[3].labels: unknown label "forklift"`,
+	} {
+		if err == nil || !strings.Contains(errOut, want) {
+			t.Errorf("config check: %v\n%s\nwant it to contain %q", err, errOut, want)
+		}
+	}
+}
+
+// config check says which classes the labels were checked against.
+func TestConfigCheckSaysTheModelClasses(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "warehouse.onnx")
+	if err := os.WriteFile(model, onnxtest.YOLOv5Model(320, 2, []string{"forklift", "pallet"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf(`
+model: {path: %q}
+detection: {labelsMinimum: [pallet]}
+azure: {connectionString: "HostName=h.azure-devices.net;SharedAccessKeyName=o;SharedAccessKey=c2VjcmV0"}
+state: {dir: %q}
+cameras: [{id: dock, type: file, path: %q}]
+`, model, dir, testPhoto(t, "bus.jpg"))
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := runCLI(t, "config", "check", "--config", cfgFile)
+	if err != nil || !strings.Contains(errOut, "model classes: 2 from the model's names metadata") {
+		t.Errorf("config check: %v\n%s", err, errOut)
 	}
 }

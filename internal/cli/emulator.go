@@ -61,7 +61,11 @@ endpoint (--dps-port). Devices connect with a connection string (--device id=key
 through DPS with the demo group enrollment (--id-scope and --group-key, both with working
 defaults) or an individual enrollment (--enrollment id=key). Every SAS token is checked
 (signature, resource URI, expiry, skn) and the hub's rules are enforced: no QoS 2, one
-connection per device, a device's own topics only.
+connection per device, a device's own topics only, 5 subscriptions, 256 KB messages. Every
+hub and DPS port also serves MQTT over WebSockets at /$iothub/websocket (azure.transport:
+mqtt-ws). Hubs keep persistent sessions: cloud-to-device messages sent while a device with
+CleanSession 0 is away wait for it; a clean-session device gets only those sent after it
+subscribed.
 
 The hubs also serve IoT Hub's file upload over HTTPS on their MQTT port: a device asks for a blob
 SAS URI and gets a real one (a service SAS signed with the account key) for the container

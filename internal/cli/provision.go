@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +28,7 @@ type provisionOptions struct {
 	force, json             bool
 	timeout                 time.Duration
 	configFile, camera      string
+	deriveKey               string
 }
 
 // Environment variables the provision flags fall back to, so keys need not be on the command
@@ -78,6 +80,10 @@ Flags win over the environment.`,
   # the daemon's assignment cache in state.dir/dps (--force to register again)
   edgecam provision --config /etc/edgecam/config.yaml --camera garage
 
+  # a camera's own key, computed off the device from the group key (the group key then stays
+  # on the admin's machine; the camera gets only cameras[].deviceKey)
+  EDGECAM_DPS_GROUP_KEY='...' edgecam provision --derive-key garage
+
   # cache the assignment like the daemon, as JSON
   edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 --state-dir /var/lib/edgecam --json`,
 		Args: cobra.NoArgs,
@@ -100,10 +106,14 @@ Flags win over the environment.`,
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	f.StringVarP(&o.configFile, "config", "c", "", "take the DPS settings from this edgecam configuration (with --camera)")
 	f.StringVar(&o.camera, "camera", "", "the configured camera to register (with --config)")
+	f.StringVar(&o.deriveKey, "derive-key", "", "print the device key of registration `ID` derived from the group key (--group-key or EDGECAM_DPS_GROUP_KEY), without contacting DPS; put it in cameras[].deviceKey so the group key stays off the device")
 	return cmd
 }
 
 func runProvision(cmd *cobra.Command, o *provisionOptions) error {
+	if o.deriveKey != "" {
+		return deriveKey(cmd, o)
+	}
 	if err := provisionFromConfig(cmd, o); err != nil {
 		return err
 	}
@@ -154,6 +164,27 @@ func runProvision(cmd *cobra.Command, o *provisionOptions) error {
 		return err
 	}
 	return printAssignment(cmd, a, o.json)
+}
+
+// deriveKey prints the device key of --derive-key ID: HMAC-SHA256 of the ID under the group key,
+// as DPS computes it for a group enrollment.
+func deriveKey(cmd *cobra.Command, o *provisionOptions) error {
+	groupKey := o.groupKey
+	if !cmd.Flags().Changed("group-key") {
+		groupKey = os.Getenv(provisionEnv["group-key"])
+	}
+	if groupKey == "" {
+		return errors.New("--derive-key needs the group key: --group-key or EDGECAM_DPS_GROUP_KEY (the environment keeps it out of the process list)")
+	}
+	if strings.ToLower(o.deriveKey) != o.deriveKey {
+		return fmt.Errorf("--derive-key %q: a DPS registration ID must be lower case; use %q", o.deriveKey, strings.ToLower(o.deriveKey))
+	}
+	key, err := iothub.DeriveDeviceKey(groupKey, o.deriveKey)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(cmd.OutOrStdout(), key)
+	return err
 }
 
 func printAssignment(cmd *cobra.Command, a iothub.Assignment, asJSON bool) error {
@@ -219,8 +250,20 @@ func provisionFromConfig(cmd *cobra.Command, o *provisionOptions) error {
 	}
 	set("id-scope", &o.idScope, az.DPS.IDScope)
 	set("registration-id", &o.registrationID, o.camera)
-	set("group-key", &o.groupKey, az.DPS.GroupEnrollmentKey)
-	set("device-key", &o.deviceKey, az.DPS.DeviceKey)
+	cam := cfg.Cameras[cfg.CameraIndex(o.camera)]
+	if cam.DeviceKey == "" && cam.DeviceKeyFile != "" {
+		b, err := os.ReadFile(cam.DeviceKeyFile)
+		if err != nil {
+			return fmt.Errorf("cameras[].deviceKeyFile of %q: %w", o.camera, err)
+		}
+		cam.DeviceKey = strings.TrimSpace(string(b))
+	}
+	if cam.DeviceKey != "" {
+		set("device-key", &o.deviceKey, cam.DeviceKey)
+	} else {
+		set("group-key", &o.groupKey, az.DPS.GroupEnrollmentKey)
+		set("device-key", &o.deviceKey, az.DPS.DeviceKey)
+	}
 	set("model-id", &o.modelID, az.ModelID)
 	set("endpoint", &o.endpoint, az.DPS.GlobalEndpoint)
 	set("ca-file", &o.caFile, az.CAFile)

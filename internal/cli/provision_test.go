@@ -137,3 +137,19 @@ func TestProvisionFromConfig(t *testing.T) {
 		t.Errorf("--camera alone: %v", err)
 	}
 }
+
+func TestProvisionDeriveKey(t *testing.T) {
+	// The test vector of the DPS symmetric key attestation doc.
+	t.Setenv("EDGECAM_DPS_GROUP_KEY", "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw==")
+	out, err := provisionCLI(t, "--derive-key", "sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6")
+	if err != nil || out != "Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc=\n" {
+		t.Fatalf("%q %v", out, err)
+	}
+	if _, err := provisionCLI(t, "--derive-key", "Cam1"); err == nil || !strings.Contains(err.Error(), "lower case") {
+		t.Errorf("upper-case registration ID: %v", err)
+	}
+	t.Setenv("EDGECAM_DPS_GROUP_KEY", "")
+	if _, err := provisionCLI(t, "--derive-key", "cam1"); err == nil || !strings.Contains(err.Error(), "needs the group key") {
+		t.Errorf("no group key: %v", err)
+	}
+}

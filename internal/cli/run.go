@@ -61,6 +61,9 @@ gracefully within 10 s: the tick in flight finishes, the queue is kept on disk.`
 			log := slog.Default()
 			log.Info("edgecam starting", "version", version.String(), "model", cfg.Model.Path,
 				"classes", len(det.Classes()), "cameras", len(cfg.Cameras))
+			for _, w := range cfg.Warnings() {
+				log.Warn("configuration", "warning", w)
+			}
 
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/queue"
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 const (
@@ -310,6 +311,7 @@ func buildEdgecam(t *testing.T) (exe, lib string) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
+	testfixture.SkipIfEmulated(t, "runs a built binary, which qemu-user cannot exec without binfmt_misc")
 	root := projectRoot(t)
 	lib = filepath.Join(root, "lib", "onnxruntime", "libonnxruntime.so.1")
 	if _, err := os.Stat(lib); err != nil {

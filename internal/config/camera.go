@@ -11,7 +11,7 @@ type Camera struct {
 	Type string `koanf:"type"`
 
 	// http: snapshot URL with optional Basic/Digest credentials. rtsp: the stream URL
-	// (any FFmpeg-readable URL), credentials may be in the URL.
+	// (rtsp:// or rtsps://, H.264 or H.265 video); credentials in the URL or in Username/Password.
 	URL      string `koanf:"url"`
 	Username string `koanf:"username"`
 	Password string `koanf:"password"`
@@ -52,6 +52,13 @@ type Camera struct {
 	// http: Redirects says which redirects are followed: RedirectsSameHost (default: same
 	// scheme, host and port), RedirectsAny or RedirectsNone.
 	Redirects string `koanf:"redirects"`
+
+	// DeviceKey is this camera's own symmetric key for DPS (its individual enrollment key, or
+	// the key derived from a group key off the device with edgecam provision --derive-key), so
+	// the group enrollment key need not be on the device. DeviceKeyFile reads it from a file
+	// instead; Validate puts the file's key in DeviceKey.
+	DeviceKey     string `koanf:"deviceKey"`
+	DeviceKeyFile string `koanf:"deviceKeyFile"`
 
 	// MaxQueueBytes caps this camera's store-and-forward queue on disk; 0 means an equal share
 	// of state.maxQueueBytes.

@@ -223,7 +223,7 @@ func TestValidation(t *testing.T) {
 		{"dps without scope", common + cam + "\nazure: {dps: {groupEnrollmentKey: " + testGroupKey + "}}",
 			[]string{"azure.dps.idScope: empty: copy the ID scope"}},
 		{"dps without key", common + cam + "\nazure: {dps: {idScope: 0ne00DEMO00}}",
-			[]string{"azure.dps: no key: set groupEnrollmentKey"}},
+			[]string{"azure.dps: no key: set cameras[].deviceKey"}},
 		{"dps two keys", common + cam + "\nazure: {dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + ", deviceKey: " + testDeviceKey + "}}",
 			[]string{"azure.dps: both groupEnrollmentKey and deviceKey are set"}},
 		{"dps key not base64", common + cam + "\nazure: {dps: {idScope: s, groupEnrollmentKey: 'not base64!'}}",
@@ -460,6 +460,8 @@ azure: {connectionString: "HostName=h.azure-devices.net;SharedAccessKeyName=owne
 cameras:
   - {id: a, type: http, url: "http://admin:hunter2@cam/snap.jpg?channel=1&pwd=hunter3", username: admin, password: hunter4}
   - {id: b, type: rtsp, url: "rtsp://u:hunter5@cam:554/s?token=hunter6"}
+  - {id: c, type: rtsp, url: "rtsp://cam:554/user=admin&password=hunter7&channel=1&stream=0.sdp"}
+  - {id: d, type: http, url: "http://cam/videostream.cgi?USER=admin&PWD=hunter8"}
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -553,5 +555,59 @@ func TestValidateDetection(t *testing.T) {
 	}
 	if err := ValidateSchedule(Schedule{Due: -1, Period: 0}); err == nil || !strings.Contains(err.Error(), "due: ") || !strings.Contains(err.Error(), "period: ") {
 		t.Fatalf("ValidateSchedule = %v", err)
+	}
+}
+
+func TestWarningsCAFileForARemoteHub(t *testing.T) {
+	c := Default()
+	c.Azure.CAFile = "/etc/edgecam/ca.pem"
+	c.Azure.DPS.GlobalEndpoint = "127.0.0.1:8882"
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("emulator on loopback: %v", w)
+	}
+	c.Azure.DPS.GlobalEndpoint = DefaultGlobalEndpoint
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "azure.caFile") || !strings.Contains(w[0], DefaultGlobalEndpoint) {
+		t.Errorf("CA file with Azure's DPS: %v", w)
+	}
+	c.Azure.ConnectionString = "HostName=localhost:8883;DeviceId=cam1;SharedAccessKey=" + testDeviceKey
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("connection string to localhost: %v", w)
+	}
+}
+
+func TestCameraDeviceKeys(t *testing.T) {
+	f := newFixture(t)
+	keyFile := filepath.Join(f.dir, "cam2.key")
+	if err := os.WriteFile(keyFile, []byte(testDeviceKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// No group key on the device: every camera has its own key.
+	cfg, err := f.load(t, "model: {path: MODEL}\nstate: {dir: DIR}\nazure: {dps: {idScope: 0ne00DEMO00}}\n"+
+		"cameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '"+testDeviceKey+"'}, {id: cam2, type: file, path: IMAGE, deviceKeyFile: "+keyFile+"}]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cameras[1].DeviceKey != testDeviceKey {
+		t.Errorf("deviceKeyFile not read: %q", cfg.Cameras[1].DeviceKey)
+	}
+	if r := cfg.Redacted(); r.Cameras[0].DeviceKey != Mask || r.Cameras[1].DeviceKey != Mask {
+		t.Errorf("camera keys not masked: %+v", r.Cameras)
+	}
+	for name, c := range map[string]struct{ yaml, want string }{
+		"one camera without a key": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "'}, {id: cam2, type: file, path: IMAGE}]",
+			"azure.dps: no key: set cameras[].deviceKey"},
+		"both": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "', deviceKeyFile: " + keyFile + "}]",
+			"cameras[0].deviceKey: both deviceKey and deviceKeyFile are set"},
+		"not base64": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: 'not a key'}]",
+			"cameras[0].deviceKey: not valid base64"},
+		"missing file": {"azure: {dps: {idScope: 0ne00DEMO00}}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKeyFile: DIR/nope.key}]",
+			"cameras[0].deviceKeyFile:"},
+		"connection string": {"azure: {connectionString: 'HostName=h;SharedAccessKeyName=p;SharedAccessKey=" + testDeviceKey + "'}\ncameras: [{id: cam1, type: file, path: IMAGE, deviceKey: '" + testDeviceKey + "'}]",
+			"cameras[0].deviceKey: a camera's own key is for DPS"},
+	} {
+		_, err := f.load(t, "model: {path: MODEL}\nstate: {dir: DIR}\n"+c.yaml)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
 	}
 }

@@ -39,3 +39,46 @@ func TestFiltersText(t *testing.T) {
 		}
 	}
 }
+
+// Filters can be set from the environment, globally and per camera, like any other key:
+// EDGECAM_DETECTION__FILTERS__<LABEL>__MINSCORE.
+func TestFiltersFromEnvironment(t *testing.T) {
+	f := newFixture(t)
+	cfg, err := f.load(t, baseYAML+"detection:\n  filters: {bus: {minScore: 0.6}}\n",
+		"EDGECAM_DETECTION__FILTERS__BUS__MAXAREA=0.5",
+		"EDGECAM_DETECTION__FILTERS__PERSON__MIN_AREA=0.01",
+		"EDGECAM_CAMERAS__CAM1__DETECTION__FILTERS__CAR__MINSCORE=0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Filter{"bus": {MinScore: 0.6, MaxArea: 0.5}, "person": {MinArea: 0.01}}
+	if !maps.Equal(cfg.Detection.Filters, want) {
+		t.Errorf("global filters = %v, want %v", cfg.Detection.Filters, want)
+	}
+	want["car"] = Filter{MinScore: 0.3}
+	if got := cfg.CameraDetection(0).Filters; !maps.Equal(got, want) {
+		t.Errorf("camera filters = %v, want %v", got, want)
+	}
+	_, err = f.load(t, baseYAML, "EDGECAM_DETECTION__FILTERS__BUSS__MINSCORE=0.5")
+	if err == nil || !strings.Contains(err.Error(), `detection.filters.buss: unknown label "buss" (did you mean "bus"?)`) {
+		t.Errorf("unknown label from the environment: %v", err)
+	}
+}
+
+// FuzzParseFilters feeds the text IoT Central may send: never a panic, and whatever is accepted
+// reads back the same from its formatted form.
+func FuzzParseFilters(f *testing.F) {
+	f.Add("bus: minScore=0.6; person: minArea=0.01, maxArea=0.5")
+	f.Add("traffic_light:;;")
+	f.Add("bus: minScore=NaN")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseFilters(classes.COCO(), s)
+		if err != nil {
+			return
+		}
+		again, err := ParseFilters(classes.COCO(), FormatFilters(got))
+		if err != nil || !maps.Equal(got, again) {
+			t.Fatalf("%q -> %q -> %v, %v", s, FormatFilters(got), again, err)
+		}
+	})
+}

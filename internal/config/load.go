@@ -341,6 +341,14 @@ func envKey(name, value string) (string, any) {
 func resolve(s *schema, segs []string) (string, bool) {
 	var path []string
 	for _, seg := range segs {
+		if s.values != nil { // a mapping of names (labels) to structs: the segment is the name
+			if seg == "" || strings.Contains(seg, ".") {
+				return "", false
+			}
+			path = append(path, strings.ToLower(seg))
+			s = s.values
+			continue
+		}
 		c := s.child(seg, true)
 		if c == nil {
 			return "", false

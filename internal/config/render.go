@@ -31,6 +31,7 @@ func (c *Config) Redacted() *Config {
 	r.Cameras = make([]Camera, len(c.Cameras))
 	for i, cam := range c.Cameras {
 		cam.Password = maskIfSet(cam.Password)
+		cam.DeviceKey = maskIfSet(cam.DeviceKey)
 		cam.URL = redactURL(cam.URL)
 		cam.Args = append([]string(nil), cam.Args...)
 		cam.Command = redactURL(cam.Command)

@@ -257,8 +257,8 @@ func (c *Config) checkAzure(p *problems) *iothub.ConnectionString {
 			p.add("azure.dps.idScope", "%q is not an ID scope (e.g. 0ne00000000)", d.IDScope)
 		}
 		switch {
-		case d.GroupEnrollmentKey == "" && d.DeviceKey == "":
-			p.add("azure.dps", "no key: set groupEnrollmentKey (an enrollment group's key; each camera's key is derived from it) or deviceKey (one camera's individual enrollment)")
+		case d.GroupEnrollmentKey == "" && d.DeviceKey == "" && !c.camerasHaveKeys():
+			p.add("azure.dps", "no key: set cameras[].deviceKey (each camera's own key: an individual enrollment key, or one derived off the device with edgecam provision --derive-key), groupEnrollmentKey (an enrollment group's key; each camera's key is derived from it) or deviceKey (one camera's individual enrollment)")
 		case d.GroupEnrollmentKey != "" && d.DeviceKey != "":
 			p.add("azure.dps", "both groupEnrollmentKey and deviceKey are set: keep one")
 		case d.GroupEnrollmentKey != "" && !isBase64(d.GroupEnrollmentKey):
@@ -362,6 +362,7 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				seen[norm] = i
 			}
 		}
+		cam.checkKey(p, key, dps)
 		cam.checkKind(p, key)
 		if cam.Schedule != nil {
 			if err := ValidateSchedule(c.CameraSchedule(i)); err != nil {
@@ -396,6 +397,45 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 			}
 		}
 		checkZones(p, key, cam.Zones, cam.Masks, c.Classes)
+	}
+}
+
+// camerasHaveKeys reports whether every camera has its own DPS key (deviceKey or deviceKeyFile).
+func (c *Config) camerasHaveKeys() bool {
+	for _, cam := range c.Cameras {
+		if cam.DeviceKey == "" && cam.DeviceKeyFile == "" {
+			return false
+		}
+	}
+	return len(c.Cameras) > 0
+}
+
+// checkKey validates the camera's own DPS key and reads deviceKeyFile into DeviceKey.
+func (cam *Camera) checkKey(p *problems, key string, dps bool) {
+	switch {
+	case cam.DeviceKey == "" && cam.DeviceKeyFile == "":
+		return
+	case cam.DeviceKey != "" && cam.DeviceKeyFile != "":
+		p.add(key+".deviceKey", "both deviceKey and deviceKeyFile are set: keep one")
+		return
+	case !dps:
+		p.add(key+".deviceKey", "a camera's own key is for DPS (azure.dps.idScope); with a connection string the key is in the connection string")
+		return
+	}
+	if cam.DeviceKeyFile != "" {
+		b, err := os.ReadFile(cam.DeviceKeyFile)
+		if err != nil {
+			p.add(key+".deviceKeyFile", "%v", err)
+			return
+		}
+		cam.DeviceKey = strings.TrimSpace(string(b))
+		if !isBase64(cam.DeviceKey) {
+			p.add(key+".deviceKeyFile", "%s does not hold a base64 key: put the key alone in the file, as the portal or edgecam provision --derive-key shows it", cam.DeviceKeyFile)
+		}
+		return
+	}
+	if !isBase64(cam.DeviceKey) {
+		p.add(key+".deviceKey", "not valid base64: copy the key exactly as the portal or edgecam provision --derive-key shows it")
 	}
 }
 

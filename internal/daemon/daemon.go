@@ -65,13 +65,14 @@ func Run(ctx context.Context, opts Options) error {
 	log := opts.Logger
 
 	var workers []*worker
+	budgets := queueBudgets(cfg)
 	closeAll := func() {
 		for _, w := range workers {
 			w.close()
 		}
 	}
 	for i, cam := range cfg.Cameras {
-		w, err := newWorker(cfg, i, opts)
+		w, err := newWorker(cfg, i, opts, budgets[i])
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("camera %q: %w", cam.ID, err)
@@ -88,9 +89,10 @@ func Run(ctx context.Context, opts Options) error {
 	var wg sync.WaitGroup
 	// Connections first: DPS registrations of all cameras run concurrently.
 	for _, w := range workers {
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); w.link.run(runCtx) }()
 		go func() { defer wg.Done(); w.forward(runCtx) }()
+		go func() { defer wg.Done(); w.inbox.run(runCtx, w.resyncTwin) }()
 		if w.spool != nil {
 			wg.Add(1)
 			go func() { defer wg.Done(); w.runUploads(runCtx) }()
@@ -193,5 +195,26 @@ func queueDir(stateDir, cameraID string) string {
 // openSource is camera.New; a variable so tests can count opened sources.
 var openSource = camera.New
 
-// openQueue is queue.Open.
-var openQueue = queue.Open
+// openQueue is queue.OpenWith.
+var openQueue = queue.OpenWith
+
+// queueBudgets splits state.maxQueueBytes between the cameras: a camera's own maxQueueBytes, or
+// an equal share of what those leave (at least config.MinQueueBytes each).
+func queueBudgets(cfg *config.Config) []int64 {
+	out := make([]int64, len(cfg.Cameras))
+	left, shared := cfg.State.MaxQueueBytes, 0
+	for i, c := range cfg.Cameras {
+		if c.MaxQueueBytes > 0 {
+			out[i] = c.MaxQueueBytes
+			left -= c.MaxQueueBytes
+		} else {
+			shared++
+		}
+	}
+	for i := range out {
+		if out[i] == 0 {
+			out[i] = max(left/int64(max(shared, 1)), config.MinQueueBytes)
+		}
+	}
+	return out
+}

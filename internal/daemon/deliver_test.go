@@ -235,8 +235,9 @@ func TestFailingCameraSkipsOnlyItsTicks(t *testing.T) {
 		t.Errorf("broken camera sent %d messages, first %s", len(got), got[0].Body)
 	}
 	for _, r := range lr.find(warnings("broken")) {
-		if msg := r.String(); !strings.Contains(msg, "detection failed") {
-			t.Errorf("broken camera's warning does not say detection failed: %s", msg)
+		// The truncated frame is refused at capture, from its header, before any decode.
+		if msg := r.String(); !strings.Contains(msg, "capture failed") || !strings.Contains(msg, "truncated JPEG") {
+			t.Errorf("broken camera's warning does not say the capture found a truncated JPEG: %s", msg)
 		}
 	}
 	if ticked := lr.find(func(r logRecord) bool { return r.Msg == "tick" && r.Attrs["camera"] == "broken" }); len(ticked) != 0 {

@@ -69,6 +69,7 @@ func (w *worker) forward(ctx context.Context) {
 		}
 		w.metrics.Sends.WithLabelValues(w.cam.ID).Inc()
 		w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
+		w.metrics.QueueBytes.WithLabelValues(w.cam.ID).Set(float64(w.queue.Bytes()))
 	}
 }
 

@@ -171,7 +171,12 @@ func (l *link) dial(ctx context.Context, forceRegister bool) (*iothub.Client, er
 			opts.C2D = nil
 		}
 	} else {
-		key := az.DPS.DeviceKey
+		// The camera's own key first (no group key on the device), then the one individual
+		// enrollment's, else derived from the group key.
+		key := l.cam.DeviceKey
+		if key == "" {
+			key = az.DPS.DeviceKey
+		}
 		if key == "" {
 			k, err := iothub.DeriveDeviceKey(az.DPS.GroupEnrollmentKey, l.cam.ID)
 			if err != nil {

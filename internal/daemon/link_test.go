@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/emulator"
+	"github.com/edgecam/edgecam/internal/iothub"
 )
 
 // A camera provisioned through DPS whose hub disappears registers again after
@@ -73,5 +74,86 @@ func TestQueuedOfflineCommandDeliveredAfterReconnect(t *testing.T) {
 		return r.Msg == "queued command done" && r.Attrs["name"] == "ImageTimerStop" && fmt.Sprint(r.Attrs["status"]) == "200"
 	}); err != nil {
 		t.Fatalf("the command queued while offline was not run after the reconnect: %v", err)
+	}
+}
+
+// A camera with its own key (derived off the device with provision --derive-key): no group key
+// in the configuration, and DPS still admits it through the group enrollment.
+func TestCameraWithItsOwnDeviceKey(t *testing.T) {
+	e := startEmulator(t)
+	cfg := dpsConfig(t, e)
+	key, err := iothub.DeriveDeviceKey(groupKey, "own-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Azure.DPS.GroupEnrollmentKey = ""
+	cam := fileCamera("own-key", photo(t, "bus.jpg"))
+	cam.DeviceKey = key
+	cfg.Cameras = []config.Camera{cam}
+	startDaemon(t, cfg, discardLogger(), nil)
+	if _, err := e.WaitTelemetry(waitCtx(t), 1, emulator.FromDevice("own-key")); err != nil {
+		t.Fatal(err)
+	}
+	if regs := e.Registrations(); len(regs) != 1 || regs[0].Enrollment != groupName {
+		t.Fatalf("registrations %+v", regs)
+	}
+}
+
+// A connection string with ModuleId: the camera runs as a module identity, which gets direct
+// methods and the twin but no cloud-to-device subscription (the hub refuses modules one).
+func TestCameraAsModuleIdentity(t *testing.T) {
+	const key = "bW9kdWxlLWlkZW50aXR5LWtleS1mb3ItdGhlLWRhZW1vbi10ZXN0"
+	e, err := emulator.Start(context.Background(), emulator.Config{
+		Devices: []emulator.Device{{ID: "gateway", ModuleID: "edgecam", Key: key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	cs, err := e.ConnectionString("gateway/edgecam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(t, e)
+	cfg.Azure.ConnectionString = cs
+	cfg.Cameras = []config.Camera{fileCamera("gateway", photo(t, "bus.jpg"))}
+	startDaemon(t, cfg, discardLogger(), nil)
+	ctx := waitCtx(t)
+	if _, err := e.WaitTelemetry(ctx, 1, emulator.FromDevice("gateway/edgecam")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitSubscribed(ctx, "gateway/edgecam", "$iothub/methods/POST/#"); err != nil {
+		t.Fatal(err)
+	}
+	status, body, err := e.InvokeMethod(ctx, "gateway/edgecam", "ImageTimerStop", nil)
+	if err != nil || status != 200 {
+		t.Fatalf("command on the module: %d %s %v", status, body, err)
+	}
+	if _, err := e.WaitTwin(ctx, "gateway/edgecam", func(tw emulator.Twin) bool { return tw.Reported["CameraKind"] == "file" }); err != nil {
+		t.Fatal(err)
+	}
+	if refused := e.Refusals(); len(refused) != 0 {
+		t.Errorf("refusals %+v", refused)
+	}
+}
+
+// azure.transport: mqtt-ws takes DPS and the hub over WebSockets.
+func TestCameraOverWebSockets(t *testing.T) {
+	e := startEmulator(t)
+	cfg := dpsConfig(t, e)
+	cfg.Azure.Transport = "mqtt-ws"
+	cfg.Cameras = []config.Camera{fileCamera("ws-cam", photo(t, "bus.jpg"))}
+	startDaemon(t, cfg, discardLogger(), nil)
+	ctx := waitCtx(t)
+	if _, err := e.WaitTelemetry(ctx, 1, emulator.FromDevice("ws-cam")); err != nil {
+		t.Fatal(err)
+	}
+	if regs := e.Registrations(); len(regs) != 1 || !regs[0].WebSocket {
+		t.Errorf("registrations %+v, want one over WebSockets", regs)
+	}
+	for _, c := range e.Connections() {
+		if !c.WebSocket {
+			t.Errorf("hub connection over plain MQTT: %+v", c)
+		}
 	}
 }

@@ -40,7 +40,7 @@ func TestFullQueueDropsOldestAndCountsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The 6th tick is logged before its tally is queued; the 5th has been queued by then.
-	if got := testutil.ToFloat64(m.QueueDropped.WithLabelValues("bus-stop")); got < 3 {
+	if got := testutil.ToFloat64(m.QueueDropped.WithLabelValues("bus-stop", "full")); got < 3 {
 		t.Errorf("queue dropped counter = %v after 5 tallies into a queue of 2", got)
 	}
 	if got := testutil.ToFloat64(m.QueueDepth.WithLabelValues("bus-stop")); got != 2 {
@@ -49,7 +49,7 @@ func TestFullQueueDropsOldestAndCountsIt(t *testing.T) {
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
-	for _, want := range []string{`edgecam_queue_dropped_total{camera="bus-stop"}`, `edgecam_captures_total{camera="bus-stop"}`,
+	for _, want := range []string{`edgecam_queue_dropped_total{camera="bus-stop",reason="full"}`, `edgecam_queue_bytes{camera="bus-stop"} 8192`, `edgecam_captures_total{camera="bus-stop"}`,
 		`edgecam_detections_total{camera="bus-stop",label="person"}`, `edgecam_queue_depth{camera="bus-stop"} 2`, `edgecam_camera_up{camera="bus-stop"} 1`, `edgecam_camera_frame_age_seconds{camera="bus-stop"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

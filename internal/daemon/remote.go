@@ -41,6 +41,7 @@ func (w *worker) setHandlers(o *iothub.Options) {
 	o.Methods = w.method
 	o.Desired = w.desiredPatch
 	o.C2D = w.c2d
+	w.limitCloud(o) // bounded sizes, rates and queues: see inbox.go
 }
 
 // onConnect runs after every (re)connect, in its own goroutine: deliver what queued up while
@@ -64,6 +65,14 @@ func (w *worker) onConnect(c *iothub.Client) {
 		if err := json.Unmarshal(twin.Desired, &desired); err != nil {
 			w.log.Warn("device twin has unreadable desired properties", "err", err)
 		} else {
+			// A refused property the cloud no longer sets goes back to the device's own value (203).
+			w.mu.Lock()
+			for name := range w.refused {
+				if _, ok := desired[name]; !ok {
+					delete(w.refused, name)
+				}
+			}
+			w.mu.Unlock()
 			w.applyDesired(ctx, c, desired, twin.DesiredVersion)
 		}
 	}

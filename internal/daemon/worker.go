@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/atomicfile"
 	"github.com/edgecam/edgecam/internal/camera"
 	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/config"
@@ -27,6 +28,7 @@ type worker struct {
 	det     Detector
 	queue   *queue.Queue
 	link    *link
+	inbox   *inbox // cloud work: bounded, one goroutine
 	timer   *schedule.Timer
 	log     *slog.Logger
 	metrics *metrics.Metrics
@@ -63,24 +65,24 @@ type worker struct {
 	uploadTicks int    // qualifying ticks so far, for upload.every
 	uploadJPEG  []byte // the image of this tick to upload, nil for none
 
-	dropped   uint64          // queue.Dropped() already counted in the metrics
-	life      context.Context // ends when the daemon stops (for work not tied to a request)
-	tickStart atomic.Int64    // unix nanos of the tick in flight, 0 when idle
-	lastFrame atomic.Int64    // unix nanos of the last captured frame's time, 0 before the first
-	captureOK atomic.Bool     // the last capture succeeded
+	dropped   map[queue.DropReason]uint64 // queue drops already counted in the metrics
+	life      context.Context             // ends when the daemon stops (for work not tied to a request)
+	tickStart atomic.Int64                // unix nanos of the tick in flight, 0 when idle
+	lastFrame atomic.Int64                // unix nanos of the last captured frame's time, 0 before the first
+	captureOK atomic.Bool                 // the last capture succeeded
 	wake      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
 
-func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
+func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*worker, error) {
 	cam := cfg.Cameras[i]
 	src, err := openSource(cam)
 	if err != nil {
 		return nil, err
 	}
 	log := opts.Logger.With("camera", cam.ID)
-	q, err := openQueue(queueDir(cfg.State.Dir, cam.ID), opts.QueueSize, log)
+	q, err := openQueue(queueDir(cfg.State.Dir, cam.ID), queue.Options{MaxEntries: opts.QueueSize, MaxBytes: queueBytes, Logger: log})
 	if err != nil {
 		camera.Close(src)
 		return nil, fmt.Errorf("store-and-forward queue: %w", err)
@@ -88,8 +90,18 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	w := &worker{
 		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
 		wake: make(chan struct{}, 1), life: context.Background(), body: map[string]int{},
-		refused: map[string]bool{},
+		refused: map[string]bool{}, dropped: map[queue.DropReason]uint64{}, inbox: newInbox(),
 	}
+	// Temporary files a crash left beside the files this camera writes go now, before they
+	// can pile up across crashes.
+	for _, p := range []string{cam.ImageFile, cam.MarkedUpFile, settingsPath(cfg.State.Dir, cam.ID)} {
+		if p != "" {
+			if n := atomicfile.CleanTemps(p); n > 0 {
+				log.Info("removed temporary files left by a crash", "file", p, "removed", n)
+			}
+		}
+	}
+	w.countDrops()
 	w.captureT = captureTimeout(cam)
 	w.safeNames = cfg.Azure.ModelID != ""
 	w.classes = cfg.Classes
@@ -124,7 +136,6 @@ func newWorker(cfg *config.Config, i int, opts Options) (*worker, error) {
 	w.link = newLink(cfg, cam, log, w.onConnect)
 	w.link.handlers = w.setHandlers
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
-	opts.Metrics.QueueDepth.WithLabelValues(cam.ID).Set(float64(q.Len()))
 	opts.Metrics.CameraStatus(cam.ID, w.status)
 	return w, nil
 }
@@ -223,17 +234,26 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	if err := w.queue.Push(queue.Item{Time: capturedAt, Body: w.enc.Encode(body)}); err != nil {
 		return false, fmt.Errorf("could not queue the tally: %w", err)
 	}
-	w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
-	if d := w.queue.Dropped(); d > w.dropped {
-		// The queue logged a warning for each; the counter makes them visible to monitoring.
-		w.metrics.QueueDropped.WithLabelValues(w.cam.ID).Add(float64(d - w.dropped))
-		w.dropped = d
-	}
+	w.countDrops()
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
 	return true, nil
+}
+
+// countDrops brings the queue metrics up to date: depth, bytes and the items dropped since the
+// last call, by reason (the queue logged a warning for each; the counter makes them visible to
+// monitoring).
+func (w *worker) countDrops() {
+	w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
+	w.metrics.QueueBytes.WithLabelValues(w.cam.ID).Set(float64(w.queue.Bytes()))
+	for _, r := range queue.DropReasons {
+		if d := w.queue.DroppedBy(r); d > w.dropped[r] {
+			w.metrics.QueueDropped.WithLabelValues(w.cam.ID, string(r)).Add(float64(d - w.dropped[r]))
+			w.dropped[r] = d
+		}
+	}
 }
 
 // markUp draws the kept detections (and zones, masks) on a copy of the frame, keeps it in

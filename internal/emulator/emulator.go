@@ -5,9 +5,13 @@
 // One emulator serves several linked "hubs" (each its own TLS listener and host name, such as
 // "127.0.0.1:41234") and a DPS endpoint. It checks every CONNECT's username and SAS token,
 // enforces the hub rules a client can break (no QoS 2, one connection per device, own topics
-// only), records telemetry, keeps device twins, invokes direct methods, sends desired-property
-// patches and cloud-to-device messages, registers devices through DPS (individual and group
-// enrollments; hashed, evenly weighted or custom-webhook allocation) and injects faults.
+// only, 5 subscriptions, 256 KB messages counting properties), records telemetry, keeps device
+// twins, invokes direct methods, sends desired-property patches and cloud-to-device messages
+// (kept for persistent sessions only, as the hub does over MQTT), registers devices through DPS
+// (individual and group enrollments; hashed, evenly weighted or custom-webhook allocation) and
+// injects faults. Hubs and DPS serve MQTT and MQTT over WebSockets on the same port; an HTTPS
+// listener serves the IoT Hub service API (twins, direct methods) and C2D over HTTPS, and
+// other parts of the emulator mount their handlers on it (Handle).
 //
 // Everything a test needs to observe has a copy accessor and a Wait method that blocks until a
 // condition holds or the context ends, so tests never sleep.
@@ -51,6 +55,10 @@ const (
 	// MaxSubscriptions is how many topic filters a device may hold; further SUBSCRIBEs are
 	// refused (SUBACK 0x80).
 	MaxSubscriptions = 5
+	// MaxC2D is the cloud-to-device message size limit (body), MaxC2DQueue how many messages a
+	// device's queue holds, as in IoT Hub.
+	MaxC2D      = 64 * 1024
+	MaxC2DQueue = 50
 )
 
 const (
@@ -377,17 +385,17 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}()
 
-	ca, err := loadOrCreateCA(e.stateDir)
-	if err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
-	}
-	e.caPEM = ca.certPEM
-	e.caFile = filepath.Join(e.stateDir, caCertFile)
 	names := append([]string{}, cfg.ExtraNames...)
 	for _, h := range e.cfg.Hubs {
 		names = append(names, hostOf(h.Listen, h.Host))
 	}
 	names = append(names, hostOf(e.cfg.DPS.Listen, e.cfg.DPS.Host), hostOf(e.cfg.Service.Listen, e.cfg.Service.Host))
+	ca, err := loadOrCreateCA(e.stateDir, names)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	e.caPEM = ca.certPEM
+	e.caFile = filepath.Join(e.stateDir, caCertFile)
 	cert, err := ca.serverCert(names)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)

@@ -680,6 +680,14 @@ func (e *Emulator) SendC2D(deviceID string, body []byte, props map[string]string
 		e.mu.Unlock()
 		return fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
 	}
+	if len(body) > MaxC2D {
+		e.mu.Unlock()
+		return fmt.Errorf("emulator: C2D message of %d bytes: IoT Hub accepts at most 64 KB", len(body))
+	}
+	if strings.Contains(deviceID, "/") {
+		e.mu.Unlock()
+		return fmt.Errorf("emulator: %q is a module: modules get no cloud-to-device messages", deviceID)
+	}
 	bag := make([]string, 0, len(props)+2)
 	for k, v := range props {
 		if strings.HasPrefix(k, "$") || strings.HasPrefix(strings.ToLower(k), "iothub-") {
@@ -702,6 +710,9 @@ func (e *Emulator) SendC2D(deviceID string, body []byte, props map[string]string
 	case d.cleanSession:
 		e.mu.Unlock()
 		return fmt.Errorf("%w: device %q has a clean session and is not subscribed to cloud-to-device messages", ErrNotDelivered, deviceID)
+	case len(d.c2d) >= MaxC2DQueue:
+		e.mu.Unlock()
+		return fmt.Errorf("%w: device %q has %d messages queued, the most IoT Hub keeps (403004 DeviceMaximumQueueDepthExceeded)", ErrNotDelivered, deviceID, MaxC2DQueue)
 	default:
 		d.c2d = append(d.c2d, m)
 		e.broadcastLocked()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -510,5 +511,21 @@ func TestOversizedTelemetryClosesConnection(t *testing.T) {
 	msgs := e.Telemetry()
 	if len(msgs) != 1 || len(msgs[0].Body) != MaxTelemetry {
 		t.Errorf("%d messages recorded, want only the one at the limit", len(msgs))
+	}
+}
+
+func TestCloudToDeviceLimits(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}, {ID: "cam1", ModuleID: "m", Key: testKey}}})
+	for i := range MaxC2DQueue {
+		noErr(t, e.SendC2D("cam1", []byte(strconv.Itoa(i)), nil))
+	}
+	if err := e.SendC2D("cam1", []byte("one too many"), nil); !errors.Is(err, ErrNotDelivered) {
+		t.Errorf("message %d: %v, want ErrNotDelivered", MaxC2DQueue+1, err)
+	}
+	if err := e.SendC2D("cam1", make([]byte, MaxC2D+1), nil); err == nil {
+		t.Error("C2D message over 64 KB accepted")
+	}
+	if err := e.SendC2D("cam1/m", []byte("x"), nil); err == nil {
+		t.Error("C2D message to a module accepted")
 	}
 }

@@ -293,6 +293,12 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	}
 	s := &session{lost: make(chan struct{}), expires: exp, issued: now}
 	set := c.settings
+	if c.opts.CAFile != "" {
+		// Read the CA file again: the emulator renews its short-lived CA at restart.
+		if tc, err := tlsConfig(set.tls.ServerName, c.opts.CAFile); err == nil {
+			set.tls = tc
+		}
+	}
 	set.password = tok
 	set.cleanup = &c.wg
 	// A resumed session can deliver messages before the SUBSCRIBE below completes; paho hands

@@ -11,8 +11,15 @@
 // Direct methods, desired-property patches and cloud-to-device messages reach the handlers in
 // Options; GetTwin and UpdateReported read and patch the twin.
 //
+// The hub connection uses a persistent session (CleanSession 0, as the official SDKs do), so
+// cloud-to-device messages sent while the device was away arrive on reconnect, possibly before
+// the client subscribed again: paho hands those to the same handler. Options.Transport picks
+// MQTT on 8883 or MQTT over WebSockets on 443; a module identity (ModuleID) gets methods and
+// the twin, not cloud-to-device messages.
+//
 // When the hub refuses the credentials (ErrNotAuthorized, from Dial or later from Client.Err),
-// a device provisioned through DPS registers again (RegisterCached with force).
+// or stays unreachable (ErrUnreachable, with Options.UnreachableAfter), a device provisioned
+// through DPS registers again (RegisterCached with force).
 //
 // Keys never appear in errors or logs: ConnectionString, Options and DPSOptions mask them in
 // String and LogValue.

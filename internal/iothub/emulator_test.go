@@ -889,3 +889,15 @@ func TestWebSocketTransport(t *testing.T) {
 		t.Error("amqp accepted as a transport")
 	}
 }
+
+func TestRegisterDisabledIsRecognisable(t *testing.T) {
+	e := startEmulator(t, emulator.Config{DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: groupKey}}}})
+	e.FailNextRegistration(emulator.FailDisabled)
+	_, err := iothub.Register(testCtx(t), iothub.DPSOptions{
+		GlobalEndpoint: e.DPSHost(), IDScope: e.IDScope(), RegistrationID: "blocked", GroupKey: groupKey,
+		CAFile: e.CAFile(), Logger: quietLogger(),
+	})
+	if !errors.Is(err, iothub.ErrRegistrationDisabled) {
+		t.Fatalf("disabled registration: %v, want ErrRegistrationDisabled", err)
+	}
+}

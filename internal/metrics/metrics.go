@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
 // Metrics is the set of per-camera counters and gauges the daemon updates.
@@ -27,7 +28,9 @@ type Metrics struct {
 	Sends         *prometheus.CounterVec
 	SendErrors    *prometheus.CounterVec
 	QueueDepth    *prometheus.GaugeVec
+	QueueBytes    *prometheus.GaugeVec
 	QueueDropped  *prometheus.CounterVec
+	CloudDropped  *prometheus.CounterVec
 	DetectSeconds prometheus.Histogram
 
 	up uploadMetrics // registered on first use (upload.go)
@@ -70,9 +73,17 @@ func New() *Metrics {
 		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "edgecam_queue_depth", Help: "Tallies waiting in the store-and-forward queue, per camera.",
 		}, []string{"camera"}),
-		QueueDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "edgecam_queue_dropped_total", Help: "Oldest tallies dropped because the queue was full, per camera.",
+		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "edgecam_queue_bytes", Help: "Disk space of the store-and-forward queue (4 KiB blocks), per camera.",
 		}, []string{"camera"}),
+		QueueDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_queue_dropped_total",
+			Help: "Oldest tallies dropped, per camera and reason: full (queue items or maxQueueBytes), disk_full (ENOSPC: dropped to make room for the newest), corrupt (unreadable item).",
+		}, []string{"camera", "reason"}),
+		CloudDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecam_cloud_messages_dropped_total",
+			Help: "Messages from the cloud refused, per camera, kind (method, desired, c2d) and reason (too_large, rate, busy, queue_full).",
+		}, []string{"camera", "kind", "reason"}),
 		DetectSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "edgecam_detect_seconds",
 			Help:    "Detector latency (decode, letterbox, inference, post-processing) per frame.",
@@ -84,7 +95,7 @@ func New() *Metrics {
 		now:      time.Now,
 	}
 	m.reg.MustRegister(m.Captures, m.CaptureErrors, m.Detections, m.Sends, m.SendErrors, m.QueueDepth,
-		m.QueueDropped, m.DetectSeconds, cameraCollector{m}, collectors.NewGoCollector(),
+		m.QueueBytes, m.QueueDropped, m.CloudDropped, m.DetectSeconds, cameraCollector{m}, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -181,14 +192,37 @@ func (m *Metrics) Handler() http.Handler {
 	return mux
 }
 
+// Limits of the metrics listener: a scraper sends one small GET and reads a few kilobytes, so
+// anything slower or bigger is a stuck or hostile client, and it must not hold connections,
+// goroutines or memory the daemon needs.
+const (
+	MaxConns          = 16
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 60 * time.Second
+	MaxHeaderBytes    = 16 << 10
+)
+
 // Serve listens on addr and serves Handler until ctx ends. It returns once listening, with the
-// bound address (useful with port 0), or the listen error.
+// bound address (useful with port 0), or the listen error. At most MaxConns connections are
+// served at once (more wait in the kernel's backlog), each within the timeouts above.
 func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics.listen %q: %w", addr, err)
 	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	addrOut := ln.Addr()
+	ln = netutil.LimitListener(ln, MaxConns)
+	srv := &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -200,6 +234,6 @@ func (m *Metrics) Serve(ctx context.Context, addr string, log *slog.Logger) (net
 			log.Error("metrics listener stopped", "err", err)
 		}
 	}()
-	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
-	return ln.Addr(), nil
+	log.Info("metrics listening", "addr", addrOut.String(), "paths", "/metrics /healthz", "maxConns", MaxConns)
+	return addrOut, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,5 +59,45 @@ func TestHealthAndMetricsOverHTTP(t *testing.T) {
 	}
 	if _, err := m.Serve(ctx, "127.0.0.1:bad", slog.Default()); err == nil || !strings.Contains(err.Error(), "metrics.listen") {
 		t.Fatalf("bad listen address: %v", err)
+	}
+}
+
+// Clients that connect and send nothing (or stall) cannot hold the listener: at most MaxConns
+// are served at once, and each is closed after ReadHeaderTimeout, so a scrape gets through.
+func TestListenerLimits(t *testing.T) {
+	m := New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, err := m.Serve(ctx, "127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idle []net.Conn
+	for range MaxConns + 4 {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	start := time.Now()
+	client := &http.Client{Timeout: ReadHeaderTimeout + 10*time.Second}
+	resp, err := client.Get("http://" + addr.String() + "/healthz")
+	if err != nil {
+		t.Fatalf("scrape while %d idle connections are open: %v", len(idle), err)
+	}
+	resp.Body.Close()
+	t.Logf("scrape answered after %v", time.Since(start).Round(time.Millisecond))
+	// The server closed the idle connections it had accepted.
+	closed := 0
+	for _, c := range idle[:MaxConns] {
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+			closed++
+		}
+	}
+	if closed == 0 {
+		t.Error("no idle connection was closed by the server")
 	}
 }

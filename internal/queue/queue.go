@@ -3,8 +3,10 @@
 //
 // Each item is written to a temporary file, synced and renamed into place, so a crash leaves
 // either the whole item or none of it. An item whose file is truncated or corrupt (a failing SD
-// card) is skipped with a warning, never a crash. The queue is bounded: when it is full the
-// oldest item is dropped, with a warning, and counted.
+// card) is skipped with a warning, never a crash. The queue is bounded in items and, with
+// Options.MaxBytes, in bytes on disk: when it is full the oldest items are dropped, with a
+// warning, and counted by reason. When the disk itself is full (ENOSPC) the oldest items are
+// dropped to make room for the new one, so the newest data survives a full SD card.
 package queue
 
 import (
@@ -37,19 +39,52 @@ type Item struct {
 	Seq uint64
 }
 
+// Options bound a queue. MaxEntries is required; MaxBytes is optional.
+type Options struct {
+	// MaxEntries is the most items kept (at least 1).
+	MaxEntries int
+	// MaxBytes, when positive, is the most bytes the items may take on disk, each counted as
+	// its file size rounded up to whole 4 KiB blocks (what it really costs on ext4/FAT).
+	MaxBytes int64
+	// Logger receives the warnings; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DropReason says why items were dropped.
+type DropReason string
+
+// Why an item is dropped.
+const (
+	DropFull     DropReason = "full"      // MaxEntries or MaxBytes reached
+	DropDiskFull DropReason = "disk_full" // the file system had no room (ENOSPC, EDQUOT)
+	DropCorrupt  DropReason = "corrupt"   // the item could not be read back intact
+)
+
+// DropReasons lists every DropReason, for metrics.
+var DropReasons = []DropReason{DropFull, DropDiskFull, DropCorrupt}
+
+// blockSize is the unit items are counted in against MaxBytes.
+const blockSize = 4096
+
+// maxDiskFullDrops bounds the old items one Push drops when the disk is full.
+const maxDiskFullDrops = 4
+
 // Queue is a bounded on-disk FIFO. It is safe for concurrent use; the intended use is one
 // producer (Push) and one sender (Peek, deliver, Ack).
 type Queue struct {
-	dir  string
-	max  int
-	log  *slog.Logger
-	lock *os.File
+	dir      string
+	max      int
+	maxBytes int64
+	log      *slog.Logger
+	lock     *os.File
 
 	mu      sync.Mutex
 	seqs    []uint64 // queued items, oldest first
+	sizes   []int64  // their sizes on disk, as counted against maxBytes
+	bytes   int64    // sum of sizes
 	next    uint64
 	peeked  uint64 // seq returned by the last Peek, 0 for none
-	dropped uint64
+	dropped map[DropReason]uint64
 	closed  bool
 	ready   chan struct{}
 }
@@ -71,8 +106,17 @@ var (
 // directory is locked against a second edgecam process. Stale temporary files from a crash are
 // removed, and corrupt items are removed with a warning. logger may be nil (slog.Default()).
 func Open(dir string, maxEntries int, logger *slog.Logger) (*Queue, error) {
+	return OpenWith(dir, Options{MaxEntries: maxEntries, Logger: logger})
+}
+
+// OpenWith is Open with every bound as an option (a byte budget too).
+func OpenWith(dir string, opts Options) (*Queue, error) {
+	maxEntries, logger := opts.MaxEntries, opts.Logger
 	if maxEntries <= 0 {
 		return nil, fmt.Errorf("queue %s: maxEntries %d must be at least 1", dir, maxEntries)
+	}
+	if opts.MaxBytes < 0 {
+		return nil, fmt.Errorf("queue %s: maxBytes %d is negative", dir, opts.MaxBytes)
 	}
 	if logger == nil {
 		logger = slog.Default()
@@ -88,13 +132,14 @@ func Open(dir string, maxEntries int, logger *slog.Logger) (*Queue, error) {
 		lock.Close()
 		return nil, fmt.Errorf("queue %s is in use by another process (%v): run one edgecam per state.dir", dir, err)
 	}
-	q := &Queue{dir: dir, max: maxEntries, log: logger.With("queue", dir), lock: lock, next: 1, ready: make(chan struct{}, 1)}
+	q := &Queue{dir: dir, max: maxEntries, maxBytes: opts.MaxBytes, log: logger.With("queue", dir), lock: lock, next: 1,
+		ready: make(chan struct{}, 1), dropped: map[DropReason]uint64{}}
 	if err := q.scan(); err != nil {
 		lock.Close()
 		return nil, err
 	}
-	for len(q.seqs) > q.max {
-		q.dropOldest()
+	for len(q.seqs) > q.max || q.overBytes(0) {
+		q.dropOldest(DropFull)
 	}
 	if len(q.seqs) > 0 {
 		q.log.Info("queued telemetry found", "items", len(q.seqs))
@@ -125,6 +170,7 @@ func (q *Queue) scan() error {
 				if !isIOError(err) {
 					q.log.Warn("removing a corrupt queue item", "file", name, "err", err)
 					_ = os.Remove(q.path(seq))
+					q.dropped[DropCorrupt]++
 					continue
 				}
 				// A read error (a flaky SD card at boot) is not corruption: keep the item;
@@ -136,7 +182,24 @@ func (q *Queue) scan() error {
 		}
 	}
 	slices.Sort(q.seqs)
+	q.sizes = make([]int64, len(q.seqs))
+	for i, seq := range q.seqs {
+		var size int64
+		if fi, err := os.Stat(q.path(seq)); err == nil {
+			size = fi.Size()
+		}
+		q.sizes[i] = diskSize(size)
+		q.bytes += q.sizes[i]
+	}
 	return nil
+}
+
+// diskSize is n bytes rounded up to whole blocks.
+func diskSize(n int64) int64 { return (n + blockSize - 1) / blockSize * blockSize }
+
+// overBytes reports whether adding an item of size bytes would exceed the byte budget.
+func (q *Queue) overBytes(size int64) bool {
+	return q.maxBytes > 0 && len(q.seqs) > 0 && q.bytes+size > q.maxBytes
 }
 
 func (q *Queue) path(seq uint64) string {
@@ -198,20 +261,37 @@ func (q *Queue) Push(it Item) error {
 	if err != nil {
 		return fmt.Errorf("queue: encode item: %w", err)
 	}
+	size := diskSize(int64(len(data)))
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return ErrClosed
 	}
+	if q.maxBytes > 0 && size > q.maxBytes {
+		return fmt.Errorf("queue: item of %d bytes is larger than the queue's budget of %d bytes", len(data), q.maxBytes)
+	}
+	// Room first, so the budget holds at every moment, even across a crash.
+	for len(q.seqs) >= q.max || q.overBytes(size) {
+		q.dropOldest(DropFull)
+	}
 	seq := q.next
-	if err := writeFileSync(q.path(seq), data); err != nil {
-		return fmt.Errorf("queue: %w", err)
+	for attempt := 0; ; attempt++ {
+		err := writeFile(q.path(seq), data)
+		if err == nil {
+			break
+		}
+		// A few old items free room for a new one; when more do not, something else fills
+		// the disk and dropping the whole queue would not help.
+		if !isDiskFull(err) || len(q.seqs) == 0 || attempt == maxDiskFullDrops {
+			return fmt.Errorf("queue: %w", err)
+		}
+		// The disk is full: the oldest tallies make room for the newest.
+		q.dropOldest(DropDiskFull)
 	}
 	q.next++
-	for len(q.seqs) >= q.max {
-		q.dropOldest()
-	}
 	q.seqs = append(q.seqs, seq)
+	q.sizes = append(q.sizes, size)
+	q.bytes += size
 	select {
 	case q.ready <- struct{}{}:
 	default:
@@ -219,15 +299,34 @@ func (q *Queue) Push(it Item) error {
 	return nil
 }
 
-// dropOldest removes the oldest item because the queue is full. q.mu must be held.
-func (q *Queue) dropOldest() {
+// isDiskFull reports a write that failed for want of space.
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// writeFile is writeFileSync; a variable so a test can fill the disk.
+var writeFile = writeFileSync
+
+// removeOldest forgets the oldest item and deletes its file. q.mu must be held.
+func (q *Queue) removeOldest() uint64 {
 	seq := q.seqs[0]
-	q.seqs = q.seqs[1:]
-	q.dropped++
+	q.bytes -= q.sizes[0]
+	q.seqs, q.sizes = q.seqs[1:], q.sizes[1:]
 	if err := os.Remove(q.path(seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		q.log.Warn("cannot remove a dropped queue item", "seq", seq, "err", err)
+		q.log.Warn("cannot remove a queue item", "seq", seq, "err", err)
 	}
-	q.log.Warn("queue full: dropped the oldest telemetry", "seq", seq, "max", q.max, "dropped_total", q.dropped)
+	return seq
+}
+
+// dropOldest removes the oldest item because the queue (or the disk) is full. q.mu must be held.
+func (q *Queue) dropOldest(reason DropReason) {
+	seq := q.removeOldest()
+	q.dropped[reason]++
+	msg := "queue full: dropped the oldest telemetry"
+	if reason == DropDiskFull {
+		msg = "disk full: dropped the oldest telemetry to make room for the newest"
+	}
+	q.log.Warn(msg, "seq", seq, "maxItems", q.max, "maxBytes", q.maxBytes, "droppedTotal", q.dropped[reason])
 }
 
 // writeFileSync writes data to path atomically and durably: temp file, fsync, rename, fsync dir.
@@ -282,8 +381,8 @@ func (q *Queue) Peek() (it Item, ok bool, err error) {
 			return Item{}, false, fmt.Errorf("queue: %w", err)
 		}
 		q.log.Warn("skipping a corrupt queue item", "seq", seq, "err", err)
-		q.seqs = q.seqs[1:]
-		_ = os.Remove(q.path(seq))
+		q.removeOldest()
+		q.dropped[DropCorrupt]++
 	}
 	q.peeked = 0
 	return Item{}, false, nil
@@ -313,7 +412,8 @@ func (q *Queue) Ack() error {
 		return nil // the peeked item was dropped; the oldest now was never delivered
 	}
 	q.peeked = 0
-	q.seqs = q.seqs[1:]
+	q.bytes -= q.sizes[0]
+	q.seqs, q.sizes = q.seqs[1:], q.sizes[1:]
 	if err := os.Remove(q.path(seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("queue: %w", err)
 	}
@@ -327,11 +427,25 @@ func (q *Queue) Len() int {
 	return len(q.seqs)
 }
 
-// Dropped returns how many items were dropped because the queue was full, since Open.
+// Bytes returns the disk space the queued items take, as counted against Options.MaxBytes.
+func (q *Queue) Bytes() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
+}
+
+// Dropped returns how many items were dropped because the queue or the disk was full, since Open.
 func (q *Queue) Dropped() uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.dropped
+	return q.dropped[DropFull] + q.dropped[DropDiskFull]
+}
+
+// DroppedBy returns how many items were dropped for reason since Open.
+func (q *Queue) DroppedBy(reason DropReason) uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped[reason]
 }
 
 // Ready returns a channel that receives after a Push (and at Open when items are queued), so a

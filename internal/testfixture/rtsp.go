@@ -314,6 +314,8 @@ type ClipOptions struct {
 	FPS     int
 	GOP     int // frames from one key frame to the next
 	Seconds int
+	// Bitrate, e.g. "4M", encodes at a constant bit rate like a camera instead of constant quality.
+	Bitrate string
 }
 
 // MakeClip encodes a short H.264 clip (MPEG-4 part 2 if libx264 is missing) of a still photo,
@@ -340,7 +342,10 @@ func MakeClipWith(t testing.TB, o ClipOptions) string {
 	var codec []string
 	switch o.Codec {
 	case "", "h264":
-		codec = []string{"-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-bf", "0"}
+		codec = []string{"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0"}
+		if o.Bitrate == "" {
+			codec = append(codec, "-crf", "18")
+		}
 		if o.Photo != "" {
 			codec = append(codec, "-tune", "stillimage")
 		}
@@ -366,7 +371,11 @@ func MakeClipWith(t testing.TB, o ClipOptions) string {
 	defer cancel()
 	args := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin"}, input...)
 	args = append(args, "-t", strconv.Itoa(o.Seconds), "-pix_fmt", "yuv420p", "-g", strconv.Itoa(o.GOP))
-	args = append(append(args, codec...), clip)
+	args = append(args, codec...)
+	if o.Bitrate != "" {
+		args = append(args, "-b:v", o.Bitrate, "-maxrate", o.Bitrate, "-bufsize", o.Bitrate)
+	}
+	args = append(args, clip)
 	out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("make test clip: %v\n%s", err, out)

@@ -118,10 +118,10 @@ func TestDetectEncodedErrors(t *testing.T) {
 		data []byte
 		err  string
 	}{
-		"empty":        {nil, "empty file"},
-		"text":         {[]byte("GET / HTTP/1.1\r\nHost: camera\r\n\r\n"), "not a JPEG or PNG image"},
+		"empty":        {nil, "empty image (0 bytes)"},
+		"text":         {[]byte("GET / HTTP/1.1\r\nHost: camera\r\n\r\n"), "not a JPEG, PNG, BMP or WebP image"},
 		"truncated":    {bus[:len(bus)*2/3], "truncated JPEG (no end-of-image marker)"},
-		"huge jpeg":    {jpegHeaderOnly(20000, 10000), "image is 20000x10000 (200 megapixels), more than the 100 megapixel limit"},
+		"huge jpeg":    {jpegHeaderOnly(20000, 10000), "image is 20000x10000 (200 megapixels), more than the limit of 100 megapixels"},
 		"huge png":     {pngHeaderOnly(100000, 100000), "image is 100000x100000 (10000 megapixels)"},
 		"corrupt body": {jpegHeaderOnly(64, 64), "cannot decode image"},
 	} {
