@@ -18,6 +18,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/imageinfo"
+	"github.com/edgecam/edgecam/internal/redact"
 )
 
 const (
@@ -27,11 +29,11 @@ const (
 	// rtspMinFrameAge is the smallest default maxFrameAge: the default is this or 3 frame
 	// intervals, whichever is larger.
 	rtspMinFrameAge = 2 * time.Second
-	// rtspHandshakeTimeout bounds each RTSP request (OPTIONS, DESCRIBE, SETUP, PLAY): a server
-	// that accepts the connection but does not answer (a frozen camera) is given up on.
-	rtspHandshakeTimeout = 5 * time.Second
-	// rtspReadTimeout is the RTSP library's own timeout for a silent connection during play;
-	// edgecam's watchdog (maxFrameAge) is normally much faster.
+	// rtspHandshakeTimeout bounds connecting and the RTSP requests up to PLAY: a server that
+	// accepts the connection but does not answer (a frozen camera) is given up on.
+	rtspHandshakeTimeout = 10 * time.Second
+	// rtspReadTimeout is the RTSP library's own timeout for an answer and for a silent
+	// connection during play; edgecam's watchdog (maxFrameAge) is normally much faster.
 	rtspReadTimeout = 30 * time.Second
 	// Reopen backoff after a failure: doubles from min to max, back to min after a session
 	// that delivered frames. The max is short so a thawed or restarted camera is back within
@@ -40,9 +42,6 @@ const (
 	rtspBackoffMax = 4 * time.Second
 	// rtspWatchdogTick is how often the watchdog looks at the time of the last packet.
 	rtspWatchdogTick = 250 * time.Millisecond
-	// rtspMaxPixels refuses a stream whose SPS announces bigger frames before anything is
-	// decoded (40 megapixels, the default frame limit of the other camera kinds).
-	rtspMaxPixels = 40_000_000
 	// rtspUDPBuffer is the UDP receive buffer asked for.
 	rtspUDPBuffer = 4 << 20
 )
@@ -61,6 +60,7 @@ type rtspSource struct {
 	timeout   time.Duration
 	maxAge    time.Duration // configured maxFrameAge; 0 = automatic
 	maxBytes  int64
+	maxPixels int64
 
 	mu        sync.Mutex
 	gop       gop
@@ -90,17 +90,14 @@ func newRTSP(c config.Camera) (*rtspSource, error) {
 		return nil, fmt.Errorf("camera %s: type rtsp needs url (the stream URL, e.g. rtsp://user:password@host:554/stream)", c.ID)
 	}
 	raw := c.URL
-	shown := "the configured URL"
-	if pu, err := url.Parse(raw); err == nil {
-		if pu.User == nil && c.Username != "" {
-			pu.User = url.UserPassword(c.Username, c.Password)
-			raw = pu.String()
-		}
-		shown = pu.Redacted()
+	if pu, err := url.Parse(raw); err == nil && pu.User == nil && c.Username != "" {
+		pu.User = url.UserPassword(c.Username, c.Password)
+		raw = pu.String()
 	}
+	shown := redact.URL(raw)
 	u, err := base.ParseURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("camera %s: url %s: %v (want rtsp://host:port/path)", c.ID, shown, err)
+		return nil, fmt.Errorf("camera %s: url %s: %s (want rtsp://host:port/path)", c.ID, shown, redact.Text(err.Error()))
 	}
 	if c.MaxFrameAge < 0 {
 		return nil, fmt.Errorf("camera %s: maxFrameAge %v is negative", c.ID, c.MaxFrameAge)
@@ -125,6 +122,7 @@ func newRTSP(c config.Camera) (*rtspSource, error) {
 		timeout:   timeoutOr(c, rtspDefaultTimeout),
 		maxAge:    c.MaxFrameAge,
 		maxBytes:  maxBytes(c),
+		maxPixels: MaxPixels(c),
 		dec:       dec,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -165,7 +163,7 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: the newest frame is %v old, more than maxFrameAge %v (received %s): the stream stalled, reconnecting",
 					s.id, s.shownURL, age.Round(100*time.Millisecond), limit, at.Format(time.TimeOnly))
 			}
-			if err := checkPixels(s.gop.width, s.gop.height, rtspMaxPixels); err != nil {
+			if err := imageinfo.CheckPixels(s.gop.width, s.gop.height, s.maxPixels); err != nil {
 				s.mu.Unlock()
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v", s.id, s.shownURL, err)
 			}
@@ -267,7 +265,7 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 	c := &gortsplib.Client{
 		Scheme:       s.u.Scheme,
 		Host:         s.u.Host,
-		ReadTimeout:  rtspHandshakeTimeout,
+		ReadTimeout:  rtspReadTimeout,
 		WriteTimeout: rtspHandshakeTimeout,
 		// Room for a key frame's burst of packets over UDP (the kernel caps it at rmem_max).
 		UDPReadBufferSize: rtspUDPBuffer,
@@ -285,16 +283,21 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 	s.lastPacket.Store(start.UnixNano())
 	s.lost.Store(0)
 
-	// The handshake blocks; Close (or the session budget) aborts it by closing the client.
+	// The handshake blocks; Close or its time budget aborts it by closing the client.
 	handshook := make(chan struct{})
-	aborted := make(chan bool, 1) // true: by Close
+	aborted := make(chan string, 1) // "": not aborted
 	go func() {
+		t := time.NewTimer(rtspHandshakeTimeout)
+		defer t.Stop()
 		select {
 		case <-handshook:
-			aborted <- false
+			aborted <- ""
 		case <-s.stop:
 			c.Close()
-			aborted <- true
+			aborted <- "closed"
+		case <-t.C:
+			c.Close()
+			aborted <- "timeout"
 		}
 	}()
 	var g *gopWriter
@@ -303,9 +306,12 @@ func (s *rtspSource) session() (err error, delivered, stopped bool) {
 		g, err = s.setup(c)
 	}
 	close(handshook)
-	if <-aborted {
+	switch <-aborted {
+	case "closed":
 		c.Close()
 		return nil, false, true
+	case "timeout":
+		err = fmt.Errorf("no answer within %v (the camera accepts connections but does not respond)", rtspHandshakeTimeout)
 	}
 	if err != nil {
 		c.Close()
@@ -407,8 +413,6 @@ func (s *rtspSource) setup(c *gortsplib.Client) (*gopWriter, error) {
 		}
 		g.add(au, now)
 	})
-	// Control and keep-alive requests of a playing session may take this long.
-	c.ReadTimeout = rtspReadTimeout
 	if _, err := c.Play(nil); err != nil {
 		return nil, fmt.Errorf("play: %w", err)
 	}
@@ -421,12 +425,12 @@ func openError(err error) error {
 	if errors.As(err, &bad) {
 		switch bad.Code {
 		case base.StatusUnauthorized:
-			return fmt.Errorf("cannot open the stream: %w (wrong user or password?)", err)
+			return fmt.Errorf("cannot open the stream: %v (wrong user or password?)", err)
 		case base.StatusNotFound:
-			return fmt.Errorf("cannot open the stream: %w (wrong path in the URL?)", err)
+			return fmt.Errorf("cannot open the stream: %v (wrong path in the URL?)", err)
 		}
 	}
-	return fmt.Errorf("cannot open the stream: %w", err)
+	return fmt.Errorf("cannot open the stream: %s", redact.Text(err.Error()))
 }
 
 func describeMedias(desc *description.Session) string {
@@ -470,14 +474,3 @@ func (s *rtspSource) wakeLocked() {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// checkPixels refuses a frame size over limit pixels before it is decoded.
-func checkPixels(w, h int, limit int64) error {
-	if w <= 0 || h <= 0 {
-		return fmt.Errorf("the stream's parameter sets give no frame size (%dx%d)", w, h)
-	}
-	if int64(w)*int64(h) > limit {
-		return fmt.Errorf("frames are %dx%d, more than the limit of %d pixels", w, h, limit)
-	}
-	return nil
-}

@@ -47,7 +47,8 @@ Camera types:
          --width, --height, --arg, --command
   http   snapshot URL with Basic or Digest authentication: --url, --username, --password,
          --auth, --redirects
-  rtsp   RTSP (or any FFmpeg-readable) stream: --url (credentials may be in the URL)
+  rtsp   H.264 or H.265 RTSP stream: --url (credentials in the URL or --username, --password),
+         --transport tcp|udp|auto
   file   an image file: --path`,
 		Example: `  edgecam capture --config edgecam.yaml --camera garage --out frame.jpg
   edgecam capture --type http --url http://192.168.1.64/ISAPI/Streaming/channels/101/picture \
@@ -68,8 +69,9 @@ Camera types:
 	f.StringVar(&o.cameraID, "camera", "", "`ID` of the configured camera (needed when the configuration has several)")
 	f.StringVar(&o.cam.Type, "type", "", "camera type: rpi, http, rtsp or file")
 	f.StringVar(&o.cam.URL, "url", "", "http: snapshot URL; rtsp: stream URL")
-	f.StringVar(&o.cam.Username, "username", "", "http: user name")
-	f.StringVar(&o.cam.Password, "password", "", "http: password (or $"+envCameraPassword+")")
+	f.StringVar(&o.cam.Username, "username", "", "http, rtsp: user name")
+	f.StringVar(&o.cam.Password, "password", "", "http, rtsp: password (or $"+envCameraPassword+")")
+	f.StringVar(&o.cam.Transport, "transport", "", "rtsp: tcp (default), udp or auto")
 	f.StringVar(&o.cam.Path, "path", "", "file: image file to read")
 	f.IntVar(&o.cam.Rotation, "rotation", 0, "rpi: rotation, 0 or 180")
 	f.IntVar(&o.cam.Width, "width", 0, "rpi: frame width (0 = camera default)")
@@ -164,6 +166,7 @@ func captureCamera(o *captureOptions, flags *pflag.FlagSet) (config.Camera, erro
 	set("max-pixels", func() { cam.MaxPixels = o.cam.MaxPixels })
 	set("auth", func() { cam.Auth = o.cam.Auth })
 	set("redirects", func() { cam.Redirects = o.cam.Redirects })
+	set("transport", func() { cam.Transport = strings.ToLower(o.cam.Transport) })
 	if !flags.Changed("password") {
 		if pw, ok := os.LookupEnv(envCameraPassword); ok {
 			cam.Password = pw

@@ -42,6 +42,9 @@ type emulatorOptions struct {
 	delay       time.Duration
 	retryAfter  time.Duration
 	names       []string
+	blobURL     string
+	blobKey     string
+	container   string
 }
 
 func newEmulatorCmd() *cobra.Command {
@@ -63,6 +66,12 @@ hub and DPS port also serves MQTT over WebSockets at /$iothub/websocket (azure.t
 mqtt-ws). Hubs keep persistent sessions: cloud-to-device messages sent while a device with
 CleanSession 0 is away wait for it; a clean-session device gets only those sent after it
 subscribed.
+
+The hubs also serve IoT Hub's file upload over HTTPS on their MQTT port: a device asks for a blob
+SAS URI and gets a real one (a service SAS signed with the account key) for the container
+--blob-container of the blob store --blob-url, by default Azurite's development account on
+127.0.0.1:10000 (start it with: azurite-blob --inMemoryPersistence). Uploaded images appear
+there as <device>/<time>.jpg.
 
 The TLS certificates come from a CA the emulator generates once and keeps in --state-dir;
 point the device's ca_file (or --ca-file) at the ca.pem printed on start.
@@ -120,6 +129,9 @@ on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
 	f.DurationVar(&o.delay, "dps-delay", 0, "least time between a registration request and its assignment")
 	f.DurationVar(&o.retryAfter, "retry-after", time.Second, "retry-after sent with DPS 202 and 429 answers (whole seconds)")
 	f.StringSliceVar(&o.names, "san", nil, "extra host names or IP addresses for the server certificate")
+	f.StringVar(&o.blobURL, "blob-url", emulator.DefaultBlobURL, "blob service URL with the account, for file upload: Azurite's (path style) or https://ACCOUNT.blob.core.windows.net")
+	f.StringVar(&o.blobKey, "blob-key", emulator.DefaultBlobKey, "the storage account key (base64) that signs the blob SAS URIs (default: Azurite's well-known development key)")
+	f.StringVar(&o.container, "blob-container", emulator.DefaultBlobContainer, "container receiving file uploads (created when missing)")
 	return cmd
 }
 
@@ -169,6 +181,7 @@ func (o *emulatorOptions) config(stdout io.Writer) (emulator.Config, []string, e
 		ExtraNames:      names,
 		TelemetryOutput: stdout,
 		TelemetryLimit:  10000,
+		FileUpload:      emulator.FileUploadConfig{BlobURL: o.blobURL, BlobKey: o.blobKey, Container: o.container},
 		Logger:          slog.Default(),
 		Service:         emulator.ServiceConfig{Listen: net.JoinHostPort(o.listenHost, strconv.Itoa(o.servicePort)), Host: o.host},
 		DPS: emulator.DPSConfig{
@@ -285,6 +298,17 @@ func runEmulator(cmd *cobra.Command, o *emulatorOptions) error {
 		return fmt.Errorf("writing %s: %w", envFile, err)
 	}
 	fmt.Fprintf(tw, "service env file:\t%s\n", envFile)
+	fmt.Fprintf(tw, "file uploads:\t%s\n", e.BlobContainerURL())
+	// To look at the uploads: . STATE/files.env; curl "$FILES_URL&restype=container&comp=list"
+	filesURL, err := e.BlobContainerReadURL(24 * time.Hour)
+	if err != nil {
+		return err
+	}
+	filesEnv := filepath.Join(o.stateDir, "files.env")
+	if err := os.WriteFile(filesEnv, []byte("FILES_URL='"+filesURL+"'\n"), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", filesEnv, err)
+	}
+	fmt.Fprintf(tw, "file uploads env file:\t%s\n", filesEnv)
 	for _, id := range ids {
 		cs, err := e.ConnectionString(id)
 		if err != nil {

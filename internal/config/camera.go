@@ -11,7 +11,7 @@ type Camera struct {
 	Type string `koanf:"type"`
 
 	// http: snapshot URL with optional Basic/Digest credentials. rtsp: the stream URL
-	// (any FFmpeg-readable URL), credentials may be in the URL.
+	// (rtsp:// or rtsps://, H.264 or H.265 video); credentials in the URL or in Username/Password.
 	URL      string `koanf:"url"`
 	Username string `koanf:"username"`
 	Password string `koanf:"password"`
@@ -73,6 +73,8 @@ type Camera struct {
 	Schedule *ScheduleOverride `koanf:"schedule"`
 	// Detection, when set, overrides the global detection settings for this camera.
 	Detection *DetectionOverride `koanf:"detection"`
+	// Upload, when set, overrides the global upload settings for this camera.
+	Upload *UploadOverride `koanf:"upload"`
 
 	// Zones are regions of the frame with their own tally ("<zone>_<label>" keys).
 	Zones []Zone `koanf:"zones"`

@@ -23,6 +23,17 @@ const (
 	// DefaultReprovisionAfter: IoT Central's guidance, an unreachable hub for a couple of minutes.
 	DefaultReprovisionAfter = Duration(120_000_000_000) // 2m
 	DefaultMaxQueueBytes    = 64 << 20                  // 64 MiB: about 200000 tallies
+	// DefaultUploadQueueBytes bounds each camera's images waiting for upload on disk.
+	DefaultUploadQueueBytes = 64 << 20
+)
+
+// upload.image and upload.when values.
+const (
+	UploadOff      = "off"
+	UploadFrame    = "frame"
+	UploadMarkedUp = "markedUp"
+	UploadInterest = "interest"
+	UploadAlways   = "always"
 )
 
 // Config is edgecam's whole configuration.
@@ -30,6 +41,7 @@ type Config struct {
 	Model     Model     `koanf:"model"`
 	Schedule  Schedule  `koanf:"schedule"`
 	Detection Detection `koanf:"detection"`
+	Upload    Upload    `koanf:"upload"`
 	Azure     Azure     `koanf:"azure"`
 	State     State     `koanf:"state"`
 	Metrics   Metrics   `koanf:"metrics"`
@@ -45,8 +57,17 @@ type Config struct {
 type Model struct {
 	// Path is the ONNX file (relative paths are relative to the working directory).
 	Path string `koanf:"path"`
-	// Threads is ONNX Runtime's intra-op thread count; 0 lets it choose.
+	// Threads is ONNX Runtime's intra-op thread count; 0 = one per physical core.
 	Threads int `koanf:"threads"`
+	// Spinning lets ONNX Runtime's idle threads busy-wait between operators (faster by a few per
+	// cent, at the cost of CPU burnt while spinning); off by default.
+	Spinning bool `koanf:"spinning"`
+	// Arena keeps ONNX Runtime's CPU memory arena (on by default: without it every inference
+	// maps and page-faults its tensors again).
+	Arena bool `koanf:"arena"`
+	// MemPattern pre-plans the memory of a run from the first run (off by default: more resident
+	// memory, no faster here).
+	MemPattern bool `koanf:"memPattern"`
 }
 
 // Schedule is a camera's timer: the first tick after Due, then one every Period.
@@ -81,6 +102,31 @@ type DetectionOverride struct {
 	LabelsMinimum    *[]string `koanf:"labelsMinimum"`
 	// Filters are merged over the global ones, label by label.
 	Filters map[string]Filter `koanf:"filters"`
+}
+
+// Upload sends frames to Azure Blob Storage with IoT Hub file upload (off by default).
+type Upload struct {
+	// Image is what is uploaded: frame (as captured), markedUp (with boxes, labels and scores)
+	// or off.
+	Image string `koanf:"image"`
+	// When is which ticks qualify: interest (the tally is sent) or always.
+	When string `koanf:"when"`
+	// Every uploads every Nth qualifying tick, the first included.
+	Every int `koanf:"every"`
+	// QueueBytes bounds the images waiting on disk per camera while the hub or storage is
+	// unreachable; the oldest are dropped.
+	QueueBytes int64 `koanf:"queueBytes"`
+}
+
+// Enabled reports whether images are uploaded.
+func (u Upload) Enabled() bool { return u.Image == UploadFrame || u.Image == UploadMarkedUp }
+
+// UploadOverride replaces some of the global upload settings for one camera; nil fields inherit.
+type UploadOverride struct {
+	Image      *string `koanf:"image"`
+	When       *string `koanf:"when"`
+	Every      *int    `koanf:"every"`
+	QueueBytes *int64  `koanf:"queueBytes"`
 }
 
 // Azure is how the cameras reach IoT Hub: a connection string or DPS.
@@ -133,9 +179,10 @@ type Metrics struct {
 // Default returns the configuration used for every key a source does not set.
 func Default() *Config {
 	return &Config{
-		Model:     Model{Path: DefaultModelPath},
+		Model:     Model{Path: DefaultModelPath, Arena: true},
 		Schedule:  Schedule{Due: DefaultDue, Period: DefaultPeriod},
 		Detection: Detection{ScoreThreshold: DefaultScoreThreshold},
+		Upload:    Upload{Image: UploadOff, When: UploadInterest, Every: 1, QueueBytes: DefaultUploadQueueBytes},
 		Azure:     Azure{Transport: "mqtt", DPS: DPS{GlobalEndpoint: DefaultGlobalEndpoint, ReprovisionAfter: DefaultReprovisionAfter}},
 		State:     State{Dir: DefaultStateDir, MaxQueueBytes: DefaultMaxQueueBytes},
 	}
@@ -165,6 +212,28 @@ func (c *Config) CameraSchedule(i int) Schedule {
 		s.Period = *o.Period
 	}
 	return s
+}
+
+// CameraUpload returns the effective upload settings of camera i.
+func (c *Config) CameraUpload(i int) Upload {
+	u := c.Upload
+	if i < 0 || i >= len(c.Cameras) || c.Cameras[i].Upload == nil {
+		return u
+	}
+	o := c.Cameras[i].Upload
+	if o.Image != nil {
+		u.Image = *o.Image
+	}
+	if o.When != nil {
+		u.When = *o.When
+	}
+	if o.Every != nil {
+		u.Every = *o.Every
+	}
+	if o.QueueBytes != nil {
+		u.QueueBytes = *o.QueueBytes
+	}
+	return u
 }
 
 // CameraIndex returns the index of the camera with the given id, or -1.

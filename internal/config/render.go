@@ -52,6 +52,10 @@ func (c *Config) Redacted() *Config {
 			s := *cam.Schedule
 			cam.Schedule = &s
 		}
+		if cam.Upload != nil {
+			u := *cam.Upload
+			cam.Upload = &u
+		}
 		r.Cameras[i] = cam
 	}
 	return &r

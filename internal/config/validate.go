@@ -84,6 +84,7 @@ func (c *Config) check() problems {
 	} else {
 		c.Detection = d
 	}
+	checkUpload(&p, "upload", &c.Upload.Image, &c.Upload.When, &c.Upload.Every, &c.Upload.QueueBytes)
 	cs := c.checkAzure(&p)
 	if c.State.Dir == "" {
 		p.add("state.dir", "empty: set a writable directory for the DPS cache and the store-and-forward queue (default %s)", DefaultStateDir)
@@ -126,7 +127,7 @@ func (c *Config) checkModel(p *problems) {
 	if c.Model.Path == "" {
 		p.add("model.path", "empty: set the YOLOv5 ONNX model file (e.g. %s)", DefaultModelPath)
 	} else if err := checkFile(c.Model.Path); err != nil {
-		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Model\"): "+
+		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Installing\"): "+
 			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
 	} else if set, _, err := classes.Model(c.Model.Path); err != nil {
 		p.add("model.path", "%s: %v", c.Model.Path, err)
@@ -135,9 +136,9 @@ func (c *Config) checkModel(p *problems) {
 		c.Classes = set
 	}
 	if c.Model.Threads < 0 {
-		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)
+		p.add("model.threads", "%d is negative: use 0 for one per physical core, or a thread count", c.Model.Threads)
 	} else if c.Model.Threads > MaxModelThreads {
-		p.add("model.threads", "%d is more than %d: use 0 to let ONNX Runtime choose, or the number of cores", c.Model.Threads, MaxModelThreads)
+		p.add("model.threads", "%d is more than %d: use 0 for one per physical core, or the number of cores", c.Model.Threads, MaxModelThreads)
 	}
 }
 
@@ -368,6 +369,9 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 				p.addErr(key+".schedule", err)
 			}
 		}
+		if o := cam.Upload; o != nil {
+			checkUpload(p, key+".upload", o.Image, o.When, o.Every, o.QueueBytes)
+		}
 		if o := cam.Detection; o != nil {
 			if o.ScoreThreshold != nil {
 				if err := ValidateThreshold(*o.ScoreThreshold); err != nil {
@@ -556,5 +560,38 @@ func (cam *Camera) checkKind(p *problems, key string) {
 		}
 	default:
 		p.add(key+".redirects", "%q is not a policy: use same-host (the default), any or none", cam.Redirects)
+	}
+}
+
+// checkUpload checks the upload keys that are set (nil: inherited) and writes image and when in
+// their canonical spelling.
+func checkUpload(p *problems, key string, image, when *string, every *int, queueBytes *int64) {
+	if image != nil {
+		switch strings.ToLower(strings.TrimSpace(*image)) {
+		case "", "off", "none", "false":
+			*image = UploadOff
+		case "frame":
+			*image = UploadFrame
+		case "markedup", "marked-up", "marked_up":
+			*image = UploadMarkedUp
+		default:
+			p.add(key+".image", "%q is not an upload image: use frame (as captured), markedUp (with boxes and labels) or off", *image)
+		}
+	}
+	if when != nil {
+		switch strings.ToLower(strings.TrimSpace(*when)) {
+		case "", "interest":
+			*when = UploadInterest
+		case "always":
+			*when = UploadAlways
+		default:
+			p.add(key+".when", "%q is not an upload condition: use interest (ticks whose tally is sent) or always", *when)
+		}
+	}
+	if every != nil && *every < 1 {
+		p.add(key+".every", "%d: use 1 to upload every qualifying tick, or N for every Nth", *every)
+	}
+	if queueBytes != nil && *queueBytes < 64<<10 {
+		p.add(key+".queueBytes", "%d bytes is too small to hold one image: use at least 65536 (default %d, 64 MiB)", *queueBytes, DefaultUploadQueueBytes)
 	}
 }

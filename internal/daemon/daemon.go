@@ -93,6 +93,10 @@ func Run(ctx context.Context, opts Options) error {
 		go func() { defer wg.Done(); w.link.run(runCtx) }()
 		go func() { defer wg.Done(); w.forward(runCtx) }()
 		go func() { defer wg.Done(); w.inbox.run(runCtx, w.resyncTwin) }()
+		if w.spool != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); w.runUploads(runCtx) }()
+		}
 	}
 	timersCtx, stopTimers := context.WithCancel(context.Background())
 	defer stopTimers()
@@ -137,6 +141,9 @@ func Run(ctx context.Context, opts Options) error {
 	for _, w := range workers {
 		if n := w.queue.Len(); n > 0 {
 			log.Info("tallies kept for the next start", "camera", w.cam.ID, "queued", n)
+		}
+		if w.spool != nil && w.spool.Len() > 0 {
+			log.Info("images kept for the next start", "camera", w.cam.ID, "waiting", w.spool.Len())
 		}
 	}
 	// Close every camera and connection in parallel, within the stop budget: a stalled RTSP

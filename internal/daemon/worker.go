@@ -13,10 +13,12 @@ import (
 	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/memtune"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/queue"
 	"github.com/edgecam/edgecam/internal/schedule"
 	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/upload"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -57,6 +59,12 @@ type worker struct {
 	counter tally.Counter
 	body    map[string]int
 	enc     tally.Encoder
+
+	// image upload (nil spool: off)
+	upload      config.Upload
+	spool       *upload.Spool
+	uploadTicks int    // qualifying ticks so far, for upload.every
+	uploadJPEG  []byte // the image of this tick to upload, nil for none
 
 	dropped   map[queue.DropReason]uint64 // queue drops already counted in the metrics
 	life      context.Context             // ends when the daemon stops (for work not tied to a request)
@@ -121,6 +129,11 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 		w.timer.Stop()
 		log.Info("timer stopped by an earlier ImageTimerStop command; ImageTimerStart resumes it")
 	}
+	if err := w.openUploads(cfg, i); err != nil {
+		camera.Close(src)
+		q.Close()
+		return nil, err
+	}
 	w.link = newLink(cfg, cam, log, w.onConnect)
 	w.link.handlers = w.setHandlers
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
@@ -148,7 +161,13 @@ func (w *worker) tick(ctx context.Context) {
 	if _, err := w.runTick(context.WithoutCancel(ctx)); err != nil {
 		w.log.Warn("tick skipped", "err", err)
 	}
+	// Give the frame's freed C memory back to the system (issue 16), at most once per trimEvery
+	// across cameras.
+	memtune.TrimEvery(trimEvery)
 }
+
+// trimEvery bounds how often ticks trim the C heap.
+const trimEvery = time.Second
 
 // runTick captures, detects and queues. It reports whether the tally was queued for delivery
 // (a label of interest was present); the tally itself stays in w.body until the next tick, for
@@ -204,9 +223,15 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	}
 	body := w.body
 	send := w.counter.TallyInto(rules, body, w.preds)
-	if w.cam.MarkedUpFile != "" {
-		w.saveMarkedUp(frame, &rules)
+	uploadNow := w.uploadDue(send)
+	if w.cam.MarkedUpFile != "" || (uploadNow && w.upload.Image == config.UploadMarkedUp) {
+		w.markUp(frame, &rules, uploadNow && w.upload.Image == config.UploadMarkedUp)
 	}
+	if uploadNow && w.upload.Image == config.UploadFrame {
+		w.frameJPEG(frame)
+	}
+	// The image goes to its own spool after the tally is queued: tallies never wait for images.
+	defer w.queueImage(capturedAt, body)
 	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
 		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
 	if !send {
@@ -238,7 +263,9 @@ func (w *worker) countDrops() {
 	}
 }
 
-func (w *worker) saveMarkedUp(frame *camera.Frame, rules *tally.Rules) {
+// markUp draws the kept detections (and zones, masks) on a copy of the frame, keeps it in
+// markedUpFile when set and, with forUpload, as this tick's image to upload.
+func (w *worker) markUp(frame *camera.Frame, rules *tally.Rules, forUpload bool) {
 	img, err := frame.Decode()
 	if err != nil {
 		w.log.Warn("could not decode the frame for the marked-up copy", "err", err)
@@ -253,8 +280,15 @@ func (w *worker) saveMarkedUp(frame *camera.Frame, rules *tally.Rules) {
 	}
 	yolo.AnnotateZones(&img, rules.Zones, rules.Masks)
 	yolo.Annotate(&img, w.kept)
-	if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
-		w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
+	if w.cam.MarkedUpFile != "" {
+		if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
+			w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
+		}
+	}
+	if forUpload {
+		if w.uploadJPEG, err = camera.EncodeJPEG(img); err != nil {
+			w.log.Warn("could not encode the marked-up frame for upload", "err", err)
+		}
 	}
 }
 

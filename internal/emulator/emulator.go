@@ -92,6 +92,9 @@ type Config struct {
 	TelemetryLimit int
 	// Logger receives connection and protocol events (nil: discarded).
 	Logger *slog.Logger
+	// FileUpload is the blob store behind the hubs' file upload (default: Azurite's development
+	// account on 127.0.0.1:10000); see fileupload.go.
+	FileUpload FileUploadConfig
 }
 
 // HubConfig describes one linked hub.
@@ -230,6 +233,7 @@ type Emulator struct {
 	caPEM    []byte
 	hubs     []*hub
 	dps      *dpsService
+	files    *fileService
 	svc      *service
 
 	mu            sync.Mutex
@@ -367,6 +371,11 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}
 
+	files, err := newFileService(cfg.FileUpload)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: file upload: %w", err)
+	}
+	e.files = files
 	if err := e.setupState(); err != nil {
 		return nil, err
 	}

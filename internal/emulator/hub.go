@@ -62,6 +62,7 @@ func startHub(e *Emulator, index int, hc HubConfig, tlsCfg *tls.Config) (*hub, e
 	for _, n := range []string{"localhost", "127.0.0.1", "::1"} {
 		h.names[net.JoinHostPort(n, port)] = true
 	}
+	h.ln.https = newHTTPSMux(h.restAPI(), h.ln.ln.Addr(), e.log.With("hub", h.host))
 	if err := h.srv.Serve(); err != nil {
 		return nil, fmt.Errorf("emulator: hub %d: %w", index, err)
 	}

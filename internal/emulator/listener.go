@@ -29,6 +29,7 @@ type listener struct {
 	closed    bool
 	log       *slog.Logger
 	clients   sync.WaitGroup // establish goroutines; Add only under mu while listening
+	https     *httpsMux      // hubs: REST requests on the same port go here (see httpsmux.go)
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -88,6 +89,10 @@ func (l *listener) accept(ln net.Listener, establish listeners.EstablishFn) {
 				tc.Close()
 				return
 			}
+			if rc, ok := c.(*restConn); ok {
+				l.serveREST(rc)
+				return
+			}
 			if err := establish(l.id, c); err != nil {
 				l.log.Debug("connection ended", "listener", l.id, "error", err)
 			}
@@ -117,6 +122,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.mu.Unlock()
 	l.stop()
 	l.clients.Wait()
+	l.closeHTTPS()
 	closeClients(l.id)
 }
 

@@ -67,7 +67,7 @@ func startService(e *Emulator, tlsCfg *tls.Config) (*service, error) {
 	s := &service{host: net.JoinHostPort(hostOf(listen, e.cfg.Service.Host), port), key: key, mux: http.NewServeMux(), ln: ln}
 	s.srv = &http.Server{
 		Handler:           s.mux,
-		TLSConfig:         tlsCfg,
+		TLSConfig:         tlsCfg.Clone(), // ServeTLS adds "h2" to it: keep it off the hubs' shared config
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          nil,

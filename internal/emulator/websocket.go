@@ -38,6 +38,10 @@ func demux(c *tls.Conn) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the first byte: %w", err)
 	}
+	if first[0] >= 'A' && first[0] <= 'Z' && first[0] != 'G' { // a REST call (POST): httpsmux.go
+		c.SetDeadline(time.Time{})
+		return &restConn{peekedConn{Conn: c, r: br}}, nil
+	}
 	if first[0] != 'G' {
 		c.SetDeadline(time.Time{})
 		return &peekedConn{Conn: c, r: br}, nil

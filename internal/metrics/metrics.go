@@ -33,6 +33,8 @@ type Metrics struct {
 	CloudDropped  *prometheus.CounterVec
 	DetectSeconds prometheus.Histogram
 
+	up uploadMetrics // registered on first use (upload.go)
+
 	mu       sync.Mutex
 	lastOK   map[string]time.Time // camera -> last successful tick
 	deadline map[string]time.Duration

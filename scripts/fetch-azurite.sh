@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs Azurite (the Azure Storage emulator, npm package azurite), which the file-upload tests
+# start in memory, into DEST (git-ignored) when it is missing or another version.
+# Azurite wants Node.js 22 (it runs on 20); Debian bookworm has 18: then Node.js 22 comes from the
+# npm registry (node-linux-<arch>) into DEST/.node, which the tests run Azurite with.
+# Usage: fetch-azurite.sh VERSION DEST_DIR
+set -euo pipefail
+version=${1:?version}
+dest=${2:?destination folder}
+bin="$dest/node_modules/.bin/azurite-blob"
+if [ -x "$bin" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$version" ]; then
+  exit 0
+fi
+if ! command -v npm >/dev/null; then
+  echo "deps: installing npm (apt) to fetch azurite@$version" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null ||
+    { echo "deps: npm is needed to fetch azurite@$version: install it (apt-get install npm) and run make deps again" >&2; exit 1; }
+fi
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' && [ ! -x "$dest/.node/bin/node" ]; then
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) echo "deps: Azurite needs Node.js 20 or later; install it" >&2; exit 1 ;;
+  esac
+  echo "deps: installing Node.js 22 (npm node-linux-$arch) for Azurite" >&2
+  npm install --prefix "$dest/.node" --no-save --no-audit --no-fund --loglevel=error "node-linux-$arch@22"
+  mkdir -p "$dest/.node/bin"
+  ln -sf "../node_modules/node-linux-$arch/bin/node" "$dest/.node/bin/node"
+fi
+echo "deps: installing Azurite $version (npm azurite@$version) into $dest" >&2
+mkdir -p "$dest"
+npm install --silent --no-audit --no-fund --omit=dev --prefix "$dest" "azurite@$version" >/dev/null
+[ -x "$bin" ] || { echo "deps: npm installed azurite@$version but $bin is missing" >&2; exit 1; }
+echo "$version" > "$dest/VERSION"
+echo "deps: Azurite at $bin" >&2
