@@ -126,7 +126,7 @@ deb: deps-apt deps-arm64
 endif
 	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR_$(ARCH)) $(ARCH)
 	env $(CROSS_ENV_$(ARCH)) $(GO) build -trimpath -ldflags "-s -w $(PKG_LDFLAGS)" -o dist/build/$(ARCH)/edgecam ./cmd/edgecam
-	cd packaging && $(GO) run . --root .. --arch $(ARCH) --version $(VERSION) --binary ../dist/build/$(ARCH)/edgecam \
+	cd packaging && $(GO) vet . && $(GO) test -count=1 . && $(GO) run . --root .. --arch $(ARCH) --version $(VERSION) --binary ../dist/build/$(ARCH)/edgecam \
 		--ort-lib ../$(ORT_DIR_$(ARCH))/libonnxruntime.so.1 --out ../dist
 	@dpkg-deb --info $(DEB) | sed -n '/Package:/,$$p'
 	@ls -l $(DEB)

@@ -127,7 +127,7 @@ func (c *Config) checkModel(p *problems) {
 	if c.Model.Path == "" {
 		p.add("model.path", "empty: set the YOLOv5 ONNX model file (e.g. %s)", DefaultModelPath)
 	} else if err := checkFile(c.Model.Path); err != nil {
-		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Model\"): "+
+		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Installing\"): "+
 			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
 	} else if set, _, err := classes.Model(c.Model.Path); err != nil {
 		p.add("model.path", "%s: %v", c.Model.Path, err)
