@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -267,6 +268,12 @@ func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
 			total += int64(n)
 		}
 		if total > limit {
+			// A body over the limit is a broken or hostile camera, and it will send the
+			// next one too: give the memory back now, or the garbage collector's goal,
+			// set while it was live, lets the next one double the heap.
+			clear(blocks)
+			blocks = nil
+			debug.FreeOSMemory()
 			return nil, errOverLimit
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
