@@ -136,9 +136,9 @@ func (c *Config) checkModel(p *problems) {
 		c.Classes = set
 	}
 	if c.Model.Threads < 0 {
-		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)
+		p.add("model.threads", "%d is negative: use 0 for one per physical core, or a thread count", c.Model.Threads)
 	} else if c.Model.Threads > MaxModelThreads {
-		p.add("model.threads", "%d is more than %d: use 0 to let ONNX Runtime choose, or the number of cores", c.Model.Threads, MaxModelThreads)
+		p.add("model.threads", "%d is more than %d: use 0 for one per physical core, or the number of cores", c.Model.Threads, MaxModelThreads)
 	}
 }
 
