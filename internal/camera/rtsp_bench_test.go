@@ -103,18 +103,20 @@ func BenchmarkRTSPCapture(b *testing.B) {
 	defer feed.Stop()
 	src := benchSource(b, feed)
 	defer Close(src)
-	var ageAsked, ageReturned, latency time.Duration
+	var ageAsked, ageReturned, latency, cpu time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		time.Sleep(700 * time.Millisecond)
 		b.StartTimer()
+		c0 := cpuTime(b)
 		asked := time.Now()
 		f, err := src.Capture(testCtx(b))
 		if err != nil {
 			b.Fatal(err)
 		}
 		done := time.Now()
+		cpu += cpuTime(b) - c0
 		latency += done.Sub(asked)
 		ageAsked += asked.Sub(f.Time)
 		ageReturned += done.Sub(f.Time)
@@ -124,4 +126,5 @@ func BenchmarkRTSPCapture(b *testing.B) {
 	b.ReportMetric(float64(latency.Milliseconds())/n, "tick-to-frame-ms")
 	b.ReportMetric(float64(ageAsked.Milliseconds())/n, "age-at-tick-ms")
 	b.ReportMetric(float64(ageReturned.Milliseconds())/n, "age-returned-ms")
+	b.ReportMetric(float64(cpu.Milliseconds())/n, "capture-cpu-ms")
 }

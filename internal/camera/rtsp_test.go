@@ -258,6 +258,7 @@ func detectBus(t *testing.T, det *yolo.Detector, img gocv.Mat) {
 // gives up (FFmpeg socket timeout), leaving nothing behind.
 func TestRTSPStall(t *testing.T) {
 	testfixture.RequireFFmpeg(t)
+	testfixture.RequireFreezable(t)
 	if testing.Short() {
 		t.Skip("RTSP stall test skipped in -short mode")
 	}
@@ -392,16 +393,24 @@ func TestRTSPVariants(t *testing.T) {
 // TestRTSPFreezeAndThaw: a frozen server (SIGSTOP) at the source level. Captures within
 // maxFrameAge of the freeze may return a frame from before it; later ones fail saying how old
 // the frame is or that the stream is down, and never return a frame received before the freeze;
-// after the thaw the watchdog's reconnect brings current frames back. Logs the stall-detection
-// time and the recovery time.
+// after the thaw the watchdog's reconnect brings current frames back; after the server is killed
+// and restarted too. For H.264 and H.265. Logs the stall-detection and recovery times.
 func TestRTSPFreezeAndThaw(t *testing.T) {
 	testfixture.RequireFFmpeg(t)
+	testfixture.RequireFreezable(t)
 	if testing.Short() {
 		t.Skip("RTSP tests skipped in -short mode")
 	}
-	clip := testfixture.MakeClip(t, photo(t, "bus.jpg"))
-	feed := testfixture.StartRTSPFeed(t, testfixture.FreeAddr(t), clip)
-	defer feed.Stop()
+	for _, codec := range []string{"h264", "h265"} {
+		t.Run(codec, func(t *testing.T) { freezeAndThaw(t, codec) })
+	}
+}
+
+func freezeAndThaw(t *testing.T, codec string) {
+	clip := testfixture.MakeClipWith(t, testfixture.ClipOptions{Photo: photo(t, "bus.jpg"), Codec: codec})
+	addr := testfixture.FreeAddr(t)
+	feed := testfixture.StartRTSPFeed(t, addr, clip)
+	defer func() { feed.Stop() }()
 	defer feed.Thaw()
 	src, err := New(config.Camera{ID: "door", Type: config.TypeRTSP, URL: feed.URL("", ""), MaxFrameAge: 1500 * time.Millisecond})
 	if err != nil {
@@ -448,6 +457,30 @@ func TestRTSPFreezeAndThaw(t *testing.T) {
 		return f.Time.After(thawed)
 	})
 	t.Logf("current frames again %v after the thaw", time.Since(thawed).Round(time.Millisecond))
+
+	// Killed: captures fail within maxFrameAge; restarted: current frames again.
+	feed.Stop()
+	killed := time.Now()
+	waitFor(t, 30*time.Second, "captures to fail after the server was killed", func() bool {
+		f, err := captureFast(t, src, 5*time.Second)
+		if err != nil {
+			return true
+		}
+		f.Close()
+		return false
+	})
+	t.Logf("failing %v after the kill", time.Since(killed).Round(time.Millisecond))
+	feed = testfixture.StartRTSPFeed(t, addr, clip)
+	restarted := time.Now()
+	waitFor(t, 30*time.Second, "a current frame after the restart", func() bool {
+		f, err := src.Capture(testCtx(t))
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return f.Time.After(restarted)
+	})
+	t.Logf("current frames again %v after the restart", time.Since(restarted).Round(time.Millisecond))
 }
 
 // TestRTSPBadURL: a URL the RTSP client cannot parse is refused by New without showing the password.

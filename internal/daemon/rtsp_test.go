@@ -69,6 +69,7 @@ func TestRTSPCameraEndToEnd(t *testing.T) {
 // to 0, and tallies come again within 10 s of the thaw, stamped with their frames' times.
 func TestRTSPFrozenServer(t *testing.T) {
 	testfixture.RequireFFmpeg(t)
+	testfixture.RequireFreezable(t)
 	if testing.Short() {
 		t.Skip("RTSP freeze test skipped in -short mode")
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -60,6 +61,7 @@ type RTSPFeed struct {
 	Addr  string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser // held open: the server exits when it closes
+	stop  func()         // in-process server (under emulation) instead of cmd
 
 	exited chan struct{}
 }
@@ -77,6 +79,19 @@ func StartRTSPFeedWith(t testing.TB, addr, clip string, o RTSPOptions) *RTSPFeed
 	spec := serverSpec{Addr: addr, Clip: clip, RTSPOptions: o}
 	if o.UDP {
 		spec.UDPPort = freeUDPPair(t)
+	}
+	if os.Getenv(EnvEmulated) == "1" {
+		// Under qemu-user the test binary cannot run itself (no binfmt_misc): the server runs
+		// in this process, and Freeze stops only the publisher (see RequireFreezable).
+		var err error
+		for try := 0; try < 20; try++ {
+			var stop func()
+			if _, stop, err = startServer(spec, true); err == nil {
+				return &RTSPFeed{Addr: addr, stop: stop}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("RTSP server on %s: %v", addr, err)
 	}
 	js, _ := json.Marshal(spec)
 	exe, err := os.Executable()
@@ -128,6 +143,10 @@ func (f *RTSPFeed) URL(user, pass string) string {
 // Stop kills the server and its publisher (SIGKILL to the process group): every connection is
 // reset.
 func (f *RTSPFeed) Stop() {
+	if f.stop != nil {
+		f.stop()
+		return
+	}
 	syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
 	<-f.exited
 	f.stdin.Close()
@@ -135,10 +154,25 @@ func (f *RTSPFeed) Stop() {
 
 // Freeze stops the server and its publisher (SIGSTOP) without closing anything: the stream
 // stalls with its connections open, as a hung camera's; Thaw resumes them.
-func (f *RTSPFeed) Freeze() { syscall.Kill(-f.cmd.Process.Pid, syscall.SIGSTOP) }
+func (f *RTSPFeed) Freeze() {
+	if f.cmd != nil {
+		syscall.Kill(-f.cmd.Process.Pid, syscall.SIGSTOP)
+	}
+}
 
 // Thaw resumes a frozen server.
-func (f *RTSPFeed) Thaw() { syscall.Kill(-f.cmd.Process.Pid, syscall.SIGCONT) }
+func (f *RTSPFeed) Thaw() {
+	if f.cmd != nil {
+		syscall.Kill(-f.cmd.Process.Pid, syscall.SIGCONT)
+	}
+}
+
+// RequireFreezable skips a test that freezes the server when the server cannot run in a process
+// of its own (under CPU emulation, see EnvEmulated).
+func RequireFreezable(t testing.TB) {
+	t.Helper()
+	SkipIfEmulated(t, "the RTSP test server runs in the test process, so it cannot be frozen")
+}
 
 // serveRTSP is the server process: it returns the exit code.
 func serveRTSP(js string) int {
@@ -147,43 +181,12 @@ func serveRTSP(js string) int {
 		fmt.Println("bad spec:", err)
 		return 2
 	}
-	r := &relay{published: make(chan struct{}), opts: spec.RTSPOptions}
-	// Long timeouts: a frozen and thawed server must not drop its publisher or players because
-	// the clock ran on while it was stopped.
-	r.server = &gortsplib.Server{Handler: r, RTSPAddress: spec.Addr, WriteQueueSize: 8192,
-		ReadTimeout: 10 * time.Minute, WriteTimeout: 10 * time.Minute}
-	if spec.UDPPort != 0 {
-		r.server.UDPRTPAddress = "127.0.0.1:" + strconv.Itoa(spec.UDPPort)
-		r.server.UDPRTCPAddress = "127.0.0.1:" + strconv.Itoa(spec.UDPPort+1)
-	}
-	if spec.User != "" && !spec.Basic {
-		r.server.AuthMethods = []auth.VerifyMethod{auth.VerifyMethodDigestMD5}
-	}
-	if err := r.server.Start(); err != nil {
-		fmt.Println("start server:", err)
+	exited, stop, err := startServer(spec, false)
+	if err != nil {
+		fmt.Println(err)
 		return 1
 	}
-	defer r.server.Close()
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
-		"-i", spec.Clip, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", "rtsp://"+spec.Addr+"/cam")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		fmt.Println("start ffmpeg publisher:", err)
-		return 1
-	}
-	defer cmd.Process.Kill()
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	select {
-	case <-r.published:
-	case <-exited:
-		fmt.Println("ffmpeg publisher exited before publishing")
-		return 1
-	case <-time.After(60 * time.Second):
-		fmt.Println("ffmpeg did not publish within 60s")
-		return 1
-	}
+	defer stop()
 	fmt.Println("ready")
 	stdinEOF := make(chan struct{})
 	go func() {
@@ -205,6 +208,52 @@ func serveRTSP(js string) int {
 	case <-sig:
 	}
 	return 0
+}
+
+// startServer starts the RTSP server and ffmpeg publishing to it, and waits until the stream is
+// published. exited is closed when ffmpeg exits; stop ends both. ffmpeg gets a process group of
+// its own when ownGroup is set (in-process servers), else it shares the server process's.
+func startServer(spec serverSpec, ownGroup bool) (exited <-chan struct{}, stop func(), err error) {
+	r := &relay{published: make(chan struct{}), opts: spec.RTSPOptions}
+	// Long timeouts: a frozen and thawed server must not drop its publisher or players because
+	// the clock ran on while it was stopped.
+	r.server = &gortsplib.Server{Handler: r, RTSPAddress: spec.Addr, WriteQueueSize: 8192,
+		ReadTimeout: 10 * time.Minute, WriteTimeout: 10 * time.Minute}
+	if spec.UDPPort != 0 {
+		r.server.UDPRTPAddress = "127.0.0.1:" + strconv.Itoa(spec.UDPPort)
+		r.server.UDPRTCPAddress = "127.0.0.1:" + strconv.Itoa(spec.UDPPort+1)
+	}
+	if spec.User != "" && !spec.Basic {
+		r.server.AuthMethods = []auth.VerifyMethod{auth.VerifyMethodDigestMD5}
+	}
+	if err := r.server.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start server: %w", err)
+	}
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
+		"-i", spec.Clip, "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", "rtsp://"+spec.Addr+"/cam")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: ownGroup}
+	if err := cmd.Start(); err != nil {
+		r.server.Close()
+		return nil, nil, fmt.Errorf("start ffmpeg publisher: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop = func() {
+		cmd.Process.Kill()
+		<-done
+		r.server.Close()
+	}
+	select {
+	case <-r.published:
+		return done, stop, nil
+	case <-done:
+		err = errors.New("ffmpeg publisher exited before publishing")
+	case <-time.After(60 * time.Second):
+		err = errors.New("ffmpeg did not publish within 60s")
+	}
+	stop()
+	return nil, nil, err
 }
 
 // relay is an RTSP server (gortsplib) that lets one client publish a stream and others play it,
