@@ -105,6 +105,7 @@ func TestZoneMistakes(t *testing.T) {
       - {name: threes, polygon: [[0, 0, 0], [0.5, 0], [0.5, 1]]}
       - {name: rep, polygon: [[0, 0], [0.5, 0], [0.5, 0], [0.5, 1]]}
       - {name: x, polygon: [[0, 0], [1, 0], [1, 1]], lables: [car]}
+      - {name: rep0, polygon: [[0, 0], [0, 0], [0.5, 0], [0.5, 1]]}
     masks:
       - {polygon: [[0.75, 0], [1, 0]]}
     detection:
@@ -131,6 +132,7 @@ func TestZoneMistakes(t *testing.T) {
 		"cameras[0].zones[8].polygon":               "encloses no area",
 		"cameras[0].zones[9].polygon[0]":            "has 3 value(s): write each point as [x, y]",
 		"cameras[0].zones[10].polygon":              "point 2 repeats the point before it",
+		"cameras[0].zones[12].polygon":              "point 1 repeats the point before it",
 		"cameras[0].zones[11].lables":               `unknown key (did you mean "cameras[0].zones[11].labels"?)`,
 		"cameras[0].masks[0].polygon":               "a mask needs at least 3",
 		"cameras[0].detection.filters.buss":         `unknown label "buss" (did you mean "bus"?)`,
