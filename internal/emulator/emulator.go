@@ -425,7 +425,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	}
 	e.stopCtx = context.AfterFunc(ctx, func() { e.Close() })
 	ok = true
-	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "id_scope", e.IDScope(), "service", e.ServiceHost(), "ca_file", e.caFile)
+	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "idScope", e.IDScope(), "service", e.ServiceHost(), "caFile", e.caFile)
 	return e, nil
 }
 
@@ -797,7 +797,7 @@ func (e *Emulator) Refusals() []Refusal {
 }
 
 func (e *Emulator) refuse(endpoint, clientID, username string, reason error) {
-	e.log.Info("connection refused", "endpoint", endpoint, "client_id", clientID, "reason", reason.Error())
+	e.log.Info("connection refused", "endpoint", endpoint, "clientId", clientID, "reason", reason.Error())
 	e.mu.Lock()
 	e.refusals = append(e.refusals, Refusal{Endpoint: endpoint, ClientID: clientID, Username: username, Reason: reason.Error(), Time: time.Now()})
 	e.broadcastLocked()
@@ -913,7 +913,7 @@ func (e *Emulator) writeTelemetryLine(t Telemetry) {
 	e.outMu.Lock()
 	defer e.outMu.Unlock()
 	if _, err := e.cfg.TelemetryOutput.Write(b); err != nil {
-		e.log.Warn("writing telemetry line", "error", err)
+		e.log.Warn("writing telemetry line", "err", err)
 	}
 }
 
