@@ -779,12 +779,9 @@ func (e *Emulator) WaitSubscribed(ctx context.Context, deviceID, topic string) e
 func (e *Emulator) Subscriptions(deviceID string) (map[string]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	d := e.devices[deviceID]
-	if d == nil {
-		return nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
-	}
-	if !d.online() {
-		return nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
+	d, err := e.onlineLocked(deviceID)
+	if err != nil {
+		return nil, err
 	}
 	return maps.Clone(d.conn.subacked), nil
 }
@@ -817,18 +814,9 @@ func (e *Emulator) WaitRefusals(ctx context.Context, n int) ([]Refusal, error) {
 // DropDevice closes the device's hub connection without a DISCONNECT, as a network failure or
 // the hub would.
 func (e *Emulator) DropDevice(deviceID string) error {
-	e.mu.Lock()
-	d := e.devices[deviceID]
-	var cl *mqtt.Client
-	if d.online() {
-		cl = d.conn.cl
-	}
-	e.mu.Unlock()
-	if d == nil {
-		return fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
-	}
-	if cl == nil {
-		return fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
+	cl, err := e.connected(deviceID)
+	if err != nil {
+		return err
 	}
 	e.log.Info("dropping device connection", "device", deviceID)
 	cl.Stop(errDropped)

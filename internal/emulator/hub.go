@@ -545,6 +545,15 @@ func (h *hub) onMethodResponse(cl *mqtt.Client, topic string, body []byte) {
 func (e *Emulator) connected(deviceID string) (*mqtt.Client, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	d, err := e.onlineLocked(deviceID)
+	if err != nil {
+		return nil, err
+	}
+	return d.conn.cl, nil
+}
+
+// onlineLocked returns the device, failing when it is unknown or not connected; e.mu is held.
+func (e *Emulator) onlineLocked(deviceID string) (*device, error) {
 	d := e.devices[deviceID]
 	if d == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
@@ -552,7 +561,7 @@ func (e *Emulator) connected(deviceID string) (*mqtt.Client, error) {
 	if !d.online() {
 		return nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
 	}
-	return d.conn.cl, nil
+	return d, nil
 }
 
 // InvokeMethod calls a direct method on a connected device and waits for its answer or ctx.
