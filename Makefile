@@ -17,7 +17,7 @@ export EDGECAM_SHARED  := $(abspath $(SHARED))
 # The file-upload tests start Azurite from here; under make a missing one fails them.
 export EDGECAM_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/.bin/azurite-blob
 
-.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test test-short bench run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test test-short bench bare-ort soak run emulator fmt vet clean
 
 # The version from git (scripts/version.sh), linked into every binary: `edgecam --version`.
 VERSION      := $(shell scripts/version.sh)
@@ -51,18 +51,33 @@ vet:
 
 # The README's test command. Runs every test against the real ONNX Runtime, model, OpenCV,
 # TLS MQTT emulator and loopback HTTP/RTSP servers, then the race detector on the pure-Go packages and the daemon
-# and a short fuzz run of the protocol parsers.
+# and a short fuzz run of the protocol parsers. The leak check (every camera kind's ticks, then open
+# gocv Mats back to the baseline and the C heap not growing with ticks) runs with gocv's Mat profile.
 test: deps build
 	@test -z "$$(gofmt -l cmd internal)" || { echo "gofmt needed:"; gofmt -l cmd internal; exit 1; }
 	@scripts/check-hermetic.sh
 	$(GO) vet ./...
 	EDGECAM_REQUIRE_NODE=1 $(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 10m -tags matprofile -run NoNativeLeak ./internal/daemon/
 	$(GO) test -count=1 -race -timeout 20m $(PURE_PKGS) ./internal/daemon/
 	@scripts/fuzz-short.sh
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/yolo/
 	./bin/edgecam detect --model $(MODEL) --bench 50 $(SHARED)/testdata/images/bus.jpg || true
+
+# Bare ONNX Runtime (onnxruntime-node, the same library version) running the same model once a
+# second: the baseline of the README's CPU-per-tick and memory figures. npm fetches the package into
+# scripts/bare-ort/node_modules (its install script only fetches CUDA, so it is skipped).
+bare-ort: deps-model
+	cd scripts/bare-ort && npm install --no-audit --no-fund --ignore-scripts --silent
+	node scripts/bare-ort/bench.js $(MODEL)
+
+# The footprint soak (not part of make test): the built daemon against the emulator with a file, an
+# HTTP, an RTSP and a marked-up file camera at a 1 s period for SOAK_SECONDS (default 600); prints RSS,
+# its slope per 1000 ticks after the first two minutes, CPU per tick, idle CPU, fds, goroutines, threads.
+soak: deps build
+	$(GO) test -tags soak -count=1 -v -timeout 0 -run TestSoak ./internal/soak/
 
 # RTSP source against a 1080p25 H.264 test stream: idle CPU between ticks over a 60 s period
 # (EDGECAM_IDLE_SECONDS), tick-to-frame latency and frame age.
@@ -111,7 +126,7 @@ deb: deps-apt deps-arm64
 endif
 	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR_$(ARCH)) $(ARCH)
 	env $(CROSS_ENV_$(ARCH)) $(GO) build -trimpath -ldflags "-s -w $(PKG_LDFLAGS)" -o dist/build/$(ARCH)/edgecam ./cmd/edgecam
-	cd packaging && $(GO) run . --root .. --arch $(ARCH) --version $(VERSION) --binary ../dist/build/$(ARCH)/edgecam \
+	cd packaging && $(GO) vet . && $(GO) test -count=1 . && $(GO) run . --root .. --arch $(ARCH) --version $(VERSION) --binary ../dist/build/$(ARCH)/edgecam \
 		--ort-lib ../$(ORT_DIR_$(ARCH))/libonnxruntime.so.1 --out ../dist
 	@dpkg-deb --info $(DEB) | sed -n '/Package:/,$$p'
 	@ls -l $(DEB)

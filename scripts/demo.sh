@@ -9,7 +9,19 @@ bin=./bin/edgecam
 state=${DEMO_STATE:-$PWD/state/demo}
 mkdir -p "$state/emulator" "$state/edgecam"
 
+# Azurite (the Azure Storage emulator, installed by make deps) receives the uploaded images, kept in
+# $state/azurite across runs.
+azurite=.deps/azurite/node_modules/.bin/azurite-blob
+node=.deps/azurite/.node/bin/node
+[ -x "$node" ] || node=
+if [ -x "$azurite" ]; then
+  mkdir -p "$state/azurite"
+  $node "$azurite" --location "$state/azurite" --blobHost 127.0.0.1 --blobPort 28886 --skipApiVersionCheck --loose --silent \
+    >"$state/azurite.log" 2>&1 &
+  blobs=$!
+fi
 "$bin" emulator --state-dir "$state/emulator" --hub-port 28883 --dps-port 28884 --service-port 28885 \
+  --blob-url http://127.0.0.1:28886/devstoreaccount1 \
   >"$state/telemetry.jsonl" 2>"$state/emulator.log" &
 emu=$!
 cleanup() {
@@ -17,6 +29,8 @@ cleanup() {
   wait "${run:-}" 2>/dev/null || true
   kill "$emu" 2>/dev/null || true
   wait "$emu" 2>/dev/null || true
+  kill "${blobs:-}" 2>/dev/null || true
+  wait "${blobs:-}" 2>/dev/null || true
   kill "${tailer:-}" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
@@ -27,6 +41,7 @@ for _ in $(seq 1 100); do
 done
 echo "demo: emulator up (log: $state/emulator.log); telemetry it receives follows" >&2
 echo "demo: commands and writable properties with curl: . $state/emulator/service.env (see README, Trying commands locally)" >&2
+echo "demo: marked-up frames go to Azurite (container edgecam): . $state/emulator/files.env; curl -s \"\$FILES_URL&restype=container&comp=list\" (see README)" >&2
 tail -n +1 -f "$state/telemetry.jsonl" &
 tailer=$!
 

@@ -149,7 +149,7 @@ func runDetect(stdout, stderr io.Writer, o *detectOptions, modelSet bool, images
 	if err := yolo.InitRuntime(lib); err != nil {
 		return err
 	}
-	det, err := yolo.New(yolo.Options{ModelPath: model, Threads: o.threads, Confidence: o.threshold, IoU: o.iou})
+	det, err := yolo.New(yolo.Options{ModelPath: model, Runtime: yolo.RuntimeOptions{Threads: o.threads}, Confidence: o.threshold, IoU: o.iou})
 	if err != nil {
 		return err
 	}

@@ -299,6 +299,16 @@ func runEmulator(cmd *cobra.Command, o *emulatorOptions) error {
 	}
 	fmt.Fprintf(tw, "service env file:\t%s\n", envFile)
 	fmt.Fprintf(tw, "file uploads:\t%s\n", e.BlobContainerURL())
+	// To look at the uploads: . STATE/files.env; curl "$FILES_URL&restype=container&comp=list"
+	filesURL, err := e.BlobContainerReadURL(24 * time.Hour)
+	if err != nil {
+		return err
+	}
+	filesEnv := filepath.Join(o.stateDir, "files.env")
+	if err := os.WriteFile(filesEnv, []byte("FILES_URL='"+filesURL+"'\n"), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", filesEnv, err)
+	}
+	fmt.Fprintf(tw, "file uploads env file:\t%s\n", filesEnv)
 	for _, id := range ids {
 		cs, err := e.ConnectionString(id)
 		if err != nil {

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,12 +46,61 @@ var hostileWant = map[string]string{
 	"/cross-host-redirect": "another host or scheme, which redirects: same-host refuses",
 }
 
-// peakRSS is the peak resident set of a finished child process (getrusage's ru_maxrss, KiB).
-func peakRSS(ps *os.ProcessState) int64 {
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss << 10
+// Peak RSS is measured by a small wrapper process: this test binary re-executed with
+// rssWrapperExec set runs the command and writes the command's ru_maxrss to rssWrapperOut.
+// Measuring the command directly from the test process would be wrong: Go starts children with
+// vfork (CLONE_VM), and exec records the parent's memory high-water mark as the child's, so
+// ru_maxrss would be at least the test process's own peak (over 300 MB after the detect tests).
+const (
+	rssWrapperExec = "EDGECAM_TEST_RSS_EXEC"
+	rssWrapperOut  = "EDGECAM_TEST_RSS_OUT"
+)
+
+// rssWrapper runs $EDGECAM_TEST_RSS_EXEC with this process's arguments, standard streams and
+// signals (SIGTERM, SIGINT are passed on), writes its peak RSS in bytes to $EDGECAM_TEST_RSS_OUT
+// and exits with its status.
+func rssWrapper() int {
+	cmd := exec.Command(os.Getenv(rssWrapperExec), os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "rss wrapper:", err)
+		return 127
 	}
-	return 0
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	cmd.Wait()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		os.WriteFile(os.Getenv(rssWrapperOut), []byte(fmt.Sprint(ru.Maxrss<<10)), 0o600)
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// measured returns the wrapper command (this test binary) and the environment that make it run
+// exe, plus the function that reads the peak RSS once the command has exited.
+func measured(t *testing.T, exe string, env []string) (string, []string, func() int64) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "rss")
+	env = append(append([]string(nil), env...), rssWrapperExec+"="+exe, rssWrapperOut+"="+out)
+	return self, env, func() int64 {
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatalf("peak RSS not measured: %v", err)
+		}
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 }
 
 func assertNoSecret(t *testing.T, what, out string) {
@@ -73,12 +124,13 @@ func TestHostileCamerasCaptureBinary(t *testing.T) {
 		}
 		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
 			url := strings.Replace(cam.URL, "http://", "http://admin:"+secretUserinfo+"@", 1) + path + "?user=admin&pwd=" + secretQuery
-			cmd := exec.Command(exe, "capture", "--type", "http", "--url", url, "--timeout", "3s", "--out", out)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "EDGECAM_CAMERA_PASSWORD=" + secretPassword}
+			wrapper, env, peak := measured(t, exe, []string{"PATH=" + os.Getenv("PATH"), "EDGECAM_CAMERA_PASSWORD=" + secretPassword})
+			cmd := exec.Command(wrapper, "capture", "--type", "http", "--url", url, "--timeout", "3s", "--out", out)
+			cmd.Env = env
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
-			rss := peakRSS(cmd.ProcessState)
+			rss := peak()
 			t.Logf("%s: exit %v, peak RSS %d MB: %s", path, err, rss>>20, strings.TrimSpace(stderr.String()))
 			if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), want) {
 				t.Errorf("want exit status 1 and an error saying %q; got %v, stderr %q", want, err, stderr.String())
@@ -102,7 +154,8 @@ func TestHostileCamerasCaptureBinary(t *testing.T) {
 // slack. The daemon's own baseline (ONNX Runtime, the model, OpenCV) is measured, not assumed.
 const maxHostileDaemonExtra = 64 << 20
 
-// The built daemon with one good camera and one camera per hostile behaviour: the good camera
+// The built daemon with one good camera, one http camera per hostile behaviour and an RTSP
+// camera that does not answer: the good camera
 // keeps sending, every hostile camera's ticks fail with the right warning, the hostile cameras
 // add no more than maxHostileDaemonExtra to the daemon's peak RSS, and no secret appears in
 // its logs, its metrics, /healthz or `config check`.
@@ -113,7 +166,7 @@ func TestHostileCamerasDaemonBinary(t *testing.T) {
 
 	baseline, _, _ := runHostileDaemon(t, exe, lib, e, cam, nil)
 	rss, logs, scraped := runHostileDaemon(t, exe, lib, e, cam, testfixture.HostilePaths)
-	t.Logf("daemon peak RSS: %d MB with the good camera alone, %d MB with %d hostile cameras beside it",
+	t.Logf("daemon peak RSS: %d MB with the good camera alone, %d MB with %d hostile http cameras and a dead RTSP one beside it",
 		baseline>>20, rss>>20, len(testfixture.HostilePaths))
 	if rss > baseline+maxHostileDaemonExtra {
 		t.Errorf("hostile cameras raise the daemon's peak RSS by %d MB, more than %d MB", (rss-baseline)>>20, maxHostileDaemonExtra>>20)
@@ -152,6 +205,13 @@ func runHostileDaemon(t *testing.T, exe, lib string, e *emulator.Emulator, cam *
 		url := strings.Replace(cam.URL, "http://", "http://admin:"+secretUserinfo+"@", 1) + path + "?user=admin&pwd=" + secretQuery
 		fmt.Fprintf(&cams, "  - {id: %s, type: http, url: %q, password: %q, timeout: 3s, schedule: {period: 2s}}\n", id, url, secretPassword)
 	}
+	if len(paths) > 0 {
+		// An RTSP camera nobody answers, with the same secrets: its errors and up/down logs
+		// go through the redactor too.
+		ids = append(ids, "evil-rtsp")
+		fmt.Fprintf(&cams, "  - {id: evil-rtsp, type: rtsp, url: %q, timeout: 3s, schedule: {period: 2s}}\n",
+			"rtsp://admin:"+secretUserinfo+"@"+testfixture.FreeAddr(t)+"/stream?user=admin&pwd="+secretQuery)
+	}
 	cfg := runConfig(t, testModel(t), cams.String()+"metrics:\n  listen: "+metricsAddr+"\n")
 
 	check := exec.Command(exe, "config", "check", "--config", cfg)
@@ -175,7 +235,8 @@ func runHostileDaemon(t *testing.T, exe, lib string, e *emulator.Emulator, cam *
 		return n
 	}
 	before := sent()
-	p := startEdgecam(t, exe, binaryEnv(e, state), "--config", cfg, "--ort-lib", lib)
+	wrapper, env, peak := measured(t, exe, binaryEnv(e, state))
+	p := startEdgecam(t, wrapper, env, "--config", cfg, "--ort-lib", lib)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	// The good camera keeps sending while every hostile one fails.
@@ -205,7 +266,7 @@ func runHostileDaemon(t *testing.T, exe, lib string, e *emulator.Emulator, cam *
 		scraped.Write(b)
 	}
 	p.terminate(t)
-	return peakRSS(p.cmd.ProcessState), p.stderr(), scraped.String()
+	return peak(), p.stderr(), scraped.String()
 }
 
 func hasTickSkipped(logs, id string) bool {

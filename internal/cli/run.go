@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/daemon"
+	"github.com/edgecam/edgecam/internal/memtune"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/version"
 	"github.com/edgecam/edgecam/internal/yolo"
@@ -46,6 +47,9 @@ gracefully within 10 s: the tick in flight finishes, the queue is kept on disk.`
 			if err != nil {
 				return err
 			}
+			// Before any thread allocates: cap glibc's arenas and pin its mmap threshold (issue 16).
+			memtune.Tune(memtune.DefaultArenas, memtune.DefaultMmapThreshold)
+			goLimit, goLimitFrom := memtune.SetGoLimit()
 			lib, err := yolo.FindRuntimeLibrary(ortLib)
 			if err != nil {
 				return err
@@ -53,14 +57,17 @@ gracefully within 10 s: the tick in flight finishes, the queue is kept on disk.`
 			if err := yolo.InitRuntime(lib); err != nil {
 				return err
 			}
-			det, err := yolo.New(yolo.Options{ModelPath: cfg.Model.Path, Threads: cfg.Model.Threads})
+			rt := runtimeOptions(cfg.Model)
+			det, err := yolo.New(yolo.Options{ModelPath: cfg.Model.Path, Runtime: rt})
 			if err != nil {
 				return err
 			}
 			defer det.Close()
+			memtune.Trim() // what loading and optimizing the model freed
 			log := slog.Default()
 			log.Info("edgecam starting", "version", version.String(), "model", cfg.Model.Path,
-				"classes", len(det.Classes()), "cameras", len(cfg.Cameras))
+				"classes", len(det.Classes()), "cameras", len(cfg.Cameras), "onnxRuntime", rt.String(),
+				"goMemoryLimitMiB", goLimit>>20, "goMemoryLimitFrom", goLimitFrom)
 			for _, w := range cfg.Warnings() {
 				log.Warn("configuration", "warning", w)
 			}
@@ -85,14 +92,19 @@ gracefully within 10 s: the tick in flight finishes, the queue is kept on disk.`
 		},
 	}
 	cmd.Flags().StringVarP(&cfgFile, "config", "c", "/etc/edgecam/config.yaml", "configuration file (YAML)")
-	cmd.Flags().StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $EDGECAM_ORT_LIB, next to the binary, ./lib/onnxruntime, system paths)")
+	cmd.Flags().StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $EDGECAM_ORT_LIB, then /usr/lib/edgecam for the packaged binary, else next to the binary and ./lib/onnxruntime, then system paths)")
 	f := cmd.Flags()
 	f.String("model", config.DefaultModelPath, "YOLOv5 ONNX model (key model.path)")
-	f.Int("threads", 0, "inference threads, 0 = ONNX Runtime's default (key model.threads)")
+	f.Int("threads", 0, "inference threads, 0 = one per physical core (key model.threads)")
 	f.String("state-dir", "", "state directory: DPS assignments, store-and-forward queue (key state.dir)")
 	f.String("metrics-listen", "", "serve Prometheus /metrics and /healthz on this address, e.g. 127.0.0.1:9464 (key metrics.listen)")
 	for flag, key := range map[string]string{"model": "model.path", "threads": "model.threads", "state-dir": "state.dir", "metrics-listen": "metrics.listen"} {
 		_ = config.BindFlag(f, flag, key)
 	}
 	return cmd
+}
+
+// runtimeOptions maps the model keys to the detector's ONNX Runtime options.
+func runtimeOptions(m config.Model) yolo.RuntimeOptions {
+	return yolo.RuntimeOptions{Threads: m.Threads, Spinning: m.Spinning, NoArena: !m.Arena, MemPattern: m.MemPattern}
 }

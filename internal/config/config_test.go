@@ -590,6 +590,15 @@ func TestCameraDeviceKeys(t *testing.T) {
 	if cfg.Cameras[1].DeviceKey != testDeviceKey {
 		t.Errorf("deviceKeyFile not read: %q", cfg.Cameras[1].DeviceKey)
 	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings for a 0600 key file: %v", w)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Warnings(); len(w) != 1 || !strings.Contains(w[0], "cameras[1].deviceKeyFile") {
+		t.Errorf("warnings for a 0644 key file: %v", w)
+	}
 	if r := cfg.Redacted(); r.Cameras[0].DeviceKey != Mask || r.Cameras[1].DeviceKey != Mask {
 		t.Errorf("camera keys not masked: %+v", r.Cameras)
 	}

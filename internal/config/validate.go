@@ -127,7 +127,7 @@ func (c *Config) checkModel(p *problems) {
 	if c.Model.Path == "" {
 		p.add("model.path", "empty: set the YOLOv5 ONNX model file (e.g. %s)", DefaultModelPath)
 	} else if err := checkFile(c.Model.Path); err != nil {
-		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Model\"): "+
+		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Installing\"): "+
 			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
 	} else if set, _, err := classes.Model(c.Model.Path); err != nil {
 		p.add("model.path", "%s: %v", c.Model.Path, err)
@@ -136,9 +136,9 @@ func (c *Config) checkModel(p *problems) {
 		c.Classes = set
 	}
 	if c.Model.Threads < 0 {
-		p.add("model.threads", "%d is negative: use 0 to let ONNX Runtime choose, or a thread count", c.Model.Threads)
+		p.add("model.threads", "%d is negative: use 0 for one per physical core, or a thread count", c.Model.Threads)
 	} else if c.Model.Threads > MaxModelThreads {
-		p.add("model.threads", "%d is more than %d: use 0 to let ONNX Runtime choose, or the number of cores", c.Model.Threads, MaxModelThreads)
+		p.add("model.threads", "%d is more than %d: use 0 for one per physical core, or the number of cores", c.Model.Threads, MaxModelThreads)
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/edgecam/edgecam/internal/iothub"
 )
@@ -14,6 +15,14 @@ func (c *Config) Warnings() []string {
 		if host, key := c.azureHost(); host != "" && !isLoopback(host) {
 			w = append(w, fmt.Sprintf("azure.caFile: %s is trusted for %s (%s), which is not this machine: a CA file is for the local emulator; "+
 				"Azure's certificates chain to public roots, so leave caFile empty for Azure, or make sure the file holds only a CA you control", c.Azure.CAFile, host, key))
+		}
+	}
+	for i, cam := range c.Cameras {
+		if cam.DeviceKeyFile == "" {
+			continue
+		}
+		if st, err := os.Stat(cam.DeviceKeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+			w = append(w, fmt.Sprintf("cameras[%d].deviceKeyFile: %s is readable by other users (mode %v): chmod 600 it, owned by the user edgecam runs as", i, cam.DeviceKeyFile, st.Mode().Perm()))
 		}
 	}
 	return w

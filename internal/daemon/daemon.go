@@ -142,6 +142,9 @@ func Run(ctx context.Context, opts Options) error {
 		if n := w.queue.Len(); n > 0 {
 			log.Info("tallies kept for the next start", "camera", w.cam.ID, "queued", n)
 		}
+		if w.spool != nil && w.spool.Len() > 0 {
+			log.Info("images kept for the next start", "camera", w.cam.ID, "waiting", w.spool.Len())
+		}
 	}
 	// Close every camera and connection in parallel, within the stop budget: a stalled RTSP
 	// reader or a hung connection must not keep systemd waiting. Queued tallies are on disk.

@@ -1,7 +1,11 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +16,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/emulator"
+	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
@@ -21,15 +26,7 @@ import (
 // arrive on time, also while storage is down (the images wait on disk and follow once it is up).
 // A camera whose ticks do not qualify uploads nothing.
 func TestUploadsMarkedUpFrames(t *testing.T) {
-	az := testfixture.StartAzurite(t)
-	e, err := emulator.Start(context.Background(), emulator.Config{
-		DPS:        emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
-		FileUpload: emulator.FileUploadConfig{BlobURL: az.AccountURL()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	az, e := startEmulatorWithBlobs(t)
 	cfg := dpsConfig(t, e)
 	cfg.Detection.LabelsOfInterest = []string{"bus"}
 	cfg.Upload = config.Upload{Image: config.UploadMarkedUp, When: config.UploadInterest, Every: 1, QueueBytes: config.DefaultUploadQueueBytes}
@@ -104,6 +101,80 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 		t.Errorf("%d blobs stored + %d still waiting, want one per qualifying tick (%d)", stored, len(spooled), qualifying)
 	}
 	t.Logf("%d qualifying ticks: %d blobs stored, %d waiting at stop; %d tallies", qualifying, stored, len(spooled), len(msgs))
+}
+
+// TestUploadsEveryOtherRawFrame: upload {image: frame, when: always, every: 2} on a camera whose
+// tallies are never sent uploads the frame exactly as the camera gave it, on every other tick,
+// and the metrics count the uploads.
+func TestUploadsEveryOtherRawFrame(t *testing.T) {
+	az, e := startEmulatorWithBlobs(t)
+	cfg := dpsConfig(t, e)
+	cfg.Detection.LabelsOfInterest = []string{"bus"} // zidane.jpg has none: no tally is sent
+	cam := fileCamera("pitch", photo(t, "zidane.jpg"))
+	every := 2
+	always := config.UploadAlways
+	frame := config.UploadFrame
+	cam.Upload = &config.UploadOverride{Image: &frame, When: &always, Every: &every}
+	cfg.Cameras = []config.Camera{cam}
+	lr, log := newLogRecorder(t)
+	m := metrics.New()
+	ctx := waitCtx(t)
+	d := startDaemon(t, cfg, log, m)
+	if _, err := e.WaitFileUploads(ctx, 3, func(u emulator.FileUpload) bool { return u.IsSuccess }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	ticksRun := len(lr.find(ticks("pitch", false)))
+	spooled, _ := filepath.Glob(filepath.Join(cfg.State.Dir, "uploads", "pitch", "*.img"))
+	blobs := az.Blobs(t, emulator.DefaultBlobContainer)
+	if want := (ticksRun + 1) / 2; len(blobs)+len(spooled) != want {
+		t.Errorf("%d blobs + %d waiting after %d ticks, want every other tick: %d", len(blobs), len(spooled), ticksRun, want)
+	}
+	orig, err := os.ReadFile(photo(t, "zidane.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range blobs {
+		if !bytes.Equal(b.Data, orig) || b.ContentType != "image/jpeg" || !strings.HasPrefix(name, "pitch/") {
+			t.Errorf("%s: %d bytes (%s), want zidane.jpg as captured (%d bytes)", name, len(b.Data), b.ContentType, len(orig))
+		}
+	}
+	if len(fromDevice(e, "pitch")) != 0 {
+		t.Error("tallies sent without a label of interest")
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := fmt.Sprintf(`edgecam_uploads_total{camera="pitch"} %d`, len(blobs)); !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics lack %q:\n%s", want, grepLines(rec.Body.String(), "edgecam_upload"))
+	}
+}
+
+// startEmulatorWithBlobs starts Azurite in memory and the emulator (the tests' group enrollment)
+// handing out SAS URIs for it.
+func startEmulatorWithBlobs(t *testing.T) (*testfixture.Azurite, *emulator.Emulator) {
+	t.Helper()
+	az := testfixture.StartAzurite(t)
+	e, err := emulator.Start(context.Background(), emulator.Config{
+		DPS:        emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
+		FileUpload: emulator.FileUploadConfig{BlobURL: az.AccountURL()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return az, e
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func changedPixels(a, b gocv.Mat) int {

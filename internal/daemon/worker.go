@@ -13,6 +13,7 @@ import (
 	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/memtune"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/queue"
 	"github.com/edgecam/edgecam/internal/schedule"
@@ -160,7 +161,13 @@ func (w *worker) tick(ctx context.Context) {
 	if _, err := w.runTick(context.WithoutCancel(ctx)); err != nil {
 		w.log.Warn("tick skipped", "err", err)
 	}
+	// Give the frame's freed C memory back to the system (issue 16), at most once per trimEvery
+	// across cameras.
+	memtune.TrimEvery(trimEvery)
 }
+
+// trimEvery bounds how often ticks trim the C heap.
+const trimEvery = time.Second
 
 // runTick captures, detects and queues. It reports whether the tally was queued for delivery
 // (a label of interest was present); the tally itself stays in w.body until the next tick, for

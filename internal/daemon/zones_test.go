@@ -166,7 +166,7 @@ cameras:
 	if got := cfg.Classes.Names(); len(got) != 2 || got[0] != "forklift" {
 		t.Fatalf("configuration classes %q", got)
 	}
-	det, err := yolo.New(yolo.Options{ModelPath: model, Threads: 1})
+	det, err := yolo.New(yolo.Options{ModelPath: model, Runtime: yolo.RuntimeOptions{Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -771,6 +772,21 @@ func (e *Emulator) WaitSubscribed(ctx context.Context, deviceID, topic string) e
 		return fmt.Errorf("waiting for device %q to subscribe to %s: %w", deviceID, topic, err)
 	}
 	return nil
+}
+
+// Subscriptions returns the acknowledged topic filters of the device's current connection with
+// their granted QoS.
+func (e *Emulator) Subscriptions(deviceID string) (map[string]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := e.devices[deviceID]
+	if d == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
+	}
+	if !d.online() {
+		return nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
+	}
+	return maps.Clone(d.conn.subacked), nil
 }
 
 // Refusals returns every refused CONNECT so far, with the reason.

@@ -99,12 +99,15 @@ func newFileService(cfg FileUploadConfig) (*fileService, error) {
 		return nil, fmt.Errorf("blob URL %q: want http(s)://host[:port]/account (Azurite) or https://account.blob.core.windows.net", cfg.BlobURL)
 	}
 	account := strings.Trim(u.Path, "/")
-	hostName := cfg.BlobURL
 	if account == "" {
 		account, _, _ = strings.Cut(u.Hostname(), ".")
-		if u.Scheme == "https" {
-			hostName = u.Host // the real service's form: devices prepend https://
-		}
+	}
+	// Devices build https://{hostName}/{containerName}/{blobName}{sasToken}: for an HTTPS store
+	// hostName is the URL without its scheme (with Azurite's account path, the concatenation still
+	// holds); for plain HTTP (Azurite's default) it keeps the scheme, which edgecam's client honours.
+	hostName := cfg.BlobURL
+	if u.Scheme == "https" {
+		hostName = u.Host + strings.TrimSuffix(u.Path, "/")
 	}
 	if strings.Contains(account, "/") {
 		return nil, fmt.Errorf("blob URL %q: the path must be the account name only", cfg.BlobURL)
@@ -362,3 +365,22 @@ func (e *Emulator) RefuseFileUploads(deviceID string, status int) {
 
 // BlobContainerURL is the URL of the container that receives file uploads.
 func (e *Emulator) BlobContainerURL() string { return e.files.containerURL }
+
+// BlobContainerReadURL is the container's URL with a SAS that lists and reads its blobs for d,
+// to look at the uploads: add "&restype=container&comp=list" to list, or put a blob's name after
+// the container's path to read it.
+func (e *Emulator) BlobContainerReadURL(d time.Duration) (string, error) {
+	now := time.Now().UTC()
+	perms := sas.ContainerPermissions{Read: true, List: true}
+	qp, err := sas.BlobSignatureValues{
+		Protocol:      sas.ProtocolHTTPSandHTTP,
+		StartTime:     now.Add(-5 * time.Minute),
+		ExpiryTime:    now.Add(d),
+		Permissions:   perms.String(),
+		ContainerName: e.files.cfg.Container,
+	}.SignWithSharedKey(e.files.cred)
+	if err != nil {
+		return "", err
+	}
+	return e.files.containerURL + "?" + qp.Encode(), nil
+}

@@ -124,6 +124,23 @@ func post(t *testing.T, e *Emulator, path, tok, body string) int {
 	return resp.StatusCode
 }
 
+// For an HTTPS blob store the hub answers hostName without a scheme, as IoT Hub does, so SDKs that
+// prepend https:// reach it; an account path (Azurite) stays in it.
+func TestFileUploadHTTPSHostName(t *testing.T) {
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}, FileUpload: FileUploadConfig{BlobURL: "https://127.0.0.1:1/devstoreaccount1"}})
+	fu, err := iothub.NewFileUpload(iothub.Options{Host: e.HubHost(), DeviceID: "cam1", Key: testKey, CAFile: e.CAFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas, err := fu.RequestSAS(testCtx(t), "x.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sas.HostName != "127.0.0.1:1/devstoreaccount1" || !strings.HasPrefix(sas.URL(), "https://127.0.0.1:1/devstoreaccount1/edgecam/cam1/x.jpg?") {
+		t.Fatalf("hostName %q, URL %s", sas.HostName, sas.URL())
+	}
+}
+
 func TestFileUploadConfigErrors(t *testing.T) {
 	for _, c := range []FileUploadConfig{{BlobURL: "ftp://x/y"}, {Container: "Bad_Name"}, {BlobKey: "not base64!"}} {
 		if _, err := Start(t.Context(), Config{StateDir: t.TempDir(), FileUpload: c}); err == nil {

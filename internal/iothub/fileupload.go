@@ -79,7 +79,7 @@ func (e *HubError) Error() string {
 	case http.StatusUnauthorized:
 		msg += " (check the device key)"
 	case http.StatusForbidden, http.StatusBadRequest:
-		msg += " (is file upload configured on the hub? In IoT Central: Application > File upload)"
+		msg += " (is file upload configured? IoT Hub: File upload page; IoT Central: Application > Device file upload)"
 	}
 	return msg
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/edgecam/edgecam/internal/atomicfile"
@@ -98,7 +99,7 @@ func OpenSpool(dir string, maxBytes int64, logger *slog.Logger) (*Spool, error) 
 	}
 	slices.SortFunc(s.items, func(a, b spoolFile) int { return cmp.Compare(a.seq, b.seq) })
 	for s.bytes > s.max {
-		s.dropOldest()
+		s.dropOldest("upload spool over its byte budget: dropped the oldest image")
 	}
 	if len(s.items) > 0 {
 		s.log.Info("images waiting for upload found", "images", len(s.items), "bytes", s.bytes)
@@ -133,11 +134,19 @@ func (s *Spool) Push(img Image) error {
 		return nil
 	}
 	for s.bytes+size > s.max && len(s.items) > 0 {
-		s.dropOldest()
+		s.dropOldest("upload spool over its byte budget: dropped the oldest image")
 	}
 	seq := s.next
-	if err := atomicfile.Write(s.path(seq), data, 0o600); err != nil {
-		return fmt.Errorf("image spool: %w", err)
+	for {
+		err := writeFile(s.path(seq), data, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ENOSPC) || len(s.items) == 0 {
+			return fmt.Errorf("image spool: %w", err)
+		}
+		// The disk is full before the budget is: older images make room for the newest.
+		s.dropOldest("disk full: dropped the oldest image waiting for upload")
 	}
 	s.next++
 	s.items = append(s.items, spoolFile{seq: seq, size: size})
@@ -149,8 +158,11 @@ func (s *Spool) Push(img Image) error {
 	return nil
 }
 
-// dropOldest removes the oldest image; s.mu must be held.
-func (s *Spool) dropOldest() {
+// writeFile is atomicfile.Write; a variable so a test can fill the disk.
+var writeFile = atomicfile.Write
+
+// dropOldest removes the oldest image, logging why; s.mu must be held.
+func (s *Spool) dropOldest(why string) {
 	f := s.items[0]
 	s.items = s.items[1:]
 	s.bytes -= f.size
@@ -158,7 +170,7 @@ func (s *Spool) dropOldest() {
 	if err := os.Remove(s.path(f.seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.log.Warn("cannot remove a dropped image", "file", s.path(f.seq), "err", err)
 	}
-	s.log.Warn("upload spool over its byte budget: dropped the oldest image", "seq", f.seq, "budgetBytes", s.max, "droppedTotal", s.dropped)
+	s.log.Warn(why, "seq", f.seq, "budgetBytes", s.max, "droppedTotal", s.dropped)
 }
 
 // Peek returns the oldest image; ok is false when none waits. An unreadable or corrupt file is

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,5 +102,45 @@ func TestSpoolCorruptFile(t *testing.T) {
 	img, ok, err := s.Peek()
 	if err != nil || !ok || img.Seq != 2 {
 		t.Fatalf("peek after corruption: %+v %v %v", img.Seq, ok, err)
+	}
+}
+
+// A full disk (ENOSPC) before the budget is reached drops the oldest images to make room for the
+// newest, with a warning; with nothing left to drop the error is returned.
+func TestSpoolDiskFull(t *testing.T) {
+	var logs logBuf
+	s, err := upload.OpenSpool(t.TempDir(), 1<<20, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 3 {
+		if err := s.Push(spooled(t0.Add(time.Duration(i)*time.Second), 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := 2 // the next write fails twice: two images must go
+	restore := upload.SetWriteFile(func(path string, data []byte, perm os.FileMode) error {
+		if full > 0 {
+			full--
+			return &os.PathError{Op: "write", Path: path, Err: syscall.ENOSPC}
+		}
+		return os.WriteFile(path, data, perm)
+	})
+	defer restore()
+	if err := s.Push(spooled(t0.Add(time.Minute), 100)); err != nil {
+		t.Fatal(err)
+	}
+	img, _, _ := s.Peek()
+	if s.Len() != 2 || s.Dropped() != 2 || !img.Time.Equal(t0.Add(2*time.Second)) || strings.Count(logs.String(), "disk full: dropped the oldest image") != 2 {
+		t.Fatalf("len %d dropped %d oldest %v, log:\n%s", s.Len(), s.Dropped(), img.Time, logs.String())
+	}
+	full = 10
+	for s.Len() > 0 {
+		p, _, _ := s.Peek()
+		s.Ack(p.Seq)
+	}
+	if err := s.Push(spooled(t0.Add(2*time.Minute), 100)); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("push on a full disk with nothing to drop: %v", err)
 	}
 }

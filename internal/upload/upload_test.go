@@ -265,3 +265,34 @@ func keys(m map[string]testfixture.Blob) []string {
 	}
 	return out
 }
+
+// An image over the spool's byte budget is dropped with a warning and never reaches storage;
+// the images that fit are stored.
+func TestOverBudgetImageDropped(t *testing.T) {
+	e := startEnv(t)
+	ctx := waitCtx(t)
+	var logs logBuf
+	spool := openSpool(t, 8<<10, slog.New(slog.NewTextHandler(&logs, nil)))
+	small, big := testJPEG(t, 32, 24, 1), testJPEG(t, 640, 480, 2)
+	if len(big) <= 8<<10 || 2*len(small) > 8<<10 {
+		t.Fatalf("test images of %d and %d bytes do not fit the 8 KiB budget test", len(small), len(big))
+	}
+	at := time.Date(2026, 11, 29, 22, 0, 0, 0, time.UTC)
+	for i, img := range [][]byte{small, big, small} {
+		if err := spool.Push(upload.Image{Time: at.Add(time.Duration(i) * time.Second), JPEG: img}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(logs.String(), "level=WARN msg=\"image bigger than the upload spool's byte budget: dropped\"") || spool.Dropped() != 1 {
+		t.Fatalf("no warning for the oversized image (dropped %d):\n%s", spool.Dropped(), logs.String())
+	}
+	runUploader(t, e, spool, nil)
+	waitEmpty(ctx, t, spool)
+	blobs := listBlobs(ctx, t, e)
+	if len(blobs) != 2 {
+		t.Fatalf("blobs %v, want the two small images", keys(blobs))
+	}
+	if _, ok := blobs["cam1/"+upload.BlobName(at.Add(time.Second))]; ok {
+		t.Fatal("the oversized image was stored")
+	}
+}

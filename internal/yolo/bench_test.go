@@ -2,6 +2,7 @@ package yolo
 
 import (
 	"image"
+	"syscall"
 	"testing"
 	"time"
 
@@ -9,7 +10,9 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// Benchmarks use the runtime's default thread count, like edgecam's default. Compare
+// Benchmarks use edgecam's default runtime options (RuntimeOptions{}: one thread per physical
+// core, spinning off, arena on, no memory pattern); cpu-ms/op is the process CPU per operation
+// (every ONNX Runtime thread counted), what a timer daemon pays. Compare
 // BenchmarkSessionRun (ONNX Runtime alone, its own session) with BenchmarkInference (the
 // Detector's session) and BenchmarkDetectBus (decode + letterbox + inference + NMS; its
 // total/infer metric is the whole detect over the inference of the same runs). Two sessions
@@ -31,8 +34,13 @@ func BenchmarkSessionRun(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer out.Destroy()
+	so, err := sessionOptions(RuntimeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer so.Destroy()
 	s, err := ort.NewAdvancedSession(modelPath(b), []string{"images"}, []string{"output0"},
-		[]ort.Value{in}, []ort.Value{out}, nil)
+		[]ort.Value{in}, []ort.Value{out}, so)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,11 +50,26 @@ func BenchmarkSessionRun(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for range b.N {
 		if err := s.Run(); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// reportCPU starts counting the process's CPU time; the returned func reports it per operation.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() { b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op") }
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkInference is the Detector's own session run on a letterboxed bus.jpg.
@@ -62,6 +85,7 @@ func BenchmarkInference(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for range b.N {
 		if err := d.session.Run(); err != nil {
 			b.Fatal(err)
@@ -192,6 +216,7 @@ func benchDetectEncoded(b *testing.B, data []byte) {
 	var sum Timings
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for range b.N {
 		if err := d.DetectEncoded(data, &res); err != nil {
 			b.Fatal(err)

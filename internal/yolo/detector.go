@@ -33,10 +33,10 @@ const (
 // Options configure a Detector. Zero fields take the defaults above.
 type Options struct {
 	ModelPath     string  // YOLO ONNX export: output [1,N,5+classes] (v5), [1,4+classes,N] (v8) or [1,N,6] (end-to-end)
-	Threads       int     // ONNX Runtime intra-op threads; 0 = the runtime's default
 	Confidence    float32 // minimum objectness and objectness x class score (default 0.25)
 	IoU           float32 // NMS overlap above which the lower-scoring box of a class is dropped (0.45)
 	MaxDetections int     // at most this many detections per image (300)
+	Runtime       RuntimeOptions
 }
 
 // Detection is one detected object. Box is x1, y1, x2, y2 in pixels of the original image.
@@ -103,8 +103,8 @@ func New(opts Options) (*Detector, error) {
 		return nil, fmt.Errorf("IoU threshold %g: want a value between 0 and 1", opts.IoU)
 	case opts.MaxDetections < 0:
 		return nil, fmt.Errorf("max detections %d: want a positive number", opts.MaxDetections)
-	case opts.Threads < 0:
-		return nil, fmt.Errorf("threads %d: want 0 (runtime default) or more", opts.Threads)
+	case opts.Runtime.Threads < 0:
+		return nil, fmt.Errorf("threads %d: want 0 (one per physical core) or more", opts.Runtime.Threads)
 	}
 	path := opts.ModelPath
 	if path == "" {
@@ -142,7 +142,7 @@ func New(opts Options) (*Detector, error) {
 			return nil, err
 		}
 	}
-	if err := d.open(data, spec.Input.Name, spec.Output.Name, opts.Threads); err != nil {
+	if err := d.open(data, spec.Input.Name, spec.Output.Name, opts.Runtime); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
@@ -150,33 +150,23 @@ func New(opts Options) (*Detector, error) {
 	return d, nil
 }
 
-func (d *Detector) open(model []byte, inName, outName string, threads int) error {
+func (d *Detector) open(model []byte, inName, outName string, rt RuntimeOptions) error {
 	var err error
-	d.inputBuf = make([]float32, 3*d.inW*d.inH)
+	if d.inputBuf, err = mapFloats(3 * d.inW * d.inH); err != nil {
+		return fmt.Errorf("input tensor: %w", err)
+	}
 	if d.input, err = ort.NewTensor(ort.NewShape(1, 3, int64(d.inH), int64(d.inW)), d.inputBuf); err != nil {
 		return fmt.Errorf("input tensor: %w", err)
 	}
 	a, b := d.spec.Dims[0], d.spec.Dims[1]
-	d.outBuf = make([]float32, a*b)
+	if d.outBuf, err = mapFloats(a * b); err != nil {
+		return fmt.Errorf("output tensor: %w", err)
+	}
 	if d.output, err = ort.NewTensor(ort.NewShape(1, int64(a), int64(b)), d.outBuf); err != nil {
 		return fmt.Errorf("output tensor: %w", err)
 	}
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		return fmt.Errorf("session options: %w", err)
-	}
-	defer so.Destroy()
-	if threads > 0 {
-		if err := so.SetIntraOpNumThreads(threads); err != nil {
-			return fmt.Errorf("setting %d threads: %w", threads, err)
-		}
-	}
-	d.session, err = ort.NewAdvancedSessionWithONNXData(model, []string{inName}, []string{outName},
-		[]ort.Value{d.input}, []ort.Value{d.output}, so)
-	if err != nil {
-		return fmt.Errorf("ONNX Runtime cannot load it: %w", err)
-	}
-	return nil
+	d.session, err = newSession(model, inName, outName, d.input, d.output, rt)
+	return err
 }
 
 // Classes returns the class names in model index order. The slice must not be modified.
@@ -212,6 +202,9 @@ func (d *Detector) Close() error {
 	if d.bgr.Ptr() != nil {
 		errs = append(errs, d.bgr.Close(), d.resized.Close())
 	}
+	// After the session and tensors that point into them.
+	errs = append(errs, unmapFloats(d.inputBuf), unmapFloats(d.outBuf))
+	d.inputBuf, d.outBuf = nil, nil
 	return errors.Join(errs...)
 }
 

@@ -72,7 +72,7 @@ func TestHandmadeModel(t *testing.T) {
 	if err := os.WriteFile(p, onnxtest.ReshapeModel([]int64{1, 3, 32, 32}, []int64{1, 384, 8}, meta), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Options{ModelPath: p, Threads: 1})
+	d, err := New(Options{ModelPath: p, Runtime: RuntimeOptions{Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func TestLayouts(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			d, err := New(Options{ModelPath: path, Threads: 1})
+			d, err := New(Options{ModelPath: path, Runtime: RuntimeOptions{Threads: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,19 +4,9 @@
 // one JSON line.
 'use strict';
 
-const https = require('https');
 const { Client, Registry } = require('azure-iothub');
 
-// The emulator's service API has a port in its host name; the SDK passes the host name to
-// https.request as is (real hubs are on 443), so split it off here. Nothing else is changed.
-const request = https.request;
-https.request = function (options, ...rest) {
-  if (options && typeof options.host === 'string' && !options.port) {
-    const m = /^(.*):(\d+)$/.exec(options.host);
-    if (m) options = { ...options, host: m[1], port: Number(m[2]) };
-  }
-  return request.call(this, options, ...rest);
-};
+require('./hostport'); // the emulator's host names carry a port
 
 async function main() {
   const [cmd, deviceId, a, b] = process.argv.slice(2);
