@@ -56,6 +56,14 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The failed PUTs' errors quote the blob URL: its SAS signature never reaches the log.
+	sigRE := regexp.MustCompile(`sig=[^*&\s"]`)
+	for _, r := range lr.all() {
+		if s := r.String(); sigRE.MatchString(s) {
+			t.Errorf("a SAS signature reached the log: %s", s)
+		}
+	}
+
 	// Tallies on time: each delivered within 3 s of its capture (period 1 s), outage included.
 	msgs := fromDevice(e, "bus-stop")
 	for i, m := range msgs {
@@ -97,7 +105,10 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 		}
 		img.Close()
 	}
-	if stored < 5 || stored+len(spooled) != qualifying {
+	// One per qualifying tick. An image whose PUT completed as the daemon stopped, before its
+	// notification, stays in the spool too (delivery is at least once); it goes again at the next
+	// start under the same blob name, so it can be counted twice here, never lost.
+	if n := stored + len(spooled); stored < 5 || n < qualifying || n > qualifying+1 {
 		t.Errorf("%d blobs stored + %d still waiting, want one per qualifying tick (%d)", stored, len(spooled), qualifying)
 	}
 	t.Logf("%d qualifying ticks: %d blobs stored, %d waiting at stop; %d tallies", qualifying, stored, len(spooled), len(msgs))
