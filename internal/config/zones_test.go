@@ -105,6 +105,10 @@ func TestZoneMistakes(t *testing.T) {
       - {name: threes, polygon: [[0, 0, 0], [0.5, 0], [0.5, 1]]}
       - {name: rep, polygon: [[0, 0], [0.5, 0], [0.5, 0], [0.5, 1]]}
       - {name: x, polygon: [[0, 0], [1, 0], [1, 1]], lables: [car]}
+      - {name: rep0, polygon: [[0, 0], [0, 0], [0.5, 0], [0.5, 1]]}
+      - {name: hot, polygon: [[0, 0], [1, 0], [1, 1]]}
+      - {name: y, polygon: [[0, 0], [1, 0], [1, 1]], labels: [hot dog]}
+      - {name: y_hot, polygon: [[0, 0], [1, 0], [1, 1]], labels: [dog]}
     masks:
       - {polygon: [[0.75, 0], [1, 0]]}
     detection:
@@ -131,6 +135,9 @@ func TestZoneMistakes(t *testing.T) {
 		"cameras[0].zones[8].polygon":               "encloses no area",
 		"cameras[0].zones[9].polygon[0]":            "has 3 value(s): write each point as [x, y]",
 		"cameras[0].zones[10].polygon":              "point 2 repeats the point before it",
+		"cameras[0].zones[12].polygon":              "point 1 repeats the point before it",
+		"cameras[0].zones[13].name":                 `"hot" counting "dog" sends the key "hot_dog", which is also the key of the label "hot dog": rename the zone`,
+		"cameras[0].zones[15].name":                 `"y_hot" counting "dog" sends the key "y_hot_dog", which is also the key of zones[14] ("y") counting "hot dog"`,
 		"cameras[0].zones[11].lables":               `unknown key (did you mean "cameras[0].zones[11].labels"?)`,
 		"cameras[0].masks[0].polygon":               "a mask needs at least 3",
 		"cameras[0].detection.filters.buss":         `unknown label "buss" (did you mean "bus"?)`,

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -291,6 +292,7 @@ func runSDK(t *testing.T, bin string, e *emulator.Emulator, regID, transport str
 	if err := e.WaitSubscribed(ctx, regID, "devices/"+regID+"/messages/devicebound/#"); err != nil {
 		t.Fatal(err)
 	}
+	recordSubscriptions(t, e, regID)
 	d.command("close")
 	d.expect("closed")
 	if err := e.WaitDisconnected(ctx, regID); err != nil {
@@ -374,6 +376,7 @@ func runEdgecam(t *testing.T, bin string, e *emulator.Emulator, regID string, tr
 	if err := e.WaitSubscribed(ctx, regID, "devices/"+regID+"/messages/devicebound/#"); err != nil {
 		t.Fatal(err)
 	}
+	recordSubscriptions(t, e, regID)
 	e.StopListeners()
 	if err := e.WaitDisconnected(ctx, regID); err != nil {
 		t.Fatal(err)
@@ -398,6 +401,24 @@ func receive(t *testing.T, ch <-chan string) string {
 	}
 }
 
+// subscriptions holds each device's topic filters (its own ID replaced by {id}) with their QoS,
+// taken while it was connected with everything subscribed.
+var subscriptions sync.Map
+
+func recordSubscriptions(t *testing.T, e *emulator.Emulator, id string) {
+	t.Helper()
+	subs, err := e.Subscriptions(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []string
+	for f, q := range subs {
+		list = append(list, fmt.Sprintf("%s@%d", strings.Replace(f, id, "{id}", 1), q))
+	}
+	slices.Sort(list)
+	subscriptions.Store(id, strings.Join(list, " "))
+}
+
 // seen is what the emulator observed from one device, in comparable form.
 type seen struct {
 	registrationModel, enrollment string
@@ -410,6 +431,7 @@ type seen struct {
 	creationTime                  bool
 	note                          string
 	websocket                     bool
+	subscriptions                 string
 }
 
 func observe(t *testing.T, e *emulator.Emulator, id string) seen {
@@ -440,6 +462,9 @@ func observe(t *testing.T, e *emulator.Emulator, id string) seen {
 	_, err = time.Parse(time.RFC3339Nano, m.Properties["iothub-creation-time-utc"])
 	s.creationTime = err == nil
 	s.note = m.Properties["note"]
+	if v, ok := subscriptions.Load(id); ok {
+		s.subscriptions = v.(string)
+	}
 	return s
 }
 
@@ -460,6 +485,8 @@ func TestNodeSDKAndEdgecamAgainstEmulator(t *testing.T) {
 		registrationModel: modelID, enrollment: groupName, usernamePrefix: "{hub}/{id}/?api-version=2021-04-12",
 		apiVersion: "2021-04-12", modelID: modelID, cleanSession: []bool{false, false},
 		telemetryQoS: 1, contentType: "application/json", contentEncoding: "utf-8", creationTime: true, note: "1+1 = two",
+		// The SDK's and edgecam's subscriptions: C2D at QoS 1, the rest at QoS 0.
+		subscriptions: "$iothub/methods/POST/#@0 $iothub/twin/PATCH/properties/desired/#@0 $iothub/twin/res/#@0 devices/{id}/messages/devicebound/#@1",
 	}
 	for name, s := range map[string]seen{"Node SDK": sdk, "edgecam": ours} {
 		if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) {
