@@ -47,8 +47,7 @@ gracefully within 10 s: the tick in flight finishes, the queue is kept on disk.`
 			if err != nil {
 				return err
 			}
-			// Before any thread allocates: cap glibc's arenas and pin its mmap threshold (issue 16).
-			memtune.Tune(memtune.DefaultArenas, memtune.DefaultMmapThreshold)
+			// glibc's arenas and mmap threshold are set when the program loads (memtune, issue 16).
 			goLimit, goLimitFrom := memtune.SetGoLimit()
 			lib, err := yolo.FindRuntimeLibrary(ortLib)
 			if err != nil {
