@@ -59,11 +59,7 @@ state: {dir: ` + state + `}
 cameras:
   - {id: cam-bus, type: file, path: ` + photo(t, "bus.jpg") + `}
 `
-	file := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(config.LoadOptions{File: file, Env: []string{}})
+	cfg, err := loadYAML(t, t.TempDir(), yaml)
 	if err != nil {
 		t.Fatal(err)
 	}
