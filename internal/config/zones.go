@@ -45,6 +45,9 @@ type Filter struct {
 	MaxArea float64 `koanf:"maxArea" json:"maxArea,omitempty"`
 }
 
+// maxKey is DTDL's limit on a telemetry name, which a zone's keys must keep.
+const maxKey = 64
+
 // MaxZoneName bounds a zone name so that "<zone>_<label>" stays within DTDL's 64 characters for
 // labels of up to 31.
 const MaxZoneName = 32
@@ -175,6 +178,11 @@ func checkZoneKeys(p *problems, key string, zones []Zone, set classes.Set) {
 		}
 		for _, l := range labels {
 			k := tally.ZoneKey(z.Name, coco.SafeName(l))
+			if len(k) > maxKey {
+				p.add(fmt.Sprintf("%s.zones[%d].name", key, i), "%q counting %q sends the key %q, %d characters, more than DTDL's %d: shorten the zone name to at most %d characters",
+					z.Name, l, k, len(k), maxKey, maxKey-1-len(coco.SafeName(l)))
+				break
+			}
 			if o, clash := owner[k]; clash {
 				p.add(fmt.Sprintf("%s.zones[%d].name", key, i), "%q counting %q sends the key %q, which is also %s: rename the zone", z.Name, l, k, o)
 				break

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/zone"
 )
@@ -154,5 +155,17 @@ func TestZoneMistakes(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(err)
+	}
+}
+
+// A zone's keys stay within DTDL's 64 characters also for a custom model's long labels.
+func TestZoneKeyLength(t *testing.T) {
+	long := strings.Repeat("a", 40)
+	set := classes.New([]string{long, "b"}, "test")
+	var p problems
+	checkZoneKeys(&p, "cameras[0]", []Zone{{Name: "b_zone"}, {Name: strings.Repeat("z", 30), Labels: []string{"b"}}, {Name: strings.Repeat("y", 30)}}, set)
+	if len(p) != 1 || p[0].Key != "cameras[0].zones[2].name" ||
+		!strings.Contains(p[0].Msg, "71 characters, more than DTDL's 64: shorten the zone name to at most 23 characters") {
+		t.Fatalf("problems %v", p)
 	}
 }
