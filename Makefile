@@ -133,10 +133,10 @@ endif
 
 # The .deb under real systemd in a fresh bookworm container (see scripts/test-system.sh).
 test-system: deps deps-system build
-	$(MAKE) deb ARCH=$(HOST_ARCH)
+	$(MAKE) deb ARCH=$(HOST_ARCH) VERSION=$(VERSION)
 	scripts/test-system.sh dist/edgecam_$(VERSION)_$(HOST_ARCH).deb
 
 # arm64 under qemu-user: the cross-compiled test binaries and the arm64 .deb's binary.
 test-arm64: deps deps-arm64
-	$(MAKE) deb ARCH=arm64
+	$(MAKE) deb ARCH=arm64 VERSION=$(VERSION)
 	env $(CROSS_ENV_arm64) scripts/test-arm64.sh dist/edgecam_$(VERSION)_arm64.deb

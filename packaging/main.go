@@ -193,12 +193,18 @@ func elfNeeded(file string, machine elf.Machine) ([]string, error) {
 // the package that holds the library (looked up on this machine with dpkg-query; Debian's
 // library package names are the same on every architecture) and the dependency its shlibs file
 // declares for that soname, e.g. libopencv_core.so.406 -> "libopencv-core406 (>= 4.6.0+dfsg)".
-// Libraries the package brings itself (libonnxruntime) are skipped.
+// Libraries the package brings itself (libonnxruntime) are skipped; the dynamic loader counts as
+// libc6.
 func debDepends(sonames []string) ([]string, error) {
 	var deps []string
 	for _, so := range sonames {
 		if strings.HasPrefix(so, "libonnxruntime") {
 			continue
+		}
+		if strings.HasPrefix(so, "ld-linux") {
+			// The dynamic loader (ld-linux-aarch64.so.1, ld-linux-x86-64.so.2) is part of libc6,
+			// which libc.so.6 brings; the host has only its own architecture's loader to look up.
+			so = "libc.so.6"
 		}
 		pkg, err := owner(so)
 		if err != nil {

@@ -25,7 +25,7 @@ func TestDebDependsOnTheHost(t *testing.T) {
 	if _, err := exec.LookPath("dpkg-query"); err != nil {
 		t.Skip("not a Debian system")
 	}
-	deps, err := debDepends([]string{"libc.so.6", "libm.so.6", "libonnxruntime.so.1"})
+	deps, err := debDepends([]string{"libc.so.6", "libm.so.6", "libonnxruntime.so.1", "ld-linux-aarch64.so.1", "ld-linux-x86-64.so.2"})
 	if err != nil {
 		t.Fatal(err)
 	}

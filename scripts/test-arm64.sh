@@ -12,6 +12,7 @@
 # which provides the cross-compilation environment).
 set -uo pipefail
 deb=$(realpath "${1:?usage: test-arm64.sh path/to/edgecam_VERSION_arm64.deb}")
+[ -f "$deb" ] || { echo "test-arm64: no package $1 (make deb builds it)" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 repo=$PWD
 run=$repo/scripts/arm64/qemu-exec.sh

@@ -16,6 +16,7 @@
 # Must run as root. Usage: test-system.sh DEB
 set -uo pipefail
 deb=$(realpath "${1:?usage: test-system.sh path/to/edgecam_VERSION_ARCH.deb}")
+[ -f "$deb" ] || { echo "test-system: no package $1 (make deb builds it)" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 repo=$PWD
 shared=${EDGECAM_SHARED:-../shared}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -184,6 +185,17 @@ func checkImage(cameraID, from string, data []byte, maxPixels int64) error {
 	return err
 }
 
+// checkPrefix checks the first bytes of an image still arriving: an error when they cannot
+// start an image, or announce more than maxPixels; nil when they look right or are too few to
+// tell (the whole image is checked again with checkImage).
+func checkPrefix(cameraID, from string, prefix []byte, maxPixels int64) error {
+	_, _, err := frameSize(cameraID, from, prefix, maxPixels)
+	if err == nil || errors.Is(err, imageinfo.ErrTruncated) || len(prefix) < 16 {
+		return nil
+	}
+	return err
+}
+
 // frameSize reads data's size from its header and checks it against maxPixels.
 func frameSize(cameraID, from string, data []byte, maxPixels int64) (w, h int, err error) {
 	if len(data) == 0 {
@@ -194,6 +206,12 @@ func frameSize(cameraID, from string, data []byte, maxPixels int64) (w, h int, e
 			cameraID, from, len(data), snippet(data))
 	}
 	_, w, h, err = imageinfo.Header(data)
+	if w > 0 && h > 0 {
+		// Over the limit is the news even when the data is also cut short.
+		if err := CheckFrameSize(cameraID, from, w, h, maxPixels); err != nil {
+			return 0, 0, err
+		}
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("camera %s: %s: %w", cameraID, from, err)
 	}
@@ -250,6 +268,12 @@ func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
 			total += int64(n)
 		}
 		if total > limit {
+			// A body over the limit is a broken or hostile camera, and it will send the
+			// next one too: give the memory back now, or the garbage collector's goal,
+			// set while it was live, lets the next one double the heap.
+			clear(blocks)
+			blocks = nil
+			debug.FreeOSMemory()
 			return nil, errOverLimit
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {

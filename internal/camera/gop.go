@@ -219,23 +219,19 @@ func (d *gopDecoder) load(buf []byte) (int, error) {
 	return n, nil
 }
 
-// decode decodes the loaded stream and returns its last picture (the caller closes it) and how
-// many pictures were decoded. The file is emptied afterwards, so it holds no memory between
-// captures.
-func (d *gopDecoder) decode() (gocv.Mat, int, error) {
+// decode decodes the loaded stream of units access units and returns its last picture (the
+// caller closes it) and how many pictures were read. The pictures before the last are only
+// decoded (grabbed), not converted to BGR. The file is emptied afterwards, so it holds no
+// memory between captures.
+func (d *gopDecoder) decode(units int) (gocv.Mat, int, error) {
 	defer d.file.Truncate(0)
-	vc, err := gocv.VideoCaptureFileWithAPI(d.path, gocv.VideoCaptureFFmpeg)
-	if err != nil || !vc.IsOpened() {
-		if vc != nil {
-			vc.Close()
-		}
-		return gocv.Mat{}, 0, fmt.Errorf("FFmpeg cannot open the buffered stream")
+	n, err := d.read(units - 1)
+	if err == nil && n == 0 && units > 1 {
+		// Fewer pictures than access units (the decoder dropped some): read them all.
+		n, err = d.read(0)
 	}
-	defer vc.Close()
-	n := 0
-	for vc.Read(&d.next) && !d.next.Empty() {
-		d.cur, d.next = d.next, d.cur
-		n++
+	if err != nil {
+		return gocv.Mat{}, 0, err
 	}
 	if n == 0 {
 		return gocv.Mat{}, 0, fmt.Errorf("FFmpeg decoded no picture from the buffered stream")
@@ -243,6 +239,28 @@ func (d *gopDecoder) decode() (gocv.Mat, int, error) {
 	m := d.cur
 	d.cur = gocv.NewMat()
 	return m, n, nil
+}
+
+// read opens the loaded stream, decodes skip pictures without converting them, then reads the
+// rest into cur, the newest last. It returns how many it read after the skipped ones.
+func (d *gopDecoder) read(skip int) (int, error) {
+	vc, err := gocv.VideoCaptureFileWithAPI(d.path, gocv.VideoCaptureFFmpeg)
+	if err != nil || !vc.IsOpened() {
+		if vc != nil {
+			vc.Close()
+		}
+		return 0, fmt.Errorf("FFmpeg cannot open the buffered stream")
+	}
+	defer vc.Close()
+	if skip > 0 {
+		vc.Grab(skip)
+	}
+	n := 0
+	for vc.Read(&d.next) && !d.next.Empty() {
+		d.cur, d.next = d.next, d.cur
+		n++
+	}
+	return n, nil
 }
 
 func (d *gopDecoder) close() error {

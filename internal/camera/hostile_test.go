@@ -3,9 +3,12 @@ package camera
 import (
 	"bytes"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,4 +180,33 @@ func TestFileAndRPiPixelLimit(t *testing.T) {
 	}
 	_, err = src.Capture(testCtx(t))
 	wantErr(t, err, "camera pi: rpicam-still output: image is 12000x12000 (144 megapixels), more than the limit of 1 megapixels")
+}
+
+// A body that cannot start an image, or whose header announces too many pixels, is refused
+// from its first 64 KiB: the rest is never downloaded or buffered.
+func TestHTTPRefusesFromTheFirstBytes(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/jpeg")
+		buf := bytes.Repeat([]byte("garbage "), 8<<10)
+		for r.Context().Err() == nil {
+			n, err := w.Write(buf)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	src, err := New(httpCamera(srv.URL+"/snap.jpg", func(c *config.Camera) { c.MaxBytes = 512 << 20 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Capture(testCtx(t))
+	wantErr(t, err, `not a JPEG or PNG image (65536 bytes starting "garbage garbage`)
+	Close(src)
+	srv.CloseClientConnections()
+	if n := sent.Load(); n > 64<<20 {
+		t.Errorf("the server sent %d MB before the capture gave up", n>>20)
+	}
 }

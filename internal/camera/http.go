@@ -1,6 +1,7 @@
 package camera
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,8 @@ const (
 	// httpMaxHeaderBytes caps a response's headers (Go's default is 10 MiB): a camera's are a
 	// few hundred bytes, and the Digest parser must not be fed megabytes of challenges.
 	httpMaxHeaderBytes = 64 << 10
+	// httpHeadBytes is how much of a body is read before its image header is checked.
+	httpHeadBytes = 64 << 10
 	// httpMaxRedirects caps a chain of redirects.
 	httpMaxRedirects = 5
 )
@@ -321,7 +324,18 @@ func (s *httpSource) frame(ctx context.Context, resp *http.Response, start time.
 		return nil, fmt.Errorf("camera %s: %s: the camera sent a web page (Content-Type %s), not an image: use the camera's snapshot URL",
 			s.id, where, ct)
 	}
-	data, err := readLimited(resp.Body, s.maxBytes, resp.ContentLength)
+	// The first bytes tell an image bomb, or something that is no image at all, before the
+	// rest is downloaded and buffered.
+	head := make([]byte, min(httpHeadBytes, s.maxBytes+1))
+	n, err := io.ReadFull(resp.Body, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, s.requestError(ctx, err)
+	}
+	head = head[:n]
+	if err := checkPrefix(s.id, where, head, s.maxPixels); err != nil {
+		return nil, fmt.Errorf("%w (Content-Type %q)", err, ct)
+	}
+	data, err := readLimited(io.MultiReader(bytes.NewReader(head), resp.Body), s.maxBytes, resp.ContentLength)
 	if errors.Is(err, errOverLimit) {
 		return nil, errTooLarge(s.id, where, s.maxBytes)
 	}

@@ -174,12 +174,9 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 			if err != nil {
 				return nil, err
 			}
-			m, decoded, err := s.dec.decode()
+			m, _, err := s.dec.decode(frames)
 			if err != nil {
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v (%d access units, %d bytes)", s.id, s.shownURL, err, frames, n)
-			}
-			if decoded < frames {
-				slog.Debug("rtsp decode: fewer pictures than access units", "camera", s.id, "accessUnits", frames, "pictures", decoded)
 			}
 			return &Frame{Camera: s.id, Time: at, Mat: m}, nil
 		case s.gop.overflow:

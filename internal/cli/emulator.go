@@ -74,7 +74,7 @@ SAS URI and gets a real one (a service SAS signed with the account key) for the 
 there as <device>/<time>.jpg.
 
 The TLS certificates come from a CA the emulator generates once and keeps in --state-dir;
-point the device's ca_file (or --ca-file) at the ca.pem printed on start.
+point the device's azure.caFile (or --ca-file) at the ca.pem printed on start.
 
 It also serves the IoT Hub service REST API over HTTPS (--service-port): GET/PATCH
 /twins/{id} and POST /twins/{id}/methods as the service SDKs (azure-iothub) call them, and

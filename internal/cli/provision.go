@@ -176,8 +176,8 @@ func deriveKey(cmd *cobra.Command, o *provisionOptions) error {
 	if groupKey == "" {
 		return errors.New("--derive-key needs the group key: --group-key or EDGECAM_DPS_GROUP_KEY (the environment keeps it out of the process list)")
 	}
-	if strings.ToLower(o.deriveKey) != o.deriveKey {
-		return fmt.Errorf("--derive-key %q: a DPS registration ID must be lower case; use %q", o.deriveKey, strings.ToLower(o.deriveKey))
+	if err := config.CheckRegistrationID(o.deriveKey); err != nil {
+		return fmt.Errorf("--derive-key: %w", err)
 	}
 	key, err := iothub.DeriveDeviceKey(groupKey, o.deriveKey)
 	if err != nil {

@@ -148,6 +148,15 @@ func TestProvisionDeriveKey(t *testing.T) {
 	if _, err := provisionCLI(t, "--derive-key", "Cam1"); err == nil || !strings.Contains(err.Error(), "lower case") {
 		t.Errorf("upper-case registration ID: %v", err)
 	}
+	// DPS refuses these IDs, so no key is printed for them; the fix suggested is itself valid.
+	for id, want := range map[string]string{
+		"Bad Id!": `contains ' ': a DPS registration ID may hold letters, digits and - . _ : only`,
+		"cam1.":   `ends with '.'`,
+	} {
+		if out, err := provisionCLI(t, "--derive-key", id); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--derive-key %q: %q, %v; want an error with %q", id, out, err, want)
+		}
+	}
 	t.Setenv("EDGECAM_DPS_GROUP_KEY", "")
 	if _, err := provisionCLI(t, "--derive-key", "cam1"); err == nil || !strings.Contains(err.Error(), "needs the group key") {
 		t.Errorf("no group key: %v", err)

@@ -244,6 +244,8 @@ func TestValidation(t *testing.T) {
 			[]string{`azure.transport: "amqp": use mqtt (port 8883) or mqtt-ws`}},
 		{"upper-case registration id", common + dpsAzure + "\ncameras: [{id: Cam1, type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "Cam1" has upper-case letters: a DPS registration ID must be lower case`}},
+		{"upper-case registration id with a space", common + dpsAzure + "\ncameras: [{id: 'Cam 1', type: file, path: IMAGE}]",
+			[]string{`cameras[0].id: "Cam 1" contains ' ': a DPS registration ID may hold letters, digits and - . _ : only`}},
 		{"registration id last character", common + dpsAzure + "\ncameras: [{id: 'cam1.', type: file, path: IMAGE}]",
 			[]string{`cameras[0].id: "cam1." ends with '.': a DPS registration ID must end with a letter, digit or '-'`}},
 		{"invalid id", common + dpsAzure + "\ncameras: [{id: 'my cam', type: file, path: IMAGE}]",

@@ -450,11 +450,12 @@ func checkDeviceID(id string, dps bool) error {
 	}
 	const hubSpecial = "-:.%_*?!(),=@;$'"
 	const dpsSpecial = "-._:"
+	upper := false
 	for _, r := range id {
 		alnum := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 		switch {
 		case dps && r >= 'A' && r <= 'Z':
-			return fmt.Errorf("%q has upper-case letters: a DPS registration ID must be lower case (DPS compares IDs case-insensitively, the key derived from a group key covers the exact bytes): use %q", id, strings.ToLower(id))
+			upper = true // reported last, so that the lower-case ID it suggests is valid
 		case alnum:
 		case r == '#' || r == '+':
 			return fmt.Errorf("%q contains %q, which IoT Hub allows but MQTT topics cannot carry: use letters, digits and - . _ :", id, r)
@@ -470,8 +471,16 @@ func checkDeviceID(id string, dps bool) error {
 			return fmt.Errorf("%q ends with %q: a DPS registration ID must end with a letter, digit or '-'", id, last)
 		}
 	}
+	if upper {
+		return fmt.Errorf("%q has upper-case letters: a DPS registration ID must be lower case (DPS compares IDs case-insensitively, the key derived from a group key covers the exact bytes): use %q", id, strings.ToLower(id))
+	}
 	return nil
 }
+
+// CheckRegistrationID applies DPS's registration ID rules (lower-case ASCII letters, digits and
+// - . _ :, ending with a letter, a digit or '-', at most 128 characters), as config check does
+// for a camera ID under DPS.
+func CheckRegistrationID(id string) error { return checkDeviceID(id, true) }
 
 func (cam *Camera) checkKind(p *problems, key string) {
 	t := strings.ToLower(strings.TrimSpace(cam.Type))

@@ -45,6 +45,9 @@ type Filter struct {
 	MaxArea float64 `koanf:"maxArea" json:"maxArea,omitempty"`
 }
 
+// maxKey is DTDL's limit on a telemetry name, which a zone's keys must keep.
+const maxKey = 64
+
 // MaxZoneName bounds a zone name so that "<zone>_<label>" stays within DTDL's 64 characters for
 // labels of up to 31.
 const MaxZoneName = 32
@@ -144,11 +147,48 @@ func checkZones(p *problems, key string, zones []Zone, masks []MaskArea, set cla
 		}
 		z.Labels = canon
 	}
+	checkZoneKeys(p, key, zones, set)
 	for i := range masks {
 		m := &masks[i]
 		mk := fmt.Sprintf("%s.masks[%d]", key, i)
 		checkPolygon(p, mk+".polygon", m.Polygon, "mask")
 		checkAnchor(p, mk+".anchor", &m.Anchor)
+	}
+}
+
+// checkZoneKeys reports a zone whose telemetry key "<zone>_<label>" is also a label's own key
+// (zone "hot" counting "dog" is "hot_dog") or another zone's: the hub would get the two counts
+// added up, and the DTDL model would declare one name twice. Keys are compared in their
+// DTDL-safe form, which is what the hub gets once azure.modelId is set.
+func checkZoneKeys(p *problems, key string, zones []Zone, set classes.Set) {
+	all := set.Names()
+	owner := make(map[string]string, len(all))
+	for _, l := range all {
+		owner[coco.SafeName(l)] = fmt.Sprintf("the key of the label %q", l)
+	}
+	named := map[string]bool{}
+	for i, z := range zones {
+		if !zoneNameRE.MatchString(z.Name) || len(z.Name) > MaxZoneName || named[z.Name] {
+			continue // reported by checkZones
+		}
+		named[z.Name] = true
+		labels := z.Labels
+		if len(labels) == 0 {
+			labels = all
+		}
+		for _, l := range labels {
+			k := tally.ZoneKey(z.Name, coco.SafeName(l))
+			if len(k) > maxKey {
+				p.add(fmt.Sprintf("%s.zones[%d].name", key, i), "%q counting %q sends the key %q, %d characters, more than DTDL's %d: shorten the zone name to at most %d characters",
+					z.Name, l, k, len(k), maxKey, maxKey-1-len(coco.SafeName(l)))
+				break
+			}
+			if o, clash := owner[k]; clash {
+				p.add(fmt.Sprintf("%s.zones[%d].name", key, i), "%q counting %q sends the key %q, which is also %s: rename the zone", z.Name, l, k, o)
+				break
+			}
+			owner[k] = fmt.Sprintf("the key of zones[%d] (%q) counting %q", i, z.Name, l)
+		}
 	}
 }
 

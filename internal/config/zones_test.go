@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/zone"
 )
@@ -105,6 +106,10 @@ func TestZoneMistakes(t *testing.T) {
       - {name: threes, polygon: [[0, 0, 0], [0.5, 0], [0.5, 1]]}
       - {name: rep, polygon: [[0, 0], [0.5, 0], [0.5, 0], [0.5, 1]]}
       - {name: x, polygon: [[0, 0], [1, 0], [1, 1]], lables: [car]}
+      - {name: rep0, polygon: [[0, 0], [0, 0], [0.5, 0], [0.5, 1]]}
+      - {name: hot, polygon: [[0, 0], [1, 0], [1, 1]]}
+      - {name: y, polygon: [[0, 0], [1, 0], [1, 1]], labels: [hot dog]}
+      - {name: y_hot, polygon: [[0, 0], [1, 0], [1, 1]], labels: [dog]}
     masks:
       - {polygon: [[0.75, 0], [1, 0]]}
     detection:
@@ -131,6 +136,9 @@ func TestZoneMistakes(t *testing.T) {
 		"cameras[0].zones[8].polygon":               "encloses no area",
 		"cameras[0].zones[9].polygon[0]":            "has 3 value(s): write each point as [x, y]",
 		"cameras[0].zones[10].polygon":              "point 2 repeats the point before it",
+		"cameras[0].zones[12].polygon":              "point 1 repeats the point before it",
+		"cameras[0].zones[13].name":                 `"hot" counting "dog" sends the key "hot_dog", which is also the key of the label "hot dog": rename the zone`,
+		"cameras[0].zones[15].name":                 `"y_hot" counting "dog" sends the key "y_hot_dog", which is also the key of zones[14] ("y") counting "hot dog"`,
 		"cameras[0].zones[11].lables":               `unknown key (did you mean "cameras[0].zones[11].labels"?)`,
 		"cameras[0].masks[0].polygon":               "a mask needs at least 3",
 		"cameras[0].detection.filters.buss":         `unknown label "buss" (did you mean "bus"?)`,
@@ -147,5 +155,17 @@ func TestZoneMistakes(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(err)
+	}
+}
+
+// A zone's keys stay within DTDL's 64 characters also for a custom model's long labels.
+func TestZoneKeyLength(t *testing.T) {
+	long := strings.Repeat("a", 40)
+	set := classes.New([]string{long, "b"}, "test")
+	var p problems
+	checkZoneKeys(&p, "cameras[0]", []Zone{{Name: "b_zone"}, {Name: strings.Repeat("z", 30), Labels: []string{"b"}}, {Name: strings.Repeat("y", 30)}}, set)
+	if len(p) != 1 || p[0].Key != "cameras[0].zones[2].name" ||
+		!strings.Contains(p[0].Msg, "71 characters, more than DTDL's 64: shorten the zone name to at most 23 characters") {
+		t.Fatalf("problems %v", p)
 	}
 }

@@ -71,42 +71,73 @@ type registrationError struct{ err error }
 func (e registrationError) Error() string { return "DPS registration: " + e.err.Error() }
 func (e registrationError) Unwrap() error { return e.err }
 
+// redial is the link's state between failed dials: the backoff, whether the next dial
+// registers with DPS again, and the run of failed hub connects that leads to it.
+type redial struct {
+	backoff  time.Duration
+	force    bool
+	failures int
+	first    time.Time
+}
+
+func newRedial() redial { return redial{backoff: time.Second} }
+
+// failed records a failed dial at now and reports whether the hub now counts as gone (the next
+// dial registers with DPS again). after is azure.dps.reprovisionAfter (0: never for
+// unreachability). The caller waits about backoff and then calls next.
+func (r *redial) failed(err error, usesDPS bool, after time.Duration, now time.Time) (hubGone bool) {
+	var regErr registrationError
+	if !errors.As(err, &regErr) {
+		// The dial got past DPS (any forced registration went through) and failed at the hub:
+		// register again only when that hub is refused or stays unreachable, not on every retry.
+		r.force = false
+	}
+	switch {
+	case errors.Is(err, iothub.ErrRegistrationDisabled):
+		r.backoff = maxLinkBackoff
+	case errors.As(err, &regErr):
+		// DPS itself failed (unreachable, throttled past its retry-after): a forced
+		// registration stays forced.
+	case errors.Is(err, iothub.ErrNotAuthorized) && usesDPS:
+		r.force = true
+	case usesDPS:
+		if r.failures == 0 {
+			r.first = now
+		}
+		r.failures++
+		if after > 0 && r.failures >= reprovisionAttempts && now.Sub(r.first) >= after {
+			r.force, r.failures = true, 0
+			return true
+		}
+	}
+	return false
+}
+
+// next returns the jittered wait before the next dial and doubles the backoff.
+func (r *redial) next() time.Duration {
+	wait := r.backoff/2 + rand.N(r.backoff/2+1)
+	r.backoff = min(2*r.backoff, maxLinkBackoff)
+	return wait
+}
+
 // run connects and keeps the link up until ctx ends.
 func (l *link) run(ctx context.Context) {
-	backoff := time.Second
-	force := false
-	failures, firstFailure := 0, time.Time{}
+	r := newRedial()
 	for ctx.Err() == nil {
-		c, err := l.dial(ctx, force)
+		c, err := l.dial(ctx, r.force)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			var regErr registrationError
-			switch {
-			case errors.Is(err, iothub.ErrRegistrationDisabled):
-				backoff = maxLinkBackoff
-			case errors.As(err, &regErr):
-				// DPS itself failed (unreachable, throttled past its retry-after): a forced
-				// registration stays forced.
-			case errors.Is(err, iothub.ErrNotAuthorized) && l.usesDPS():
-				force = true
-			case l.usesDPS():
-				if failures == 0 {
-					firstFailure = time.Now()
-				}
-				failures++
-				if l.hubGone(failures, firstFailure) {
-					l.log.Warn("assigned IoT hub unreachable; registering with DPS again", "attempts", failures, "since", time.Since(firstFailure).Round(time.Second))
-					force, failures = true, 0
-				}
+			first, attempts := r.first, r.failures+1
+			if r.failed(err, l.usesDPS(), l.cfg.Azure.DPS.ReprovisionAfter.Std(), time.Now()) {
+				l.log.Warn("assigned IoT hub unreachable; registering with DPS again", "attempts", attempts, "since", time.Since(first).Round(time.Second))
 			}
-			l.log.Warn("cannot connect to IoT Hub; tallies are queued meanwhile", "err", err, "retryIn", backoff)
-			sleepCtx(ctx, backoff/2+rand.N(backoff/2+1))
-			backoff = min(2*backoff, maxLinkBackoff)
+			l.log.Warn("cannot connect to IoT Hub; tallies are queued meanwhile", "err", err, "retryIn", r.backoff)
+			sleepCtx(ctx, r.next())
 			continue
 		}
-		backoff, force, failures = time.Second, false, 0
+		r = newRedial()
 		l.set(c)
 		select {
 		case <-ctx.Done():
@@ -121,16 +152,9 @@ func (l *link) run(ctx context.Context) {
 				l.log.Warn("IoT Hub refused the device identity; connecting from scratch", "err", c.Err())
 			}
 			l.set(nil)
-			force = l.usesDPS()
+			r.force = l.usesDPS()
 		}
 	}
-}
-
-// hubGone reports whether failures connects in a row, the first at first, mean the assigned
-// hub is gone.
-func (l *link) hubGone(failures int, first time.Time) bool {
-	after := l.cfg.Azure.DPS.ReprovisionAfter.Std()
-	return after > 0 && failures >= reprovisionAttempts && time.Since(first) >= after
 }
 
 func (l *link) usesDPS() bool { return l.cfg.Azure.ConnectionString == "" }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -341,6 +342,16 @@ func snapshotServer(t *testing.T, photoPath, user, pass string, fail func(n int)
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// loadYAML writes yaml to dir/config.yaml and loads it without the environment.
+func loadYAML(t *testing.T, dir, yaml string) (*config.Config, error) {
+	t.Helper()
+	file := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config.Load(config.LoadOptions{File: file, Env: []string{}})
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

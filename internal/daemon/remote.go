@@ -158,7 +158,8 @@ func (w *worker) desiredPatch(patch []byte, version int64) {
 // applyDesired validates and applies the writable properties in desired (a patch or the whole
 // desired document), persists the accepted ones and acknowledges each: ac 200 with the value
 // in force, or ac 400 with the reason and, as the Plug and Play convention asks, the value
-// still in use.
+// still in use. A property deleted in the cloud (null in a patch) goes back to the
+// configuration file's value, acknowledged with ac 203 as at connect.
 func (w *worker) applyDesired(ctx context.Context, c *iothub.Client, desired map[string]json.RawMessage, version int64) {
 	acks := map[string]ack{}
 	w.mu.Lock()
@@ -173,13 +174,24 @@ func (w *worker) applyDesired(ctx context.Context, c *iothub.Client, desired map
 		if strings.HasPrefix(name, "$") {
 			continue
 		}
-		value, err := w.applyOne(name, raw, &sched, &det, &st)
+		deleted := string(bytes.TrimSpace(raw)) == "null"
+		var value any
+		var err error
+		if deleted {
+			value, err = w.revertOne(name, &sched, &det, &st)
+		} else {
+			value, err = w.applyOne(name, raw, &sched, &det, &st)
+		}
 		if err == errUnknownProperty {
 			w.log.Debug("ignoring unknown desired property", "name", name)
 			continue
 		}
 		a := ack{AV: version}
-		if err != nil {
+		if err == nil && deleted {
+			// The cloud no longer sets it: the device's own value, as reported at connect.
+			a.AC, a.AD, a.Value = 203, "from the device configuration (the desired value was deleted)", value
+			delete(w.refused, name)
+		} else if err != nil {
 			a.AC, a.AD = 400, err.Error()
 			a.Value = valueInUse(name, sched, det)
 			w.refused[name] = true
@@ -281,6 +293,41 @@ func (w *worker) applyOne(name string, raw json.RawMessage, sched *config.Schedu
 		return config.FormatFilters(filters), nil
 	}
 	return nil, errUnknownProperty
+}
+
+// revertOne gives a writable property deleted from the desired properties (JSON null in a
+// patch) back to the configuration file: the copies given get its value and the saved
+// settings forget it. It returns the value now in force, in the property's schema.
+func (w *worker) revertOne(name string, sched *config.Schedule, det *config.Detection, st *settings) (any, error) {
+	switch name {
+	case dtdl.ImageTimerDue, dtdl.ImageTimerPeriod:
+		next := *sched
+		if name == dtdl.ImageTimerDue {
+			next.Due = w.ownSched.Due
+		} else {
+			next.Period = w.ownSched.Period
+		}
+		if err := config.ValidateSchedule(next); err != nil {
+			return nil, fmt.Errorf("the configuration's value does not fit the other timer setting in force: %w", err)
+		}
+		*sched = next
+		if name == dtdl.ImageTimerDue {
+			st.Due = nil
+		} else {
+			st.Period = nil
+		}
+	case dtdl.PredictionScoreThreshold:
+		det.ScoreThreshold, st.Threshold = w.ownDetection.ScoreThreshold, nil
+	case dtdl.PredictionLabelsOfInterest:
+		det.LabelsOfInterest, st.Interest = w.ownDetection.LabelsOfInterest, nil
+	case dtdl.PredictionLabelsMinimum:
+		det.LabelsMinimum, st.Minimum = w.ownDetection.LabelsMinimum, nil
+	case dtdl.PredictionFilters:
+		det.Filters, st.Filters = w.ownDetection.Filters, nil
+	default:
+		return nil, errUnknownProperty
+	}
+	return valueInUse(name, *sched, *det), nil
 }
 
 // parseLabelsValue reads a comma-separated string (the DTDL schema) or a JSON array of labels.

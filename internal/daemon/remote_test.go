@@ -59,11 +59,7 @@ state: {dir: ` + state + `}
 cameras:
   - {id: cam-bus, type: file, path: ` + photo(t, "bus.jpg") + `}
 `
-	file := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(config.LoadOptions{File: file, Env: []string{}})
+	cfg, err := loadYAML(t, t.TempDir(), yaml)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,5 +335,37 @@ func TestWritablePropertiesChangeTheTally(t *testing.T) {
 	saved, err := os.ReadFile(filepath.Join(r.state, "settings", "cam-bus.json"))
 	if err != nil || !json.Valid(saved) {
 		t.Fatalf("persisted settings: %v %s", err, saved)
+	}
+}
+
+// A desired property deleted in the cloud (JSON null in the patch) gives the property back to
+// the configuration file: the value in force reverts and is acknowledged with ac 203, as at
+// connect, instead of being refused as "0 is outside (0,1]" (threshold) or applied as an empty
+// list (labels).
+func TestDeletedDesiredPropertyRevertsToTheConfiguration(t *testing.T) {
+	r := newRemoteRig(t, 0.5)
+	r.start()
+	if _, err := r.emu.WaitTelemetry(remoteCtx(t, 60*time.Second), 1, remoteAfter(time.Time{}, busAt05)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := r.emu.UpdateDesired("cam-bus", map[string]any{"PredictionScoreThreshold": 0.8, "PredictionLabelsMinimum": "person"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.waitAck("PredictionScoreThreshold", v); a["ac"] != float64(200) || a["value"] != 0.8 {
+		t.Fatalf("ack %v", a)
+	}
+	v, err = r.emu.UpdateDesired("cam-bus", map[string]any{"PredictionScoreThreshold": nil, "PredictionLabelsMinimum": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.waitAck("PredictionScoreThreshold", v); a["ac"] != float64(203) || a["value"] != 0.5 {
+		t.Fatalf("ack of the deleted threshold %v, want ac 203 and the configuration's 0.5", a)
+	}
+	if a := r.waitAck("PredictionLabelsMinimum", v); a["ac"] != float64(203) || a["value"] != "person,bus" {
+		t.Fatalf("ack of the deleted labelsMinimum %v, want ac 203 and the configuration's person,bus", a)
+	}
+	if _, err := r.emu.WaitTelemetry(remoteCtx(t, 30*time.Second), 2, remoteAfter(time.Now(), busAt05)); err != nil {
+		t.Fatalf("tallies after the deletion: %v", err)
 	}
 }

@@ -56,10 +56,20 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Tallies on time: each delivered within 3 s of its capture (period 1 s), outage included.
+	// The failed PUTs' errors quote the blob URL: its SAS signature never reaches the log.
+	sigRE := regexp.MustCompile(`sig=[^*&\s"]`)
+	for _, r := range lr.all() {
+		if s := r.String(); sigRE.MatchString(s) {
+			t.Errorf("a SAS signature reached the log: %s", s)
+		}
+	}
+
+	// Tallies on time: three arrived while storage was down (above), and none waited for the images
+	// (after the outage they would be late by its length plus the uploader's backoff). The bound
+	// leaves room for detection on a busy machine.
 	msgs := fromDevice(e, "bus-stop")
 	for i, m := range msgs {
-		if lag := m.Received.Sub(creationTime(t, m)); lag > 3*time.Second {
+		if lag := m.Received.Sub(creationTime(t, m)); lag > 10*time.Second {
 			t.Errorf("tally %d arrived %v after its capture", i, lag)
 		}
 	}
@@ -97,7 +107,9 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 		}
 		img.Close()
 	}
-	if stored < 5 || stored+len(spooled) != qualifying {
+	// One image per qualifying tick, stored or still waiting; an upload cut short by the stop after
+	// storage took it may be both (the retry overwrites the same name).
+	if n := stored + len(spooled); stored < 5 || stored > qualifying || n < qualifying || n > qualifying+1 {
 		t.Errorf("%d blobs stored + %d still waiting, want one per qualifying tick (%d)", stored, len(spooled), qualifying)
 	}
 	t.Logf("%d qualifying ticks: %d blobs stored, %d waiting at stop; %d tallies", qualifying, stored, len(spooled), len(msgs))
@@ -129,7 +141,7 @@ func TestUploadsEveryOtherRawFrame(t *testing.T) {
 	ticksRun := len(lr.find(ticks("pitch", false)))
 	spooled, _ := filepath.Glob(filepath.Join(cfg.State.Dir, "uploads", "pitch", "*.img"))
 	blobs := az.Blobs(t, emulator.DefaultBlobContainer)
-	if want := (ticksRun + 1) / 2; len(blobs)+len(spooled) != want {
+	if want, n := (ticksRun+1)/2, len(blobs)+len(spooled); len(blobs) > want || n < want || n > want+1 {
 		t.Errorf("%d blobs + %d waiting after %d ticks, want every other tick: %d", len(blobs), len(spooled), ticksRun, want)
 	}
 	orig, err := os.ReadFile(photo(t, "zidane.jpg"))

@@ -41,6 +41,9 @@ type worker struct {
 	detection    config.Detection
 	settings     settings
 	settingsPath string
+	// the configuration file's values, which a desired property deleted in the cloud restores
+	ownSched     config.Schedule
+	ownDetection config.Detection
 	captureT     time.Duration
 	safeNames    bool
 	classes      classes.Set // the model's class names, for labels set from the cloud
@@ -109,6 +112,7 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 	w.info = newDeviceInfo(cfg, cam, opts.Detector)
 	w.settingsPath = settingsPath(cfg.State.Dir, cam.ID)
 	sched, det := cfg.CameraSchedule(i), cfg.CameraDetection(i)
+	w.ownSched, w.ownDetection = sched, det
 	if st, err := loadSettings(w.settingsPath); err != nil {
 		log.Warn("settings changed from the cloud could not be read; using the configuration", "err", err)
 	} else {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/daemon"
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
@@ -52,11 +51,7 @@ cameras:
     masks:
       - polygon: [[0.75, 0], [1, 0], [1, 1], [0.75, 1]]
 `, modelPath(t), e.DPSHost(), e.IDScope(), groupKey, modelID, e.CAFile(), dir, photo(t, "bus.jpg"), marked)
-	file := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(config.LoadOptions{File: file, Env: []string{}})
+	cfg, err := loadYAML(t, dir, yaml)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +150,7 @@ cameras:
     zones:
       - {name: dock, polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]], labels: [pallet]}
 `, model, e.DPSHost(), e.IDScope(), groupKey, modelID, e.CAFile(), dir, photo(t, "bus.jpg"))
-	file := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(config.LoadOptions{File: file, Env: []string{}})
+	cfg, err := loadYAML(t, dir, yaml)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,10 +182,7 @@ cameras:
 
 	// A COCO label is not one of this model's: the configuration says so, with its classes.
 	bad := strings.Replace(yaml, "labelsMinimum: [Forklift, pallet]", "labelsMinimum: [person]", 1)
-	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err = config.Load(config.LoadOptions{File: file, Env: []string{}})
+	_, err = loadYAML(t, dir, bad)
 	if want := `detection.labelsMinimum: unknown label "person" for this model (did you mean "pallet"? its classes, from the model's names metadata: forklift, pallet)`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Load = %v, want %q", err, want)
 	}

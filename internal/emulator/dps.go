@@ -340,7 +340,7 @@ func (s *dpsService) respond(cl *mqtt.Client, status int, rid string, extra stri
 	}
 	topic := "$dps/registrations/res/" + strconv.Itoa(status) + "/?$rid=" + url.QueryEscape(rid) + extra
 	if err := deliverTo(cl, topic, b, 0); err != nil {
-		s.e.log.Info("DPS response not delivered", "client", cl.ID, "topic", topic, "error", err)
+		s.e.log.Info("DPS response not delivered", "client", cl.ID, "topic", topic, "err", err)
 	}
 }
 
@@ -433,7 +433,7 @@ func (s *dpsService) onRegister(cl *mqtt.Client, topic string, body []byte) {
 	}
 	s.ops[op.id] = op
 	e.mu.Unlock()
-	e.log.Info("DPS registration", "registration_id", req.RegistrationID, "enrollment", m.name, "model_id", modelID)
+	e.log.Info("DPS registration", "registrationId", req.RegistrationID, "enrollment", m.name, "modelId", modelID)
 	s.respond(cl, 202, rid, "&retry-after="+s.retryAfter(), operationStatus{
 		OperationID: op.id, Status: "assigning",
 		RegistrationState: &registrationState{RegistrationID: op.regID, Status: "assigning"},
@@ -473,7 +473,7 @@ func (s *dpsService) onStatus(cl *mqtt.Client, topic string) {
 func (s *dpsService) respondRaw(cl *mqtt.Client, status int, rid string, body []byte) {
 	topic := "$dps/registrations/res/" + strconv.Itoa(status) + "/?$rid=" + url.QueryEscape(rid)
 	if err := deliverTo(cl, topic, body, 0); err != nil {
-		s.e.log.Info("DPS response not delivered", "client", cl.ID, "topic", topic, "error", err)
+		s.e.log.Info("DPS response not delivered", "client", cl.ID, "topic", topic, "err", err)
 	}
 }
 
@@ -497,7 +497,7 @@ func (s *dpsService) finish(op *operation) []byte {
 		if err != nil {
 			st.Status = "failed"
 			st.ErrorCode, st.ErrorMessage = 400209, err.Error()
-			e.log.Warn("DPS allocation failed", "registration_id", op.regID, "error", err)
+			e.log.Warn("DPS allocation failed", "registrationId", op.regID, "err", err)
 			break
 		}
 		e.mu.Lock()
@@ -538,7 +538,7 @@ func (s *dpsService) finish(op *operation) []byte {
 		body = op.result
 	}
 	e.mu.Unlock()
-	e.log.Info("DPS registration finished", "registration_id", op.regID, "status", st.Status, "hub", st.AssignedHub)
+	e.log.Info("DPS registration finished", "registrationId", op.regID, "status", st.Status, "hub", st.AssignedHub)
 	return body
 }
 

@@ -425,7 +425,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	}
 	e.stopCtx = context.AfterFunc(ctx, func() { e.Close() })
 	ok = true
-	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "id_scope", e.IDScope(), "service", e.ServiceHost(), "ca_file", e.caFile)
+	e.log.Info("emulator started", "hubs", e.HubHosts(), "dps", e.DPSHost(), "idScope", e.IDScope(), "service", e.ServiceHost(), "caFile", e.caFile)
 	return e, nil
 }
 
@@ -779,12 +779,9 @@ func (e *Emulator) WaitSubscribed(ctx context.Context, deviceID, topic string) e
 func (e *Emulator) Subscriptions(deviceID string) (map[string]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	d := e.devices[deviceID]
-	if d == nil {
-		return nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
-	}
-	if !d.online() {
-		return nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
+	d, err := e.onlineLocked(deviceID)
+	if err != nil {
+		return nil, err
 	}
 	return maps.Clone(d.conn.subacked), nil
 }
@@ -797,7 +794,7 @@ func (e *Emulator) Refusals() []Refusal {
 }
 
 func (e *Emulator) refuse(endpoint, clientID, username string, reason error) {
-	e.log.Info("connection refused", "endpoint", endpoint, "client_id", clientID, "reason", reason.Error())
+	e.log.Info("connection refused", "endpoint", endpoint, "clientId", clientID, "reason", reason.Error())
 	e.mu.Lock()
 	e.refusals = append(e.refusals, Refusal{Endpoint: endpoint, ClientID: clientID, Username: username, Reason: reason.Error(), Time: time.Now()})
 	e.broadcastLocked()
@@ -817,18 +814,9 @@ func (e *Emulator) WaitRefusals(ctx context.Context, n int) ([]Refusal, error) {
 // DropDevice closes the device's hub connection without a DISCONNECT, as a network failure or
 // the hub would.
 func (e *Emulator) DropDevice(deviceID string) error {
-	e.mu.Lock()
-	d := e.devices[deviceID]
-	var cl *mqtt.Client
-	if d.online() {
-		cl = d.conn.cl
-	}
-	e.mu.Unlock()
-	if d == nil {
-		return fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
-	}
-	if cl == nil {
-		return fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
+	cl, err := e.connected(deviceID)
+	if err != nil {
+		return err
 	}
 	e.log.Info("dropping device connection", "device", deviceID)
 	cl.Stop(errDropped)
@@ -913,7 +901,7 @@ func (e *Emulator) writeTelemetryLine(t Telemetry) {
 	e.outMu.Lock()
 	defer e.outMu.Unlock()
 	if _, err := e.cfg.TelemetryOutput.Write(b); err != nil {
-		e.log.Warn("writing telemetry line", "error", err)
+		e.log.Warn("writing telemetry line", "err", err)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +148,30 @@ func TestFileUploadConfigErrors(t *testing.T) {
 		if _, err := Start(t.Context(), Config{StateDir: t.TempDir(), FileUpload: c}); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
+	}
+}
+
+// The file-upload client reads the CA file again when it changed, as the MQTT client does at
+// every connect (the emulator renews its CA at restart).
+func TestFileUploadReadsNewCA(t *testing.T) {
+	other := startEmulator(t, Config{})
+	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}, FileUpload: FileUploadConfig{BlobURL: closedBlobURL(t)}})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, other.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fu, err := iothub.NewFileUpload(iothub.Options{Host: e.HubHost(), DeviceID: "cam1", Key: testKey, CAFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	if _, err := fu.RequestSAS(ctx, "a.jpg"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("with another CA: %v, want a certificate error", err)
+	}
+	if err := os.WriteFile(ca, e.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fu.RequestSAS(ctx, "b.jpg"); err != nil {
+		t.Fatalf("after the CA file changed: %v", err)
 	}
 }

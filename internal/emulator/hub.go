@@ -171,7 +171,7 @@ func (k *hubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	e.connections = append(e.connections, c.info)
 	e.broadcastLocked()
 	e.mu.Unlock()
-	e.log.Info("device connected", "device", u.identity(), "hub", h.host, "model_id", u.modelID, "clean_session", pk.Connect.Clean)
+	e.log.Info("device connected", "device", u.identity(), "hub", h.host, "modelId", u.modelID, "cleanSession", pk.Connect.Clean)
 	if dropped > 0 {
 		e.log.Info("clean session: queued cloud-to-device messages discarded", "device", u.identity(), "messages", dropped)
 	}
@@ -246,7 +246,7 @@ func (k *hubHook) subscriptionsChanged(cl *mqtt.Client) {
 	e.mu.Unlock()
 	for _, m := range queued {
 		if err := deliverTo(cl, m.topic, m.body, 1); err != nil {
-			e.log.Warn("delivering queued cloud-to-device message", "device", cl.ID, "error", err)
+			e.log.Warn("delivering queued cloud-to-device message", "device", cl.ID, "err", err)
 		}
 	}
 }
@@ -377,7 +377,7 @@ func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
 	rest = strings.TrimPrefix(rest, "/")
 	props, err := parseBag(rest)
 	if err != nil {
-		e.log.Warn("telemetry property bag is not URL-encoded", "device", cl.ID, "topic", pk.TopicName, "error", err)
+		e.log.Warn("telemetry property bag is not URL-encoded", "device", cl.ID, "topic", pk.TopicName, "err", err)
 	}
 	if size := messageSize(pk.Payload, props); size > MaxTelemetry {
 		e.log.Warn("telemetry over 256 KB (body and properties), closing the connection", "device", cl.ID, "bytes", size)
@@ -471,7 +471,7 @@ func (h *hub) onReported(cl *mqtt.Client, topic string, body []byte) {
 // a response nobody subscribed to is lost).
 func (h *hub) respond(cl *mqtt.Client, topic string, body []byte) {
 	if err := deliverTo(cl, topic, body, 0); err != nil {
-		h.e.log.Info("response not delivered", "client", cl.ID, "topic", topic, "error", err)
+		h.e.log.Info("response not delivered", "client", cl.ID, "topic", topic, "err", err)
 	}
 }
 
@@ -545,6 +545,15 @@ func (h *hub) onMethodResponse(cl *mqtt.Client, topic string, body []byte) {
 func (e *Emulator) connected(deviceID string) (*mqtt.Client, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	d, err := e.onlineLocked(deviceID)
+	if err != nil {
+		return nil, err
+	}
+	return d.conn.cl, nil
+}
+
+// onlineLocked returns the device, failing when it is unknown or not connected; e.mu is held.
+func (e *Emulator) onlineLocked(deviceID string) (*device, error) {
 	d := e.devices[deviceID]
 	if d == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownDevice, deviceID)
@@ -552,7 +561,7 @@ func (e *Emulator) connected(deviceID string) (*mqtt.Client, error) {
 	if !d.online() {
 		return nil, fmt.Errorf("%w: %q", ErrDeviceNotConnected, deviceID)
 	}
-	return d.conn.cl, nil
+	return d, nil
 }
 
 // InvokeMethod calls a direct method on a connected device and waits for its answer or ctx.
@@ -651,7 +660,7 @@ func (e *Emulator) UpdateDesired(deviceID string, patch map[string]any) (int, er
 		return v, fmt.Errorf("emulator: desired patch: %w", err)
 	}
 	if err := deliverTo(cl, "$iothub/twin/PATCH/properties/desired/?$version="+strconv.Itoa(v), body, 0); err != nil && !errors.Is(err, ErrNotSubscribed) {
-		e.log.Info("desired patch not delivered", "device", deviceID, "error", err)
+		e.log.Info("desired patch not delivered", "device", deviceID, "err", err)
 	}
 	return v, nil
 }

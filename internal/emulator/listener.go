@@ -85,7 +85,7 @@ func (l *listener) accept(ln net.Listener, establish listeners.EstablishFn) {
 			defer l.clients.Done()
 			c, err := demux(tls.Server(tc, l.tlsCfg))
 			if err != nil {
-				l.log.Debug("connection refused", "listener", l.id, "error", err)
+				l.log.Debug("connection refused", "listener", l.id, "err", err)
 				tc.Close()
 				return
 			}
@@ -94,7 +94,7 @@ func (l *listener) accept(ln net.Listener, establish listeners.EstablishFn) {
 				return
 			}
 			if err := establish(l.id, c); err != nil {
-				l.log.Debug("connection ended", "listener", l.id, "error", err)
+				l.log.Debug("connection ended", "listener", l.id, "err", err)
 			}
 		}()
 	}

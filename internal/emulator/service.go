@@ -75,7 +75,7 @@ func startService(e *Emulator, tlsCfg *tls.Config) (*service, error) {
 	e.routeService(s)
 	go func() {
 		if err := s.srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			e.log.Warn("service API stopped", "error", err)
+			e.log.Warn("service API stopped", "err", err)
 		}
 	}()
 	return s, nil

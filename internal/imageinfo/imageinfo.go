@@ -30,6 +30,16 @@ const (
 
 var pngSignature = []byte("\x89PNG\r\n\x1a\n")
 
+// ErrTruncated matches (errors.Is) the errors of an image that ends too early: a transfer cut
+// short, or the first bytes of one still arriving. Header returns the size with it when the
+// header had been read.
+var ErrTruncated = errors.New("truncated image")
+
+type truncatedError string
+
+func (e truncatedError) Error() string        { return string(e) }
+func (e truncatedError) Is(target error) bool { return target == ErrTruncated }
+
 // Sniff names data's format from its magic bytes, or "" when edgecam does not decode it.
 func Sniff(data []byte) Format {
 	switch {
@@ -98,7 +108,7 @@ func jpegHeader(data []byte) (w, h int, err error) {
 			i++
 		}
 		if i+4 > len(data) {
-			return 0, 0, errors.New("truncated JPEG (header ends early)")
+			return w, h, truncatedError("truncated JPEG (header ends early)")
 		}
 		if data[i] != 0xFF {
 			return 0, 0, fmt.Errorf("corrupt JPEG (no marker at byte %d)", i)
@@ -113,7 +123,7 @@ func jpegHeader(data []byte) (w, h int, err error) {
 		}
 		seg := int(data[i+2])<<8 | int(data[i+3])
 		if seg < 2 || i+2+seg > len(data) {
-			return 0, 0, errors.New("truncated JPEG (a header segment runs past the end of the file)")
+			return w, h, truncatedError("truncated JPEG (a header segment runs past the end of the file)")
 		}
 		body := data[i+4 : i+2+seg]
 		switch {
@@ -128,7 +138,7 @@ func jpegHeader(data []byte) (w, h int, err error) {
 				return 0, 0, errors.New("corrupt JPEG (no frame size before the image data)")
 			}
 			if !bytes.Contains(data[i+2+seg:], []byte{0xFF, 0xD9}) {
-				return 0, 0, errors.New("truncated JPEG (no end-of-image marker)")
+				return w, h, truncatedError("truncated JPEG (no end-of-image marker)")
 			}
 			return w, h, nil
 		}
@@ -138,12 +148,12 @@ func jpegHeader(data []byte) (w, h int, err error) {
 
 func pngHeader(data []byte) (w, h int, err error) {
 	if len(data) < 33 || string(data[12:16]) != "IHDR" {
-		return 0, 0, errors.New("truncated PNG (no IHDR header)")
+		return 0, 0, truncatedError("truncated PNG (no IHDR header)")
 	}
 	w, h = int(binary.BigEndian.Uint32(data[16:20])), int(binary.BigEndian.Uint32(data[20:24]))
 	tail := data[max(len(data)-64, 0):]
 	if !bytes.Contains(tail, []byte("IEND")) {
-		return 0, 0, errors.New("truncated PNG (no IEND chunk)")
+		return w, h, truncatedError("truncated PNG (no IEND chunk)")
 	}
 	return w, h, nil
 }
@@ -159,7 +169,7 @@ func bmpHeader(data []byte) (w, h int, err error) {
 
 func webpHeader(data []byte) (w, h int, err error) {
 	if len(data) < 30 {
-		return 0, 0, errors.New("truncated WebP (header ends early)")
+		return 0, 0, truncatedError("truncated WebP (header ends early)")
 	}
 	switch string(data[12:16]) {
 	case "VP8X": // extended: 24-bit canvas size minus one

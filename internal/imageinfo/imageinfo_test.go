@@ -3,6 +3,7 @@ package imageinfo
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"strings"
 	"testing"
@@ -100,4 +101,22 @@ func FuzzHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		Header(data)
 	})
+}
+
+// The first bytes of an image still arriving: the size is known once the frame header is in,
+// and the error says truncated (errors.Is ErrTruncated), not corrupt.
+func TestHeaderOfAPrefix(t *testing.T) {
+	jpeg := jpegHeaderOnly(16000, 16000)
+	_, w, h, err := Header(jpeg[:len(jpeg)-2])
+	if !errors.Is(err, ErrTruncated) || w != 16000 || h != 16000 {
+		t.Errorf("JPEG without its end: %dx%d, %v", w, h, err)
+	}
+	png := pngHeaderOnly(12000, 12000)
+	_, w, h, err = Header(png[:33])
+	if !errors.Is(err, ErrTruncated) || w != 12000 || h != 12000 {
+		t.Errorf("PNG without IEND: %dx%d, %v", w, h, err)
+	}
+	if _, _, _, err := Header([]byte{0xFF, 0xD8, 0, 0, 0, 0}); err == nil || errors.Is(err, ErrTruncated) {
+		t.Errorf("JPEG start then zeros: %v, want a corrupt JPEG error", err)
+	}
 }

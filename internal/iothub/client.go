@@ -506,7 +506,7 @@ func (c *Client) reconnect() bool {
 			c.giveUp(fmt.Errorf("iothub: %w: %d connection attempts over %s failed, the last with: %v", ErrUnreachable, attempt, time.Since(first).Round(time.Second), err))
 			return false
 		}
-		c.log.Warn("reconnect to IoT Hub failed", "attempt", attempt, "retry_in", backoff, "err", err)
+		c.log.Warn("reconnect to IoT Hub failed", "attempt", attempt, "retryIn", backoff, "err", err)
 		backoff = min(backoff*2, c.opts.MaxBackoff)
 	}
 }

@@ -138,7 +138,7 @@ func (cs ConnectionString) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("module", cs.ModuleID))
 	}
 	if cs.SharedAccessKeyName != "" {
-		attrs = append(attrs, slog.String("key_name", cs.SharedAccessKeyName))
+		attrs = append(attrs, slog.String("keyName", cs.SharedAccessKeyName))
 	}
 	if cs.GatewayHostName != "" {
 		attrs = append(attrs, slog.String("gateway", cs.GatewayHostName))

@@ -52,8 +52,8 @@ func (o DPSOptions) GoString() string { return o.String() }
 
 // LogValue implements slog.LogValuer without the keys.
 func (o DPSOptions) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("endpoint", o.endpoint()), slog.String("id_scope", o.IDScope),
-		slog.String("registration_id", o.RegistrationID), slog.String("model", o.ModelID))
+	return slog.GroupValue(slog.String("endpoint", o.endpoint()), slog.String("idScope", o.IDScope),
+		slog.String("registrationId", o.RegistrationID), slog.String("model", o.ModelID))
 }
 
 func (o DPSOptions) endpoint() string {
@@ -253,7 +253,7 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 	if err != nil {
 		return Assignment{}, fmt.Errorf("dps: %w", err)
 	}
-	log := o.logger().With("registration_id", o.RegistrationID, "id_scope", o.IDScope)
+	log := o.logger().With("registrationId", o.RegistrationID, "idScope", o.IDScope)
 	resource := o.IDScope + "/registrations/" + o.RegistrationID
 	tok, err := SASToken(resource, key, "registration", time.Now().Add(dpsTokenLifetime))
 	if err != nil {
@@ -333,16 +333,16 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 				return a, err
 			}
 			operationID = doc.OperationID
-			log.Debug("DPS registration pending", "operation", operationID, "retry_after", wait)
+			log.Debug("DPS registration pending", "operation", operationID, "retryAfter", wait)
 		case r.status == 429:
-			log.Warn("DPS is throttling the registration; waiting", "retry_after", wait)
+			log.Warn("DPS is throttling the registration; waiting", "retryAfter", wait)
 		case r.status == 401:
 			return Assignment{}, fmt.Errorf("dps: registration %q not authorised (%s): %w: check the ID scope %q and the key (group enrollment key vs individual key)", o.RegistrationID, doc.errorText(), ErrNotAuthorized, o.IDScope)
 		case r.status == 404:
 			return Assignment{}, fmt.Errorf("dps: registration %q not found (%s): check the ID scope %q and that an enrollment covers this device", o.RegistrationID, doc.errorText(), o.IDScope)
 		case r.status >= 500:
 			wait = max(wait, time.Duration(min(n+1, 10))*time.Second)
-			log.Warn("DPS error; retrying", "status", r.status, "detail", doc.errorText(), "retry_after", wait)
+			log.Warn("DPS error; retrying", "status", r.status, "detail", doc.errorText(), "retryAfter", wait)
 		default:
 			return Assignment{}, fmt.Errorf("dps: registration %q refused with status %d (%s): check the enrollment and the registration payload", o.RegistrationID, r.status, doc.errorText())
 		}

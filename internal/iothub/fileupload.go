@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -100,8 +102,13 @@ type FileUpload struct {
 	key      string
 	keyName  string
 	lifetime time.Duration
-	hub      *http.Client
-	blob     *http.Client
+	server   string // TLS server name of the hub
+	caFile   string
+
+	mu    sync.Mutex
+	caPEM []byte // CAFile's content the clients trust
+	hub   *http.Client
+	blob  *http.Client
 }
 
 // NewFileUpload makes a file-upload client from the same options as Dial (Host, Gateway,
@@ -128,26 +135,55 @@ func NewFileUpload(opts Options) (*FileUpload, error) {
 	if err != nil {
 		host = dial
 	}
-	hubTLS, err := tlsConfig(host, opts.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("iothub: %w", err)
-	}
-	blobTLS := hubTLS.Clone()
-	blobTLS.ServerName = "" // storage is another host: verify against the URL's
 	lifetime := opts.TokenLifetime
 	if lifetime <= 0 {
 		lifetime = defaultTokenLifetime
 	}
-	return &FileUpload{
+	f := &FileUpload{
 		base:     "https://" + dial,
 		path:     "/devices/" + url.PathEscape(opts.DeviceID),
 		resource: opts.Host + "/devices/" + opts.DeviceID,
 		key:      opts.Key,
 		keyName:  opts.KeyName,
 		lifetime: lifetime,
-		hub:      &http.Client{Transport: newTransport(hubTLS), Timeout: fileUploadTimeout},
-		blob:     &http.Client{Transport: newTransport(blobTLS)},
-	}, nil
+		server:   host,
+		caFile:   opts.CAFile,
+	}
+	var pem []byte
+	if f.caFile != "" {
+		pem, _ = os.ReadFile(f.caFile) // tlsConfig reports a read error
+	}
+	if err := f.setClients(pem); err != nil {
+		return nil, fmt.Errorf("iothub: %w", err)
+	}
+	return f, nil
+}
+
+// setClients builds the HTTP clients trusting the system roots plus CAFile (read now).
+func (f *FileUpload) setClients(pem []byte) error {
+	hubTLS, err := tlsConfig(f.server, f.caFile)
+	if err != nil {
+		return err
+	}
+	blobTLS := hubTLS.Clone()
+	blobTLS.ServerName = "" // storage is another host: verify against the URL's
+	f.caPEM = pem
+	f.hub = &http.Client{Transport: newTransport(hubTLS), Timeout: fileUploadTimeout}
+	f.blob = &http.Client{Transport: newTransport(blobTLS)}
+	return nil
+}
+
+// clients returns the HTTP clients, rebuilt when CAFile changed (the emulator renews its
+// short-lived CA at restart; the MQTT client reads it again at every connect too).
+func (f *FileUpload) clients() (hub, blob *http.Client) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.caFile != "" {
+		if pem, err := os.ReadFile(f.caFile); err == nil && !bytes.Equal(pem, f.caPEM) {
+			_ = f.setClients(pem) // on error the clients trusting the previous CA stay
+		}
+	}
+	return f.hub, f.blob
 }
 
 func newTransport(tc *tls.Config) *http.Transport {
@@ -160,7 +196,10 @@ func newTransport(tc *tls.Config) *http.Transport {
 
 // BlobHTTPClient is an HTTP client for the storage PUT that trusts the same CAs as the hub
 // connection (the system roots plus CAFile).
-func (f *FileUpload) BlobHTTPClient() *http.Client { return f.blob }
+func (f *FileUpload) BlobHTTPClient() *http.Client {
+	_, blob := f.clients()
+	return blob
+}
 
 // RequestSAS asks the hub for a SAS URI to upload blobName (IoT Hub stores it as
 // {deviceId}/{blobName} in the container linked to the hub).
@@ -209,7 +248,8 @@ func (f *FileUpload) post(ctx context.Context, op, path string, body []byte) ([]
 	req.Header.Set("Authorization", tok)
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("Accept", "application/json")
-	resp, err := f.hub.Do(req)
+	hub, _ := f.clients()
+	resp, err := hub.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("iothub: %s: %w", op, err)
 	}

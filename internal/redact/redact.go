@@ -57,3 +57,17 @@ func Text(s string) string {
 
 // urlRE matches a URL-ish word: scheme://... up to white space or a quote.
 var urlRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
+
+// Error wraps err so that its text is masked with Text's rules (a library error that quotes a
+// URL with a SAS signature or a password); errors.Is and errors.As still see err. Nil stays nil.
+func Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	return maskedError{err}
+}
+
+type maskedError struct{ err error }
+
+func (e maskedError) Error() string { return Text(e.err.Error()) }
+func (e maskedError) Unwrap() error { return e.err }

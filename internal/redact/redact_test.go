@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -50,4 +51,18 @@ func FuzzURL(f *testing.F) {
 			t.Errorf("not idempotent: %q -> %q -> %q", s, out, URL(out))
 		}
 	})
+}
+
+func TestErrorMasksAndUnwraps(t *testing.T) {
+	base := errors.New(`Put "http://127.0.0.1:10000/devstoreaccount1/edgecam/a.jpg?se=2026&sig=c2VjcmV0&sp=cw": connection refused`)
+	err := Error(base)
+	if strings.Contains(err.Error(), "c2VjcmV0") || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Error(err) = %q: want the signature masked, the rest kept", err)
+	}
+	if !errors.Is(err, base) {
+		t.Error("errors.Is no longer finds the wrapped error")
+	}
+	if Error(nil) != nil {
+		t.Error("Error(nil) != nil")
+	}
 }

@@ -91,7 +91,8 @@ func (a *Azurite) start() error {
 		if node := filepath.Join(filepath.Dir(a.bin), "..", "..", ".node", "bin", "node"); fileExists(node) {
 			cmd = exec.Command(node, append([]string{a.bin}, args...)...)
 		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// Its own process group (Stop kills node and its children); killed with the test binary too.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "AZURITE_DB=") { // SQL metadata storage rules out in-memory
 				cmd.Env = append(cmd.Env, kv)

@@ -89,9 +89,9 @@ func (h *HostileCamera) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-	case "/endless-chunked": // a JPEG start, then zeros without end
+	case "/endless-chunked": // a valid JPEG start (headers and part of the scan), then zeros without end
 		w.Header().Set("Content-Type", "image/jpeg")
-		w.Write(h.good[:2])
+		w.Write(h.good[:len(h.good)/2])
 		buf := make([]byte, 64<<10)
 		for r.Context().Err() == nil {
 			if _, err := w.Write(buf); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/redact"
 )
 
 // ContentType is the content type of every uploaded image.
@@ -108,7 +109,8 @@ func put(ctx context.Context, fu *iothub.FileUpload, sas iothub.BlobSAS, camera 
 		if errors.As(err, &re) {
 			return re.StatusCode, fmt.Errorf("storage answered %d %s", re.StatusCode, re.ErrorCode)
 		}
-		return http.StatusServiceUnavailable, fmt.Errorf("storage unreachable: %w", err)
+		// The transport error quotes the blob URL with its SAS signature: masked before it is logged.
+		return http.StatusServiceUnavailable, fmt.Errorf("storage unreachable: %w", redact.Error(err))
 	}
 	return http.StatusCreated, nil
 }

@@ -183,9 +183,14 @@ func (pg Polygon) Area() float64 {
 }
 
 // Collinear reports whether every point of the polygon lies on one line (it encloses nothing).
+// Repeated points do not make it collinear: the line runs through the first two distinct points.
 func (pg Polygon) Collinear() bool {
-	for i := 2; i < len(pg); i++ {
-		if sign(cross(pg[0], pg[1], pg[i])) != 0 {
+	k := 1
+	for k < len(pg) && pg[k] == pg[0] {
+		k++
+	}
+	for i := k + 1; i < len(pg); i++ {
+		if sign(cross(pg[0], pg[k], pg[i])) != 0 {
 			return false
 		}
 	}

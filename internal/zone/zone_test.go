@@ -100,6 +100,13 @@ func TestArea(t *testing.T) {
 	if !(Polygon{{0, 0}, {0.5, 0.5}, {1, 1}}).Collinear() || leftHalf.Collinear() {
 		t.Error("Collinear wrong")
 	}
+	// A repeated first point is a repeated point, not a line: the triangle still encloses area.
+	if (Polygon{{0, 0}, {0, 0}, {1, 0}, {1, 1}}).Collinear() {
+		t.Error("a triangle whose first point repeats is reported collinear")
+	}
+	if !(Polygon{{0.2, 0.2}, {0.2, 0.2}, {0.2, 0.2}}).Collinear() {
+		t.Error("one point three times encloses nothing")
+	}
 }
 
 func BenchmarkContains(b *testing.B) {
