@@ -151,9 +151,11 @@ func TestHostileCamerasCaptureBinary(t *testing.T) {
 
 // maxHostileDaemonExtra is how much more the daemon may peak at with the hostile cameras than
 // with its good camera alone: the largest body one capture may buffer (maxBytes, 32 MiB) and
-// slack; measured +32 to +33 MB. The daemon's own baseline (ONNX Runtime, the model, OpenCV)
-// is measured, not assumed. Without the limits the hostile cameras added over 700 MB.
-const maxHostileDaemonExtra = 64 << 20
+// slack; measured +32 to +33 MB, once +65 MB on a machine loaded by other jobs (a tick's frame
+// and detector buffers in flight at the peak). The daemon's own baseline (ONNX Runtime, the
+// model, OpenCV) is measured, not assumed. Without the limits the hostile cameras added over
+// 700 MB, so the bound still catches any unbounded path.
+const maxHostileDaemonExtra = 96 << 20
 
 // The built daemon with one good camera, one http camera per hostile behaviour and an RTSP
 // camera that does not answer: the good camera
