@@ -17,7 +17,7 @@ export EDGECAM_SHARED  := $(abspath $(SHARED))
 # The file-upload tests start Azurite from here; under make a missing one fails them.
 export EDGECAM_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/.bin/azurite-blob
 
-.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test test-short bench bare-ort soak run emulator fmt vet clean
+.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test bench bench-rtsp bare-ort soak run vet clean
 
 # The version from git (scripts/version.sh), linked into every binary: `edgecam --version`.
 VERSION      := $(shell scripts/version.sh)

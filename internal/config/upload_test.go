@@ -49,7 +49,8 @@ func TestUploadSettings(t *testing.T) {
 func TestUploadProblems(t *testing.T) {
 	f := newFixture(t)
 	_, err := f.load(t, strings.Replace(uploadYAML, "upload: {image: MarkedUp, every: 3}", "upload: {image: annotated, when: sometimes, every: 0}", 1)+
-		"  - {id: cam4, type: file, path: IMAGE, upload: {queueBytes: 10}}\n")
+		"  - {id: cam4, type: file, path: IMAGE, upload: {queueBytes: 10}}\n"+
+		"  - {id: cam5, type: file, path: IMAGE, upload: {queueBytes: 2000000000000, every: 2000000}}\n")
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("want a ValidationError, got %v", err)
@@ -59,6 +60,8 @@ func TestUploadProblems(t *testing.T) {
 		`upload.when: "sometimes" is not an upload condition`,
 		`upload.every: 0: use 1`,
 		`cameras[3].upload.queueBytes: 10 bytes is too small`,
+		`cameras[4].upload.queueBytes: 2000000000000 bytes is more than`,
+		`cameras[4].upload.every: 2000000: use 1 to upload every qualifying tick, or N (at most 1000000)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

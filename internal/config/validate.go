@@ -574,6 +574,9 @@ func (cam *Camera) checkKind(p *problems, key string) {
 
 // checkUpload checks the upload keys that are set (nil: inherited) and writes image and when in
 // their canonical spelling.
+// maxUploadEvery bounds upload.every: a million ticks is about a year at the 30 s default period.
+const maxUploadEvery = 1_000_000
+
 func checkUpload(p *problems, key string, image, when *string, every *int, queueBytes *int64) {
 	if image != nil {
 		switch strings.ToLower(strings.TrimSpace(*image)) {
@@ -597,10 +600,13 @@ func checkUpload(p *problems, key string, image, when *string, every *int, queue
 			p.add(key+".when", "%q is not an upload condition: use interest (ticks whose tally is sent) or always", *when)
 		}
 	}
-	if every != nil && *every < 1 {
-		p.add(key+".every", "%d: use 1 to upload every qualifying tick, or N for every Nth", *every)
+	if every != nil && (*every < 1 || *every > maxUploadEvery) {
+		p.add(key+".every", "%d: use 1 to upload every qualifying tick, or N (at most %d) for every Nth", *every, maxUploadEvery)
 	}
 	if queueBytes != nil && *queueBytes < 64<<10 {
 		p.add(key+".queueBytes", "%d bytes is too small to hold one image: use at least 65536 (default %d, 64 MiB)", *queueBytes, DefaultUploadQueueBytes)
+	}
+	if queueBytes != nil && *queueBytes > MaxQueueBytesCap {
+		p.add(key+".queueBytes", "%d bytes is more than the %d (1 TiB) a spool may hold", *queueBytes, int64(MaxQueueBytesCap))
 	}
 }
