@@ -9,14 +9,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/tally"
@@ -93,25 +91,20 @@ objects: check a polygon against a real frame before deploying it. Take the fram
 	return cmd
 }
 
-// loadCameraRules reads --config and returns the model path and the counting rules of --camera.
+// loadCameraRules reads --config and returns the model path, threads and counting rules of --camera.
 func loadCameraRules(o *detectOptions) (model string, threads int, rules *tally.Rules, err error) {
 	if o.config == "" || o.camera == "" {
 		return "", 0, nil, errors.New("--config and --camera go together: give both to count as that camera does")
 	}
-	cfg, err := config.Load(config.LoadOptions{File: o.config, Only: []string{"model", "detection", "cameras"}})
+	cr, err := config.LoadCameraRules(o.config, o.camera)
+	var unknown *config.UnknownCameraError
+	if errors.As(err, &unknown) {
+		return "", 0, nil, fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(unknown.Known, ", "))
+	}
 	if err != nil {
 		return "", 0, nil, err
 	}
-	i := cfg.CameraIndex(o.camera)
-	if i < 0 {
-		ids := make([]string, len(cfg.Cameras))
-		for j, c := range cfg.Cameras {
-			ids[j] = c.ID
-		}
-		return "", 0, nil, fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(ids, ", "))
-	}
-	r := config.TallyRules(cfg.CameraDetection(i), &cfg.Cameras[i], cfg.Azure.ModelID != "")
-	return cfg.Model.Path, cfg.Model.Threads, &r, nil
+	return cr.Model, cr.Threads, &cr.Rules, nil
 }
 
 func runDetect(stdout, stderr io.Writer, o *detectOptions, modelSet bool, images []string) error {
@@ -204,16 +197,11 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 	var bench *benchStats
 	if o.bench > 0 {
 		// The first run was the warm-up; timingsMs keeps reporting it, as without --bench.
-		first := res.Timings
-		runs := make([]yolo.Timings, o.bench)
-		for i := range runs {
-			if err := det.DetectEncoded(data, res); err != nil {
-				return err
-			}
-			runs[i] = res.Timings
+		runs, err := det.BenchEncoded(data, o.bench, res)
+		if err != nil {
+			return err
 		}
 		bench = newBenchStats(runs)
-		res.Timings = first
 	}
 	rep := newReport(filepath.Base(path), res, bench)
 	dets := res.Detections
@@ -222,7 +210,8 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 		dets = rep.applyRules(o.rules, o.preds, res.Detections)
 	}
 	if o.annotate != "" {
-		if err := annotate(o.annotate, path, data, dets, o.rules); err != nil {
+		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".annotated.jpg"
+		if err := yolo.WriteAnnotated(filepath.Join(o.annotate, name), data, dets, o.rules); err != nil {
 			return err
 		}
 	}
@@ -235,24 +224,6 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 		return err
 	}
 	return rep.writeText(w)
-}
-
-func annotate(dir, path string, data []byte, dets []yolo.Detection, rules *tally.Rules) error {
-	img, err := gocv.IMDecode(data, gocv.IMReadColor)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	if rules != nil {
-		yolo.AnnotateZones(&img, rules.Zones, rules.Masks)
-	}
-	yolo.Annotate(&img, dets)
-	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".annotated.jpg"
-	out := filepath.Join(dir, name)
-	if !gocv.IMWrite(out, img) {
-		return fmt.Errorf("cannot write %s", out)
-	}
-	return nil
 }
 
 // report is one image's line of --json output.
@@ -284,20 +255,10 @@ func (r *report) applyRules(rules *tally.Rules, preds []tally.Prediction, dets [
 	var c tally.Counter
 	send := c.TallyInto(*rules, r.Tally, preds)
 	r.Send = &send
-	var counted []yolo.Detection
 	for i, p := range preds {
-		if why := rules.Dropped(p); why != "" {
-			r.Detections[i].Dropped = why
-			continue
-		}
-		counted = append(counted, dets[i])
-		for j := range rules.Zones {
-			if rules.Zones[j].Holds(p) {
-				r.Detections[i].Zones = append(r.Detections[i].Zones, rules.Zones[j].Name)
-			}
-		}
+		r.Detections[i].Dropped, r.Detections[i].Zones = rules.Explain(p)
 	}
-	return counted
+	return yolo.Counted(nil, dets, preds, rules)
 }
 
 type stageMs struct {
@@ -411,25 +372,7 @@ func toMs(t yolo.Timings) stageMs {
 }
 
 func newBenchStats(runs []yolo.Timings) *benchStats {
-	stage := func(get func(yolo.Timings) time.Duration) (median, p90 time.Duration) {
-		d := make([]time.Duration, len(runs))
-		for i, r := range runs {
-			d[i] = get(r)
-		}
-		slices.Sort(d)
-		n := len(d)
-		median = d[n/2]
-		if n%2 == 0 {
-			median = (d[n/2-1] + d[n/2]) / 2
-		}
-		return median, d[int(math.Ceil(0.9*float64(n)))-1]
-	}
-	var med, p90 yolo.Timings
-	med.Decode, p90.Decode = stage(func(t yolo.Timings) time.Duration { return t.Decode })
-	med.Preprocess, p90.Preprocess = stage(func(t yolo.Timings) time.Duration { return t.Preprocess })
-	med.Inference, p90.Inference = stage(func(t yolo.Timings) time.Duration { return t.Inference })
-	med.Postprocess, p90.Postprocess = stage(func(t yolo.Timings) time.Duration { return t.Postprocess })
-	med.Total, p90.Total = stage(func(t yolo.Timings) time.Duration { return t.Total })
+	med, p90 := yolo.TimingStats(runs)
 	return &benchStats{Runs: len(runs), MedianMs: toMs(med), P90Ms: toMs(p90)}
 }
 

@@ -276,14 +276,8 @@ func (w *worker) markUp(frame *camera.Frame, rules *tally.Rules, forUpload bool)
 		return
 	}
 	defer img.Close()
-	w.kept = w.kept[:0]
-	for i, d := range w.res.Detections {
-		if rules.Keep(w.preds[i]) {
-			w.kept = append(w.kept, d)
-		}
-	}
-	yolo.AnnotateZones(&img, rules.Zones, rules.Masks)
-	yolo.Annotate(&img, w.kept)
+	w.kept = yolo.Counted(w.kept[:0], w.res.Detections, w.preds, rules)
+	yolo.AnnotateCounted(&img, w.kept, rules)
 	if w.cam.MarkedUpFile != "" {
 		if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
 			w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
