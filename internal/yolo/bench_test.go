@@ -226,10 +226,11 @@ func benchDetectEncoded(b *testing.B, data []byte) {
 	reportTimings(b, sum)
 }
 
-func decodeBus(b *testing.B) gocv.Mat {
+func decodeBus(b testing.TB) gocv.Mat {
+	b.Helper()
 	img, err := gocv.IMDecode(readImage(b, "bus.jpg"), gocv.IMReadColor)
-	if err != nil {
-		b.Fatal(err)
+	if err != nil || img.Empty() {
+		b.Fatalf("decode bus.jpg: %v", err)
 	}
 	return img
 }

@@ -42,11 +42,8 @@ func AnnotateZones(img *gocv.Mat, zones []tally.Zone, masks []tally.Mask) {
 		for i, m := range masks {
 			polys[i] = pixels(m.Polygon, w, h)
 		}
+		shade(img, polys)
 		pv := gocv.NewPointsVectorFromPoints(polys)
-		overlay := img.Clone()
-		gocv.FillPoly(&overlay, pv, maskColour)
-		gocv.AddWeighted(overlay, 0.6, *img, 0.4, 0, img)
-		overlay.Close()
 		gocv.Polylines(img, pv, true, maskColour, thick)
 		pv.Close()
 		for _, p := range polys {
@@ -64,6 +61,85 @@ func AnnotateZones(img *gocv.Mat, zones []tally.Zone, masks []tally.Mask) {
 		}
 		label(img, name, pts[0], zoneColour, color.RGBA{0, 0, 0, 0}, thick)
 	}
+}
+
+// shade darkens the polygons polys (pixel positions on img) half-transparently. It works on
+// bounding rectangles only: for each group of masks (see shadeGroups) a Region of img, a copy
+// of just that region to fill, and the blend written back into the region, so small masks
+// cost small copies, not a copy of the whole frame per tick.
+func shade(img *gocv.Mat, polys [][]image.Point) {
+	for _, g := range shadeGroups(polys, image.Rect(0, 0, img.Cols(), img.Rows())) {
+		shadeIn(img, g)
+	}
+}
+
+func shadeIn(img *gocv.Mat, g shadeGroup) {
+	region := img.Region(g.box)
+	defer region.Close()
+	overlay := region.Clone()
+	defer overlay.Close()
+	shifted := make([][]image.Point, len(g.polys))
+	for i, p := range g.polys {
+		shifted[i] = make([]image.Point, len(p))
+		for j, q := range p {
+			shifted[i][j] = q.Sub(g.box.Min)
+		}
+	}
+	pv := gocv.NewPointsVectorFromPoints(shifted)
+	defer pv.Close()
+	gocv.FillPoly(&overlay, pv, maskColour)
+	gocv.AddWeighted(overlay, 0.6, region, 0.4, 0, &region)
+}
+
+// shadeGroup is polygons filled together in one region of the frame.
+type shadeGroup struct {
+	box   image.Rectangle
+	polys [][]image.Point
+}
+
+// shadeGroups splits polys into groups whose bounding rectangles do not overlap, each with
+// the rectangle holding its polygons, clipped to frame (groups wholly outside are left out).
+// Polygons whose rectangles overlap are filled together, in one FillPoly, as all masks were
+// when the whole frame was shaded at once, so overlaps look the same; separate groups cannot
+// touch the same pixel.
+func shadeGroups(polys [][]image.Point, frame image.Rectangle) []shadeGroup {
+	groups := make([]shadeGroup, 0, len(polys))
+	for _, p := range polys {
+		if len(p) == 0 {
+			continue
+		}
+		g := shadeGroup{box: bounds(p), polys: [][]image.Point{p}}
+		for merged := true; merged; {
+			merged = false
+			for i := range groups {
+				if groups[i].box.Overlaps(g.box) {
+					g.box = g.box.Union(groups[i].box)
+					g.polys = append(groups[i].polys, g.polys...)
+					groups = append(groups[:i], groups[i+1:]...)
+					merged = true
+					break
+				}
+			}
+		}
+		groups = append(groups, g)
+	}
+	kept := groups[:0]
+	for _, g := range groups {
+		if g.box = g.box.Intersect(frame); !g.box.Empty() {
+			kept = append(kept, g)
+		}
+	}
+	return kept
+}
+
+// bounds is the smallest rectangle holding every point of poly (end-exclusive, so a point on
+// the last row or column is inside).
+func bounds(poly []image.Point) image.Rectangle {
+	r := image.Rectangle{Min: poly[0], Max: poly[0].Add(image.Pt(1, 1))}
+	for _, q := range poly[1:] {
+		r = r.Union(image.Rectangle{Min: q, Max: q.Add(image.Pt(1, 1))})
+	}
+	return r
 }
 
 // pixels maps a polygon in fractions of the frame onto pixel positions of a w x h image.
