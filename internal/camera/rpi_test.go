@@ -174,7 +174,7 @@ func TestRPiChildEnvironment(t *testing.T) {
 	t.Setenv("EDGECAM_CAMERAS__0__PASSWORD", "hunter2-pw")
 	t.Setenv("CREDENTIALS_DIRECTORY", "/run/credentials/edgecam.service")
 	t.Setenv("LIBCAMERA_LOG_LEVELS", "*:ERROR")
-	t.Setenv("HOME", "/var/lib/edgecam")
+	t.Setenv("HOME", "/var/lib/edgecam") // hermetic-ok: a value passed on to the child, never opened
 	fakeTool(t, dir, "rpicam-still", `/usr/bin/env > `+envFile+`; exec /bin/cat `+photo(t, "dog.jpg"))
 	src, err := New(config.Camera{ID: "pi", Type: "rpi"})
 	if err != nil {
