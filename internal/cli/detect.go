@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,8 @@ type detectOptions struct {
 	ortLib    string
 	config    string
 	camera    string
+	modelSet  bool     // --model was given (else the default model, or --config's)
+	images    []string // the arguments
 
 	// set by --config and --camera: the camera's counting rules (zones, masks, filters)
 	rules *tally.Rules
@@ -74,7 +77,8 @@ objects: check a polygon against a real frame before deploying it. Take the fram
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDetect(cmd.OutOrStdout(), cmd.ErrOrStderr(), o, cmd.Flags().Changed("model"), args)
+			o.modelSet, o.images = cmd.Flags().Changed("model"), args
+			return runDetect(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -107,7 +111,8 @@ func loadCameraRules(o *detectOptions) (model string, threads int, rules *tally.
 	return cr.Model, cr.Threads, &cr.Rules, nil
 }
 
-func runDetect(stdout, stderr io.Writer, o *detectOptions, modelSet bool, images []string) error {
+func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) error {
+	modelSet := o.modelSet
 	switch {
 	case !(o.threshold > 0 && o.threshold < 1):
 		return fmt.Errorf("--threshold %g: want a value between 0 and 1", o.threshold)
@@ -155,7 +160,10 @@ func runDetect(stdout, stderr io.Writer, o *detectOptions, modelSet bool, images
 
 	failed := false
 	var res yolo.Result
-	for _, path := range images {
+	for _, path := range o.images {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err := detectOne(stdout, det, o, path, &res); err != nil {
 			fmt.Fprintf(stderr, "edgecam: %s: %v\n", path, err)
 			failed = true
