@@ -24,14 +24,23 @@ fi
   --blob-url http://127.0.0.1:28886/devstoreaccount1 \
   >"$state/telemetry.jsonl" 2>"$state/emulator.log" &
 emu=$!
+# stop PID: SIGTERM, then SIGKILL when it has not exited within 10 s. Azurite 3.37 under Node.js 22
+# (what make deps installs on bookworm) logs "successfully closed" on SIGTERM but never exits.
+stop() {
+  [ -n "${1:-}" ] || return 0
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
-  kill "${run:-}" 2>/dev/null || true
-  wait "${run:-}" 2>/dev/null || true
-  kill "$emu" 2>/dev/null || true
-  wait "$emu" 2>/dev/null || true
-  kill "${blobs:-}" 2>/dev/null || true
-  wait "${blobs:-}" 2>/dev/null || true
-  kill "${tailer:-}" 2>/dev/null || true
+  stop "${run:-}"
+  stop "$emu"
+  stop "${blobs:-}"
+  stop "${tailer:-}"
 }
 trap cleanup EXIT INT TERM
 for _ in $(seq 1 100); do

@@ -22,7 +22,7 @@ done
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]} (apt)" >&2
   $SUDO apt-get "${apt_opts[@]}" update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 [ -f "$sysroot/.complete" ] && exit 0
 echo "deps: building the arm64 sysroot $sysroot (mmdebstrap, bookworm, libopencv-dev:arm64)" >&2

@@ -9,8 +9,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "deps: installing nodejs npm (apt)" >&2
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq nodejs npm >/dev/null
+  $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq nodejs npm >/dev/null
 fi
 # Some of azure-iothub's dependencies need Node.js 20; Debian bookworm has 18. Then take Node.js
 # 20 from the npm registry (node-linux-<arch>) into test/conformance/.node, which the tests use.

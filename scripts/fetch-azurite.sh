@@ -15,7 +15,7 @@ if ! command -v npm >/dev/null; then
   echo "deps: installing npm (apt) to fetch azurite@$version" >&2
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null ||
+  $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq npm >/dev/null ||
     { echo "deps: npm is needed to fetch azurite@$version: install it (apt-get install npm) and run make deps again" >&2; exit 1; }
 fi
 if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' && [ ! -x "$dest/.node/bin/node" ]; then

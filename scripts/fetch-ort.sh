@@ -26,7 +26,7 @@ if [ ! -s "$tgz" ]; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq &&
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq npm >/dev/null ||
+      $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq npm >/dev/null ||
       { echo "deps: npm is needed to fetch onnxruntime-node@$version: install it (apt-get install npm) and run make deps again" >&2; exit 1; }
   fi
   echo "deps: fetching ONNX Runtime $version from npm onnxruntime-node@$version" >&2
