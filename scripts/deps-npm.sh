@@ -14,20 +14,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 # Some of azure-iothub's dependencies need Node.js 20; Debian bookworm has 18. Then take Node.js
 # 20 from the npm registry (node-linux-<arch>) into test/conformance/.node, which the tests use.
-if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
-  if [ ! -x "$dir/.node/bin/node" ]; then
-    case "$(uname -m)" in
-      x86_64) arch=x64 ;;
-      aarch64 | arm64) arch=arm64 ;;
-      *) echo "deps: Node.js 20 is needed for the conformance tests; install it" >&2; exit 1 ;;
-    esac
-    echo "deps: installing Node.js 20 (npm node-linux-$arch) for the conformance tests" >&2
-    npm install --prefix "$dir/.node" --no-save --no-audit --no-fund --loglevel=error "node-linux-$arch@20"
-    mkdir -p "$dir/.node/bin"
-    ln -sf "../node_modules/node-linux-$arch/bin/node" "$dir/.node/bin/node"
-  fi
-  export PATH="$dir/.node/bin:$PATH"
-fi
+"$(dirname "$0")/node-from-npm.sh" 20 20 "$dir" "the conformance tests"
+[ ! -x "$dir/.node/bin/node" ] || export PATH="$dir/.node/bin:$PATH"
 stamp="$dir/node_modules/.package-lock.json"
 if [ -f "$stamp" ] && [ "$stamp" -nt "$dir/package-lock.json" ]; then
   exit 0

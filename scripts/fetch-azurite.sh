@@ -18,17 +18,7 @@ if ! command -v npm >/dev/null; then
   $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq npm >/dev/null ||
     { echo "deps: npm is needed to fetch azurite@$version: install it (apt-get install npm) and run make deps again" >&2; exit 1; }
 fi
-if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' && [ ! -x "$dest/.node/bin/node" ]; then
-  case "$(uname -m)" in
-    x86_64) arch=x64 ;;
-    aarch64 | arm64) arch=arm64 ;;
-    *) echo "deps: Azurite needs Node.js 20 or later; install it" >&2; exit 1 ;;
-  esac
-  echo "deps: installing Node.js 22 (npm node-linux-$arch) for Azurite" >&2
-  npm install --prefix "$dest/.node" --no-save --no-audit --no-fund --loglevel=error "node-linux-$arch@22"
-  mkdir -p "$dest/.node/bin"
-  ln -sf "../node_modules/node-linux-$arch/bin/node" "$dest/.node/bin/node"
-fi
+"$(dirname "$0")/node-from-npm.sh" 20 22 "$dest" Azurite
 echo "deps: installing Azurite $version (npm azurite@$version) into $dest" >&2
 mkdir -p "$dest"
 npm install --silent --no-audit --no-fund --omit=dev --prefix "$dest" "azurite@$version" >/dev/null
