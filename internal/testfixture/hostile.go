@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
-	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -148,17 +147,6 @@ func PatchJPEGSize(jpeg []byte, w, h int) []byte {
 
 var pngBomb = sync.OnceValue(func() []byte {
 	const w, h = 12000, 12000
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	ihdr := binary.BigEndian.AppendUint32(nil, w)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	chunk("IHDR", append(ihdr, 8, 2, 0, 0, 0)) // 8-bit RGB
 	var z bytes.Buffer
 	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
 	row := make([]byte, 1+3*w) // filter byte 0, black pixels
@@ -166,9 +154,7 @@ var pngBomb = sync.OnceValue(func() []byte {
 		zw.Write(row)
 	}
 	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
+	return PNG(w, h, z.Bytes())
 })
 
 // PNGBomb is a valid 12000x12000 PNG of about 420 KB that decodes to 432 MB.

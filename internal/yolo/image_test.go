@@ -1,39 +1,17 @@
 package yolo
 
 import (
-	"bytes"
-	"encoding/binary"
-	"hash/crc32"
 	"strings"
 	"testing"
 
 	"github.com/edgecam/edgecam/internal/imageinfo"
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
-// pngHeaderOnly is a PNG signature and IHDR chunk claiming w x h, with an IEND chunk: enough
-// for the size check, no pixel data.
-func pngHeaderOnly(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	ihdr := binary.BigEndian.AppendUint32(nil, w)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	chunk("IHDR", append(ihdr, 8, 2, 0, 0, 0))
-	chunk("IEND", nil)
-	return b.Bytes()
-}
+// pngHeaderOnly is a PNG claiming w x h with no pixel data: enough for the size check.
+func pngHeaderOnly(w, h uint32) []byte { return testfixture.PNG(w, h, nil) }
 
-// jpegHeaderOnly is a JPEG SOI, SOF0 claiming w x h, an SOS and EOI.
-func jpegHeaderOnly(w, h uint16) []byte {
-	b := []byte{0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 1, 1, 0x11, 0}
-	b = append(b, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0, 0x12, 0x34)
-	return append(b, 0xFF, 0xD9)
-}
+func jpegHeaderOnly(w, h uint16) []byte { return testfixture.JPEGHeaderOnly(w, h) }
 
 func TestImageHeader(t *testing.T) {
 	bus := readImage(t, "bus.jpg")

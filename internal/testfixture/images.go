@@ -1,0 +1,36 @@
+package testfixture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+)
+
+// PNG is a PNG signature, an IHDR chunk claiming w x h (8-bit RGB), an IDAT chunk holding idat
+// when it is not nil, and an IEND chunk.
+func PNG(w, h uint32, idat []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+	}
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	chunk("IHDR", append(ihdr, 8, 2, 0, 0, 0))
+	if idat != nil {
+		chunk("IDAT", idat)
+	}
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+// JPEGHeaderOnly is a JPEG SOI, an SOF0 claiming w x h, an SOS and EOI: enough for a size check,
+// no pixel data.
+func JPEGHeaderOnly(w, h uint16) []byte {
+	b := []byte{0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 1, 1, 0x11, 0}
+	b = append(b, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0, 0x12, 0x34)
+	return append(b, 0xFF, 0xD9)
+}
