@@ -99,20 +99,19 @@ func (d *Decoder) Close() {
 }
 
 // Last decodes the group of pictures in stream, whose access units start at the byte offsets
-// units (ascending; each ends where the next starts, the last at the end of stream), and writes
-// its last picture as 8-bit BGR into dst, which is (re)allocated when it is not already a Mat
-// of the picture's size. Pictures over maxPixels (width x height; 0 means
-// imageinfo.DefaultMaxPixels) are refused before their memory is allocated. Corrupt access
-// units are skipped; it fails when no picture could be decoded.
-func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64, dst *gocv.Mat) (Result, error) {
+// units (ascending; each ends where the next starts, the last at the end of stream), and returns
+// its last picture as an 8-bit BGR Mat, which the caller closes. Pictures over maxPixels
+// (width x height; 0 means imageinfo.DefaultMaxPixels) are refused before their memory is
+// allocated. Corrupt access units are skipped; it fails when no picture could be decoded.
+func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
 	if d.c == nil {
-		return Result{}, errors.New("videodec: decoder is closed")
+		return gocv.Mat{}, Result{}, errors.New("videodec: decoder is closed")
 	}
 	if codec != H264 && codec != H265 {
-		return Result{}, fmt.Errorf("videodec: unknown codec %d", int(codec))
+		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: unknown codec %d", int(codec))
 	}
 	if err := d.setUnits(stream, units); err != nil {
-		return Result{}, fmt.Errorf("videodec: %s: %w", codec, err)
+		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: %s: %w", codec, err)
 	}
 	if maxPixels <= 0 {
 		maxPixels = imageinfo.DefaultMaxPixels
@@ -130,36 +129,45 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64,
 	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
 	if r.fatal != 0 {
 		C.vd_release(d.c)
-		return res, fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, &r))
+		return gocv.Mat{}, res, fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, &r))
 	}
 	w, h := int(r.width), int(r.height)
 	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil && w > 0 && h > 0 {
 		C.vd_release(d.c)
-		return res, fmt.Errorf("%s: %w", codec, err)
+		return gocv.Mat{}, res, fmt.Errorf("%s: %w", codec, err)
 	}
 	if r.pictures == 0 {
 		why := "the data holds no complete picture"
 		if r.refused > 0 {
 			why = avError(r.first_err, &r)
 		}
-		return res, fmt.Errorf("%s: no picture decoded from %d access units (%d bytes): %s", codec, len(units), len(stream), why)
+		return gocv.Mat{}, res, fmt.Errorf("%s: no picture decoded from %d access units (%d bytes): %s", codec, len(units), len(stream), why)
 	}
-	if dst.Ptr() == nil || dst.Cols() != w || dst.Rows() != h || dst.Type() != gocv.MatTypeCV8UC3 {
-		if dst.Ptr() != nil {
-			dst.Close()
-		}
-		*dst = gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC3)
+	m, err := d.convert(w, h)
+	if err != nil {
+		return gocv.Mat{}, res, fmt.Errorf("%s: converting the %dx%d picture to BGR: %w", codec, w, h, err)
 	}
-	pix, err := dst.DataPtrUint8()
+	return m, res, nil
+}
+
+// convert writes the decoded picture as BGR into a new Mat.
+func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
+	// libswscale's x86 converters write whole blocks of 8 pixels: past the end of a row whose
+	// width is not a multiple of 8 (harmless inside the picture: the next row is written
+	// after). One spare row after the picture takes the last row's overrun; the caller gets a
+	// view of the picture's rows, which keeps the whole block alive until it is closed.
+	block := gocv.NewMatWithSize(h+1, w, gocv.MatTypeCV8UC3)
+	defer block.Close()
+	pix, err := block.DataPtrUint8()
 	if err != nil {
 		C.vd_release(d.c)
-		return res, fmt.Errorf("%s: BGR picture: %w", codec, err)
+		return gocv.Mat{}, err
 	}
 	// pix is OpenCV's memory, not Go's: C may write to it.
-	if e := C.vd_convert(d.c, (*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(dst.Step())); e != 0 {
-		return res, fmt.Errorf("%s: converting the %dx%d picture to BGR: %s", codec, w, h, avError(e, nil))
+	if e := C.vd_convert(d.c, (*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(block.Step())); e != 0 {
+		return gocv.Mat{}, errors.New(avError(e, nil))
 	}
-	return res, nil
+	return block.RowRange(0, h), nil
 }
 
 // setUnits checks the access-unit offsets and copies them for C.
