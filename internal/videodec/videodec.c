@@ -19,7 +19,13 @@ struct vd {
 	int threads;        // thread_count asked of the kept decoder (FFmpeg replaces 0 by its choice)
 	pthread_mutex_t mu; // guards msg: FFmpeg's decoding threads log too
 	char msg[256];      // first error logged during the current vd_decode
+	vd *next;           // in vd_live
 };
+
+// vd_live lists the decoders alive, so that the log callback only takes a codec context's opaque
+// pointer for a vd when it is one (another FFmpeg user in the process may set it to anything).
+static pthread_mutex_t vd_live_mu = PTHREAD_MUTEX_INITIALIZER;
+static vd *vd_live;
 
 // vd_log keeps the first error FFmpeg logs about one of our decoders (found through the codec
 // context's opaque pointer, which frame threads' copies share) and drops everything else:
@@ -27,17 +33,22 @@ struct vd {
 static void vd_log(void *avcl, int level, const char *fmt, va_list vl) {
 	if (level > AV_LOG_ERROR || avcl == NULL || *(const AVClass **)avcl != avcodec_get_class())
 		return;
-	vd *d = ((AVCodecContext *)avcl)->opaque;
-	if (d == NULL)
-		return;
-	pthread_mutex_lock(&d->mu);
-	if (d->msg[0] == 0) {
-		vsnprintf(d->msg, sizeof d->msg, fmt, vl);
-		size_t n = strlen(d->msg);
-		while (n > 0 && (d->msg[n - 1] == '\n' || d->msg[n - 1] == ' '))
-			d->msg[--n] = 0;
+	void *opaque = ((AVCodecContext *)avcl)->opaque;
+	pthread_mutex_lock(&vd_live_mu);
+	vd *d = vd_live;
+	while (d != NULL && d != opaque)
+		d = d->next;
+	if (d != NULL) {
+		pthread_mutex_lock(&d->mu);
+		if (d->msg[0] == 0) {
+			vsnprintf(d->msg, sizeof d->msg, fmt, vl);
+			size_t n = strlen(d->msg);
+			while (n > 0 && (d->msg[n - 1] == '\n' || d->msg[n - 1] == ' '))
+				d->msg[--n] = 0;
+		}
+		pthread_mutex_unlock(&d->mu);
 	}
-	pthread_mutex_unlock(&d->mu);
+	pthread_mutex_unlock(&vd_live_mu);
 }
 
 static pthread_once_t vd_once = PTHREAD_ONCE_INIT;
@@ -52,6 +63,10 @@ vd *vd_new(void) {
 	d->pkt = av_packet_alloc();
 	d->frame = av_frame_alloc();
 	d->last = av_frame_alloc();
+	pthread_mutex_lock(&vd_live_mu);
+	d->next = vd_live;
+	vd_live = d;
+	pthread_mutex_unlock(&vd_live_mu);
 	if (d->pkt == NULL || d->frame == NULL || d->last == NULL) {
 		vd_free(d);
 		return NULL;
@@ -71,6 +86,14 @@ void vd_free(vd *d) {
 	if (d == NULL)
 		return;
 	vd_release(d);
+	pthread_mutex_lock(&vd_live_mu);
+	for (vd **p = &vd_live; *p != NULL; p = &(*p)->next) {
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vd_live_mu);
 	av_packet_free(&d->pkt);
 	av_frame_free(&d->frame);
 	av_frame_free(&d->last);
