@@ -96,6 +96,18 @@ func ffmpegLast(t *testing.T, codec Codec, data []byte, w, h int) []byte {
 	return out[len(out)-size:]
 }
 
+// maxDiff is the largest difference between two equally long byte strings.
+func maxDiff(a, b []byte) int {
+	if len(a) != len(b) {
+		return 256
+	}
+	d := 0
+	for i := range a {
+		d = max(d, int(a[i])-int(b[i]), int(b[i])-int(a[i]))
+	}
+	return d
+}
+
 func matBytes(t *testing.T, m gocv.Mat) []byte {
 	t.Helper()
 	b, err := m.DataPtrUint8()
@@ -107,8 +119,14 @@ func matBytes(t *testing.T, m gocv.Mat) []byte {
 
 // TestLastPicture: the last picture of H.264 and H.265 groups (with and without B-frames, a
 // width that is not a multiple of 8, every option) is the one the ffmpeg command decodes, byte
-// for byte, also from a decoder used before.
+// for byte, also from a decoder used before. Under CPU emulation (make test-arm64) the ffmpeg
+// command is the host's, whose x86 YUV-to-BGR conversion rounds differently from the arm64 one:
+// there a difference of 3 per channel is allowed.
 func TestLastPicture(t *testing.T) {
+	tolerance := 0
+	if os.Getenv(testfixture.EnvEmulated) == "1" {
+		tolerance = 3
+	}
 	for _, c := range []struct {
 		name  string
 		codec Codec
@@ -138,8 +156,8 @@ func TestLastPicture(t *testing.T) {
 					if m.Cols() != c.w || m.Rows() != c.h || m.Type() != gocv.MatTypeCV8UC3 || !m.IsContinuous() {
 						t.Fatalf("%+v: %dx%d type %v", o, m.Cols(), m.Rows(), m.Type())
 					}
-					if !bytes.Equal(matBytes(t, m), want) {
-						t.Errorf("%+v: the last picture differs from ffmpeg's", o)
+					if d := maxDiff(matBytes(t, m), want); d > tolerance {
+						t.Errorf("%+v: the last picture differs from ffmpeg's by up to %d per channel (allowed: %d)", o, d, tolerance)
 					}
 					m.Close()
 					if r.Refused != 0 || r.Pictures == 0 || (o.DecodeNonRef && r.Pictures != frames) {
