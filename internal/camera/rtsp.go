@@ -49,10 +49,10 @@ const (
 
 // rtspSource keeps an RTSP session open (gortsplib, TCP or UDP) and keeps the compressed access
 // units of the current group of pictures, from the last key frame, without decoding them. A
-// capture decodes that group with libavcodec (package videodec) and returns its last picture, so between
-// ticks the source costs only the packet reception. A watchdog reconnects, with backoff, a
-// session that fails or delivers nothing for maxFrameAge; a capture never returns a frame older
-// than maxFrameAge.
+// capture decodes that group with libavcodec (package videodec) and returns its last picture,
+// so between ticks the source costs only the packet reception. A watchdog reconnects, with
+// backoff, a session that fails or delivers nothing for maxFrameAge; a capture never returns a
+// frame older than maxFrameAge.
 type rtspSource struct {
 	id        string
 	u         *base.URL
