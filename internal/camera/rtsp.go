@@ -171,12 +171,16 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 			// Decoded in place while packets keep arriving (appended after what is decoded).
 			buf, units, codec := s.gop.lend()
 			s.mu.Unlock()
-			m, _, err := s.dec.Last(codec, buf, units, s.maxPixels)
+			m, r, err := s.dec.Last(codec, buf, units, s.maxPixels)
 			s.mu.Lock()
 			s.gop.giveBack()
 			s.mu.Unlock()
 			if err != nil {
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v", s.id, s.shownURL, err)
+			}
+			if r.Refused > 0 { // lost packets, usually over UDP: the picture may show it
+				slog.Debug("rtsp group of pictures decoded with corrupt access units", "camera", s.id,
+					"refused", r.Refused, "accessUnits", len(units))
 			}
 			return &Frame{Camera: s.id, Time: at, Mat: m}, nil
 		case s.gop.overflow:
