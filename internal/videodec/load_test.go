@@ -159,3 +159,22 @@ func TestLazyLoad(t *testing.T) {
 	t.Logf("Load: %.1f ms, resident memory %d -> %d KB (+%d KB); after the first decode %d KB; mapped after Load: %v",
 		r.LoadMs, r.RSSBeforeLoadKB, r.RSSAfterLoadKB, r.RSSAfterLoadKB-r.RSSBeforeLoadKB, r.RSSAfterDecodeKB, r.AfterLoad)
 }
+
+// TestPackagingDependsOnSonames: the .deb's Depends include the libraries Load opens (they have
+// no NEEDED entry to be found by): packaging/main.go lists them in dlopened.
+func TestPackagingDependsOnSonames(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "packaging", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(src), "\nvar dlopened = []string{")
+	list, _, _ = strings.Cut(list, "}")
+	if !ok {
+		t.Fatal("packaging/main.go has no dlopened list")
+	}
+	for _, so := range defaultSonames {
+		if !strings.Contains(list, strconv.Quote(so)) {
+			t.Errorf("packaging/main.go's dlopened (%s) does not name %s", list, so)
+		}
+	}
+}
