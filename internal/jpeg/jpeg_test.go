@@ -12,6 +12,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/edgecam/edgecam/internal/imageinfo"
 	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
@@ -102,38 +103,74 @@ func TestDecodeVariantsMatchOpenCV(t *testing.T) {
 	}
 }
 
-// withOrientation returns the JPEG data with an Exif APP1 segment holding orientation o inserted
-// after SOI, in big- or little-endian TIFF order.
-func withOrientation(data []byte, o uint16, littleEndian bool) []byte {
-	var tiff []byte
+// entry is one 12-byte IFD entry; value is the 4-byte value field, written in the TIFF's order
+// as a SHORT left-justified (short) or a LONG.
+type entry struct {
+	tag, typ uint16
+	count    uint32
+	value    uint32
+	short    bool
+}
+
+// tiff is a TIFF header with byte order order ("II", "MM" or anything else), tag mark mark, IFD0 at
+// offset 8 holding entries (count n, or len(entries) when n < 0), and extra bytes after it.
+func tiff(order string, mark uint16, n int, entries []entry, extra []byte) []byte {
+	le := order == "II"
+	b := []byte(order)
 	u16 := func(v uint16) {
-		if littleEndian {
-			tiff = append(tiff, byte(v), byte(v>>8))
+		if le {
+			b = append(b, byte(v), byte(v>>8))
 		} else {
-			tiff = append(tiff, byte(v>>8), byte(v))
+			b = append(b, byte(v>>8), byte(v))
 		}
 	}
-	u32 := func(v uint32) { u16(uint16(v >> 16)); u16(uint16(v)) }
-	if littleEndian {
-		tiff = append(tiff, 'I', 'I')
-		u32 = func(v uint32) { u16(uint16(v)); u16(uint16(v >> 16)) }
-	} else {
-		tiff = append(tiff, 'M', 'M')
+	u32 := func(v uint32) {
+		if le {
+			u16(uint16(v))
+			u16(uint16(v >> 16))
+		} else {
+			u16(uint16(v >> 16))
+			u16(uint16(v))
+		}
 	}
-	u16(0x2A)
-	u32(8)      // IFD0 right after the header
-	u16(1)      // one entry
-	u16(0x0112) // Orientation
-	u16(3)      // SHORT
-	u32(1)      // one value
-	u16(o)      // the value, left-justified in the 4-byte field
-	u16(0)      //
-	u32(0)      // no next IFD
-	body := append([]byte("Exif\x00\x00"), tiff...)
-	seg := []byte{0xFF, 0xE1, byte((len(body) + 2) >> 8), byte(len(body) + 2)}
-	out := append([]byte{0xFF, 0xD8}, seg...)
-	out = append(out, body...)
+	u16(mark)
+	u32(8)
+	if n < 0 {
+		n = len(entries)
+	}
+	u16(uint16(n))
+	for _, e := range entries {
+		u16(e.tag)
+		u16(e.typ)
+		u32(e.count)
+		if e.short {
+			u16(uint16(e.value))
+			u16(0)
+		} else {
+			u32(e.value)
+		}
+	}
+	u32(0) // no next IFD
+	return append(b, extra...)
+}
+
+// withAPP1 returns the JPEG data with APP1 segments holding bodies inserted after SOI.
+func withAPP1(data []byte, bodies ...[]byte) []byte {
+	out := []byte{0xFF, 0xD8}
+	for _, body := range bodies {
+		out = append(out, 0xFF, 0xE1, byte((len(body)+2)>>8), byte(len(body)+2))
+		out = append(out, body...)
+	}
 	return append(out, data[2:]...)
+}
+
+// withOrientation returns the JPEG data with an Exif APP1 segment holding orientation o.
+func withOrientation(data []byte, o uint16, littleEndian bool) []byte {
+	order := "MM"
+	if littleEndian {
+		order = "II"
+	}
+	return withAPP1(data, append([]byte("Exif\x00\x00"), tiff(order, 0x2A, -1, []entry{{0x0112, 3, 1, uint32(o), true}}, nil)...))
 }
 
 // A JPEG with each EXIF orientation decodes turned exactly as OpenCV turns it, at every scale;
@@ -159,6 +196,57 @@ func TestDecodeOrientationMatchesOpenCV(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Malformed and unusual EXIF data turns the image exactly as OpenCV's ExifReader does: it stops
+// at the first entry it cannot read, keeps the first orientation, reads only the first APP1,
+// ignores its signature and reads a LONG's first two bytes.
+func TestDecodeOddExifMatchesOpenCV(t *testing.T) {
+	plain := readFile(t, "testdata/video-001.jpeg") // 150x103
+	orient := func(o uint32) entry { return entry{0x0112, 3, 1, o, true} }
+	badMake := entry{0x010F, 2, 100, 0xFFFF, false} // string past the end
+	badRes := entry{0x011A, 5, 1, 0xFFF0, false}    // rational past the end
+	okMake := entry{0x010F, 2, 4, 0x41424300, false}
+	exif := func(b []byte) []byte { return append([]byte("Exif\x00\x00"), b...) }
+	xmp := []byte("http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta/>")
+	cases := map[string]struct {
+		data []byte
+		o    int // what OpenCV reads, as imageinfo.Orientation reports it
+	}{
+		"bad string before":       {withAPP1(plain, exif(tiff("MM", 0x2A, -1, []entry{badMake, orient(6)}, nil))), 1},
+		"bad string after":        {withAPP1(plain, exif(tiff("II", 0x2A, -1, []entry{orient(6), badMake}, nil))), 6},
+		"bad rational before":     {withAPP1(plain, exif(tiff("II", 0x2A, -1, []entry{badRes, orient(8)}, nil))), 1},
+		"good string before":      {withAPP1(plain, exif(tiff("II", 0x2A, -1, []entry{okMake, orient(8)}, nil))), 8},
+		"two orientations":        {withAPP1(plain, exif(tiff("MM", 0x2A, -1, []entry{orient(6), orient(3)}, nil))), 6},
+		"xmp first":               {withAPP1(plain, xmp, exif(tiff("MM", 0x2A, -1, []entry{orient(6)}, nil))), 1},
+		"other signature":         {withAPP1(plain, append([]byte("Abcd\x00\x00"), tiff("MM", 0x2A, -1, []entry{orient(3)}, nil)...)), 3},
+		"long big-endian":         {withAPP1(plain, exif(tiff("MM", 0x2A, -1, []entry{{0x0112, 4, 1, 6, false}}, nil))), 0},
+		"long little-endian":      {withAPP1(plain, exif(tiff("II", 0x2A, -1, []entry{{0x0112, 4, 1, 6, false}}, nil))), 6},
+		"more entries than there": {withAPP1(plain, exif(tiff("II", 0x2A, 40, []entry{orient(7)}, nil))), 7},
+		"wrong tag mark":          {withAPP1(plain, exif(tiff("MM", 0x2B, -1, []entry{orient(6)}, nil))), 1},
+		"no byte order":           {withAPP1(plain, exif(tiff("XY", 0x2A, -1, []entry{orient(6)}, nil))), 6},
+		"orientation 0":           {withAPP1(plain, exif(tiff("II", 0x2A, -1, []entry{orient(0)}, nil))), 0},
+		"orientation 65535":       {withAPP1(plain, exif(tiff("II", 0x2A, -1, []entry{orient(65535)}, nil))), 65535},
+		"short app1":              {withAPP1(plain, []byte("Exif\x00")), 1},
+		"cut in the entry":        {withAPP1(plain, exif(tiff("II", 0x2A, -1, []entry{orient(6)}, nil)[:18])), 1},
+	}
+	var d Decoder
+	defer d.Close()
+	for name, tc := range cases {
+		data := tc.data
+		if o := imageinfo.Orientation(data); o != tc.o {
+			t.Errorf("%s: orientation %d, want %d", name, o, tc.o)
+		}
+		var m gocv.Mat
+		if err := d.Decode(data, 1, &m); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		want := reference(t, data, 1)
+		sameMat(t, name, m, want)
+		m.Close()
+		want.Close()
 	}
 }
 
