@@ -1,12 +1,24 @@
 package imageinfo
 
-// Orientation returns the EXIF Orientation (1-8) of a JPEG, exactly as OpenCV 4.6's imdecode
-// reads it before applying it (IMREAD_COLOR): from the first APP1 segment before the image
-// data, whatever its signature, skipping 6 bytes ("Exif\0\0") to a TIFF header, in IFD0 only.
-// OpenCV stops at the first entry it cannot read; an orientation before that entry still
-// counts, a repeated one does not replace the first. It returns 1 (as is) when there is none,
-// and the raw value, which callers leave as is, when it is outside 1-8.
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// Orientation returns the EXIF Orientation (1-8) of a JPEG or PNG, exactly as OpenCV 4.6's
+// imdecode reads it before applying it (IMREAD_COLOR). A JPEG's comes from the first APP1
+// segment before the image data, whatever its signature, skipping 6 bytes ("Exif\0\0") to a
+// TIFF header; a PNG's from its eXIf chunk as libpng keeps it. Only IFD0 is read. OpenCV stops
+// at the first entry it cannot read; an orientation before that entry still counts, a repeated
+// one does not replace the first. It returns 1 (as is) when there is none, and the raw value,
+// which callers leave as is, when it is outside 1-8. Other formats return 1.
 func Orientation(data []byte) int {
+	if bytes.HasPrefix(data, pngSignature) {
+		if o, ok := exifOrientation(pngExif(data)); ok {
+			return o
+		}
+		return 1
+	}
 	app1 := firstAPP1(data)
 	const tiffOffset = 6 // OpenCV's offsetToTiffHeader
 	if len(app1) <= tiffOffset {
@@ -16,6 +28,43 @@ func Orientation(data []byte) int {
 		return o
 	}
 	return 1
+}
+
+// pngExif returns the eXIf chunk libpng keeps and OpenCV reads: the first before the image data
+// (info_ptr), else the first after it (end_info); libpng drops one shorter than 2 bytes or not
+// starting with II or MM.
+func pngExif(data []byte) []byte {
+	var before, after []byte
+	seenIDAT := false
+	for i := len(pngSignature); i+12 <= len(data); {
+		n := uint64(binary.BigEndian.Uint32(data[i:]))
+		typ := string(data[i+4 : i+8])
+		if uint64(i)+12+n > uint64(len(data)) {
+			break
+		}
+		body := data[i+8 : i+8+int(n)]
+		switch typ {
+		case "IDAT":
+			seenIDAT = true
+		case "IEND":
+			i = len(data)
+			continue
+		case "eXIf":
+			ok := len(body) >= 2 && body[0] == body[1] && (body[0] == 'I' || body[0] == 'M')
+			switch {
+			case !ok: // libpng drops it; a later one is not a duplicate
+			case !seenIDAT && before == nil:
+				before = body
+			case seenIDAT && after == nil:
+				after = body
+			}
+		}
+		i += 12 + int(n)
+	}
+	if before != nil {
+		return before
+	}
+	return after
 }
 
 // firstAPP1 returns the body of the first APP1 segment before the first start of scan, as

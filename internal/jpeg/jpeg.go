@@ -81,7 +81,7 @@ func (d *Decoder) Decode(data []byte, scale int, dst *gocv.Mat) error {
 	if target == dst {
 		return nil
 	}
-	orient(d.rotated, dst, orientation)
+	Orient(d.rotated, dst, orientation)
 	return nil
 }
 
@@ -126,9 +126,9 @@ func (d *Decoder) decode(data []byte, scale int, m *gocv.Mat) error {
 	return errors.New("decode JPEG: output size changed between two reads of the same header")
 }
 
-// orient writes src into dst turned as EXIF orientation o (2-8) says, with the operations
-// OpenCV's ExifTransform uses, so the pixels are the same.
-func orient(src gocv.Mat, dst *gocv.Mat, o int) {
+// Orient writes src into dst turned as EXIF orientation o says, with the operations OpenCV's
+// ExifTransform uses, so the pixels are the same; for o outside 2-8 it copies src.
+func Orient(src gocv.Mat, dst *gocv.Mat, o int) {
 	if dst.Ptr() == nil {
 		*dst = gocv.NewMat()
 	}
@@ -150,6 +150,8 @@ func orient(src gocv.Mat, dst *gocv.Mat, o int) {
 	case 8:
 		gocv.Transpose(src, dst)
 		gocv.Flip(*dst, dst, 0)
+	default:
+		src.CopyTo(dst)
 	}
 }
 
