@@ -154,23 +154,11 @@ func tiff(order string, mark uint16, n int, entries []entry, extra []byte) []byt
 	return append(b, extra...)
 }
 
-// withAPP1 returns the JPEG data with APP1 segments holding bodies inserted after SOI.
-func withAPP1(data []byte, bodies ...[]byte) []byte {
-	out := []byte{0xFF, 0xD8}
-	for _, body := range bodies {
-		out = append(out, 0xFF, 0xE1, byte((len(body)+2)>>8), byte(len(body)+2))
-		out = append(out, body...)
-	}
-	return append(out, data[2:]...)
-}
+var withAPP1 = testfixture.JPEGWithAPP1
 
 // withOrientation returns the JPEG data with an Exif APP1 segment holding orientation o.
 func withOrientation(data []byte, o uint16, littleEndian bool) []byte {
-	order := "MM"
-	if littleEndian {
-		order = "II"
-	}
-	return withAPP1(data, append([]byte("Exif\x00\x00"), tiff(order, 0x2A, -1, []entry{{0x0112, 3, 1, uint32(o), true}}, nil)...))
+	return withAPP1(data, testfixture.ExifOrientation(o, littleEndian))
 }
 
 // A JPEG with each EXIF orientation decodes turned exactly as OpenCV turns it, at every scale;
