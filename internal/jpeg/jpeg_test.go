@@ -156,6 +156,45 @@ func tiff(order string, mark uint16, n int, entries []entry, extra []byte) []byt
 
 var withAPP1 = testfixture.JPEGWithAPP1
 
+// withoutDHT drops the Huffman table segments before the first scan, as Motion-JPEG cameras
+// send frames (the decoder must use the standard tables, as OpenCV loads them).
+func withoutDHT(data []byte) []byte {
+	out := append([]byte(nil), data[:2]...)
+	i := 2
+	for i+4 <= len(data) && data[i] == 0xFF && data[i+1] != 0xDA {
+		n := int(data[i+2])<<8 | int(data[i+3])
+		if data[i+1] != 0xC4 {
+			out = append(out, data[i:i+2+n]...)
+		}
+		i += 2 + n
+	}
+	return append(out, data[i:]...)
+}
+
+// A Motion-JPEG frame without Huffman tables decodes to OpenCV's pixels.
+func TestDecodeWithoutHuffmanTablesMatchesOpenCV(t *testing.T) {
+	img := reference(t, readFile(t, testfixture.Photo(t, "horses.jpg")), 2)
+	defer img.Close()
+	enc, err := Encode(img, 80) // libjpeg's standard tables: what an MJPEG frame leaves out
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := withoutDHT(enc)
+	if bytes.Contains(data[:200], []byte{0xFF, 0xC4}) || len(data) >= len(enc) {
+		t.Fatalf("DHT not removed: %d -> %d bytes", len(enc), len(data))
+	}
+	var d Decoder
+	defer d.Close()
+	var m gocv.Mat
+	defer m.Close()
+	if err := d.Decode(data, 1, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := reference(t, data, 1)
+	defer want.Close()
+	sameMat(t, "without DHT", m, want)
+}
+
 // withOrientation returns the JPEG data with an Exif APP1 segment holding orientation o.
 func withOrientation(data []byte, o uint16, littleEndian bool) []byte {
 	return withAPP1(data, testfixture.ExifOrientation(o, littleEndian))
