@@ -14,7 +14,7 @@
 package jpeg
 
 /*
-#cgo LDFLAGS: -ljpeg
+#cgo pkg-config: libjpeg
 #include <stdlib.h>
 #include "codec.h"
 */
