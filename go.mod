@@ -24,6 +24,7 @@ require (
 	github.com/yalue/onnxruntime_go v1.35.0
 	go.yaml.in/yaml/v3 v3.0.5
 	gocv.io/x/gocv v0.31.0
+	golang.org/x/image v0.45.0
 	golang.org/x/net v0.58.0
 )
 

@@ -3,9 +3,10 @@
 #   - Debian's cross toolchain (crossbuild-essential-arm64) and qemu-user-static (runs arm64
 #     binaries on this machine), mmdebstrap;
 #   - an arm64 sysroot holding Debian bookworm's arm64 OpenCV 4.6 development packages (what gocv
-#     links against), FFmpeg 5.1's libavcodec/libavutil/libswscale ones (internal/videodec; today
-#     also pulled in by libopencv-dev through libopencv-highgui-dev, named so that they stay when
-#     the OpenCV list shrinks) and their libraries, in SYSROOT (default .cache/sysroot-arm64, git-ignored),
+#     links against), FFmpeg 5.1's libavcodec/libavutil/libswscale ones (internal/videodec) and
+#     libjpeg-turbo's (internal/jpeg) (today also pulled in by libopencv-dev through
+#     libopencv-highgui-dev, named so that they stay when the OpenCV list shrinks) and their
+#     libraries, in SYSROOT (default .cache/sysroot-arm64, git-ignored),
 #     built once with `mmdebstrap --variant=extract` (~30 s, ~1.1 GB) and reused.
 # Why a sysroot rather than `dpkg --add-architecture arm64 && apt-get install libopencv-dev:arm64`:
 # on bookworm libopencv-dev is not Multi-Arch: same, and the arm64 one (with gdal, vtk, openmpi)
@@ -32,7 +33,7 @@ tmp="$sysroot.tmp"
 $SUDO rm -rf "$tmp"
 mkdir -p "$(dirname "$sysroot")"
 $SUDO mmdebstrap --quiet --variant=extract --architectures=arm64 \
-  --include=libopencv-dev,libavcodec-dev,libavutil-dev,libswscale-dev,libc6-dev,libstdc++-12-dev,libgcc-12-dev bookworm "$tmp"
+  --include=libopencv-dev,libavcodec-dev,libavutil-dev,libswscale-dev,libjpeg62-turbo-dev,libc6-dev,libstdc++-12-dev,libgcc-12-dev bookworm "$tmp"
 # extract runs no maintainer scripts, so the update-alternatives links of BLAS/LAPACK (needed to
 # resolve OpenCV's dependencies at link time) are made here.
 lib="$tmp/usr/lib/aarch64-linux-gnu"

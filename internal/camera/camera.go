@@ -19,6 +19,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/imagecodec"
 	"github.com/edgecam/edgecam/internal/imageinfo"
 )
 
@@ -222,14 +223,9 @@ func frameSize(cameraID, from string, data []byte, maxPixels int64) (w, h int, e
 }
 
 func decodeImage(cameraID string, data []byte) (gocv.Mat, error) {
-	m, err := gocv.IMDecode(data, gocv.IMReadColor)
+	m, err := imagecodec.Decode(data)
 	if err != nil {
 		return gocv.Mat{}, fmt.Errorf("camera %s: decode %d-byte image: %w", cameraID, len(data), err)
-	}
-	if m.Empty() {
-		m.Close()
-		return gocv.Mat{}, fmt.Errorf("camera %s: decode %d-byte image: not a readable image (truncated or unsupported format?)",
-			cameraID, len(data))
 	}
 	return m, nil
 }

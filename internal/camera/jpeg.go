@@ -3,9 +3,10 @@ package camera
 import (
 	"bytes"
 	"errors"
-	"fmt"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/jpeg"
 )
 
 // JPEG returns the frame as JPEG: its encoded data when that is already JPEG, else the image
@@ -28,15 +29,8 @@ func (f *Frame) JPEG() ([]byte, error) {
 	return EncodeJPEG(img)
 }
 
-// EncodeJPEG encodes img as JPEG into a Go byte slice.
+// EncodeJPEG encodes img as JPEG (quality 95, OpenCV's default and what edgecam always used)
+// into a new byte slice.
 func EncodeJPEG(img gocv.Mat) ([]byte, error) {
-	if img.Empty() {
-		return nil, errors.New("encode JPEG: empty image")
-	}
-	buf, err := gocv.IMEncode(gocv.JPEGFileExt, img)
-	if err != nil {
-		return nil, fmt.Errorf("encode JPEG: %w", err)
-	}
-	defer buf.Close()
-	return bytes.Clone(buf.GetBytes()), nil
+	return jpeg.Encode(img, jpeg.DefaultQuality)
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"gocv.io/x/gocv"
-
 	"github.com/edgecam/edgecam/internal/atomicfile"
 )
 
@@ -20,12 +18,11 @@ func Save(path string, f *Frame) error {
 		if f.Mat.Empty() {
 			return fmt.Errorf("save frame of camera %s to %s: empty image", f.Camera, path)
 		}
-		buf, err := gocv.IMEncode(gocv.JPEGFileExt, f.Mat)
+		buf, err := EncodeJPEG(f.Mat)
 		if err != nil {
-			return fmt.Errorf("save frame of camera %s to %s: encode JPEG: %w", f.Camera, path, err)
+			return fmt.Errorf("save frame of camera %s to %s: %w", f.Camera, path, err)
 		}
-		defer buf.Close()
-		return writeFile(path, buf.GetBytes())
+		return writeFile(path, buf)
 	}
 	if len(f.Data) == 0 {
 		return fmt.Errorf("save frame of camera %s to %s: empty image", f.Camera, path)

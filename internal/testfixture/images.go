@@ -34,3 +34,32 @@ func JPEGHeaderOnly(w, h uint16) []byte {
 	b = append(b, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0, 0x12, 0x34)
 	return append(b, 0xFF, 0xD9)
 }
+
+// JPEGWithAPP1 returns the JPEG data with APP1 segments holding bodies inserted after its SOI.
+func JPEGWithAPP1(data []byte, bodies ...[]byte) []byte {
+	out := []byte{0xFF, 0xD8}
+	for _, body := range bodies {
+		out = append(out, 0xFF, 0xE1, byte((len(body)+2)>>8), byte(len(body)+2))
+		out = append(out, body...)
+	}
+	return append(out, data[2:]...)
+}
+
+// ExifOrientation is an Exif APP1 body ("Exif\0\0" and a TIFF header, big- or little-endian)
+// whose IFD0 holds one entry: Orientation o.
+func ExifOrientation(o uint16, littleEndian bool) []byte {
+	var order binary.AppendByteOrder = binary.BigEndian
+	b := []byte("Exif\x00\x00MM")
+	if littleEndian {
+		order, b = binary.LittleEndian, []byte("Exif\x00\x00II")
+	}
+	b = order.AppendUint16(b, 0x2A)
+	b = order.AppendUint32(b, 8) // IFD0 right after the header
+	b = order.AppendUint16(b, 1)
+	b = order.AppendUint16(b, 0x0112) // Orientation
+	b = order.AppendUint16(b, 3)      // SHORT
+	b = order.AppendUint32(b, 1)
+	b = order.AppendUint16(b, o) // left-justified in the 4-byte value field
+	b = order.AppendUint16(b, 0)
+	return order.AppendUint32(b, 0) // no next IFD
+}

@@ -1,10 +1,9 @@
 package yolo
 
 import (
-	"fmt"
-
 	"gocv.io/x/gocv"
 
+	"github.com/edgecam/edgecam/internal/imagecodec"
 	"github.com/edgecam/edgecam/internal/tally"
 )
 
@@ -33,16 +32,13 @@ func AnnotateCounted(img *gocv.Mat, counted []Detection, rules *tally.Rules) {
 }
 
 // WriteAnnotated decodes the encoded image data, marks it up as AnnotateCounted does and writes
-// it to the file out (its extension chooses the format, e.g. .jpg).
+// it to the file out (its extension chooses the format: .jpg or .png).
 func WriteAnnotated(out string, data []byte, counted []Detection, rules *tally.Rules) error {
-	img, err := gocv.IMDecode(data, gocv.IMReadColor)
+	img, err := imagecodec.Decode(data)
 	if err != nil {
 		return err
 	}
 	defer img.Close()
 	AnnotateCounted(&img, counted, rules)
-	if !gocv.IMWrite(out, img) {
-		return fmt.Errorf("cannot write %s", out)
-	}
-	return nil
+	return imagecodec.WriteFile(out, img)
 }

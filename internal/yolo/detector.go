@@ -20,6 +20,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/classes"
+	"github.com/edgecam/edgecam/internal/imagecodec"
 	"github.com/edgecam/edgecam/internal/onnxmodel"
 )
 
@@ -82,6 +83,41 @@ type Detector struct {
 	cols     columnScratch // YOLOv8 layout
 	inputBuf []float32
 	outBuf   []float32
+
+	// Decoded frames of DetectEncoded, reused: one per call in flight, so cameras sharing the
+	// detector still decode in parallel (inference runs one at a time under mu).
+	frameMu    sync.Mutex
+	frames     []*frameBuf
+	framesDone bool // Close has run: buffers given back are closed
+}
+
+// frameBuf is a decoder and the Mat it decodes into, reused from frame to frame.
+type frameBuf struct {
+	dec imagecodec.Decoder
+	img gocv.Mat
+}
+
+func (b *frameBuf) close() error { return errors.Join(b.dec.Close(), b.img.Close()) }
+
+func (d *Detector) getFrame() *frameBuf {
+	d.frameMu.Lock()
+	defer d.frameMu.Unlock()
+	if n := len(d.frames); n > 0 {
+		b := d.frames[n-1]
+		d.frames = d.frames[:n-1]
+		return b
+	}
+	return &frameBuf{img: gocv.NewMat()}
+}
+
+func (d *Detector) putFrame(b *frameBuf) {
+	d.frameMu.Lock()
+	defer d.frameMu.Unlock()
+	if d.framesDone {
+		b.close()
+		return
+	}
+	d.frames = append(d.frames, b)
 }
 
 // New loads the model at opts.ModelPath and creates its ONNX Runtime session. If InitRuntime
@@ -205,6 +241,12 @@ func (d *Detector) Close() error {
 	// After the session and tensors that point into them.
 	errs = append(errs, unmapFloats(d.inputBuf), unmapFloats(d.outBuf))
 	d.inputBuf, d.outBuf = nil, nil
+	d.frameMu.Lock()
+	for _, b := range d.frames {
+		errs = append(errs, b.close())
+	}
+	d.frames, d.framesDone = nil, true
+	d.frameMu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -218,9 +260,11 @@ func (d *Detector) Detect(img gocv.Mat, res *Result) error {
 	return d.detect(img, img.Cols(), img.Rows(), time.Now(), 0, res)
 }
 
-// DetectEncoded decodes a JPEG or PNG and finds objects in it. Large JPEGs are decoded at 1/2,
-// 1/4 or 1/8 scale when that is still well above the letterboxed size (see minReducedRatio), so
-// most pixels the letterbox would throw away are never decoded. Boxes are in the original image's pixels either way.
+// DetectEncoded decodes a JPEG, PNG, BMP or WebP (package imagecodec: OpenCV's pixels, EXIF
+// orientation applied) into a reused image and finds objects in it. Large JPEGs are decoded at
+// 1/2, 1/4 or 1/8 scale when that is still well above the letterboxed size (see
+// minReducedRatio), so most pixels the letterbox would throw away are never decoded. Boxes are
+// in the original image's pixels either way.
 func (d *Detector) DetectEncoded(data []byte, res *Result) error {
 	start := time.Now()
 	format, w, h, err := imageHeader(data)
@@ -234,23 +278,12 @@ func (d *Detector) DetectEncoded(data []byte, res *Result) error {
 	if format == formatJPEG {
 		scale = reducedScale(w, h, d.inW, d.inH)
 	}
-	flag := gocv.IMReadColor
-	switch scale {
-	case 2:
-		flag = gocv.IMReadReducedColor2
-	case 4:
-		flag = gocv.IMReadReducedColor4
-	case 8:
-		flag = gocv.IMReadReducedColor8
-	}
-	img, err := gocv.IMDecode(data, flag)
-	if err != nil {
+	buf := d.getFrame()
+	defer d.putFrame(buf)
+	if err := buf.dec.Decode(data, scale, &buf.img); err != nil {
 		return fmt.Errorf("cannot decode image: %w", err)
 	}
-	defer img.Close()
-	if img.Empty() {
-		return errors.New("cannot decode image (corrupt or unsupported data)")
-	}
+	img := buf.img
 	mw, mh := img.Cols(), img.Rows()
 	origW, origH := mw, mh
 	if scale > 1 {
