@@ -1,7 +1,7 @@
 // Package camera captures frames from the cameras edgecam watches: the Raspberry Pi camera
 // (rpicam-still), an HTTP snapshot URL (Basic or Digest authentication), an RTSP stream (a
-// gortsplib session that keeps the current group of pictures compressed and decodes it through
-// OpenCV's FFmpeg backend only at a capture) and an image file.
+// gortsplib session that keeps the current group of pictures compressed and decodes it with
+// libavcodec, package videodec, only at a capture) and an image file.
 //
 // A Source returns the latest frame or an error that names the camera and what went wrong.
 // Sources are built from configuration with New and released with Close.

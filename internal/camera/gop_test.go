@@ -1,67 +1,124 @@
 package camera
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
-	"gocv.io/x/gocv"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/videodec"
 )
 
-// TestGOPDecoderLastPicture: decoding a group of pictures (grabbing all but the last) gives the
-// same last picture as converting every one, also when the access-unit count is off (the
-// fallback reads them all), for H.264 and H.265 elementary streams of a moving test pattern.
-func TestGOPDecoderLastPicture(t *testing.T) {
+// encodedAUs encodes frames pictures of a moving test pattern with a key frame every gop, and
+// returns the elementary stream's access units as NAL units (ffmpeg's output: one slice per
+// picture, parameter sets and SEI before it).
+func encodedAUs(t *testing.T, codec videodec.Codec, frames, gop int) [][][]byte {
+	t.Helper()
 	testfixture.RequireFFmpeg(t)
-	for _, c := range []struct{ name, codec, format string }{{"h264", "libx264", "h264"}, {"h265", "libx265", "hevc"}} {
-		t.Run(c.name, func(t *testing.T) {
-			es := filepath.Join(t.TempDir(), "gop."+c.format)
-			out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-				"-frames:v", "20", "-c:v", c.codec, "-preset", "ultrafast", "-g", "50", "-bf", "0", "-f", c.format, es).CombinedOutput()
-			if err != nil {
-				t.Skipf("ffmpeg cannot encode %s: %v\n%s", c.name, err, out)
+	enc, format := []string{"-c:v", "libx264", "-bf", "0"}, "h264"
+	if codec == videodec.H265 {
+		enc, format = []string{"-c:v", "libx265", "-x265-params", "log-level=error:bframes=0"}, "hevc"
+	}
+	es := filepath.Join(t.TempDir(), "gop."+format)
+	args := append([]string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+		"-frames:v", fmt.Sprint(frames), "-preset", "ultrafast", "-g", fmt.Sprint(gop), "-keyint_min", fmt.Sprint(gop)}, enc...)
+	if out, err := exec.Command("ffmpeg", append(args, "-f", format, es)...).CombinedOutput(); err != nil {
+		t.Skipf("ffmpeg cannot encode %s: %v\n%s", codec, err, out)
+	}
+	data, err := os.ReadFile(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nalus h264.AnnexB // the same start-code format for H.265
+	if err := nalus.Unmarshal(data); err != nil {
+		t.Fatal(err)
+	}
+	var aus [][][]byte
+	var au [][]byte
+	for _, n := range nalus {
+		au = append(au, n)
+		vcl := n[0]&0x1F == 1 || n[0]&0x1F == 5
+		if codec == videodec.H265 {
+			vcl = (n[0]>>1)&0x3F < 32
+		}
+		if vcl {
+			aus, au = append(aus, au), nil
+		}
+	}
+	if len(aus) != frames {
+		t.Fatalf("%d access units, want %d", len(aus), frames)
+	}
+	return aus
+}
+
+// TestGOPDecodes: the group the writer keeps (from the last key frame, with the offset of each
+// access unit) decodes, every access unit accepted, to the same last picture as the whole
+// stream; a group being decoded is left alone when the next key frame arrives.
+func TestGOPDecodes(t *testing.T) {
+	for _, codec := range []videodec.Codec{videodec.H264, videodec.H265} {
+		t.Run(codec.String(), func(t *testing.T) {
+			const frames, gopLen = 25, 10
+			aus := encodedAUs(t, codec, frames, gopLen)
+			s := &rtspSource{id: "t", maxBytes: 1 << 20}
+			g := &gopWriter{s: s, codec: codec}
+			now := time.Now()
+			for _, au := range aus {
+				g.add(au, now)
 			}
-			data, err := os.ReadFile(es)
+			if s.gop.frames() != frames%gopLen || s.gop.units[0] != 0 || s.gop.width != 320 || s.gop.height != 240 {
+				t.Fatalf("group: %d access units at %v, %dx%d", s.gop.frames(), s.gop.units, s.gop.width, s.gop.height)
+			}
+			d, err := videodec.New(videodec.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := newGOPDecoder("t")
+			defer d.Close()
+			buf, units, c := s.gop.lend()
+			last, r, err := d.Last(c, buf, units, 0)
+			defer last.Close()
+			if err != nil || r.Pictures != frames%gopLen || r.Refused != 0 {
+				t.Fatalf("decoding the group: %+v %v", r, err)
+			}
+			// The whole stream, one access unit after another.
+			var all []byte
+			var allUnits []int
+			for _, au := range aus {
+				allUnits = append(allUnits, len(all))
+				for _, n := range au {
+					all = append(append(all, startCode...), n...)
+				}
+			}
+			want, _, err := d.Last(codec, all, allUnits, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer d.close()
-			decodeWith := func(units int) gocv.Mat {
-				t.Helper()
-				if _, err := d.load(data); err != nil {
-					t.Fatal(err)
-				}
-				m, n, err := d.decode(units)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("%d access units: %d pictures read", units, n)
-				return m
+			defer want.Close()
+			a, _ := last.DataPtrUint8()
+			b, _ := want.DataPtrUint8()
+			if !bytes.Equal(a, b) {
+				t.Error("the group's last picture differs from the whole stream's")
 			}
-			all := decodeWith(1) // skips nothing: converts all 20
-			defer all.Close()
-			for _, units := range []int{20, 25} {
-				m := decodeWith(units)
-				diff := gocv.NewMat()
-				gocv.AbsDiff(all, m, &diff)
-				if s := diff.Sum(); m.Cols() != 320 || s.Val1+s.Val2+s.Val3 != 0 {
-					t.Errorf("%d access units: last picture %dx%d differs from the fully converted one by %v", units, m.Cols(), m.Rows(), s)
-				}
-				diff.Close()
-				m.Close()
+
+			// A key frame and more pictures arrive while the group is lent.
+			lent := append([]byte(nil), buf...)
+			for _, au := range aus[:3] {
+				g.add(au, now)
 			}
-			if _, err := d.load([]byte("not a video")); err != nil {
-				t.Fatal(err)
+			if !bytes.Equal(buf, lent) || s.gop.frames() != 3 || &s.gop.buf[0] == &buf[0] {
+				t.Errorf("the lent group was overwritten (or the new one not started: %d access units)", s.gop.frames())
 			}
-			if _, _, err := d.decode(3); err == nil {
-				t.Error("decoded garbage")
+			s.gop.giveBack()
+			// Not lent: the next group reuses the memory.
+			mem := &s.gop.buf[0]
+			g.add(aus[0], now)
+			if &s.gop.buf[0] != mem || s.gop.frames() != 1 {
+				t.Error("a group not lent did not reuse its buffer")
 			}
 		})
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/imageinfo"
 	"github.com/edgecam/edgecam/internal/redact"
+	"github.com/edgecam/edgecam/internal/videodec"
 )
 
 const (
@@ -48,10 +49,10 @@ const (
 
 // rtspSource keeps an RTSP session open (gortsplib, TCP or UDP) and keeps the compressed access
 // units of the current group of pictures, from the last key frame, without decoding them. A
-// capture decodes that group through FFmpeg (OpenCV) and returns its last picture, so between
-// ticks the source costs only the packet reception. A watchdog reconnects, with backoff, a
-// session that fails or delivers nothing for maxFrameAge; a capture never returns a frame older
-// than maxFrameAge.
+// capture decodes that group with libavcodec (package videodec) and returns its last picture,
+// so between ticks the source costs only the packet reception. A watchdog reconnects, with
+// backoff, a session that fails or delivers nothing for maxFrameAge; a capture never returns a
+// frame older than maxFrameAge.
 type rtspSource struct {
 	id        string
 	u         *base.URL
@@ -74,8 +75,8 @@ type rtspSource struct {
 	lastPacket atomic.Int64  // unix nanoseconds of the newest RTP packet (or the session start)
 	lost       atomic.Uint64 // RTP packets lost in the current session
 
-	dec *gopDecoder // owned by Capture, under decMu
-	// decMu serialises captures: they share the decoder's buffers.
+	dec *videodec.Decoder // owned by Capture, under decMu
+	// decMu serialises captures: they share the decoder.
 	decMu sync.Mutex
 
 	stop chan struct{} // closed by Close
@@ -110,9 +111,9 @@ func newRTSP(c config.Camera) (*rtspSource, error) {
 	default:
 		return nil, fmt.Errorf("camera %s: transport %q: use tcp, udp or auto", c.ID, c.Transport)
 	}
-	dec, err := newGOPDecoder(c.ID)
+	dec, err := videodec.New(videodec.Options{})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("camera %s: %w", c.ID, err)
 	}
 	s := &rtspSource{
 		id:        c.ID,
@@ -156,7 +157,7 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 		case s.closed:
 			s.mu.Unlock()
 			return nil, fmt.Errorf("camera %s: rtsp source is closed", s.id)
-		case s.gop.frames > 0:
+		case s.gop.frames() > 0:
 			limit, at := s.frameAgeLimit(), s.gop.lastAt
 			if age := now.Sub(at); age > limit {
 				s.mu.Unlock()
@@ -167,16 +168,19 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 				s.mu.Unlock()
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v", s.id, s.shownURL, err)
 			}
-			// The decoder's file gets a copy, so packets keep arriving while it decodes.
-			n, err := s.dec.load(s.gop.buf)
-			frames := s.gop.frames
+			// Decoded in place while packets keep arriving (appended after what is decoded).
+			buf, units, codec := s.gop.lend()
+			s.mu.Unlock()
+			m, r, err := s.dec.Last(codec, buf, units, s.maxPixels)
+			s.mu.Lock()
+			s.gop.giveBack()
 			s.mu.Unlock()
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v", s.id, s.shownURL, err)
 			}
-			m, _, err := s.dec.decode(frames)
-			if err != nil {
-				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v (%d access units, %d bytes)", s.id, s.shownURL, err, frames, n)
+			if r.Refused > 0 { // lost packets, usually over UDP: the picture may show it
+				slog.Debug("rtsp group of pictures decoded with corrupt access units", "camera", s.id,
+					"refused", r.Refused, "accessUnits", len(units))
 			}
 			return &Frame{Camera: s.id, Time: at, Mat: m}, nil
 		case s.gop.overflow:
@@ -213,7 +217,7 @@ func (s *rtspSource) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{FrameTime: s.gop.lastAt}
-	st.Up = s.up && s.gop.frames > 0 && time.Since(s.gop.lastAt) <= s.frameAgeLimit()
+	st.Up = s.up && s.gop.frames() > 0 && time.Since(s.gop.lastAt) <= s.frameAgeLimit()
 	return st
 }
 
@@ -231,7 +235,8 @@ func (s *rtspSource) Close() error {
 	<-s.done
 	s.decMu.Lock()
 	defer s.decMu.Unlock()
-	return s.dec.close()
+	s.dec.Close()
+	return nil
 }
 
 // supervise runs sessions until Close: open, play until failure or stall, back off, reopen.
@@ -381,7 +386,7 @@ func (s *rtspSource) setup(c *gortsplib.Client) (*gopWriter, error) {
 			return nil, err
 		}
 		depack = d.Decode
-		g.codec = codecH264
+		g.codec = videodec.H264
 		sps, pps := h264.SafeParams()
 		g.params = [3][]byte{nil, sps, pps}
 		g.forma = h264
@@ -391,7 +396,7 @@ func (s *rtspSource) setup(c *gortsplib.Client) (*gopWriter, error) {
 			return nil, err
 		}
 		depack = d.Decode
-		g.codec = codecH265
+		g.codec = videodec.H265
 		vps, sps, pps := h265.SafeParams()
 		g.params = [3][]byte{vps, sps, pps}
 		g.forma = h265

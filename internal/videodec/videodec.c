@@ -1,0 +1,238 @@
+#include "videodec.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/log.h>
+#include <libswscale/swscale.h>
+
+struct vd {
+	AVCodecContext *ctx; // kept between calls only with keep
+	AVPacket *pkt;
+	AVFrame *frame; // receives each picture
+	AVFrame *last;  // the newest picture
+	struct SwsContext *sws;
+	int threads;        // thread_count asked of the kept decoder (FFmpeg replaces 0 by its choice)
+	pthread_mutex_t mu; // guards msg: FFmpeg's decoding threads log too
+	char msg[256];      // first error logged during the current vd_decode
+	vd *next;           // in vd_live
+};
+
+// vd_live lists the decoders alive, so that the log callback only takes a codec context's opaque
+// pointer for a vd when it is one (another FFmpeg user in the process may set it to anything).
+static pthread_mutex_t vd_live_mu = PTHREAD_MUTEX_INITIALIZER;
+static vd *vd_live;
+
+// vd_log keeps the first error FFmpeg logs about one of our decoders (found through the codec
+// context's opaque pointer, which frame threads' copies share) and drops everything else:
+// a library must not write to the daemon's stderr.
+static void vd_log(void *avcl, int level, const char *fmt, va_list vl) {
+	if (level > AV_LOG_ERROR || avcl == NULL || *(const AVClass **)avcl != avcodec_get_class())
+		return;
+	void *opaque = ((AVCodecContext *)avcl)->opaque;
+	pthread_mutex_lock(&vd_live_mu);
+	vd *d = vd_live;
+	while (d != NULL && d != opaque)
+		d = d->next;
+	if (d != NULL) {
+		pthread_mutex_lock(&d->mu);
+		if (d->msg[0] == 0) {
+			vsnprintf(d->msg, sizeof d->msg, fmt, vl);
+			size_t n = strlen(d->msg);
+			while (n > 0 && (d->msg[n - 1] == '\n' || d->msg[n - 1] == ' '))
+				d->msg[--n] = 0;
+		}
+		pthread_mutex_unlock(&d->mu);
+	}
+	pthread_mutex_unlock(&vd_live_mu);
+}
+
+static pthread_once_t vd_once = PTHREAD_ONCE_INIT;
+static void vd_init(void) { av_log_set_callback(vd_log); }
+
+vd *vd_new(void) {
+	pthread_once(&vd_once, vd_init);
+	vd *d = av_mallocz(sizeof *d);
+	if (d == NULL)
+		return NULL;
+	pthread_mutex_init(&d->mu, NULL);
+	d->pkt = av_packet_alloc();
+	d->frame = av_frame_alloc();
+	d->last = av_frame_alloc();
+	pthread_mutex_lock(&vd_live_mu);
+	d->next = vd_live;
+	vd_live = d;
+	pthread_mutex_unlock(&vd_live_mu);
+	if (d->pkt == NULL || d->frame == NULL || d->last == NULL) {
+		vd_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void vd_release(vd *d) {
+	avcodec_free_context(&d->ctx);
+	av_frame_unref(d->frame);
+	av_frame_unref(d->last);
+	sws_freeContext(d->sws);
+	d->sws = NULL;
+}
+
+void vd_free(vd *d) {
+	if (d == NULL)
+		return;
+	vd_release(d);
+	pthread_mutex_lock(&vd_live_mu);
+	for (vd **p = &vd_live; *p != NULL; p = &(*p)->next) {
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vd_live_mu);
+	av_packet_free(&d->pkt);
+	av_frame_free(&d->frame);
+	av_frame_free(&d->last);
+	pthread_mutex_destroy(&d->mu);
+	av_free(d);
+}
+
+// vd_open gives d a decoder for codec, reusing the kept one when it decodes the same codec.
+static int vd_open(vd *d, int codec, int threads, int64_t max_pixels) {
+	enum AVCodecID id = codec == VD_H265 ? AV_CODEC_ID_HEVC : AV_CODEC_ID_H264;
+	if (d->ctx != NULL) {
+		if (d->ctx->codec_id == id && d->threads == threads) {
+			d->ctx->max_pixels = max_pixels;
+			return 0;
+		}
+		avcodec_free_context(&d->ctx);
+	}
+	const AVCodec *c = avcodec_find_decoder(id);
+	if (c == NULL)
+		return AVERROR_DECODER_NOT_FOUND;
+	d->ctx = avcodec_alloc_context3(c);
+	if (d->ctx == NULL)
+		return AVERROR(ENOMEM);
+	d->ctx->opaque = d;
+	d->ctx->thread_count = threads;
+	d->threads = threads;
+	d->ctx->max_pixels = max_pixels;
+	int err = avcodec_open2(d->ctx, c, NULL);
+	if (err < 0)
+		avcodec_free_context(&d->ctx);
+	return err;
+}
+
+static void vd_refused(vd_result *r, int err) {
+	if (r->refused++ == 0)
+		r->first_err = err;
+}
+
+// vd_receive takes every picture the decoder has ready, keeping the newest in d->last. It
+// returns a fatal error code or 0.
+static int vd_receive(vd *d, vd_result *r) {
+	for (;;) {
+		int err = avcodec_receive_frame(d->ctx, d->frame);
+		if (err == AVERROR(EAGAIN) || err == AVERROR_EOF)
+			return 0;
+		if (err == AVERROR(ENOMEM))
+			return err;
+		if (err < 0) {
+			vd_refused(r, err);
+			return 0;
+		}
+		r->pictures++;
+		av_frame_unref(d->last);
+		av_frame_move_ref(d->last, d->frame);
+	}
+}
+
+int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels,
+	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
+	memset(r, 0, sizeof *r);
+	av_frame_unref(d->last);
+	pthread_mutex_lock(&d->mu);
+	d->msg[0] = 0;
+	pthread_mutex_unlock(&d->mu);
+	int err = vd_open(d, codec, threads, max_pixels);
+	for (int i = 0; err == 0 && i < n; i++) {
+		int end = i + 1 < n ? offs[i + 1] : len;
+		// Not reference-counted: avcodec_send_packet copies the data (into a padded buffer), so
+		// nothing keeps a pointer into buf after this call.
+		d->pkt->data = (uint8_t *)buf + offs[i];
+		d->pkt->size = end - offs[i];
+		d->ctx->skip_frame = skip_nonref && i + 1 < n ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+		int e = avcodec_send_packet(d->ctx, d->pkt);
+		d->pkt->data = NULL;
+		d->pkt->size = 0;
+		if (e == AVERROR(ENOMEM))
+			err = e;
+		else if (e < 0)
+			vd_refused(r, e);
+		if (err == 0)
+			err = vd_receive(d, r);
+	}
+	if (d->ctx != NULL) {
+		r->width = d->ctx->width; // the stream's size, also when no picture could be made
+		r->height = d->ctx->height;
+		if (err == 0 && avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
+			err = vd_receive(d, r);
+		if (keep && err == 0)
+			avcodec_flush_buffers(d->ctx);
+		else
+			avcodec_free_context(&d->ctx);
+	}
+	r->fatal = err;
+	if (r->pictures > 0) {
+		r->width = d->last->width;
+		r->height = d->last->height;
+	}
+	pthread_mutex_lock(&d->mu);
+	memcpy(r->msg, d->msg, sizeof r->msg);
+	pthread_mutex_unlock(&d->mu);
+	return err;
+}
+
+// vd_src_format maps the deprecated full-range YUVJ formats to their YUV twins; their range is
+// given to libswscale separately.
+static enum AVPixelFormat vd_src_format(enum AVPixelFormat f, int *full) {
+	switch (f) {
+	case AV_PIX_FMT_YUVJ420P: *full = 1; return AV_PIX_FMT_YUV420P;
+	case AV_PIX_FMT_YUVJ422P: *full = 1; return AV_PIX_FMT_YUV422P;
+	case AV_PIX_FMT_YUVJ444P: *full = 1; return AV_PIX_FMT_YUV444P;
+	case AV_PIX_FMT_YUVJ440P: *full = 1; return AV_PIX_FMT_YUV440P;
+	default: return f;
+	}
+}
+
+int vd_convert(vd *d, uint8_t *dst, int stride) {
+	AVFrame *f = d->last;
+	if (f->width <= 0 || f->height <= 0 || f->data[0] == NULL)
+		return AVERROR(EINVAL);
+	int full = f->color_range == AVCOL_RANGE_JPEG;
+	enum AVPixelFormat src = vd_src_format(f->format, &full);
+	int err = 0;
+	d->sws = sws_getCachedContext(d->sws, f->width, f->height, src, f->width, f->height,
+		AV_PIX_FMT_BGR24, SWS_BICUBIC, NULL, NULL, NULL);
+	if (d->sws == NULL) {
+		err = AVERROR(EINVAL);
+		goto out;
+	}
+	// The stream's matrix (BT.709 for most HD cameras) when it says one, else BT.601.
+	int cs = f->colorspace;
+	if (cs == AVCOL_SPC_RGB || cs == AVCOL_SPC_UNSPECIFIED || cs > AVCOL_SPC_SMPTE240M)
+		cs = SWS_CS_DEFAULT;
+	const int *coef = sws_getCoefficients(cs);
+	sws_setColorspaceDetails(d->sws, coef, full, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+	uint8_t *out[4] = {dst};
+	int outStride[4] = {stride};
+	if (sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, out, outStride) != f->height)
+		err = AVERROR(EINVAL);
+out:
+	av_frame_unref(f);
+	return err;
+}

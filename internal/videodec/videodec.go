@@ -1,0 +1,209 @@
+// Package videodec decodes a group of pictures of an H.264 or H.265 stream with FFmpeg's
+// libavcodec and converts its last picture to BGR with libswscale: what an RTSP camera needs at
+// a tick, without OpenCV's videoio (which loads GStreamer, gphoto2, dc1394 and imgcodecs) and
+// without a file.
+//
+// The input is an Annex-B elementary stream (start codes before every NAL unit) holding the
+// parameter sets, a key frame and the access units after it, with the offset of each access unit.
+// Only the last picture is converted; by default the non-reference pictures before the last
+// access unit are not decoded at all (no later picture refers to them).
+package videodec
+
+/*
+#cgo pkg-config: libavcodec libavutil libswscale
+#include <stdlib.h>
+#include <libavutil/error.h>
+#include "videodec.h"
+
+static void vd_strerror(int code, char *buf, size_t n) { av_strerror(code, buf, n); }
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/imageinfo"
+)
+
+// Codec is the compression of a stream.
+type Codec int
+
+const (
+	H264 Codec = C.VD_H264
+	H265 Codec = C.VD_H265
+)
+
+func (c Codec) String() string {
+	switch c {
+	case H264:
+		return "H.264"
+	case H265:
+		return "H.265"
+	}
+	return fmt.Sprintf("codec(%d)", int(c))
+}
+
+// Options tune a Decoder. The zero value is the default chosen by measurement (README, "RTSP
+// source").
+type Options struct {
+	// Threads is the decoder's thread count; 0 means DefaultThreads, -1 lets FFmpeg choose (one
+	// per core plus one).
+	Threads int
+	// KeepDecoder keeps the codec context between groups (flushed) instead of opening one per
+	// group. It holds the decoder's picture buffers between captures.
+	KeepDecoder bool
+	// DecodeNonRef decodes every picture, also the non-reference ones before the last access
+	// unit that nothing refers to.
+	DecodeNonRef bool
+}
+
+// DefaultThreads is the decoder thread count when Options.Threads is 0.
+const DefaultThreads = 1
+
+// Result says what one Last call decoded.
+type Result struct {
+	// Pictures is how many pictures the decoder returned (skipped ones are not counted).
+	Pictures int
+	// Refused is how many access units or pictures the decoder refused as corrupt; decoding
+	// went on with the next.
+	Refused int
+}
+
+// Decoder decodes groups of pictures. It is not safe for concurrent use; Close releases it.
+type Decoder struct {
+	c     *C.vd
+	o     Options
+	units []C.int // the access-unit offsets handed to C, reused
+}
+
+// New returns a decoder.
+func New(o Options) (*Decoder, error) {
+	c := C.vd_new()
+	if c == nil {
+		return nil, errors.New("videodec: out of memory")
+	}
+	return &Decoder{c: c, o: o}, nil
+}
+
+// Close releases the decoder. It is safe to call more than once.
+func (d *Decoder) Close() {
+	if d.c != nil {
+		C.vd_free(d.c)
+		d.c = nil
+	}
+}
+
+// Last decodes the group of pictures in stream, whose access units start at the byte offsets
+// units (ascending; each ends where the next starts, the last at the end of stream), and returns
+// its last picture as an 8-bit BGR Mat, which the caller closes. Pictures over maxPixels
+// (width x height; 0 means imageinfo.DefaultMaxPixels) are refused before their memory is
+// allocated. Corrupt access units are skipped; it fails when no picture could be decoded.
+func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
+	if d.c == nil {
+		return gocv.Mat{}, Result{}, errors.New("videodec: decoder is closed")
+	}
+	if codec != H264 && codec != H265 {
+		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: unknown codec %d", int(codec))
+	}
+	if err := d.setUnits(stream, units); err != nil {
+		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: %s: %w", codec, err)
+	}
+	if maxPixels <= 0 {
+		maxPixels = imageinfo.DefaultMaxPixels
+	}
+	threads := d.o.Threads
+	switch {
+	case threads == 0:
+		threads = DefaultThreads
+	case threads < 0:
+		threads = 0
+	}
+	var r C.vd_result
+	C.vd_decode(d.c, C.int(codec), C.int(threads), cbool(!d.o.DecodeNonRef), cbool(d.o.KeepDecoder), C.int64_t(maxPixels),
+		(*C.uint8_t)(unsafe.Pointer(&stream[0])), C.int(len(stream)), &d.units[0], C.int(len(d.units)), &r)
+	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
+	if r.fatal != 0 {
+		C.vd_release(d.c)
+		return gocv.Mat{}, res, fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, &r))
+	}
+	w, h := int(r.width), int(r.height)
+	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil && w > 0 && h > 0 {
+		C.vd_release(d.c)
+		return gocv.Mat{}, res, fmt.Errorf("%s: %w", codec, err)
+	}
+	if r.pictures == 0 {
+		why := "the data holds no complete picture"
+		if r.refused > 0 {
+			why = avError(r.first_err, &r)
+		}
+		return gocv.Mat{}, res, fmt.Errorf("%s: no picture decoded from %d access units (%d bytes): %s", codec, len(units), len(stream), why)
+	}
+	m, err := d.convert(w, h)
+	if err != nil {
+		return gocv.Mat{}, res, fmt.Errorf("%s: converting the %dx%d picture to BGR: %w", codec, w, h, err)
+	}
+	return m, res, nil
+}
+
+// convert writes the decoded picture as BGR into a new Mat.
+func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
+	// libswscale's x86 converters write whole blocks of 8 pixels: past the end of a row whose
+	// width is not a multiple of 8 (harmless inside the picture: the next row is written
+	// after). One spare row after the picture takes the last row's overrun; the caller gets a
+	// view of the picture's rows, which keeps the whole block alive until it is closed.
+	block := gocv.NewMatWithSize(h+1, w, gocv.MatTypeCV8UC3)
+	defer block.Close()
+	pix, err := block.DataPtrUint8()
+	if err != nil {
+		C.vd_release(d.c)
+		return gocv.Mat{}, err
+	}
+	// pix is OpenCV's memory, not Go's: C may write to it.
+	if e := C.vd_convert(d.c, (*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(block.Step())); e != 0 {
+		return gocv.Mat{}, errors.New(avError(e, nil))
+	}
+	return block.RowRange(0, h), nil
+}
+
+// setUnits checks the access-unit offsets and copies them for C.
+func (d *Decoder) setUnits(stream []byte, units []int) error {
+	if len(stream) == 0 || len(units) == 0 {
+		return errors.New("no data")
+	}
+	if len(stream) > math.MaxInt32 {
+		return fmt.Errorf("%d bytes is too much data", len(stream))
+	}
+	d.units = d.units[:0]
+	prev := -1
+	for _, u := range units {
+		if u <= prev || u >= len(stream) {
+			return fmt.Errorf("access unit offset %d out of order or past the %d bytes of data", u, len(stream))
+		}
+		prev = u
+		d.units = append(d.units, C.int(u))
+	}
+	return nil
+}
+
+// avError is FFmpeg's text for an error code, with the first error the decoder logged.
+func avError(code C.int, r *C.vd_result) string {
+	var buf [128]C.char
+	C.vd_strerror(code, &buf[0], C.size_t(len(buf)))
+	s := C.GoString(&buf[0])
+	if r != nil && r.msg[0] != 0 {
+		s += " (FFmpeg: " + C.GoString(&r.msg[0]) + ")"
+	}
+	return s
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,37 @@
+// The C half of package videodec: one libavcodec decoder run over a group of pictures, and the
+// libswscale conversion of its last picture to BGR.
+#ifndef EDGECAM_VIDEODEC_H
+#define EDGECAM_VIDEODEC_H
+
+#include <stdint.h>
+
+// vd_codec values (package videodec's Codec).
+enum { VD_H264 = 0, VD_H265 = 1 };
+
+// vd_result reports one vd_decode.
+typedef struct vd_result {
+	int pictures;  // pictures the decoder returned
+	int refused;   // access units the decoder refused (corrupt data), or pictures it failed
+	int first_err; // the first refusal's AVERROR code; 0 when none
+	int fatal;     // the AVERROR code that stopped decoding (no decoder, out of memory); 0 when none
+	int width, height; // size of the last picture
+	char msg[256]; // the first error FFmpeg logged for this decoder, if any
+} vd_result;
+
+typedef struct vd vd;
+
+vd *vd_new(void);
+void vd_free(vd *d);
+// vd_decode decodes the n access units that start at offs[0..n-1] of buf[0..len) (each ends where
+// the next starts) and keeps the last picture (in output order). threads 0 lets FFmpeg choose;
+// skip_nonref discards the non-reference pictures before the last access unit; keep keeps the
+// decoder (flushed) for the next call. It returns 0 or the fatal AVERROR code.
+int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels,
+	const uint8_t *buf, int len, const int *offs, int n, vd_result *r);
+// vd_convert writes the last picture as BGR (8 bits per channel) into dst, whose rows are stride
+// bytes apart, and releases the picture. It returns 0 or an AVERROR code.
+int vd_convert(vd *d, uint8_t *dst, int stride);
+// vd_release drops the decoder kept by keep and the last picture.
+void vd_release(vd *d);
+
+#endif
