@@ -1,9 +1,10 @@
 // Command mkdeb builds edgecam's Debian package with nFPM (github.com/goreleaser/nfpm/v2): the
 // binary, the ONNX Runtime library in /usr/lib/edgecam, the systemd unit, the sysusers.d file,
 // the configuration and secrets conffiles and the docs. Its Depends: are computed from the ELF
-// NEEDED entries of the binary and the ONNX Runtime library, mapped to Debian packages and their
-// shlibs dependency (as dpkg-shlibdeps does), so `apt install ./edgecam_*.deb` pulls exactly the
-// runtime libraries (OpenCV 4.6 and, through it, FFmpeg). The model is not packaged (AGPL-3.0).
+// NEEDED entries of the binary and the ONNX Runtime library, plus the FFmpeg libraries the binary
+// opens with dlopen (dlopened), mapped to Debian packages and their shlibs dependency (as
+// dpkg-shlibdeps does), so `apt install ./edgecam_*.deb` pulls exactly the runtime libraries
+// (OpenCV 4.6 and FFmpeg 5.1). The model is not packaged (AGPL-3.0).
 //
 // It is a separate module so that nFPM and its dependencies stay out of the edgecam binary and
 // its module graph. `make deb` runs it:
@@ -49,6 +50,12 @@ func main() {
 	fmt.Println(path)
 }
 
+// dlopened are the libraries the binary opens with dlopen instead of linking them, so they have
+// no NEEDED entry: FFmpeg's, which internal/videodec loads at the first RTSP decode (its
+// defaultSonames, the major versions of the FFmpeg headers it is built with; a test there checks
+// this list names them).
+var dlopened = []string{"libavcodec.so.59", "libavutil.so.57", "libswscale.so.6"}
+
 // machines maps the Debian architecture to the ELF machine the files must be built for.
 var machines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 
@@ -68,7 +75,7 @@ func build(o options) (string, error) {
 		}
 		needed = append(needed, n...)
 	}
-	depends, err := debDepends(needed)
+	depends, err := debDepends(append(needed, dlopened...))
 	if err != nil {
 		return "", err
 	}

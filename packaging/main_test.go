@@ -36,3 +36,23 @@ func TestDebDependsOnTheHost(t *testing.T) {
 		t.Fatalf("unknown library: %v", err)
 	}
 }
+
+// The FFmpeg libraries internal/videodec opens with dlopen map to their packages, as linked
+// ones would: libavcodec.so.59 -> libavcodec59 (>= ...).
+func TestDebDependsDlopened(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-query"); err != nil {
+		t.Skip("not a Debian system")
+	}
+	deps, err := debDepends(dlopened)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deps) != 3 {
+		t.Fatalf("deps = %q, want libavcodec59, libavutil57 and libswscale6", deps)
+	}
+	for i, pkg := range []string{"libavcodec59 (>= ", "libavutil57 (>= ", "libswscale6 (>= "} {
+		if !strings.HasPrefix(deps[i], pkg) {
+			t.Errorf("deps = %q, want %s...)", deps, pkg)
+		}
+	}
+}

@@ -6,9 +6,94 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <dlfcn.h>
+
 #include <libavcodec/avcodec.h>
+#include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <libswscale/swscale.h>
+
+// FFmpeg is not linked: vd_load opens its libraries with dlopen the first time a group is
+// decoded and fills ff with the functions below, so that a process that never decodes (no RTSP
+// camera) does not pay their ~14 MB. The headers still give the prototypes (each pointer has its
+// function's type), the struct layouts and the constants, so the sonames must be the headers'
+// major versions: the ABI they describe.
+#define VD_STR_(x) #x
+#define VD_STR(x) VD_STR_(x)
+const char *const vd_soname_avutil = "libavutil.so." VD_STR(LIBAVUTIL_VERSION_MAJOR);
+const char *const vd_soname_swscale = "libswscale.so." VD_STR(LIBSWSCALE_VERSION_MAJOR);
+const char *const vd_soname_avcodec = "libavcodec.so." VD_STR(LIBAVCODEC_VERSION_MAJOR);
+
+enum { VD_LIB_avutil, VD_LIB_swscale, VD_LIB_avcodec, VD_LIBS };
+
+// VD_FUNCS lists every FFmpeg function this file calls, with the library that defines it.
+#define VD_FUNCS(X) \
+	X(avutil, av_frame_alloc) \
+	X(avutil, av_frame_free) \
+	X(avutil, av_frame_move_ref) \
+	X(avutil, av_frame_unref) \
+	X(avutil, av_free) \
+	X(avutil, av_log_set_callback) \
+	X(avutil, av_mallocz) \
+	X(avutil, av_strerror) \
+	X(avcodec, av_packet_alloc) \
+	X(avcodec, av_packet_free) \
+	X(avcodec, avcodec_alloc_context3) \
+	X(avcodec, avcodec_find_decoder) \
+	X(avcodec, avcodec_flush_buffers) \
+	X(avcodec, avcodec_free_context) \
+	X(avcodec, avcodec_get_class) \
+	X(avcodec, avcodec_open2) \
+	X(avcodec, avcodec_receive_frame) \
+	X(avcodec, avcodec_send_packet) \
+	X(swscale, sws_freeContext) \
+	X(swscale, sws_getCachedContext) \
+	X(swscale, sws_getCoefficients) \
+	X(swscale, sws_scale) \
+	X(swscale, sws_setColorspaceDetails)
+
+// vd_ffmpeg holds the functions. ff is set once, by a vd_load that succeeds, before any other
+// vd_ function runs.
+typedef struct {
+#define VD_FIELD(lib, f) __typeof__(f) *f;
+	VD_FUNCS(VD_FIELD)
+#undef VD_FIELD
+} vd_ffmpeg;
+static vd_ffmpeg ff;
+
+static void vd_log(void *avcl, int level, const char *fmt, va_list vl);
+
+int vd_load(const char *avutil, const char *swscale, const char *avcodec, char *err, size_t n) {
+	const char *names[VD_LIBS] = {avutil, swscale, avcodec};
+	void *libs[VD_LIBS] = {NULL};
+	vd_ffmpeg fns;
+	// libavutil first: the others need it (their own NEEDED entries find the copy loaded here).
+	for (int i = 0; i < VD_LIBS; i++) {
+		libs[i] = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+		if (libs[i] == NULL) {
+			const char *e = dlerror();
+			snprintf(err, n, "%s", e != NULL ? e : names[i]);
+			goto fail;
+		}
+	}
+#define VD_RESOLVE(lib, f) \
+	if ((*(void **)&fns.f = dlsym(libs[VD_LIB_##lib], #f)) == NULL) { \
+		snprintf(err, n, "%s has no function %s", names[VD_LIB_##lib], #f); \
+		goto fail; \
+	}
+	VD_FUNCS(VD_RESOLVE)
+#undef VD_RESOLVE
+	ff = fns;
+	ff.av_log_set_callback(vd_log);
+	return 0;
+fail:
+	for (int i = VD_LIBS - 1; i >= 0; i--)
+		if (libs[i] != NULL)
+			dlclose(libs[i]);
+	return -1;
+}
+
+void vd_strerror(int code, char *buf, size_t n) { ff.av_strerror(code, buf, n); }
 
 struct vd {
 	AVCodecContext *ctx; // kept between calls only with keep
@@ -31,7 +116,7 @@ static vd *vd_live;
 // context's opaque pointer, which frame threads' copies share) and drops everything else:
 // a library must not write to the daemon's stderr.
 static void vd_log(void *avcl, int level, const char *fmt, va_list vl) {
-	if (level > AV_LOG_ERROR || avcl == NULL || *(const AVClass **)avcl != avcodec_get_class())
+	if (level > AV_LOG_ERROR || avcl == NULL || *(const AVClass **)avcl != ff.avcodec_get_class())
 		return;
 	void *opaque = ((AVCodecContext *)avcl)->opaque;
 	pthread_mutex_lock(&vd_live_mu);
@@ -51,18 +136,14 @@ static void vd_log(void *avcl, int level, const char *fmt, va_list vl) {
 	pthread_mutex_unlock(&vd_live_mu);
 }
 
-static pthread_once_t vd_once = PTHREAD_ONCE_INIT;
-static void vd_init(void) { av_log_set_callback(vd_log); }
-
 vd *vd_new(void) {
-	pthread_once(&vd_once, vd_init);
-	vd *d = av_mallocz(sizeof *d);
+	vd *d = ff.av_mallocz(sizeof *d);
 	if (d == NULL)
 		return NULL;
 	pthread_mutex_init(&d->mu, NULL);
-	d->pkt = av_packet_alloc();
-	d->frame = av_frame_alloc();
-	d->last = av_frame_alloc();
+	d->pkt = ff.av_packet_alloc();
+	d->frame = ff.av_frame_alloc();
+	d->last = ff.av_frame_alloc();
 	pthread_mutex_lock(&vd_live_mu);
 	d->next = vd_live;
 	vd_live = d;
@@ -75,10 +156,10 @@ vd *vd_new(void) {
 }
 
 void vd_release(vd *d) {
-	avcodec_free_context(&d->ctx);
-	av_frame_unref(d->frame);
-	av_frame_unref(d->last);
-	sws_freeContext(d->sws);
+	ff.avcodec_free_context(&d->ctx);
+	ff.av_frame_unref(d->frame);
+	ff.av_frame_unref(d->last);
+	ff.sws_freeContext(d->sws);
 	d->sws = NULL;
 }
 
@@ -94,11 +175,11 @@ void vd_free(vd *d) {
 		}
 	}
 	pthread_mutex_unlock(&vd_live_mu);
-	av_packet_free(&d->pkt);
-	av_frame_free(&d->frame);
-	av_frame_free(&d->last);
+	ff.av_packet_free(&d->pkt);
+	ff.av_frame_free(&d->frame);
+	ff.av_frame_free(&d->last);
 	pthread_mutex_destroy(&d->mu);
-	av_free(d);
+	ff.av_free(d);
 }
 
 // vd_open gives d a decoder for codec, reusing the kept one when it decodes the same codec.
@@ -109,21 +190,21 @@ static int vd_open(vd *d, int codec, int threads, int64_t max_pixels) {
 			d->ctx->max_pixels = max_pixels;
 			return 0;
 		}
-		avcodec_free_context(&d->ctx);
+		ff.avcodec_free_context(&d->ctx);
 	}
-	const AVCodec *c = avcodec_find_decoder(id);
+	const AVCodec *c = ff.avcodec_find_decoder(id);
 	if (c == NULL)
 		return AVERROR_DECODER_NOT_FOUND;
-	d->ctx = avcodec_alloc_context3(c);
+	d->ctx = ff.avcodec_alloc_context3(c);
 	if (d->ctx == NULL)
 		return AVERROR(ENOMEM);
 	d->ctx->opaque = d;
 	d->ctx->thread_count = threads;
 	d->threads = threads;
 	d->ctx->max_pixels = max_pixels;
-	int err = avcodec_open2(d->ctx, c, NULL);
+	int err = ff.avcodec_open2(d->ctx, c, NULL);
 	if (err < 0)
-		avcodec_free_context(&d->ctx);
+		ff.avcodec_free_context(&d->ctx);
 	return err;
 }
 
@@ -136,7 +217,7 @@ static void vd_refused(vd_result *r, int err) {
 // returns a fatal error code or 0.
 static int vd_receive(vd *d, vd_result *r) {
 	for (;;) {
-		int err = avcodec_receive_frame(d->ctx, d->frame);
+		int err = ff.avcodec_receive_frame(d->ctx, d->frame);
 		if (err == AVERROR(EAGAIN) || err == AVERROR_EOF)
 			return 0;
 		if (err == AVERROR(ENOMEM))
@@ -146,15 +227,15 @@ static int vd_receive(vd *d, vd_result *r) {
 			return 0;
 		}
 		r->pictures++;
-		av_frame_unref(d->last);
-		av_frame_move_ref(d->last, d->frame);
+		ff.av_frame_unref(d->last);
+		ff.av_frame_move_ref(d->last, d->frame);
 	}
 }
 
 int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels,
 	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
 	memset(r, 0, sizeof *r);
-	av_frame_unref(d->last);
+	ff.av_frame_unref(d->last);
 	pthread_mutex_lock(&d->mu);
 	d->msg[0] = 0;
 	pthread_mutex_unlock(&d->mu);
@@ -166,7 +247,7 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 		d->pkt->data = (uint8_t *)buf + offs[i];
 		d->pkt->size = end - offs[i];
 		d->ctx->skip_frame = skip_nonref && i + 1 < n ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
-		int e = avcodec_send_packet(d->ctx, d->pkt);
+		int e = ff.avcodec_send_packet(d->ctx, d->pkt);
 		d->pkt->data = NULL;
 		d->pkt->size = 0;
 		if (e == AVERROR(ENOMEM))
@@ -179,12 +260,12 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 	if (d->ctx != NULL) {
 		r->width = d->ctx->width; // the stream's size, also when no picture could be made
 		r->height = d->ctx->height;
-		if (err == 0 && avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
+		if (err == 0 && ff.avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
 			err = vd_receive(d, r);
 		if (keep && err == 0)
-			avcodec_flush_buffers(d->ctx);
+			ff.avcodec_flush_buffers(d->ctx);
 		else
-			avcodec_free_context(&d->ctx);
+			ff.avcodec_free_context(&d->ctx);
 	}
 	r->fatal = err;
 	if (r->pictures > 0) {
@@ -216,7 +297,7 @@ int vd_convert(vd *d, uint8_t *dst, int stride) {
 	int full = f->color_range == AVCOL_RANGE_JPEG;
 	enum AVPixelFormat src = vd_src_format(f->format, &full);
 	int err = 0;
-	d->sws = sws_getCachedContext(d->sws, f->width, f->height, src, f->width, f->height,
+	d->sws = ff.sws_getCachedContext(d->sws, f->width, f->height, src, f->width, f->height,
 		AV_PIX_FMT_BGR24, SWS_BICUBIC, NULL, NULL, NULL);
 	if (d->sws == NULL) {
 		err = AVERROR(EINVAL);
@@ -226,13 +307,13 @@ int vd_convert(vd *d, uint8_t *dst, int stride) {
 	int cs = f->colorspace;
 	if (cs == AVCOL_SPC_RGB || cs == AVCOL_SPC_UNSPECIFIED || cs > AVCOL_SPC_SMPTE240M)
 		cs = SWS_CS_DEFAULT;
-	const int *coef = sws_getCoefficients(cs);
-	sws_setColorspaceDetails(d->sws, coef, full, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+	const int *coef = ff.sws_getCoefficients(cs);
+	ff.sws_setColorspaceDetails(d->sws, coef, full, ff.sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
 	uint8_t *out[4] = {dst};
 	int outStride[4] = {stride};
-	if (sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, out, outStride) != f->height)
+	if (ff.sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, out, outStride) != f->height)
 		err = AVERROR(EINVAL);
 out:
-	av_frame_unref(f);
+	ff.av_frame_unref(f);
 	return err;
 }

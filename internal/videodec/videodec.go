@@ -7,15 +7,15 @@
 // parameter sets, a key frame and the access units after it, with the offset of each access unit.
 // Only the last picture is converted; by default the non-reference pictures before the last
 // access unit are not decoded at all (no later picture refers to them).
+//
+// FFmpeg is not linked: the first Last (or Load) opens libavutil, libswscale and libavcodec with
+// dlopen, so a process that never decodes (no RTSP camera, `edgecam --version`) does not load
+// them. Only their headers are needed to build (libavcodec-dev, libavutil-dev, libswscale-dev).
 package videodec
 
 /*
-#cgo pkg-config: libavcodec libavutil libswscale
 #include <stdlib.h>
-#include <libavutil/error.h>
 #include "videodec.h"
-
-static void vd_strerror(int code, char *buf, size_t n) { av_strerror(code, buf, n); }
 */
 import "C"
 
@@ -23,6 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
+	"sync"
 	"unsafe"
 
 	"gocv.io/x/gocv"
@@ -74,20 +76,65 @@ type Result struct {
 	Refused int
 }
 
-// Decoder decodes groups of pictures. It is not safe for concurrent use; Close releases it.
-type Decoder struct {
-	c     *C.vd
-	o     Options
-	units []C.int // the access-unit offsets handed to C, reused
+// defaultSonames are the FFmpeg libraries Load opens, in order (libswscale and libavcodec need
+// libavutil): the major versions of the headers the package is built with, e.g.
+// libavcodec.so.59 with FFmpeg 5.1 (Debian and Raspberry Pi OS bookworm). packaging/main.go
+// lists them too, for the .deb's Depends.
+var defaultSonames = []string{C.GoString(C.vd_soname_avutil), C.GoString(C.vd_soname_swscale), C.GoString(C.vd_soname_avcodec)}
+
+var (
+	loadOnce sync.Once
+	loadErr  error
+	// sonames is what Load opens: defaultSonames, but a test points it at a missing library.
+	sonames = defaultSonames
+)
+
+// Load opens FFmpeg's libraries and resolves the functions the decoder calls, once per process;
+// Last does it the first time it runs. The error (also returned by every Last) says which
+// packages to install. Loading is not retried: a library installed later is used after a restart.
+func Load() error {
+	loadOnce.Do(func() { loadErr = load(sonames) })
+	return loadErr
 }
 
-// New returns a decoder.
-func New(o Options) (*Decoder, error) {
-	c := C.vd_new()
-	if c == nil {
-		return nil, errors.New("videodec: out of memory")
+// load opens the libraries libs (libavutil, libswscale, libavcodec) and, when all of them and
+// every function are found, makes the decoder use them.
+func load(libs []string) error {
+	names := make([]*C.char, len(libs))
+	for i, n := range libs {
+		names[i] = C.CString(n)
+		defer C.free(unsafe.Pointer(names[i]))
 	}
-	return &Decoder{c: c, o: o}, nil
+	var msg [512]C.char
+	if C.vd_load(names[0], names[1], names[2], &msg[0], C.size_t(len(msg))) == 0 {
+		return nil
+	}
+	pkgs := make([]string, len(defaultSonames))
+	for i, so := range defaultSonames {
+		pkgs[i] = debPackage(so)
+	}
+	return fmt.Errorf("videodec: RTSP cameras need FFmpeg's %s, %s and %s: apt install %s, then restart edgecam (%s)",
+		pkgs[2], pkgs[0], pkgs[1], strings.Join(pkgs, " "), C.GoString(&msg[0]))
+}
+
+// debPackage is the Debian package that ships a library's soname: "libavcodec.so.59" is in
+// libavcodec59.
+func debPackage(soname string) string {
+	name, major, _ := strings.Cut(soname, ".so.")
+	return name + major
+}
+
+// Decoder decodes groups of pictures. It is not safe for concurrent use; Close releases it.
+type Decoder struct {
+	c      *C.vd // made by the first Last, once FFmpeg is loaded
+	closed bool
+	o      Options
+	units  []C.int // the access-unit offsets handed to C, reused
+}
+
+// New returns a decoder. It does not load FFmpeg: its first Last does.
+func New(o Options) (*Decoder, error) {
+	return &Decoder{o: o}, nil
 }
 
 // Close releases the decoder. It is safe to call more than once.
@@ -96,6 +143,7 @@ func (d *Decoder) Close() {
 		C.vd_free(d.c)
 		d.c = nil
 	}
+	d.closed = true
 }
 
 // Last decodes the group of pictures in stream, whose access units start at the byte offsets
@@ -104,7 +152,7 @@ func (d *Decoder) Close() {
 // (width x height; 0 means imageinfo.DefaultMaxPixels) are refused before their memory is
 // allocated. Corrupt access units are skipped; it fails when no picture could be decoded.
 func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
-	if d.c == nil {
+	if d.closed {
 		return gocv.Mat{}, Result{}, errors.New("videodec: decoder is closed")
 	}
 	if codec != H264 && codec != H265 {
@@ -112,6 +160,14 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 	}
 	if err := d.setUnits(stream, units); err != nil {
 		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: %s: %w", codec, err)
+	}
+	if err := Load(); err != nil {
+		return gocv.Mat{}, Result{}, err
+	}
+	if d.c == nil {
+		if d.c = C.vd_new(); d.c == nil {
+			return gocv.Mat{}, Result{}, errors.New("videodec: out of memory")
+		}
 	}
 	if maxPixels <= 0 {
 		maxPixels = imageinfo.DefaultMaxPixels

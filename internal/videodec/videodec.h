@@ -3,6 +3,7 @@
 #ifndef EDGECAM_VIDEODEC_H
 #define EDGECAM_VIDEODEC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 // vd_codec values (package videodec's Codec).
@@ -19,6 +20,18 @@ typedef struct vd_result {
 } vd_result;
 
 typedef struct vd vd;
+
+// The sonames of the FFmpeg libraries the headers describe, e.g. "libavcodec.so.59".
+extern const char *const vd_soname_avutil, *const vd_soname_swscale, *const vd_soname_avcodec;
+
+// vd_load opens the three libraries (RTLD_NOW | RTLD_LOCAL) and resolves every function the
+// decoder calls. It returns 0, or -1 with what failed (dlerror's text) in err[0..n). It must be
+// called once (package videodec does it under a sync.Once), and succeed, before any function
+// below.
+int vd_load(const char *avutil, const char *swscale, const char *avcodec, char *err, size_t n);
+// vd_strerror writes FFmpeg's text for an AVERROR code.
+void vd_strerror(int code, char *buf, size_t n);
+
 
 vd *vd_new(void);
 void vd_free(vd *d);
