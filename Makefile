@@ -43,8 +43,11 @@ deps-model:
 deps-npm:
 	@scripts/deps-npm.sh
 
+# scripts/build.sh links only OpenCV's core and imgproc (the README's "Memory and CPU per tick");
+# scripts/check-linked.sh fails the build when a heavy library comes back.
 build: deps-apt deps-ort
-	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/edgecam ./cmd/edgecam
+	GO=$(GO) scripts/build.sh bin/edgecam -ldflags "$(VERSION_LDFLAGS)"
+	@scripts/check-linked.sh bin/edgecam
 
 vet:
 	$(GO) vet ./...
@@ -125,7 +128,8 @@ else
 deb: deps-apt deps-arm64
 endif
 	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR_$(ARCH)) $(ARCH)
-	env $(CROSS_ENV_$(ARCH)) $(GO) build -trimpath -ldflags "-s -w $(PKG_LDFLAGS)" -o dist/build/$(ARCH)/edgecam ./cmd/edgecam
+	env $(CROSS_ENV_$(ARCH)) GO=$(GO) scripts/build.sh dist/build/$(ARCH)/edgecam -trimpath -ldflags "-s -w $(PKG_LDFLAGS)"
+	@scripts/check-linked.sh dist/build/$(ARCH)/edgecam
 	cd packaging && $(GO) vet . && $(GO) test -count=1 . && $(GO) run . --root .. --arch $(ARCH) --version $(VERSION) --binary ../dist/build/$(ARCH)/edgecam \
 		--ort-lib ../$(ORT_DIR_$(ARCH))/libonnxruntime.so.1 --out ../dist
 	@dpkg-deb --info $(DEB) | sed -n '/Package:/,$$p'

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages edgecam needs to build and test, when they are missing:
-# OpenCV 4.6 headers (gocv), FFmpeg 5.1's libavcodec/libavutil/libswscale headers (the RTSP
-# decoder, internal/videodec) and libjpeg-turbo's (internal/jpeg) (libopencv-dev pulls them in
-# today, named for when it no longer does), pkg-config, and ffmpeg (RTSP test feed).
+# OpenCV 4.6 headers (gocv), libjpeg-turbo's and FFmpeg's headers (internal/jpeg decodes JPEGs,
+# internal/videodec RTSP pictures), pkg-config, and ffmpeg (RTSP test feed).
 set -euo pipefail
 need=()
-for p in libopencv-dev libavcodec-dev libavutil-dev libswscale-dev libjpeg62-turbo-dev pkg-config ffmpeg; do
+for p in libopencv-dev libjpeg62-turbo-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config ffmpeg; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

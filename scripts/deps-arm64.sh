@@ -4,9 +4,8 @@
 #     binaries on this machine), mmdebstrap;
 #   - an arm64 sysroot holding Debian bookworm's arm64 OpenCV 4.6 development packages (what gocv
 #     links against), FFmpeg 5.1's libavcodec/libavutil/libswscale ones (internal/videodec) and
-#     libjpeg-turbo's (internal/jpeg) (today also pulled in by libopencv-dev through
-#     libopencv-highgui-dev, named so that they stay when the OpenCV list shrinks) and their
-#     libraries, in SYSROOT (default .cache/sysroot-arm64, git-ignored),
+#     libjpeg-turbo's (internal/jpeg; of FFmpeg only the headers are used: videodec opens the
+#     libraries with dlopen) and their libraries, in SYSROOT (default .cache/sysroot-arm64, git-ignored),
 #     built once with `mmdebstrap --variant=extract` (~30 s, ~1.1 GB) and reused.
 # Why a sysroot rather than `dpkg --add-architecture arm64 && apt-get install libopencv-dev:arm64`:
 # on bookworm libopencv-dev is not Multi-Arch: same, and the arm64 one (with gdal, vtk, openmpi)
@@ -27,18 +26,20 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get "${apt_opts[@]}" update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-[ -f "$sysroot/.complete" ] && exit 0
-echo "deps: building the arm64 sysroot $sysroot (mmdebstrap, bookworm, libopencv-dev:arm64, libavcodec-dev:arm64)" >&2
+# The packages of the sysroot; a sysroot made with another list is made again.
+pkgs=libopencv-dev,libjpeg62-turbo-dev,libavcodec-dev,libavutil-dev,libswscale-dev,libc6-dev,libstdc++-12-dev,libgcc-12-dev
+[ "$(cat "$sysroot/.complete" 2>/dev/null)" = "$pkgs" ] && exit 0
+echo "deps: building the arm64 sysroot $sysroot (mmdebstrap, bookworm, libopencv-dev:arm64)" >&2
 tmp="$sysroot.tmp"
 $SUDO rm -rf "$tmp"
 mkdir -p "$(dirname "$sysroot")"
 $SUDO mmdebstrap --quiet --variant=extract --architectures=arm64 \
-  --include=libopencv-dev,libavcodec-dev,libavutil-dev,libswscale-dev,libjpeg62-turbo-dev,libc6-dev,libstdc++-12-dev,libgcc-12-dev bookworm "$tmp"
+  --include="$pkgs" bookworm "$tmp"
 # extract runs no maintainer scripts, so the update-alternatives links of BLAS/LAPACK (needed to
 # resolve OpenCV's dependencies at link time) are made here.
 lib="$tmp/usr/lib/aarch64-linux-gnu"
 $SUDO ln -sfn blas/libblas.so.3 "$lib/libblas.so.3"
 $SUDO ln -sfn lapack/liblapack.so.3 "$lib/liblapack.so.3"
-$SUDO touch "$tmp/.complete"
+echo "$pkgs" | $SUDO tee "$tmp/.complete" >/dev/null
 $SUDO rm -rf "$sysroot"
 $SUDO mv "$tmp" "$sysroot"
