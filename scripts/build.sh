@@ -10,7 +10,8 @@
 # (-Wl,--gc-sections), with the references they made to the modules left out.
 # scripts/check-linked.sh checks the result.
 #
-# Usage: scripts/build.sh OUT [go build flags...]. Cross builds: the caller sets GOARCH, CC, CXX
+# Usage: scripts/build.sh OUT [go build flags...]; PKG builds another main package the same way
+# (default ./cmd/edgecam; internal/videodec's TestLazyLoad builds its probe with it). Cross builds: the caller sets GOARCH, CC, CXX
 # and PKG_CONFIG_SYSROOT_DIR/PKG_CONFIG_LIBDIR (see the Makefile's CROSS_ENV_arm64).
 set -euo pipefail
 out=${1:?usage: scripts/build.sh OUT [go build flags...]}
@@ -22,4 +23,4 @@ CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} $sections"
 CGO_CXXFLAGS="${CGO_CXXFLAGS:--O2 -g} $sections"
 CGO_LDFLAGS="${CGO_LDFLAGS:--O2 -g} -Wl,--gc-sections $(pkg-config --libs-only-L opencv4) -lopencv_imgproc -lopencv_core"
 export CGO_CPPFLAGS CGO_CFLAGS CGO_CXXFLAGS CGO_LDFLAGS
-exec "${GO:-go}" build -tags customenv "$@" -o "$out" ./cmd/edgecam
+exec "${GO:-go}" build -tags customenv "$@" -o "$out" "${PKG:-./cmd/edgecam}"

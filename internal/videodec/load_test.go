@@ -97,29 +97,11 @@ func TestLazyLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a program")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build the probe: %v", err)
-	}
-	cflags, err := exec.Command("pkg-config", "--cflags", "opencv4").Output()
-	if err != nil {
-		t.Fatalf("pkg-config opencv4: %v", err)
-	}
-	libdirs, err := exec.Command("pkg-config", "--libs-only-L", "opencv4").Output()
-	if err != nil {
-		t.Fatalf("pkg-config opencv4: %v", err)
-	}
 	probe := filepath.Join(t.TempDir(), "lazyprobe")
-	build := exec.Command(goBin, "build", "-tags", "customenv", "-o", probe, "./testdata/lazyprobe")
-	// The flags of scripts/build.sh, so that the build cache it fills serves here.
-	sections := "-ffunction-sections -fdata-sections"
-	build.Env = append(os.Environ(),
-		"CGO_CPPFLAGS= "+strings.TrimSpace(string(cflags)),
-		"CGO_CFLAGS=-O2 -g "+sections,
-		"CGO_CXXFLAGS=-O2 -g "+sections,
-		"CGO_LDFLAGS=-O2 -g -Wl,--gc-sections "+strings.TrimSpace(string(libdirs))+" -lopencv_imgproc -lopencv_core")
+	build := exec.Command("../../scripts/build.sh", probe)
+	build.Env = append(os.Environ(), "PKG=./internal/videodec/testdata/lazyprobe")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the probe: %v\n%s", err, out)
+		t.Fatalf("building the probe with scripts/build.sh: %v\n%s", err, out)
 	}
 	data, err := os.ReadFile("testdata/tiny.h264")
 	if err != nil {
