@@ -236,7 +236,8 @@ func TestReducedDecode(t *testing.T) {
 	matchWithin(t, res.Detections, reference["bus.jpg"], 0.03, 2)
 }
 
-// Detections from concurrent callers equal those of one caller.
+// Detections from concurrent callers equal those of one caller, and twelve callers at once
+// leave at most framesInFlight decoded frames behind.
 func TestDetectConcurrent(t *testing.T) {
 	d := sharedDetector(t)
 	names := []string{"bus.jpg", "dog.jpg", "person.jpg", "horses.jpg"}
@@ -263,6 +264,11 @@ func TestDetectConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	d.frameMu.Lock()
+	defer d.frameMu.Unlock()
+	if n := len(d.frames); n > framesInFlight {
+		t.Errorf("%d decoded frames kept after 12 concurrent calls, want at most %d", n, framesInFlight)
 	}
 }
 
