@@ -96,9 +96,11 @@ func TestSoak(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
 		defer func() {
 			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
+			<-exited
 		}()
 		var samples []sample
 		if report {
@@ -116,7 +118,17 @@ func TestSoak(t *testing.T) {
 			if next > d {
 				break
 			}
-			time.Sleep(time.Until(start.Add(next)))
+			select {
+			case err := <-exited:
+				// The daemon stopped on its own (a bad SOAK_PERIOD, a crash): say so now rather
+				// than sampling nothing until the end.
+				exited <- err
+				log, _ := os.ReadFile(logf.Name())
+				lines := strings.Split(string(log), "\n")
+				t.Fatalf("the daemon exited after %s (%v); the end of its log:\n%s", time.Since(start).Round(time.Second),
+					err, strings.Join(lines[max(0, len(lines)-20):], "\n"))
+			case <-time.After(time.Until(start.Add(next))):
+			}
 		}
 		return samples
 	}
