@@ -134,6 +134,20 @@ func (d *Detector) putFrame(b *frameBuf) {
 	d.frames = append(d.frames, b)
 }
 
+// ReleaseFrames closes the decoded frames DetectEncoded keeps for reuse (those not in use); later
+// calls allocate them again. The daemon's leak check measures the C heap without them, since
+// which image sizes they hold after a run depends on the order the cameras' frames came in.
+func (d *Detector) ReleaseFrames() error {
+	d.frameMu.Lock()
+	defer d.frameMu.Unlock()
+	var errs []error
+	for _, b := range d.frames {
+		errs = append(errs, b.close())
+	}
+	d.frames = d.frames[:0]
+	return errors.Join(errs...)
+}
+
 // New loads the model at opts.ModelPath and creates its ONNX Runtime session. If InitRuntime
 // has not been called, New loads the library FindRuntimeLibrary("") finds.
 func New(opts Options) (*Detector, error) {
