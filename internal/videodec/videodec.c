@@ -292,8 +292,13 @@ static enum AVPixelFormat vd_src_format(enum AVPixelFormat f, int *full) {
 
 int vd_convert(vd *d, uint8_t *dst, int stride) {
 	AVFrame *f = d->last;
-	if (f->width <= 0 || f->height <= 0 || f->data[0] == NULL)
+	// dst's rows must hold the picture's width rounded up to 16 pixels: libswscale's x86
+	// converters write whole blocks, and convert one block less (leaving the last columns
+	// unwritten) when the rounded row does not fit the stride.
+	if (f->width <= 0 || f->height <= 0 || f->data[0] == NULL || stride < ((f->width + 15) & ~15) * 3) {
+		ff.av_frame_unref(f);
 		return AVERROR(EINVAL);
+	}
 	int full = f->color_range == AVCOL_RANGE_JPEG;
 	enum AVPixelFormat src = vd_src_format(f->format, &full);
 	int err = 0;

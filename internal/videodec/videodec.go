@@ -22,6 +22,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"strings"
 	"sync"
@@ -192,6 +193,10 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 		C.vd_release(d.c)
 		return gocv.Mat{}, res, fmt.Errorf("%s: %w", codec, err)
 	}
+	if w > 0 && h > 0 && (w < MinSide || h < MinSide) {
+		C.vd_release(d.c)
+		return gocv.Mat{}, res, fmt.Errorf("%s: picture is %dx%d, smaller than %dx%d: not a camera's picture (refused)", codec, w, h, MinSide, MinSide)
+	}
 	if r.pictures == 0 {
 		why := "the data holds no complete picture"
 		if r.refused > 0 {
@@ -206,13 +211,23 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 	return m, res, nil
 }
 
-// convert writes the decoded picture as BGR into a new Mat.
+// MinSide is the smallest width and height Last converts: no camera sends smaller pictures, and
+// libswscale's converters are only exercised (and measured) on real sizes.
+const MinSide = 16
+
+// strideAlign is the pixels a converted row's stride is rounded up to. libswscale's x86 YUV-to-BGR
+// converters write whole blocks of 8 pixels (16 for some formats) and, when the rounded row does
+// not fit in the destination stride, convert one block less instead: a 34-pixel row of a
+// 34-pixel-wide Mat came out with its last 2 columns never written, and rows under 8 pixels
+// were written far past their buffer. With the stride rounded up to 16 pixels every block fits.
+const strideAlign = 16
+
+// convert writes the decoded picture as BGR into a new continuous w x h Mat.
 func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
-	// libswscale's x86 converters write whole blocks of 8 pixels: past the end of a row whose
-	// width is not a multiple of 8 (harmless inside the picture: the next row is written
-	// after). One spare row after the picture takes the last row's overrun; the caller gets a
-	// view of the picture's rows, which keeps the whole block alive until it is closed.
-	block := gocv.NewMatWithSize(h+1, w, gocv.MatTypeCV8UC3)
+	aw := (w + strideAlign - 1) / strideAlign * strideAlign
+	// One spare row after the picture on top, should a converter write a block past the end of the
+	// last row's stride too.
+	block := gocv.NewMatWithSize(h+1, aw, gocv.MatTypeCV8UC3)
 	defer block.Close()
 	pix, err := block.DataPtrUint8()
 	if err != nil {
@@ -223,7 +238,14 @@ func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
 	if e := C.vd_convert(d.c, (*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(block.Step())); e != 0 {
 		return gocv.Mat{}, errors.New(avError(e, nil))
 	}
-	return block.RowRange(0, h), nil
+	if aw == w {
+		// The usual camera width (a multiple of 16): the picture's rows are continuous already;
+		// the view keeps the whole block alive until it is closed.
+		return block.RowRange(0, h), nil
+	}
+	region := block.Region(image.Rect(0, 0, w, h))
+	defer region.Close()
+	return region.Clone(), nil
 }
 
 // setUnits checks the access-unit offsets and copies them for C.

@@ -42,7 +42,8 @@ void vd_free(vd *d);
 int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels,
 	const uint8_t *buf, int len, const int *offs, int n, vd_result *r);
 // vd_convert writes the last picture as BGR (8 bits per channel) into dst, whose rows are stride
-// bytes apart, and releases the picture. It returns 0 or an AVERROR code.
+// bytes apart, and releases the picture. stride must hold the width rounded up to 16 pixels and
+// dst one row more than the picture. It returns 0 or an AVERROR code (EINVAL for a short stride).
 int vd_convert(vd *d, uint8_t *dst, int stride);
 // vd_release drops the decoder kept by keep and the last picture.
 void vd_release(vd *d);
