@@ -183,10 +183,11 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 					"refused", r.Refused, "accessUnits", len(units))
 			}
 			return &Frame{Camera: s.id, Time: at, Mat: m}, nil
-		case s.gop.overflow:
+		case s.gop.overflow != "":
+			err := fmt.Errorf("camera %s: rtsp stream %s: the group of pictures since the last key frame is %s",
+				s.id, s.shownURL, s.gop.overflow)
 			s.mu.Unlock()
-			return nil, fmt.Errorf("camera %s: rtsp stream %s: the group of pictures since the last key frame is larger than maxBytes %d: raise maxBytes or shorten the camera's key frame interval",
-				s.id, s.shownURL, s.maxBytes)
+			return nil, err
 		case !s.downSince.IsZero():
 			err := fmt.Errorf("camera %s: rtsp stream %s down since %s: reconnecting (%v)",
 				s.id, s.shownURL, s.downSince.Format(time.TimeOnly), s.lastErr)
