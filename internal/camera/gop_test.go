@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,24 @@ func TestGOPAccessUnitCap(t *testing.T) {
 	g.add(aus[0], now)
 	if s.gop.frames() != 1 || s.gop.overflow != "" {
 		t.Errorf("a key frame after the overflow: %d access units, overflow %q", s.gop.frames(), s.gop.overflow)
+	}
+}
+
+// checkStreamSize refuses from the SPS what is over the pixel limit or under 16 pixels a side,
+// and leaves a size it could not read (0x0: an SPS mediacommon cannot parse, which FFmpeg may)
+// to the decoder instead of failing every capture with "bad image size".
+func TestCheckStreamSize(t *testing.T) {
+	for _, c := range []struct {
+		w, h int
+		want string
+	}{
+		{0, 0, ""}, {1920, 1080, ""}, {16, 16, ""},
+		{2, 2, "picture is 2x2, smaller than 16x16"}, {34, 12, "picture is 34x12, smaller than 16x16"},
+		{8000, 8000, "image is 8000x8000 (64 megapixels), more than the limit of 40 megapixels"},
+	} {
+		err := checkStreamSize(c.w, c.h, 0)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%dx%d: %v, want %q", c.w, c.h, err, c.want)
+		}
 	}
 }
