@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/markup"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
@@ -214,12 +215,12 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 	rep := newReport(filepath.Base(path), res, bench)
 	dets := res.Detections
 	if o.rules != nil {
-		o.preds = yolo.Predictions(o.preds[:0], res)
+		o.preds = markup.Predictions(o.preds[:0], res)
 		dets = rep.applyRules(o.rules, o.preds, res.Detections)
 	}
 	if o.annotate != "" {
 		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".annotated.jpg"
-		if err := yolo.WriteAnnotated(filepath.Join(o.annotate, name), data, dets, o.rules); err != nil {
+		if err := markup.WriteFile(filepath.Join(o.annotate, name), data, dets, o.rules); err != nil {
 			return err
 		}
 	}
@@ -266,7 +267,7 @@ func (r *report) applyRules(rules *tally.Rules, preds []tally.Prediction, dets [
 	for i, p := range preds {
 		r.Detections[i].Dropped, r.Detections[i].Zones = rules.Explain(p)
 	}
-	return yolo.Counted(nil, dets, preds, rules)
+	return markup.Counted(nil, dets, preds, rules)
 }
 
 type stageMs struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/markup"
 	"github.com/edgecam/edgecam/internal/memtune"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/queue"
@@ -219,7 +220,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
 	w.metrics.TickOK(w.cam.ID)
 
-	w.preds = yolo.Predictions(w.preds[:0], &w.res)
+	w.preds = markup.Predictions(w.preds[:0], &w.res)
 	for _, p := range w.preds {
 		if rules.Keep(p) {
 			w.metrics.Detections.WithLabelValues(w.cam.ID, p.Label).Inc()
@@ -276,8 +277,8 @@ func (w *worker) markUp(frame *camera.Frame, rules *tally.Rules, forUpload bool)
 		return
 	}
 	defer img.Close()
-	w.kept = yolo.Counted(w.kept[:0], w.res.Detections, w.preds, rules)
-	yolo.AnnotateCounted(&img, w.kept, rules)
+	w.kept = markup.Counted(w.kept[:0], w.res.Detections, w.preds, rules)
+	markup.Frame(&img, w.kept, rules)
 	if w.cam.MarkedUpFile != "" {
 		if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
 			w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)

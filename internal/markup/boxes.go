@@ -1,4 +1,4 @@
-package yolo
+package markup
 
 import (
 	"image"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/yolo"
 )
 
 // palette gives each class a stable, distinct box colour (Ultralytics' colours, as RGBA for gocv,
@@ -18,9 +20,9 @@ var palette = []color.RGBA{
 	{0xFF, 0x95, 0xC8, 0}, {0xFF, 0x37, 0xC7, 0},
 }
 
-// Annotate draws each detection's box, label and score on img (a BGR image the size the
+// Boxes draws each detection's box, label and score on img (a BGR image the size the
 // detections refer to). Line and text sizes follow the image size.
-func Annotate(img *gocv.Mat, dets []Detection) {
+func Boxes(img *gocv.Mat, dets []yolo.Detection) {
 	if img == nil || img.Empty() {
 		return
 	}

@@ -1,4 +1,4 @@
-package yolo
+package markup
 
 import (
 	"image"
@@ -104,14 +104,14 @@ func BenchmarkShade(b *testing.B) {
 	}
 }
 
-// BenchmarkAnnotateZones is the whole zones and masks mark-up of a tick on bus.jpg.
-func BenchmarkAnnotateZones(b *testing.B) {
+// BenchmarkZones is the whole zones and masks mark-up of a tick on bus.jpg.
+func BenchmarkZones(b *testing.B) {
 	img := decodeBus(b)
 	defer img.Close()
 	zones := []tally.Zone{{Name: "road", Polygon: zone.Polygon{{X: 0, Y: 0.5}, {X: 1, Y: 0.5}, {X: 1, Y: 1}, {X: 0, Y: 1}}}}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		AnnotateZones(&img, zones, testMasks)
+		Zones(&img, zones, testMasks)
 	}
 }
 

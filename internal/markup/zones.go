@@ -1,4 +1,4 @@
-package yolo
+package markup
 
 import (
 	"image"
@@ -7,12 +7,13 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/yolo"
 	"github.com/edgecam/edgecam/internal/zone"
 )
 
 // Predictions appends to dst the detections of res as tally predictions, boxes in fractions of
 // the image (what zones, masks and area filters are written in), one per detection in order.
-func Predictions(dst []tally.Prediction, res *Result) []tally.Prediction {
+func Predictions(dst []tally.Prediction, res *yolo.Result) []tally.Prediction {
 	w, h := float64(max(res.Width, 1)), float64(max(res.Height, 1))
 	for _, d := range res.Detections {
 		dst = append(dst, tally.Prediction{
@@ -29,9 +30,9 @@ var (
 	maskColour = color.RGBA{0x40, 0x40, 0x40, 0}
 )
 
-// AnnotateZones shades the masks (dark, half transparent) and outlines the zones with their
-// names on img, a BGR image; call it before Annotate so the boxes stay on top.
-func AnnotateZones(img *gocv.Mat, zones []tally.Zone, masks []tally.Mask) {
+// Zones shades the masks (dark, half transparent) and outlines the zones with their names on
+// img, a BGR image; call it before Boxes so the boxes stay on top.
+func Zones(img *gocv.Mat, zones []tally.Zone, masks []tally.Mask) {
 	if img == nil || img.Empty() || len(zones)+len(masks) == 0 {
 		return
 	}
