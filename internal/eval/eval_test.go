@@ -279,7 +279,7 @@ func TestLoadErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(bad, "images", "a.jpg"), []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(bad, "labels", "a.txt"), []byte("0 0.1 0.1 0.2 0.1 0.2 0.2\n"), 0o644)
 	for path, want := range map[string]string{
-		bad:                               "segmentation or pose",
+		bad:                                "segmentation or pose",
 		filepath.Join(dir, "missing.json"): "no such file",
 		filepath.Join(dir, "nonames"):      "no names.txt or data.yaml",
 	} {
