@@ -62,6 +62,9 @@ type Result struct {
 	BestCountError *float64 `json:"bestCountError"`
 	// CrowdFrames is how many frames were left out for this label (a crowd region of it).
 	CrowdFrames int `json:"crowdFrames,omitempty"`
+	// Sweep is the count error at each threshold 0.01, 0.02, ... 0.99 (nil entries at and below
+	// the floor, where the daemon sees nothing), for plotting; nil when nothing is labelled.
+	Sweep []*float64 `json:"sweep,omitempty"`
 }
 
 // Scope is the frame's or one zone's results.
@@ -252,6 +255,12 @@ func (a *acc) result(floor float64) Result {
 		res.CountError = ptr(float64(a.abs) / float64(a.truth))
 		t, e := best(a.sweepAbs[:], floor)
 		res.BestThreshold, res.BestCountError = ptr(t), ptr(float64(e)/float64(a.truth))
+		res.Sweep = make([]*float64, sweepSteps)
+		for k, v := range a.sweepAbs {
+			if sweepT(k) > floor+1e-9 {
+				res.Sweep[k] = ptr(math.Round(float64(v)/float64(a.truth)*1e4) / 1e4)
+			}
+		}
 	}
 	return res
 }
