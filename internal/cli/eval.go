@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/eval"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/yolo"
@@ -80,7 +81,7 @@ predictions, from just above the detector's own floor (the daemon never sees low
 	f.StringVar(&o.model, "model", "", "YOLO ONNX model `PATH` instead of the configuration's model.path")
 	f.StringSliceVar(&o.labels, "labels", nil, "labels to report (default: the camera's labels of interest, minimum and filtered labels, else every label)")
 	f.Float32Var(&o.iou, "iou", yolo.DefaultIoU, "NMS overlap of the detector, 0..1 (the daemon's unless changed)")
-	f.Float32Var(&o.floor, "floor", yolo.DefaultConfidence, "the detector's score floor, 0..1 (the daemon's unless changed): thresholds are swept above it")
+	f.Float32Var(&o.floor, "floor", config.DetectorFloor, "the detector's score floor, 0..1 (the daemon's unless changed): thresholds are swept above it")
 	f.IntVar(&o.threads, "threads", 0, "ONNX Runtime threads (0 = the configuration's model.threads)")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.BoolVar(&o.suggest, "suggest", false, "print the detection.filters block with each label's best threshold")
