@@ -650,3 +650,17 @@ func TestWarningsThresholds(t *testing.T) {
 		t.Errorf("own classes: %q", w)
 	}
 }
+
+func TestWarningsDynamicInt8(t *testing.T) {
+	c := Default()
+	c.Model.Path = filepath.Join(os.Getenv("EDGECAM_SHARED"), "models", "yolo11n-int8.onnx")
+	if os.Getenv("EDGECAM_SHARED") == "" {
+		c.Model.Path = filepath.Join("..", "..", "..", "shared", "models", "yolo11n-int8.onnx")
+	}
+	if _, err := os.Stat(c.Model.Path); err != nil {
+		t.Fatalf("test fixture: %v", err)
+	}
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "is dynamically quantized (88 ConvInteger nodes") {
+		t.Errorf("warnings: %q", w)
+	}
+}

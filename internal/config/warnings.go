@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/onnxmodel"
 )
 
 // Warnings are settings that are valid but probably not what was meant, each with its key.
@@ -20,6 +21,12 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	w = append(w, c.thresholdWarnings()...)
+	if data, err := os.ReadFile(c.Model.Path); err == nil {
+		if info, err := onnxmodel.Parse(data); err == nil && info.DynamicInt8() {
+			w = append(w, fmt.Sprintf("model.path: %s is dynamically quantized (%d ConvInteger nodes fed by DynamicQuantizeLinear): ONNX Runtime's CPU kernels for it are no faster than fp32 "+
+				"(slower for some models), and its scores differ; use the fp32 export, or a statically quantized (QDQ) one measured faster on this machine (docs/models.md)", c.Model.Path, info.Ops["ConvInteger"]))
+		}
+	}
 	for i, cam := range c.Cameras {
 		if cam.DeviceKeyFile == "" {
 			continue

@@ -27,11 +27,15 @@ const (
 	FieldModelGraph     = 7
 	FieldModelMetadata  = 14
 
+	FieldGraphNode        = 1
 	FieldGraphInitializer = 5
 	FieldGraphInput       = 11
 	FieldGraphOutput      = 12
 
 	FieldTensorName = 8
+
+	FieldNodeOpType = 4
+	FieldNodeDomain = 7
 
 	FieldValueInfoName = 1
 	FieldValueInfoType = 2
@@ -78,6 +82,16 @@ type Info struct {
 	Inputs    []ValueInfo // graph inputs that are not initializers
 	Outputs   []ValueInfo
 	Metadata  map[string]string
+	// Ops counts the graph's nodes by operator ("Conv", "ConvInteger", "com.microsoft.QLinearAdd"
+	// for another domain's).
+	Ops map[string]int
+}
+
+// DynamicInt8 reports whether the model is dynamically quantized: ConvInteger or MatMulInteger
+// fed by DynamicQuantizeLinear, which ONNX Runtime's CPU provider has no fast kernels for
+// (docs/models.md).
+func (m *Info) DynamicInt8() bool {
+	return m.Ops["DynamicQuantizeLinear"] > 0 && m.Ops["ConvInteger"]+m.Ops["MatMulInteger"] > 0
 }
 
 var (
@@ -93,7 +107,7 @@ func Parse(data []byte) (*Info, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: the file is empty", errNotONNX)
 	}
-	m := &Info{Metadata: map[string]string{}}
+	m := &Info{Metadata: map[string]string{}, Ops: map[string]int{}}
 	var graph []byte
 	err := walkFields(data, func(num int, wire int, v uint64, b []byte) error {
 		switch {
@@ -139,6 +153,22 @@ func Parse(data []byte) (*Info, error) {
 			return nil
 		}
 		switch num {
+		case FieldGraphNode:
+			var op, domain string
+			if err := walkFields(b, func(num, wire int, _ uint64, b []byte) error {
+				if wire == wireBytes && num == FieldNodeOpType {
+					op = string(b)
+				} else if wire == wireBytes && num == FieldNodeDomain {
+					domain = string(b)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if domain != "" && domain != "ai.onnx" {
+				op = domain + "." + op
+			}
+			m.Ops[op]++
 		case FieldGraphInitializer:
 			return walkFields(b, func(num, wire int, _ uint64, b []byte) error {
 				if num == FieldTensorName && wire == wireBytes {

@@ -227,6 +227,11 @@ func TestSharedModels(t *testing.T) {
 		if err != nil || s.Layout != tc.layout || s.InW != max(tc.u.ImgW, 640*boolInt(tc.u.ImgW == 0)) {
 			t.Errorf("%s: %v, %v", tc.file, s.Layout, err)
 		}
+		int8 := strings.Contains(tc.file, "int8")
+		if m.DynamicInt8() != int8 || (m.Ops["Conv"] > 0) == int8 {
+			t.Errorf("%s: dynamic int8 %v, ops %v", tc.file, m.DynamicInt8(), m.Ops)
+		}
+		t.Logf("%s: %v", tc.file, m.Ops)
 	}
 }
 
