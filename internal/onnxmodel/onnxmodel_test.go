@@ -22,6 +22,7 @@ func TestParseModel(t *testing.T) {
 		Inputs:    []ValueInfo{{Name: "images", ElemType: Float, Dims: []int64{-1, 3, 32, 32}}},
 		Outputs:   []ValueInfo{{Name: "output0", ElemType: Float, Dims: []int64{1, 512, 6}}},
 		Metadata:  map[string]string{"names": "{0: 'widget'}"},
+		Ops:       map[string]int{"Reshape": 1},
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("got %+v\nwant %+v", m, want)
