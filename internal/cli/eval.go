@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/eval"
+	"github.com/edgecam/edgecam/internal/markup"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
@@ -207,7 +208,7 @@ func evalDetect(ctx context.Context, stderr io.Writer, det *yolo.Detector, set *
 		if im.Width > 0 && (im.Width != res.Width || im.Height != res.Height) {
 			fmt.Fprintf(stderr, "edgecam eval: %s is %dx%d, its labels say %dx%d: the boxes may not fit\n", im.Path, res.Width, res.Height, im.Width, im.Height)
 		}
-		preds[i] = yolo.Predictions(nil, &res)
+		preds[i] = markup.Predictions(nil, &res)
 		if time.Since(last) >= every {
 			last = time.Now()
 			fmt.Fprintf(stderr, "edgecam eval: %d/%d frames, %.0f s\n", i+1, len(set.Images), time.Since(start).Seconds())
