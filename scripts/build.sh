@@ -4,7 +4,7 @@
 # gocv's default cgo flags (`pkg-config opencv4`) link every module, and the binary then loads
 # about 260 shared libraries at start (highgui pulls Qt5, imgcodecs GDAL, GDCM and OpenEXR,
 # videoio GStreamer and imgcodecs), ~90 MB of resident memory before any work. edgecam decodes
-# JPEGs with libjpeg-turbo (internal/jpeg) and RTSP pictures with libavcodec (internal/videodec),
+# JPEGs with libjpeg-turbo (internal/imagecodec) and RTSP pictures with libavcodec (internal/videodec),
 # so it needs only core and imgproc from OpenCV. gocv's `customenv` tag drops its pkg-config line;
 # every C/C++ function gets its own section and the linker drops the ones nothing calls
 # (-Wl,--gc-sections), with the references they made to the modules left out.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages edgecam needs to build and test, when they are missing:
-# OpenCV 4.6 headers (gocv), libjpeg-turbo's and FFmpeg's headers (internal/jpeg decodes JPEGs,
+# OpenCV 4.6 headers (gocv), libjpeg-turbo's and FFmpeg's headers (internal/imagecodec decodes JPEGs,
 # internal/videodec RTSP pictures), pkg-config, and ffmpeg (RTSP test feed).
 set -euo pipefail
 need=()

@@ -4,7 +4,7 @@
 #     binaries on this machine), mmdebstrap;
 #   - an arm64 sysroot holding Debian bookworm's arm64 OpenCV 4.6 development packages (what gocv
 #     links against), FFmpeg 5.1's libavcodec/libavutil/libswscale ones (internal/videodec) and
-#     libjpeg-turbo's (internal/jpeg; of FFmpeg only the headers are used: videodec opens the
+#     libjpeg-turbo's (internal/imagecodec; of FFmpeg only the headers are used: videodec opens the
 #     libraries with dlopen) and their libraries, in SYSROOT (default .cache/sysroot-arm64, git-ignored),
 #     built once with `mmdebstrap --variant=extract` (~30 s, ~1.1 GB) and reused.
 # Why a sysroot rather than `dpkg --add-architecture arm64 && apt-get install libopencv-dev:arm64`:

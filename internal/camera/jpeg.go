@@ -6,7 +6,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/edgecam/edgecam/internal/jpeg"
+	"github.com/edgecam/edgecam/internal/imagecodec"
 )
 
 // JPEG returns the frame as JPEG: its encoded data when that is already JPEG, else the image
@@ -32,5 +32,5 @@ func (f *Frame) JPEG() ([]byte, error) {
 // EncodeJPEG encodes img as JPEG (quality 95, OpenCV's default and what edgecam always used)
 // into a new byte slice.
 func EncodeJPEG(img gocv.Mat) ([]byte, error) {
-	return jpeg.Encode(img, jpeg.DefaultQuality)
+	return imagecodec.EncodeJPEG(img, imagecodec.JPEGQuality)
 }

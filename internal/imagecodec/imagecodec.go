@@ -1,7 +1,7 @@
 // Package imagecodec turns the encoded images edgecam reads (JPEG, PNG, BMP, WebP: the formats
 // package imageinfo recognizes) into 8-bit BGR Mats as OpenCV 4.6's imdecode(IMREAD_COLOR) did,
-// and writes JPEG and PNG files, without OpenCV's imgcodecs module: JPEG through package jpeg
-// (libjpeg-turbo), the others with Go's decoders.
+// and writes JPEG and PNG files, without OpenCV's imgcodecs module: JPEG through libjpeg-turbo
+// (jpeg.go), the others with Go's decoders.
 //
 // The pixels are OpenCV's byte for byte: PNG's 16-bit samples keep their high byte and alpha is
 // dropped, as libpng's strip_16 and strip_alpha do; a PNG's eXIf orientation is applied as for a
@@ -25,7 +25,6 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/edgecam/edgecam/internal/imageinfo"
-	"github.com/edgecam/edgecam/internal/jpeg"
 )
 
 // A Decoder decodes images into reused Mats. It is not safe for concurrent use; the zero value
@@ -36,7 +35,7 @@ type Decoder struct {
 	// imageinfo.DefaultMaxPixels.
 	MaxPixels int64
 
-	jpeg    jpeg.Decoder
+	jpeg    jpegDecoder
 	rotated gocv.Mat // a PNG's pixels before its EXIF orientation is applied
 }
 
@@ -97,7 +96,7 @@ func (d *Decoder) Decode(data []byte, scale int, dst *gocv.Mat) error {
 		if err := toBGR(img, &d.rotated); err != nil {
 			return err
 		}
-		jpeg.Orient(d.rotated, dst, o)
+		orient(d.rotated, dst, o)
 		return nil
 	}
 	return toBGR(img, dst)
@@ -244,7 +243,7 @@ func raw8(c color.Color) [3]byte {
 }
 
 // WriteFile writes img (8-bit BGR) to path in the format its extension names: .jpg, .jpeg or
-// .jpe (JPEG of jpeg.DefaultQuality, as OpenCV's imwrite) or .png.
+// .jpe (JPEG of JPEGQuality, as OpenCV's imwrite) or .png.
 func WriteFile(path string, img gocv.Mat) error {
 	var (
 		data []byte
@@ -252,7 +251,7 @@ func WriteFile(path string, img gocv.Mat) error {
 	)
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".jpg", ".jpeg", ".jpe":
-		data, err = jpeg.Encode(img, jpeg.DefaultQuality)
+		data, err = EncodeJPEG(img, JPEGQuality)
 	case ".png":
 		data, err = EncodePNG(img)
 	default:

@@ -13,7 +13,6 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/imageinfo"
-	"github.com/edgecam/edgecam/internal/jpeg"
 	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
@@ -216,7 +215,7 @@ func TestWriteFile(t *testing.T) {
 	if err := WriteFile(filepath.Join(dir, "c.gif"), img); err == nil || !strings.Contains(err.Error(), `unknown image extension ".gif": use .jpg or .png`) {
 		t.Errorf("gif: %v", err)
 	}
-	if _, err := jpeg.Encode(gocv.NewMat(), 0); err == nil {
+	if _, err := EncodeJPEG(gocv.NewMat(), 0); err == nil {
 		t.Error("empty image encoded")
 	}
 }

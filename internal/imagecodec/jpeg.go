@@ -1,6 +1,8 @@
-// Package jpeg decodes and encodes JPEG straight through libjpeg-turbo's libjpeg API, so that
-// edgecam does not load OpenCV's imgcodecs (and the GDAL, GDCM and OpenEXR libraries it pulls
-// in) for the one format it decodes on every tick.
+package imagecodec
+
+// JPEG is decoded and encoded straight through libjpeg-turbo's libjpeg API (jpeg_codec.c), so
+// that edgecam does not load OpenCV's imgcodecs (and the GDAL, GDCM and OpenEXR libraries it
+// pulls in) for the one format it decodes on every tick.
 //
 // Decoding gives the pixels OpenCV 4.6's imdecode(IMREAD_COLOR or IMREAD_REDUCED_COLOR_n)
 // gives, byte for byte: the same libjpeg settings (JDCT_ISLOW, fancy upsampling), BGR written by
@@ -11,12 +13,11 @@
 //
 // libjpeg reports errors with longjmp; the error manager and every libjpeg call live in one C
 // function per decode or encode, so a longjmp never crosses a Go frame.
-package jpeg
 
 /*
 #cgo pkg-config: libjpeg
 #include <stdlib.h>
-#include "codec.h"
+#include "jpeg_codec.h"
 */
 import "C"
 
@@ -30,9 +31,9 @@ import (
 	"github.com/edgecam/edgecam/internal/imageinfo"
 )
 
-// DefaultQuality is OpenCV's default JPEG quality (IMWRITE_JPEG_QUALITY), what gocv.IMEncode
+// JPEGQuality is OpenCV's default JPEG quality (IMWRITE_JPEG_QUALITY), what gocv.IMEncode
 // used for edgecam's marked-up and uploaded frames.
-const DefaultQuality = 95
+const JPEGQuality = 95
 
 // ErrTruncated matches (errors.Is) the error of a JPEG whose data ends before its last pixels.
 var ErrTruncated = errors.New("truncated JPEG")
@@ -48,9 +49,9 @@ var ErrTooManyScans = errors.New("too many scans")
 // whole image, so thousands of tiny ones (a few bytes each) would hold a decode for minutes.
 const MaxScans = C.EC_MAX_SCANS
 
-// A Decoder decodes JPEGs, reusing its scratch image between calls. It is not safe for
+// A jpegDecoder decodes JPEGs, reusing its scratch image between calls. It is not safe for
 // concurrent use; the zero value is ready to use. Close releases its memory.
-type Decoder struct {
+type jpegDecoder struct {
 	// MaxPixels is the largest frame (width x height, as libjpeg reads it) Decode allocates
 	// for; larger ones are refused after the header is read. 0 means imageinfo.DefaultMaxPixels.
 	MaxPixels int64
@@ -60,7 +61,7 @@ type Decoder struct {
 }
 
 // Close releases the decoder's scratch image. The decoder stays usable.
-func (d *Decoder) Close() error {
+func (d *jpegDecoder) Close() error {
 	if d.rotated.Ptr() != nil {
 		err := d.rotated.Close()
 		d.rotated = gocv.Mat{}
@@ -76,7 +77,7 @@ func (d *Decoder) Close() error {
 // refused before any memory is allocated for it; corrupt data (libjpeg's warnings: data ending
 // early, a marker inside a scan, garbage between segments) and progressive files with more than
 // MaxScans scans are errors.
-func (d *Decoder) Decode(data []byte, scale int, dst *gocv.Mat) error {
+func (d *jpegDecoder) Decode(data []byte, scale int, dst *gocv.Mat) error {
 	switch scale {
 	case 1, 2, 4, 8:
 	default:
@@ -96,12 +97,12 @@ func (d *Decoder) Decode(data []byte, scale int, dst *gocv.Mat) error {
 	if target == dst {
 		return nil
 	}
-	Orient(d.rotated, dst, orientation)
+	orient(d.rotated, dst, orientation)
 	return nil
 }
 
 // decode runs libjpeg into m, (re)allocating m once when its size or type is not the output's.
-func (d *Decoder) decode(data []byte, scale int, m *gocv.Mat) error {
+func (d *jpegDecoder) decode(data []byte, scale int, m *gocv.Mat) error {
 	for attempt := 0; attempt < 2; attempt++ {
 		var (
 			ptr    *C.uchar
@@ -149,9 +150,9 @@ func (d *Decoder) decode(data []byte, scale int, m *gocv.Mat) error {
 	return errors.New("decode JPEG: output size changed between two reads of the same header")
 }
 
-// Orient writes src into dst turned as EXIF orientation o says, with the operations OpenCV's
+// orient writes src into dst turned as EXIF orientation o says, with the operations OpenCV's
 // ExifTransform uses, so the pixels are the same; for o outside 2-8 it copies src.
-func Orient(src gocv.Mat, dst *gocv.Mat, o int) {
+func orient(src gocv.Mat, dst *gocv.Mat, o int) {
 	if dst.Ptr() == nil {
 		*dst = gocv.NewMat()
 	}
@@ -178,23 +179,23 @@ func Orient(src gocv.Mat, dst *gocv.Mat, o int) {
 	}
 }
 
-// An Encoder encodes JPEGs, reusing its output buffer between calls. It is not safe for
+// An JPEGEncoder encodes JPEGs, reusing its output buffer between calls. It is not safe for
 // concurrent use; the zero value is ready to use. Close releases the buffer.
-type Encoder struct {
+type JPEGEncoder struct {
 	e C.ec_encoder
 }
 
 // Close releases the encoder's buffer. The encoder stays usable.
-func (e *Encoder) Close() error {
+func (e *JPEGEncoder) Close() error {
 	C.ec_encoder_free(&e.e)
 	return nil
 }
 
 // Append encodes img (8-bit BGR, gray or BGRA whose alpha is dropped) as a JPEG of the given
-// quality (1-100; 0 means DefaultQuality) and appends it to dst.
-func (e *Encoder) Append(dst []byte, img gocv.Mat, quality int) ([]byte, error) {
+// quality (1-100; 0 means JPEGQuality) and appends it to dst.
+func (e *JPEGEncoder) Append(dst []byte, img gocv.Mat, quality int) ([]byte, error) {
 	if quality == 0 {
-		quality = DefaultQuality
+		quality = JPEGQuality
 	}
 	if quality < 1 || quality > 100 {
 		return dst, fmt.Errorf("encode JPEG: quality %d: want 1 to 100", quality)
@@ -233,9 +234,9 @@ func (e *Encoder) Append(dst []byte, img gocv.Mat, quality int) ([]byte, error) 
 	return append(dst, unsafe.Slice((*byte)(unsafe.Pointer(e.e.buf)), int(e.e.len))...), nil
 }
 
-// Encode encodes img as a JPEG of the given quality (0: DefaultQuality) into a new slice.
-func Encode(img gocv.Mat, quality int) ([]byte, error) {
-	var e Encoder
+// EncodeJPEG encodes img as a JPEG of the given quality (0: JPEGQuality) into a new slice.
+func EncodeJPEG(img gocv.Mat, quality int) ([]byte, error) {
+	var e JPEGEncoder
 	defer e.Close()
 	return e.Append(nil, img, quality)
 }

@@ -1,4 +1,4 @@
-package jpeg
+package imagecodec
 
 import (
 	"image"
@@ -12,26 +12,26 @@ import (
 // benchInputs are bus.jpg (810x1080) and a 1920x1080 JPEG made from it (quality 95).
 func benchInputs(b *testing.B) map[string][]byte {
 	bus := readFile(b, testfixture.Photo(b, "bus.jpg"))
-	img := reference(b, bus, 1)
+	img := referenceScaled(b, bus, 1)
 	defer img.Close()
 	hd := gocv.NewMat()
 	defer hd.Close()
 	gocv.Resize(img, &hd, image.Pt(1920, 1080), 0, 0, gocv.InterpolationLinear)
-	data, err := Encode(hd, 0)
+	data, err := EncodeJPEG(hd, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return map[string][]byte{"bus": bus, "1080p": data}
 }
 
-// BenchmarkDecode compares package jpeg (into a reused Mat) with gocv.IMDecode at full and 1/2
+// BenchmarkJPEGDecode compares the JPEG decoder (into a reused Mat) with gocv.IMDecode at full and 1/2
 // scale.
-func BenchmarkDecode(b *testing.B) {
+func BenchmarkJPEGDecode(b *testing.B) {
 	for name, data := range benchInputs(b) {
 		for _, scale := range []int{1, 2} {
 			suffix := "/" + name + "/1:" + string(rune('0'+scale))
 			b.Run("jpeg"+suffix, func(b *testing.B) {
-				var d Decoder
+				var d jpegDecoder
 				defer d.Close()
 				dst := gocv.NewMat()
 				defer dst.Close()
@@ -45,7 +45,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.Run("gocv"+suffix, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					m := reference(b, data, scale)
+					m := referenceScaled(b, data, scale)
 					m.Close()
 				}
 			})
@@ -53,12 +53,12 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-// BenchmarkEncode compares Encoder.Append (reused buffers) with gocv.IMEncode on a 1080p frame.
-func BenchmarkEncode(b *testing.B) {
-	img := reference(b, benchInputs(b)["1080p"], 1)
+// BenchmarkEncode compares JPEGEncoder.Append (reused buffers) with gocv.IMEncode on a 1080p frame.
+func BenchmarkJPEGEncode(b *testing.B) {
+	img := referenceScaled(b, benchInputs(b)["1080p"], 1)
 	defer img.Close()
 	b.Run("jpeg", func(b *testing.B) {
-		var e Encoder
+		var e JPEGEncoder
 		defer e.Close()
 		var out []byte
 		b.ReportAllocs()

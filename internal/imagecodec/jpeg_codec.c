@@ -6,7 +6,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
-#include "codec.h"
+#include "jpeg_codec.h"
 
 typedef struct {
 	struct jpeg_error_mgr pub;

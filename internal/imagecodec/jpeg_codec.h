@@ -1,5 +1,5 @@
-// The C half of package jpeg: libjpeg-turbo calls with a setjmp/longjmp error manager that
-// never leaves C, so a longjmp never crosses a Go frame.
+// The C half of package imagecodec's JPEG codec: libjpeg-turbo calls with a setjmp/longjmp
+// error manager that never leaves C, so a longjmp never crosses a Go frame.
 #include <stddef.h>
 
 enum { EC_OK = 0, EC_SIZE = 1, EC_ERROR = 2, EC_TRUNCATED = 3, EC_LIMIT = 4, EC_SCANS = 5 };

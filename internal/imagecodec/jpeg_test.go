@@ -1,4 +1,4 @@
-package jpeg
+package imagecodec
 
 import (
 	"bytes"
@@ -18,17 +18,8 @@ import (
 
 var photos = []string{"bus.jpg", "dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg", "zidane.jpg"}
 
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// reference decodes data with OpenCV's imdecode, the decoder package jpeg replaces.
-func reference(t testing.TB, data []byte, scale int) gocv.Mat {
+// reference decodes data with OpenCV's imdecode, the decoder jpeg.go replaces.
+func referenceScaled(t testing.TB, data []byte, scale int) gocv.Mat {
 	t.Helper()
 	flag := map[int]gocv.IMReadFlag{1: gocv.IMReadColor, 2: gocv.IMReadReducedColor2,
 		4: gocv.IMReadReducedColor4, 8: gocv.IMReadReducedColor8}[scale]
@@ -60,8 +51,8 @@ func sameMat(t testing.TB, what string, got, want gocv.Mat) {
 }
 
 // Every test photo, at every scale, decodes to OpenCV's pixels byte for byte, into a reused Mat.
-func TestDecodeMatchesOpenCV(t *testing.T) {
-	var d Decoder
+func TestJPEGDecodeMatchesOpenCV(t *testing.T) {
+	var d jpegDecoder
 	defer d.Close()
 	dst := gocv.NewMat()
 	defer dst.Close()
@@ -71,7 +62,7 @@ func TestDecodeMatchesOpenCV(t *testing.T) {
 			if err := d.Decode(data, scale, &dst); err != nil {
 				t.Fatalf("%s 1/%d: %v", name, scale, err)
 			}
-			want := reference(t, data, scale)
+			want := referenceScaled(t, data, scale)
 			sameMat(t, fmt.Sprintf("%s 1/%d", name, scale), dst, want)
 			want.Close()
 		}
@@ -85,7 +76,7 @@ func TestDecodeVariantsMatchOpenCV(t *testing.T) {
 	if err != nil || len(files) < 10 {
 		t.Fatalf("testdata: %v %v", files, err)
 	}
-	var d Decoder
+	var d jpegDecoder
 	defer d.Close()
 	for _, f := range files {
 		data := readFile(t, f)
@@ -95,7 +86,7 @@ func TestDecodeVariantsMatchOpenCV(t *testing.T) {
 				t.Errorf("%s 1/%d: %v", f, scale, err)
 				continue
 			}
-			want := reference(t, data, scale)
+			want := referenceScaled(t, data, scale)
 			sameMat(t, fmt.Sprintf("%s 1/%d", f, scale), m, want)
 			m.Close()
 			want.Close()
@@ -173,9 +164,9 @@ func withoutDHT(data []byte) []byte {
 
 // A Motion-JPEG frame without Huffman tables decodes to OpenCV's pixels.
 func TestDecodeWithoutHuffmanTablesMatchesOpenCV(t *testing.T) {
-	img := reference(t, readFile(t, testfixture.Photo(t, "horses.jpg")), 2)
+	img := referenceScaled(t, readFile(t, testfixture.Photo(t, "horses.jpg")), 2)
 	defer img.Close()
-	enc, err := Encode(img, 80) // libjpeg's standard tables: what an MJPEG frame leaves out
+	enc, err := EncodeJPEG(img, 80) // libjpeg's standard tables: what an MJPEG frame leaves out
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,14 +174,14 @@ func TestDecodeWithoutHuffmanTablesMatchesOpenCV(t *testing.T) {
 	if bytes.Contains(data[:200], []byte{0xFF, 0xC4}) || len(data) >= len(enc) {
 		t.Fatalf("DHT not removed: %d -> %d bytes", len(enc), len(data))
 	}
-	var d Decoder
+	var d jpegDecoder
 	defer d.Close()
 	var m gocv.Mat
 	defer m.Close()
 	if err := d.Decode(data, 1, &m); err != nil {
 		t.Fatal(err)
 	}
-	want := reference(t, data, 1)
+	want := referenceScaled(t, data, 1)
 	defer want.Close()
 	sameMat(t, "without DHT", m, want)
 }
@@ -204,7 +195,7 @@ func withOrientation(data []byte, o uint16, littleEndian bool) []byte {
 // a non-square one swaps its width and height for orientations 5-8.
 func TestDecodeOrientationMatchesOpenCV(t *testing.T) {
 	plain := readFile(t, testfixture.Photo(t, "bus.jpg")) // 810x1080
-	var d Decoder
+	var d jpegDecoder
 	defer d.Close()
 	dst := gocv.NewMat()
 	defer dst.Close()
@@ -215,7 +206,7 @@ func TestDecodeOrientationMatchesOpenCV(t *testing.T) {
 				if err := d.Decode(data, scale, &dst); err != nil {
 					t.Fatalf("orientation %d: %v", o, err)
 				}
-				want := reference(t, data, scale)
+				want := referenceScaled(t, data, scale)
 				sameMat(t, fmt.Sprintf("orientation %d (little-endian %v) 1/%d", o, le, scale), dst, want)
 				want.Close()
 				if o >= 5 && o <= 8 && (dst.Cols() != (1080+scale-1)/scale || dst.Rows() != (810+scale-1)/scale) {
@@ -258,7 +249,7 @@ func TestDecodeOddExifMatchesOpenCV(t *testing.T) {
 		"short app1":              {withAPP1(plain, []byte("Exif\x00")), 1},
 		"cut in the entry":        {withAPP1(plain, exif(tiff("II", 0x2A, -1, []entry{orient(6)}, nil)[:18])), 1},
 	}
-	var d Decoder
+	var d jpegDecoder
 	defer d.Close()
 	for name, tc := range cases {
 		data := tc.data
@@ -270,7 +261,7 @@ func TestDecodeOddExifMatchesOpenCV(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		want := reference(t, data, 1)
+		want := referenceScaled(t, data, 1)
 		sameMat(t, name, m, want)
 		m.Close()
 		want.Close()
@@ -279,9 +270,9 @@ func TestDecodeOddExifMatchesOpenCV(t *testing.T) {
 
 // Broken data gives an error naming the problem (libjpeg's message), never a crash or a
 // half-gray picture.
-func TestDecodeErrors(t *testing.T) {
+func TestJPEGDecodeErrors(t *testing.T) {
 	bus := readFile(t, testfixture.Photo(t, "bus.jpg"))
-	var d Decoder
+	var d jpegDecoder
 	defer d.Close()
 	for name, tc := range map[string]struct {
 		data  []byte
@@ -312,7 +303,7 @@ func TestDecodeErrors(t *testing.T) {
 
 // Encoding gives imencode(".jpg")'s bytes for BGR, gray and BGRA images, and a quality is used.
 func TestEncodeMatchesOpenCV(t *testing.T) {
-	img := reference(t, readFile(t, testfixture.Photo(t, "zidane.jpg")), 2)
+	img := referenceScaled(t, readFile(t, testfixture.Photo(t, "zidane.jpg")), 2)
 	defer img.Close()
 	gray, bgra := gocv.NewMat(), gocv.NewMat()
 	defer gray.Close()
@@ -321,7 +312,7 @@ func TestEncodeMatchesOpenCV(t *testing.T) {
 	gocv.CvtColor(img, &bgra, gocv.ColorBGRToBGRA)
 	roi := img.Region(image.Rect(10, 20, 300, 200)) // not continuous
 	defer roi.Close()
-	var e Encoder
+	var e JPEGEncoder
 	defer e.Close()
 	for name, m := range map[string]gocv.Mat{"bgr": img, "gray": gray, "bgra": bgra, "region": roi} {
 		got, err := e.Append(nil, m, 0)
@@ -337,7 +328,7 @@ func TestEncodeMatchesOpenCV(t *testing.T) {
 		}
 		want.Close()
 	}
-	q50, err := Encode(img, 50)
+	q50, err := EncodeJPEG(img, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +364,7 @@ func TestEncodeMatchesOpenCV(t *testing.T) {
 // image has the size libjpeg announced. The decoder's own pixel limit refuses the bombs a
 // fuzzed header claims (65535x65535); the hostile seeds reach the hidden-frame, many-scans and
 // cut-short paths.
-func FuzzDecode(f *testing.F) {
+func FuzzJPEGDecode(f *testing.F) {
 	for _, name := range []string{"video-001.jpeg", "video-001.progressive.jpeg", "video-001.cmyk.jpeg", "video-005.gray.jpeg", "video-001.restart2.jpeg"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
@@ -386,7 +377,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(testfixture.ManyScansJPEG(64, 48, MaxScans+10), uint8(0))
 	f.Add(testfixture.ManyScansJPEG(64, 48, 12), uint8(1))
 	f.Add(testfixture.CutJPEG(64, 48), uint8(0))
-	d := Decoder{MaxPixels: 4 << 20}
+	d := jpegDecoder{MaxPixels: 4 << 20}
 	defer d.Close()
 	dst := gocv.NewMat()
 	defer dst.Close()

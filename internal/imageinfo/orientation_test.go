@@ -9,7 +9,7 @@ func exifJPEG(body []byte) []byte {
 	return append(b, jpegHeaderOnly(4, 2)[2:]...)
 }
 
-// OpenCV's reading of the orientation; package jpeg's tests check every case against OpenCV.
+// OpenCV's reading of the orientation; package imagecodec's JPEG tests check every case against OpenCV.
 func TestOrientation(t *testing.T) {
 	be := []byte("Exif\x00\x00MM\x00\x2A\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00")
 	le := []byte("Exif\x00\x00II\x2A\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x03\x00\x00\x00")

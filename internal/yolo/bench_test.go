@@ -130,7 +130,7 @@ func BenchmarkPostprocess(b *testing.B) {
 }
 
 // BenchmarkDecodeBus is DetectEncoded's decode of bus.jpg (imagecodec into a reused Mat);
-// package jpeg's BenchmarkDecode compares it with gocv.IMDecode.
+// imagecodec's BenchmarkJPEGDecode compares it with gocv.IMDecode.
 func BenchmarkDecodeBus(b *testing.B) {
 	data := readImage(b, "bus.jpg")
 	var dec imagecodec.Decoder
