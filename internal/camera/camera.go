@@ -30,16 +30,17 @@ const DefaultMaxBytes int64 = config.DefaultMaxBytes
 const DefaultMaxPixels int64 = imageinfo.DefaultMaxPixels
 
 // Frame is one captured image. Data holds the encoded image (JPEG/PNG) as the camera delivered
-// it (http, rpi, file); Mat holds decoded BGR pixels (rtsp): exactly one is set. Close releases
-// the Mat.
+// it (http, rpi, file); Mat holds decoded BGR pixels: an rtsp frame's, or Data decoded once by
+// Image and kept for the rest of the tick. Close releases the Mat.
 type Frame struct {
 	// Camera is the ID of the camera that produced the frame.
 	Camera string
 	// Time is when the frame was captured (for rtsp: when its packets arrived).
 	Time time.Time
-	// Data is the encoded image, or nil when Mat is set.
+	// Data is the encoded image; nil for an rtsp frame.
 	Data []byte
-	// Mat is the decoded BGR image, or a zero Mat when Data is set.
+	// Mat is the decoded BGR image: an rtsp frame's, or Data's once Image has decoded it; a zero
+	// Mat before.
 	Mat gocv.Mat
 	// MaxPixels is the limit Decode enforces from Data's header; 0 means DefaultMaxPixels.
 	MaxPixels int64
@@ -56,16 +57,33 @@ func (f *Frame) Close() error {
 	return nil
 }
 
-// Decode returns the frame as a BGR image: a copy of Mat, or Data decoded. The caller closes it.
-// Data whose header is over the pixel limit (or truncated) is refused before decoding.
-func (f *Frame) Decode() (gocv.Mat, error) {
+// Image returns the frame as a BGR image: Mat, decoding Data into it the first time, so a tick
+// that needs the pixels more than once (detection, the marked-up file, an upload) decodes them
+// once. The frame owns the Mat: callers must not close or draw on it (Decode gives a copy).
+// Data whose header is over the pixel limit (or truncated) is refused before decoding, and the
+// decoder checks the same limit against the size it reads itself.
+func (f *Frame) Image() (gocv.Mat, error) {
 	if f.HasMat() {
-		return f.Mat.Clone(), nil
+		return f.Mat, nil
 	}
 	if _, _, err := frameSize(f.Camera, "frame", f.Data, f.MaxPixels); err != nil {
 		return gocv.Mat{}, err
 	}
-	return decodeImage(f.Camera, f.Data, f.MaxPixels)
+	m, err := decodeImage(f.Camera, f.Data, f.MaxPixels)
+	if err != nil {
+		return gocv.Mat{}, err
+	}
+	f.Mat = m
+	return m, nil
+}
+
+// Decode returns a copy of the frame's BGR image (Image); the caller closes it.
+func (f *Frame) Decode() (gocv.Mat, error) {
+	m, err := f.Image()
+	if err != nil {
+		return gocv.Mat{}, err
+	}
+	return m.Clone(), nil
 }
 
 // Size returns the frame's width and height: Mat's, or read from Data's header without

@@ -15,17 +15,13 @@ func (f *Frame) JPEG() ([]byte, error) {
 	if f == nil {
 		return nil, errors.New("no frame")
 	}
-	if f.HasMat() {
-		return EncodeJPEG(f.Mat)
-	}
 	if bytes.HasPrefix(f.Data, []byte{0xFF, 0xD8, 0xFF}) {
 		return f.Data, nil
 	}
-	img, err := f.Decode()
+	img, err := f.Image()
 	if err != nil {
 		return nil, err
 	}
-	defer img.Close()
 	return EncodeJPEG(img)
 }
 

@@ -9,12 +9,13 @@ import (
 
 // Save writes f's image to path atomically: it writes a temporary file in the same directory,
 // syncs it and renames it over path, so a reader of path sees the old image or the new one,
-// never half of one. Encoded Data is written as is; a Mat is encoded as JPEG.
+// never half of one. Encoded Data is written as is; a Mat (a frame without Data) is encoded as
+// JPEG.
 func Save(path string, f *Frame) error {
 	if f == nil {
 		return errors.New("save frame: no frame")
 	}
-	if f.HasMat() {
+	if len(f.Data) == 0 && f.HasMat() {
 		if f.Mat.Empty() {
 			return fmt.Errorf("save frame of camera %s to %s: empty image", f.Camera, path)
 		}

@@ -209,8 +209,13 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 		}
 	}
 
-	if frame.HasMat() {
-		err = w.det.Detect(frame.Mat, &w.res)
+	if frame.HasMat() || w.cam.MarkedUpFile != "" {
+		// The marked-up copy needs the full picture: decode it once, kept on the frame, and
+		// detect on it rather than decode a reduced copy for the detector and the full one again.
+		img, ierr := frame.Image()
+		if err = ierr; err == nil {
+			err = w.det.Detect(img, &w.res)
+		}
 	} else {
 		err = w.det.DetectEncoded(frame.Data, &w.res)
 	}
@@ -268,7 +273,8 @@ func (w *worker) countDrops() {
 	}
 }
 
-// markUp draws the kept detections (and zones, masks) on a copy of the frame, keeps it in
+// markUp draws the kept detections (and zones, masks) on a copy of the frame's picture (decoded
+// once per tick, see camera.Frame.Image), keeps it in
 // markedUpFile when set and, with forUpload, as this tick's image to upload.
 func (w *worker) markUp(frame *camera.Frame, rules *tally.Rules, forUpload bool) {
 	img, err := frame.Decode()
