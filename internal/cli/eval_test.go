@@ -220,3 +220,20 @@ func TestEvalErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectConfigBelowDefaultThreshold: with --config, a camera threshold under detect's own
+// --threshold default (0.25) counts what the daemon would: its detector keeps scores down to
+// config.DetectorFloor. zidane.jpg's second tie scores 0.203 (yolov5n).
+func TestDetectConfigBelowDefaultThreshold(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	zidane := testPhoto(t, "zidane.jpg")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("model: {path: %s}\ndetection: {scoreThreshold: 0.2}\ncameras:\n  - {id: cam, type: file, path: %s}\n", testModel(t), zidane)), 0o644)
+	out, errOut, code := runCmd(t, "detect", "--config", cfg, "--camera", "cam", "--json", zidane)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	reps := parseLines(t, out)
+	if len(reps) != 1 || reps[0].Tally["tie"] != 2 || reps[0].Tally["person"] != 2 {
+		t.Errorf("tally %v, want 2 ties (0.271, 0.203) and 2 persons", reps[0].Tally)
+	}
+}
