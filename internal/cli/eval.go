@@ -100,15 +100,20 @@ func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) erro
 	case o.threads < 0:
 		return fmt.Errorf("--threads %d: want 0 or more", o.threads)
 	}
-	model, threads, rules, err := loadCameraRules(&detectOptions{config: o.config, camera: o.camera})
+	cr, err := config.LoadCameraRules(o.config, o.camera)
+	var uc *config.UnknownCameraError
+	if errors.As(err, &uc) {
+		return fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(uc.Known, ", "))
+	}
 	if err != nil {
 		return err
 	}
+	model, rules := cr.Model, &cr.Rules
 	if o.model != "" {
 		model = o.model
 	}
 	if o.threads == 0 {
-		o.threads = threads
+		o.threads = cr.Threads
 	}
 	set, err := eval.Load(o.labelSet, o.images)
 	if err != nil {
