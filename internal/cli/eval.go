@@ -89,6 +89,11 @@ predictions, from just above the detector's own floor (the daemon never sees low
 	return cmd
 }
 
+// evalDetector scores an encoded frame: a *yolo.Detector.
+type evalDetector interface {
+	DetectEncoded(data []byte, res *yolo.Result) error
+}
+
 func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) error {
 	switch {
 	case o.config == "" || o.camera == "":
@@ -187,8 +192,8 @@ func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) erro
 // and returns each frame's predictions (boxes in fractions of the frame). A line on stderr
 // reports progress every few seconds.
 //
-// TODO(tiles): when detection.tiles lands, call the daemon's tiled detection here.
-func evalDetect(ctx context.Context, stderr io.Writer, det *yolo.Detector, set *eval.Set, every time.Duration) ([][]tally.Prediction, error) {
+// det is the camera's detector as the daemon runs it (with detection.tiles, the tiled one).
+func evalDetect(ctx context.Context, stderr io.Writer, det evalDetector, set *eval.Set, every time.Duration) ([][]tally.Prediction, error) {
 	if every == 0 {
 		every = 5 * time.Second
 	}
