@@ -35,7 +35,7 @@ func TestConfigCheckShippedConfigs(t *testing.T) {
 	if key == nil || strings.Contains(out, string(key[1])) {
 		t.Errorf("group key printed (or not found in demo.yaml):\n%s", out)
 	}
-	if !strings.Contains(errOut, "configs/demo.yaml is valid: 2 camera(s), DPS") {
+	if !strings.Contains(errOut, "configs/demo.yaml is valid: 2 camera(s), DPS") || strings.Contains(errOut, "warning") {
 		t.Errorf("stderr: %s", errOut)
 	}
 

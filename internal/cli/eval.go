@@ -90,6 +90,11 @@ predictions, from just above the detector's own floor (the daemon never sees low
 	return cmd
 }
 
+// evalDetector scores an encoded frame: a *yolo.Detector.
+type evalDetector interface {
+	DetectEncoded(data []byte, res *yolo.Result) error
+}
+
 func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) error {
 	switch {
 	case o.config == "" || o.camera == "":
@@ -101,15 +106,20 @@ func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) erro
 	case o.threads < 0:
 		return fmt.Errorf("--threads %d: want 0 or more", o.threads)
 	}
-	model, threads, rules, err := loadCameraRules(&detectOptions{config: o.config, camera: o.camera})
+	cr, err := config.LoadCameraRules(o.config, o.camera)
+	var uc *config.UnknownCameraError
+	if errors.As(err, &uc) {
+		return fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(uc.Known, ", "))
+	}
 	if err != nil {
 		return err
 	}
+	model, rules := cr.Model, &cr.Rules
 	if o.model != "" {
 		model = o.model
 	}
 	if o.threads == 0 {
-		o.threads = threads
+		o.threads = cr.Threads
 	}
 	set, err := eval.Load(o.labelSet, o.images)
 	if err != nil {
@@ -183,8 +193,8 @@ func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) erro
 // and returns each frame's predictions (boxes in fractions of the frame). A line on stderr
 // reports progress every few seconds.
 //
-// TODO(tiles): when detection.tiles lands, call the daemon's tiled detection here.
-func evalDetect(ctx context.Context, stderr io.Writer, det *yolo.Detector, set *eval.Set, every time.Duration) ([][]tally.Prediction, error) {
+// det is the camera's detector as the daemon runs it (with detection.tiles, the tiled one).
+func evalDetect(ctx context.Context, stderr io.Writer, det evalDetector, set *eval.Set, every time.Duration) ([][]tally.Prediction, error) {
 	if every == 0 {
 		every = 5 * time.Second
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecam/edgecam/internal/eval"
+	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
@@ -218,5 +220,55 @@ func TestEvalErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, %q; want %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// TestDetectConfigBelowDefaultThreshold: with --config, a camera threshold under detect's own
+// --threshold default (0.25) counts what the daemon would: its detector keeps scores down to
+// config.DetectorFloor. zidane.jpg's second tie scores 0.203 (yolov5n).
+func TestDetectConfigBelowDefaultThreshold(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	zidane := testPhoto(t, "zidane.jpg")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("model: {path: %s}\ndetection: {scoreThreshold: 0.2}\ncameras:\n  - {id: cam, type: file, path: %s}\n", testModel(t), zidane)), 0o644)
+	out, errOut, code := runCmd(t, "detect", "--config", cfg, "--camera", "cam", "--json", zidane)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	reps := parseLines(t, out)
+	if len(reps) != 1 || reps[0].Tally["tie"] != 2 || reps[0].Tally["person"] != 2 {
+		t.Errorf("tally %v, want 2 ties (0.271, 0.203) and 2 persons", reps[0].Tally)
+	}
+}
+
+// TestSuggestLoads: the block --suggest prints is a valid configuration (labels with spaces
+// included) that config check reads back with those thresholds.
+func TestSuggestLoads(t *testing.T) {
+	set := &eval.Set{Images: []eval.Image{{Path: "a.jpg", Boxes: []eval.Box{
+		{Label: "person", Box: [4]float64{0.1, 0.1, 0.2, 0.4}},
+		{Label: "traffic light", Box: [4]float64{0.5, 0.1, 0.55, 0.2}},
+	}}}}
+	preds := [][]tally.Prediction{{
+		{Label: "person", Score: 0.6, Box: [4]float64{0.1, 0.1, 0.2, 0.4}},
+		{Label: "traffic light", Score: 0.3, Box: [4]float64{0.5, 0.1, 0.55, 0.2}},
+	}}
+	rules := tally.Rules{Threshold: 0.5, Filters: map[string]tally.Filter{"person": {MaxArea: 0.5}}}
+	var block bytes.Buffer
+	if err := eval.Evaluate(set, preds, rules, eval.Options{Floor: 0.1, Labels: []string{"person", "traffic light"}}).Suggest(&block, rules, "cam"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("model: {path: %s}\nazure: {connectionString: \"HostName=h.azure-devices.net;DeviceId=cam;SharedAccessKey=YWJj\"}\nstate: {dir: %s}\ncameras:\n  - {id: cam, type: file, path: %s}\n%s",
+		testModel(t), t.TempDir(), testPhoto(t, "bus.jpg"), block.String())), 0o644)
+	out, errOut, code := runCmd(t, "config", "check", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("config check of the suggestion: %s\n%s", errOut, block.String())
+	}
+	for _, want := range []string{"person: {minScore: 0.", "maxArea: 0.5", "traffic light: {minScore: 0."} {
+		if !strings.Contains(out, want) && !strings.Contains(block.String(), want) {
+			t.Errorf("%q missing:\n%s\n%s", want, block.String(), out)
+		}
+	}
+	if !strings.Contains(out, "traffic light") {
+		t.Errorf("config check lost the suggested filter:\n%s", out)
 	}
 }
