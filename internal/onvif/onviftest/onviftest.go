@@ -415,7 +415,9 @@ func (c *Camera) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, envelope(resp))
 }
 
-func (c *Camera) mediaXAddr() string { return strings.Replace(c.xaddr, "/device_service", "/media_service", 1) }
+func (c *Camera) mediaXAddr() string {
+	return strings.Replace(c.xaddr, "/device_service", "/media_service", 1)
+}
 
 func (c *Camera) profile(token string) (onvif.Profile, bool) {
 	for _, p := range c.o.Profiles {
