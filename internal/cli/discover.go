@@ -30,6 +30,7 @@ type discoverOptions struct {
 	profile    string
 	stream     bool
 	json       bool
+	target     string // tests: a directed probe to this host:port instead of multicast
 }
 
 func newDiscoverCmd() *cobra.Command {
@@ -125,7 +126,7 @@ type discovered struct {
 }
 
 func runDiscover(ctx context.Context, stdout, stderr io.Writer, o *discoverOptions, password string) error {
-	devs, err := onvif.Discover(ctx, onvif.DiscoverOptions{Interfaces: o.interfaces, Timeout: o.timeout, Logger: slog.Default()})
+	devs, err := onvif.Discover(ctx, onvif.DiscoverOptions{Interfaces: o.interfaces, Timeout: o.timeout, Target: o.target, Logger: slog.Default()})
 	if err != nil {
 		return err
 	}
