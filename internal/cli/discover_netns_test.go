@@ -130,6 +130,7 @@ func TestDiscoverRunNetns(t *testing.T) {
 	camOpts := func(ns, name string, host int, endpoint string) onviftest.Options {
 		return onviftest.Options{Endpoint: endpoint, Name: name, Manufacturer: "edgecam", Model: "onviftest",
 			Username: user, Password: password, Snapshot: jpeg, IP: fmt.Sprintf("%s.%d", netnsSubnet, host), Port: 8080,
+			StreamURI: fmt.Sprintf("rtsp://%s.%d:8554/cam", netnsSubnet, host),
 			Interface: "eth0", Netns: net.path(ns)}
 	}
 	startCam := func(o onviftest.Options) *onviftest.Camera {
