@@ -23,8 +23,10 @@ const (
 	onvifResolveTimeout = 15 * time.Second
 )
 
-// onvifDiscover is where cameras are searched for (tests send directed probes instead).
-var onvifDiscover = onvif.DiscoverOptions{Timeout: onvifFindTimeout}
+// onvifDiscover is where cameras are searched for (tests send directed probes instead). The
+// probe's answers are enough: searches repeat while the camera is missing, and the discovery
+// port stays to whatever else listens there.
+var onvifDiscover = onvif.DiscoverOptions{Timeout: onvifFindTimeout, NoHello: true}
 
 // onvifSource is an http or rtsp camera named by its ONVIF endpoint (config onvif:) instead of a
 // URL: the first capture finds it with WS-Discovery and asks it for the profile's snapshot or

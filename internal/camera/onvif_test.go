@@ -11,6 +11,7 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/onvif"
 	"github.com/edgecam/edgecam/internal/onvif/onviftest"
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 // An http camera named by its ONVIF endpoint: found with a (directed) probe, its snapshot URI
@@ -90,4 +91,40 @@ func TestONVIFWrongPassword(t *testing.T) {
 		t.Errorf("wrong password: %v", err)
 	}
 	t.Log(err)
+}
+
+// An rtsp camera named by its ONVIF endpoint plays the stream URI the camera gives (the RTSP
+// test feed, with the ONVIF credentials).
+func TestONVIFRTSP(t *testing.T) {
+	testfixture.RequireFFmpeg(t)
+	if testing.Short() {
+		t.Skip("RTSP stream test skipped in -short mode")
+	}
+	clip := testfixture.MakeClip(t, photo(t, "bus.jpg"))
+	addr := testfixture.FreeAddr(t)
+	feed := testfixture.StartRTSPFeedWith(t, addr, clip, testfixture.RTSPOptions{User: "admin", Pass: "pw"})
+	defer feed.Stop()
+	cam, err := onviftest.Start(onviftest.Options{Username: "admin", Password: "pw", StreamURI: "rtsp://" + addr + "/cam", DiscoveryAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	saved := onvifDiscover
+	onvifDiscover = onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 300 * time.Millisecond}
+	defer func() { onvifDiscover = saved }()
+
+	src, err := New(config.Camera{ID: "street", Type: config.TypeRTSP, Username: "admin", Password: "pw", Timeout: 20 * time.Second,
+		ONVIF: &config.ONVIF{Endpoint: cam.Endpoint(), Profile: "main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(src)
+	f, err := src.Capture(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !f.HasMat() || f.Mat.Cols() != 810 || f.Mat.Rows() != 1080 {
+		t.Fatalf("frame: hasMat %v, %dx%d; want a decoded 810x1080 image", f.HasMat(), f.Mat.Cols(), f.Mat.Rows())
+	}
 }

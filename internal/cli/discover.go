@@ -57,7 +57,7 @@ Probes stay on the local link (multicast TTL 1); nothing is sent to other networ
 		Example: `  edgecam discover                            # table of the cameras that answer within 3 s
   edgecam discover --interface eth0 --timeout 5s --json
   EDGECAM_CAMERA_PASSWORD=... edgecam discover --username admin        # plus profiles, URLs, YAML
-  edgecam discover --username admin --stream --profile sub >> cameras.yaml`,
+  edgecam discover --username admin --stream --profile sub   # RTSP cameras on their "sub" profile`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

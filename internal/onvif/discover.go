@@ -459,7 +459,8 @@ func openProbeConn(pi probeIface, multicast bool) (net.PacketConn, error) {
 }
 
 // openHelloConn listens on the discovery port, joined to the group on every interface, for
-// Hello announcements. Port 3702 may be shared with other discovery programs (SO_REUSEADDR).
+// Hello announcements. Port 3702 may be shared with other discovery programs that allow it
+// (SO_REUSEADDR); when one holds it alone, Discover goes on without Hello.
 func openHelloConn(ifaces []probeIface, group *net.UDPAddr) (net.PacketConn, error) {
 	lc := net.ListenConfig{Control: reuseAddr}
 	pc, err := lc.ListenPacket(context.Background(), "udp4", fmt.Sprintf("0.0.0.0:%d", group.Port))
@@ -486,19 +487,15 @@ func openHelloConn(ifaces []probeIface, group *net.UDPAddr) (net.PacketConn, err
 func reuseAddr(_, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
+		// Not SO_REUSEPORT: it would share the unicast datagrams of another discovery daemon
+		// on this port (wsdd, an NVR) with this socket.
 		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-		if serr == nil {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
-		}
 	})
 	if err != nil {
 		return err
 	}
 	return serr
 }
-
-// soReusePort is SO_REUSEPORT on Linux.
-const soReusePort = 0xf
 
 func readLoop(ctx context.Context, c net.PacketConn, handle func([]byte, *net.UDPAddr)) {
 	buf := make([]byte, maxDatagram)
