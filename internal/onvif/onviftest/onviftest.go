@@ -56,8 +56,11 @@ type Options struct {
 	// ReportedIP is the address put in the XAddrs (default IP): another one emulates a camera that
 	// reports a stale or internal address.
 	ReportedIP string
-	// Snapshot is the JPEG every snapshot URI returns.
+	// Snapshot is the JPEG every snapshot URI of the camera's own returns.
 	Snapshot []byte
+	// SnapshotURI, when set, is what GetSnapshotUri returns instead of the camera's own URI
+	// (another test camera's snapshot URL, e.g. an httptest server's).
+	SnapshotURI string
 	// StreamURI is what GetStreamUri returns (an RTSP URL).
 	StreamURI string
 	// Profiles (default: "main" 1920x1080 and "sub" 640x360, H264).
@@ -429,6 +432,9 @@ func (c *Camera) profile(token string) (onvif.Profile, bool) {
 }
 
 func (c *Camera) snapshotURI(p onvif.Profile) string {
+	if c.o.SnapshotURI != "" {
+		return c.o.SnapshotURI
+	}
 	port := c.httpLn.Addr().(*net.TCPAddr).Port
 	return "http://" + net.JoinHostPort(c.o.ReportedIP, strconv.Itoa(port)) + "/snapshot/" + p.Token + ".jpg"
 }
