@@ -79,3 +79,17 @@ func TestDiscoverCommand(t *testing.T) {
 		t.Errorf("wrong password: %v\n%s", err, out.String())
 	}
 }
+
+// A camera that reports another address than the one it answers from: a note, and the source.
+func TestDiscoverStaleAddress(t *testing.T) {
+	cam := startTestONVIF(t, onviftest.Options{ReportedIP: "192.0.2.10"})
+	var out, errOut bytes.Buffer
+	if err := runDiscover(context.Background(), &out, &errOut, &discoverOptions{timeout: 300 * time.Millisecond, target: cam.DiscoveryAddr()}, ""); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "note: "+cam.Endpoint()+" reports its service at "+cam.XAddr()+" but answered from 127.0.0.1; using 127.0.0.1") ||
+		!strings.Contains(s, "http://127.0.0.1:") {
+		t.Errorf("output:\n%s", s)
+	}
+}
