@@ -29,12 +29,15 @@ const (
 var onvifDiscover = onvif.DiscoverOptions{Timeout: onvifFindTimeout, NoHello: true}
 
 // onvifSource is an http or rtsp camera named by its ONVIF endpoint (config onvif:) instead of a
-// URL: the first capture finds it with WS-Discovery and asks it for the profile's snapshot or
-// stream URI; a failed capture searches again (at most every onvifResolveEvery), and when the
+// URL: it is looked for with WS-Discovery when the source is built (and at a capture while not
+// found) and asked for the profile's snapshot or stream URI; a failed capture searches again (at most every onvifResolveEvery), and when the
 // camera answers from another address the source is rebuilt on the new URI.
 type onvifSource struct {
 	cam  config.Camera // with URL empty; the inner source gets the resolved one
 	kind string        // onvif.Snapshot or onvif.Stream
+
+	life context.Context // ends at Close
+	stop context.CancelFunc
 
 	mu          sync.Mutex // held for a whole capture
 	inner       Source
@@ -58,12 +61,31 @@ func newONVIF(c config.Camera) (*onvifSource, error) {
 	} else if c.Type != config.TypeHTTP {
 		return nil, fmt.Errorf("camera %s: onvif works with type http (snapshots) or rtsp (the stream), not %s", c.ID, c.Type)
 	}
-	return &onvifSource{cam: c, kind: kind}, nil
+	s := &onvifSource{cam: c, kind: kind}
+	s.life, s.stop = context.WithCancel(context.Background())
+	go s.prime()
+	return s, nil
+}
+
+// prime looks for the camera at once, so that it is found (and logged) at start rather than at
+// the first tick; a camera not found yet is looked for again at the first capture.
+func (s *onvifSource) prime() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inner != nil || s.life.Err() != nil {
+		return
+	}
+	if err := s.resolve(s.life); err != nil && s.life.Err() == nil {
+		slog.Warn("ONVIF camera not found yet; looking again at the next capture", "camera", s.cam.ID, "err", err)
+	}
 }
 
 func (s *onvifSource) Capture(ctx context.Context) (*Frame, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.life.Err() != nil {
+		return nil, fmt.Errorf("camera %s: closed", s.cam.ID)
+	}
 	if s.inner == nil {
 		if err := s.resolve(ctx); err != nil {
 			return nil, err
@@ -90,7 +112,7 @@ func (s *onvifSource) Capture(ctx context.Context) (*Frame, error) {
 // resolve finds the camera and (re)builds the inner source when its URI changed.
 func (s *onvifSource) resolve(ctx context.Context) error {
 	s.lastResolve = time.Now()
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), onvifResolveTimeout)
+	rctx, cancel := context.WithTimeout(ctx, onvifResolveTimeout)
 	defer cancel()
 	o := s.cam.ONVIF
 	r, err := onvif.Resolve(rctx, onvif.ResolveOptions{
@@ -114,7 +136,7 @@ func (s *onvifSource) resolve(ctx context.Context) error {
 			"profile", r.Profile.Name, "url", redact.URL(r.URI))
 	} else {
 		slog.Warn("ONVIF camera moved: using its new address", "camera", s.cam.ID, "endpoint", o.Endpoint,
-			"from", s.addr, "to", r.Device.Address, "url", redact.URL(r.URI))
+			"from", s.addr, "to", r.Device.Address, "url", redact.URL(r.URI), "oldUrl", redact.URL(s.uri))
 		Close(s.inner)
 	}
 	s.inner, s.uri, s.addr = inner, r.URI, r.Device.Address
@@ -122,6 +144,7 @@ func (s *onvifSource) resolve(ctx context.Context) error {
 }
 
 func (s *onvifSource) Close() error {
+	s.stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inner == nil {
