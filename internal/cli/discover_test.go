@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +93,26 @@ func TestDiscoverStaleAddress(t *testing.T) {
 	if !strings.Contains(s, "note: "+cam.Endpoint()+" reports its service at "+cam.XAddr()+" but answered from 127.0.0.1; using 127.0.0.1") ||
 		!strings.Contains(s, "http://127.0.0.1:") {
 		t.Errorf("output:\n%s", s)
+	}
+}
+
+// The password comes from the environment or a terminal; without either the error says what to set.
+func TestDiscoverPassword(t *testing.T) {
+	t.Setenv(envCameraPassword, "from-env")
+	if pw, err := cameraPassword(strings.NewReader(""), io.Discard, "admin"); err != nil || pw != "from-env" {
+		t.Errorf("%q, %v", pw, err)
+	}
+	os.Unsetenv(envCameraPassword)
+	_, err := cameraPassword(strings.NewReader("typed\n"), io.Discard, "admin")
+	if err == nil || !strings.Contains(err.Error(), envCameraPassword) {
+		t.Errorf("no terminal: %v", err)
+	}
+	f, err := os.Open(os.DevNull) // a file, not a terminal
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := cameraPassword(f, io.Discard, "admin"); err == nil || !strings.Contains(err.Error(), "not a terminal") {
+		t.Errorf("/dev/null: %v", err)
 	}
 }
