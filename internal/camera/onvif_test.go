@@ -26,7 +26,7 @@ func TestONVIFCamera(t *testing.T) {
 	}
 	defer cam1.Close()
 	saved := onvifDiscover
-	onvifDiscover = onvif.DiscoverOptions{Target: cam1.DiscoveryAddr(), Timeout: 300 * time.Millisecond}
+	onvifDiscover = onvif.DiscoverOptions{Target: cam1.DiscoveryAddr(), Timeout: 2 * time.Second}
 	defer func() { onvifDiscover = saved }()
 
 	src, err := New(config.Camera{ID: "door", Type: config.TypeHTTP, Username: "admin", Password: "pw",
@@ -78,7 +78,7 @@ func TestONVIFWrongPassword(t *testing.T) {
 	}
 	defer cam.Close()
 	saved := onvifDiscover
-	onvifDiscover = onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 300 * time.Millisecond}
+	onvifDiscover = onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 2 * time.Second}
 	defer func() { onvifDiscover = saved }()
 	src, err := New(config.Camera{ID: "door", Type: config.TypeRTSP, Username: "admin", Password: "Wr0ng-pw",
 		ONVIF: &config.ONVIF{Endpoint: cam.Endpoint()}})
@@ -110,7 +110,7 @@ func TestONVIFRTSP(t *testing.T) {
 	}
 	defer cam.Close()
 	saved := onvifDiscover
-	onvifDiscover = onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 300 * time.Millisecond}
+	onvifDiscover = onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 2 * time.Second}
 	defer func() { onvifDiscover = saved }()
 
 	src, err := New(config.Camera{ID: "street", Type: config.TypeRTSP, Username: "admin", Password: "pw", Timeout: 20 * time.Second,

@@ -31,7 +31,7 @@ func TestDiscoverCommand(t *testing.T) {
 	cam := startTestONVIF(t, onviftest.Options{Name: "Front door", Manufacturer: "ACME", Model: "X1", Username: "admin", Password: "pw-secret",
 		StreamURI: "rtsp://127.0.0.1:8554/cam", Snapshot: []byte{0xFF, 0xD8}})
 	ctx := context.Background()
-	o := &discoverOptions{timeout: 300 * time.Millisecond, target: cam.DiscoveryAddr()}
+	o := &discoverOptions{timeout: time.Second, target: cam.DiscoveryAddr()}
 	var out, errOut bytes.Buffer
 	if err := runDiscover(ctx, &out, &errOut, o, ""); err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestDiscoverCommand(t *testing.T) {
 func TestDiscoverStaleAddress(t *testing.T) {
 	cam := startTestONVIF(t, onviftest.Options{ReportedIP: "192.0.2.10"})
 	var out, errOut bytes.Buffer
-	if err := runDiscover(context.Background(), &out, &errOut, &discoverOptions{timeout: 300 * time.Millisecond, target: cam.DiscoveryAddr()}, ""); err != nil {
+	if err := runDiscover(context.Background(), &out, &errOut, &discoverOptions{timeout: time.Second, target: cam.DiscoveryAddr()}, ""); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
