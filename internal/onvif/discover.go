@@ -27,8 +27,10 @@ type DiscoverOptions struct {
 	Interfaces []string
 	// Timeout is how long to wait for answers (default DefaultDiscoverTimeout).
 	Timeout time.Duration
-	// Types are the device types probed for and kept (local names; default
-	// TypeNetworkVideoTransmitter). Devices of other types that announce themselves are skipped.
+	// Types are the device types probed for and kept: local names, probed in the ONVIF network
+	// namespace as dn:NAME, or QNames sent as written (wsdp:Device); default
+	// TypeNetworkVideoTransmitter. Devices of other types that answer or announce themselves
+	// are skipped.
 	Types []string
 	// Target is where probes go (default MulticastAddr). A unicast host:port sends a directed
 	// probe (tests use a loopback address).
