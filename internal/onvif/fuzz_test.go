@@ -1,6 +1,8 @@
 package onvif
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +57,15 @@ var responseSeeds = []string{
 func FuzzParseResponse(f *testing.F) {
 	for _, s := range responseSeeds {
 		f.Add([]byte(s))
+	}
+	// The replies captured from real cameras, when installed (make deps).
+	if pkg := os.Getenv("EDGECAM_ONVIF"); pkg != "" {
+		files, _ := filepath.Glob(filepath.Join(pkg, "test", "serverMockup", "*.xml"))
+		for _, name := range files {
+			if b, err := os.ReadFile(name); err == nil {
+				f.Add(b)
+			}
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if err := ParseResponse(data, nil); err != nil {
