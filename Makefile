@@ -7,6 +7,8 @@ ORT_LIB      := $(ORT_DIR)/libonnxruntime.so.1
 MODEL        := models/yolov5n.onnx
 AZURITE_VERSION := 3.37.0
 AZURITE_DIR  := .deps/azurite
+ONVIF_VERSION := 0.8.1
+ONVIF_DIR    := .deps/onvif
 SHARED       ?= ../shared
 GO           ?= go
 # Packages without cgo: tested with the race detector.
@@ -16,8 +18,10 @@ export EDGECAM_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 export EDGECAM_SHARED  := $(abspath $(SHARED))
 # The file-upload tests start Azurite from here; under make a missing one fails them.
 export EDGECAM_AZURITE := $(CURDIR)/$(AZURITE_DIR)/node_modules/.bin/azurite-blob
+# The ONVIF tests parse the camera replies of npm onvif@0.8.1 from here; under make a missing one fails them.
+export EDGECAM_ONVIF   := $(CURDIR)/$(ONVIF_DIR)/node_modules/onvif
 
-.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite build test bench bench-rtsp bare-ort soak run vet clean
+.PHONY: all deps deps-apt deps-ort deps-model deps-npm deps-azurite deps-onvif build test bench bench-rtsp bare-ort soak run vet clean
 
 # The version from git (scripts/version.sh), linked into every binary: `edgecam --version`.
 VERSION      := $(shell scripts/version.sh)
@@ -25,7 +29,7 @@ VERSION_LDFLAGS := -X github.com/edgecam/edgecam/internal/version.Version=$(VERS
 
 all: build
 
-deps: deps-apt deps-ort deps-model deps-npm deps-azurite
+deps: deps-apt deps-ort deps-model deps-npm deps-azurite deps-onvif
 
 deps-apt:
 	@scripts/deps-apt.sh
@@ -35,6 +39,10 @@ deps-ort:
 
 deps-azurite:
 	@scripts/fetch-azurite.sh $(AZURITE_VERSION) $(AZURITE_DIR)
+
+# SOAP replies captured from real ONVIF cameras (test/serverMockup of npm onvif), for internal/onvif's tests.
+deps-onvif:
+	@scripts/fetch-onvif.sh $(ONVIF_VERSION) $(ONVIF_DIR)
 
 deps-model:
 	@EDGECAM_SHARED=$(SHARED) scripts/fetch-model.sh $(MODEL)

@@ -125,6 +125,7 @@ func build(o options) (string, error) {
 				{Source: src("README.md"), Destination: "/usr/share/doc/edgecam/README.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 				{Source: src("docs/configuration.md"), Destination: "/usr/share/doc/edgecam/configuration.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 				{Source: src("docs/iot-central.md"), Destination: "/usr/share/doc/edgecam/iot-central.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
+				{Source: src("docs/discovery.md"), Destination: "/usr/share/doc/edgecam/discovery.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 				{Source: src("configs/example.yaml"), Destination: "/usr/share/doc/edgecam/example.yaml", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 			},
 			Scripts: nfpm.Scripts{

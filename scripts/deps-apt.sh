@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages edgecam needs to build and test, when they are missing:
 # OpenCV 4.6 headers (gocv), libjpeg-turbo's and FFmpeg's headers (internal/imagecodec decodes JPEGs,
-# internal/videodec RTSP pictures), pkg-config, and ffmpeg (RTSP test feed).
+# internal/videodec RTSP pictures), pkg-config, ffmpeg (RTSP test feed) and wsdd (a WS-Discovery
+# responder the ONVIF discovery tests must not mistake for a camera).
 set -euo pipefail
 need=()
-for p in libopencv-dev libjpeg62-turbo-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config ffmpeg; do
+for p in libopencv-dev libjpeg62-turbo-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config ffmpeg wsdd; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

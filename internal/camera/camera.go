@@ -126,6 +126,13 @@ func New(c config.Camera) (Source, error) {
 	if c.MaxBytes < 0 {
 		return nil, fmt.Errorf("camera %s: maxBytes %d is negative", c.ID, c.MaxBytes)
 	}
+	if c.ONVIF != nil {
+		s, err := newONVIF(c)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	switch c.Type {
 	case config.TypeRPi:
 		return newRPi(c)

@@ -62,6 +62,7 @@ Start with:
   edgecam config check --config FILE    validate a configuration
   edgecam capture --config FILE --camera ID --out frame.jpg
   edgecam run --config FILE             run the daemon
+  edgecam discover                      find the ONVIF cameras on the network
   edgecam emulator                      a local IoT Hub + DPS stand-in (no Azure account needed)`,
 		Version:       version.String(),
 		SilenceUsage:  true,
@@ -83,6 +84,7 @@ Start with:
 		newRunCmd(),
 		newConfigCmd(),
 		newDTDLCmd(),
+		newDiscoverCmd(),
 	)
 	return root
 }

@@ -141,6 +141,13 @@ func startEdgecam(t *testing.T, exe string, env []string, args ...string) *edgec
 	t.Helper()
 	cmd := exec.Command(exe, append([]string{"run", "--log-format", "json"}, args...)...)
 	cmd.Env = env
+	return startEdgecamCmd(t, cmd)
+}
+
+// startEdgecamCmd starts cmd, an `edgecam run --log-format json` (possibly wrapped, as in
+// `ip netns exec NS edgecam run ...`), and follows its log.
+func startEdgecamCmd(t *testing.T, cmd *exec.Cmd) *edgecamProcess {
+	t.Helper()
 	cmd.Stdout = io.Discard
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

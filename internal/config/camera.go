@@ -15,6 +15,11 @@ type Camera struct {
 	URL      string `koanf:"url"`
 	Username string `koanf:"username"`
 	Password string `koanf:"password"`
+	// http, rtsp: ONVIF, instead of URL, finds the camera by its ONVIF endpoint reference and asks
+	// it for the profile's snapshot (http) or stream (rtsp) URI, at start and again when the
+	// camera stops answering (a new address after a DHCP lease change). Username and Password
+	// are the ONVIF credentials too.
+	ONVIF *ONVIF `koanf:"onvif"`
 
 	// file: the image read on every capture.
 	Path string `koanf:"path"`
@@ -80,4 +85,13 @@ type Camera struct {
 	Zones []Zone `koanf:"zones"`
 	// Masks are regions whose objects are ignored everywhere.
 	Masks []MaskArea `koanf:"masks"`
+}
+
+// ONVIF names a camera by its ONVIF identity rather than its address (edgecam discover prints it).
+type ONVIF struct {
+	// Endpoint is the camera's WS-Discovery endpoint reference, e.g. "urn:uuid:..." (stays the
+	// same when its address changes).
+	Endpoint string `koanf:"endpoint"`
+	// Profile is the media profile's name or token; empty picks one by resolution.
+	Profile string `koanf:"profile"`
 }

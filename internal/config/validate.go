@@ -482,6 +482,22 @@ func checkDeviceID(id string, dps bool) error {
 // for a camera ID under DPS.
 func CheckRegistrationID(id string) error { return checkDeviceID(id, true) }
 
+// checkONVIF checks the onvif key of an http or rtsp camera, which replaces url.
+func (cam *Camera) checkONVIF(p *problems, key string) {
+	o := cam.ONVIF
+	o.Endpoint = strings.TrimSpace(o.Endpoint)
+	o.Profile = strings.TrimSpace(o.Profile)
+	switch {
+	case o.Endpoint == "":
+		p.add(key+".onvif.endpoint", "missing: the camera's ONVIF endpoint reference, e.g. urn:uuid:5f5a69c2-e0ae-504f-829b-00ae5e0ebf0e (edgecam discover lists them)")
+	case strings.ContainsAny(o.Endpoint, " \t\n"):
+		p.add(key+".onvif.endpoint", "%q has spaces: want one endpoint reference, e.g. urn:uuid:5f5a69c2-e0ae-504f-829b-00ae5e0ebf0e", o.Endpoint)
+	}
+	if cam.URL != "" {
+		p.add(key+".url", "set url or onvif, not both: with onvif edgecam asks the camera for its URL")
+	}
+}
+
 func (cam *Camera) checkKind(p *problems, key string) {
 	t := strings.ToLower(strings.TrimSpace(cam.Type))
 	switch t {
@@ -500,13 +516,17 @@ func (cam *Camera) checkKind(p *problems, key string) {
 	}
 	switch t {
 	case TypeHTTP:
-		if cam.URL == "" {
+		if cam.ONVIF != nil {
+			cam.checkONVIF(p, key)
+		} else if cam.URL == "" {
 			p.add(key+".url", "missing: an http camera needs the snapshot URL, e.g. http://192.168.1.64/ISAPI/Streaming/channels/101/picture")
 		} else if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p.add(key+".url", "%q is not an http:// or https:// URL", redactURL(cam.URL))
 		}
 	case TypeRTSP:
-		if cam.URL == "" {
+		if cam.ONVIF != nil {
+			cam.checkONVIF(p, key)
+		} else if cam.URL == "" {
 			p.add(key+".url", "missing: an rtsp camera needs the stream URL, e.g. rtsp://192.168.1.64:554/stream1")
 		} else if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
 			p.add(key+".url", "%q is not an rtsp:// or rtsps:// URL", redactURL(cam.URL))
@@ -537,6 +557,9 @@ func (cam *Camera) checkKind(p *problems, key string) {
 		} else if cam.Width > MaxFrameSide || cam.Height > MaxFrameSide {
 			p.add(key+".width", "frame size %dx%d is larger than %dx%d: use 0 for the camera default", cam.Width, cam.Height, MaxFrameSide, MaxFrameSide)
 		}
+	}
+	if cam.ONVIF != nil && t != TypeHTTP && t != TypeRTSP {
+		p.add(key+".onvif", "only http (snapshot) and rtsp (stream) cameras are found by ONVIF")
 	}
 	if cam.Timeout < 0 {
 		p.add(key+".timeout", "%v is negative: use 0 for the default", cam.Timeout)
