@@ -44,9 +44,9 @@ func counted(label string) bool {
 
 // truthPhoto is one line of coco128/truth.jsonl.
 type truthPhoto struct {
-	File   string `json:"file"`
-	Width  int    `json:"width"`
-	Height int    `json:"height"`
+	File     string           `json:"file"`
+	Width    int              `json:"width"`
+	Height   int              `json:"height"`
 	RawBoxes []map[string]any `json:"boxes"`
 	Crowd    []map[string]any `json:"crowd"`
 }
@@ -138,10 +138,22 @@ func cellOf(b [4]float32) int {
 // score is what a composite's detections at threshold thr get right.
 type score struct {
 	absErr, truth int // sum over photos and labels of |counted - true|, and of true
+	frameErr      int // sum over frames and labels of |counted - true| (what a camera's tally sees)
+	counted       int // detections counted
 	matched       int // truth boxes matched by a detection of their label at IoU >= 0.5
 }
 
-func (s *score) add(o score) { s.absErr += o.absErr; s.truth += o.truth; s.matched += o.matched }
+func (s *score) add(o score) {
+	s.absErr += o.absErr
+	s.truth += o.truth
+	s.frameErr += o.frameErr
+	s.counted += o.counted
+	s.matched += o.matched
+}
+
+// frameError is the count error of the frames' tallies: errors of two photos in one frame may
+// cancel, as they do in a camera's tally.
+func (s score) frameError() float64 { return float64(s.frameErr) / math.Max(1, float64(s.truth)) }
 
 func (s score) countError() float64 { return float64(s.absErr) / math.Max(1, float64(s.truth)) }
 func (s score) recall() float64     { return float64(s.matched) / math.Max(1, float64(s.truth)) }
@@ -166,6 +178,7 @@ func (c *composite) evaluate(dets []yolo.Detection, thr float32) score {
 	}
 	var s score
 	seen := map[key]bool{}
+	frame := map[string]int{} // counted - true per label over the frame's countable cells
 	for _, m := range []map[key]int{got, want} {
 		for k := range m {
 			if seen[k] || c.crowd[fmt.Sprintf("%d/%s", k.cell, k.label)] {
@@ -173,12 +186,17 @@ func (c *composite) evaluate(dets []yolo.Detection, thr float32) score {
 			}
 			seen[k] = true
 			d := got[k] - want[k]
+			frame[k.label] += d
+			s.counted += got[k]
 			if d < 0 {
 				d = -d
 			}
 			s.absErr += d
 			s.truth += want[k]
 		}
+	}
+	for _, d := range frame {
+		s.frameErr += max(d, -d)
 	}
 	// Greedy matching, highest score first (dets are sorted by score).
 	used := make([]bool, len(kept))

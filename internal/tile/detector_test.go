@@ -10,6 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/jpeg"
+	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/yolo"
 	"github.com/edgecam/edgecam/internal/zone"
 )
@@ -98,10 +99,16 @@ func TestTilesMeasure(t *testing.T) {
 	if os.Getenv("EDGECAM_TILE_MEASURE") != "1" {
 		t.Skip("set EDGECAM_TILE_MEASURE=1 to measure the count error on all of coco128 (docs/tiling.md)")
 	}
-	base := yolo11n(t)
+	yolo11n(t) // the runtime
+	// Confidence 0.1, so that thresholds below the default 0.25 can be measured.
+	base, err := yolo.New(yolo.Options{ModelPath: filepath.Join(testfixture.SharedDir(t), "models", "yolo11n.onnx"), Confidence: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
 	dir, photos := coco128(t)
 	out := os.Getenv("EDGECAM_TILE_FRAMES")
-	thresholds := []float32{0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7}
+	thresholds := []float32{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7}
 	configs := []struct {
 		name string
 		det  interface {
@@ -139,14 +146,11 @@ func TestTilesMeasure(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-34s", "count error (recall) at threshold")
-	for _, thr := range thresholds {
-		fmt.Fprintf(&b, " %11.2f", thr)
-	}
+	fmt.Fprintf(&b, "\ncount error per frame / per photo (recall at IoU 0.5, counted), by threshold")
 	for i, cf := range configs {
-		fmt.Fprintf(&b, "\n%-34s", cf.name)
-		for _, s := range scores[i] {
-			fmt.Fprintf(&b, " %5.3f (%.2f)", s.countError(), s.recall())
+		fmt.Fprintf(&b, "\n%s", cf.name)
+		for j, s := range scores[i] {
+			fmt.Fprintf(&b, "\n  %.2f  %.3f / %.3f  (%.2f, %d)", thresholds[j], s.frameError(), s.countError(), s.recall(), s.counted)
 		}
 	}
 	fmt.Fprintf(&b, "\n%d true boxes of %s on %d photos", scores[0][0].truth, strings.Join(countedLabels, ", "), len(photos))
