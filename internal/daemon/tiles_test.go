@@ -28,7 +28,9 @@ func TestTilesTick(t *testing.T) {
 	m := metrics.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- daemon.Run(ctx, daemon.Options{Config: cfg, Detector: detector(t), Logger: log, Metrics: m}) }()
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{Config: cfg, Detector: detector(t), Logger: log, Metrics: m})
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
