@@ -1,0 +1,51 @@
+package tile
+
+import (
+	"testing"
+	"time"
+
+	"github.com/edgecam/edgecam/internal/yolo"
+)
+
+// BenchmarkTiledFrame measures the cost bound on a 2560x1920 far-away frame with YOLO11n:
+// each iteration detects the whole frame once (single-ms) and then tiled 3 x 3 with the whole
+// frame (tiled-ms, 10 detections). budget-ratio is tiled / (detections x single): at most 1.1
+// means a tiled frame costs at most (tiles + 1) x one detection + 10 %. allocs/op counts both.
+//
+//	go test -run '^$' -bench TiledFrame -benchtime 10x ./internal/tile/
+func BenchmarkTiledFrame(b *testing.B) {
+	base := yolo11n(b)
+	dir, photos := coco128(b)
+	c := buildComposite(b, dir, photos[:photosPerFrame])
+	defer c.img.Close()
+	tiled := New(base, Options{Cols: 3, Rows: 3, Overlap: 0.2, Full: true})
+	var res yolo.Result
+	// Warm-up: the first run of each input size allocates the detector's scratch.
+	if err := base.Detect(c.img, &res); err != nil {
+		b.Fatal(err)
+	}
+	if err := tiled.Detect(c.img, &res); err != nil {
+		b.Fatal(err)
+	}
+	var single, multi time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if err := base.Detect(c.img, &res); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := tiled.Detect(c.img, &res); err != nil {
+			b.Fatal(err)
+		}
+		single += t1.Sub(t0)
+		multi += time.Since(t1)
+	}
+	n := float64(b.N)
+	s, m := single.Seconds()*1000/n, multi.Seconds()*1000/n
+	b.ReportMetric(s, "single-ms")
+	b.ReportMetric(m, "tiled-ms")
+	b.ReportMetric(float64(res.Tiles), "detections")
+	b.ReportMetric(m/(float64(res.Tiles)*s), "budget-ratio")
+}
