@@ -118,6 +118,8 @@ func TestTilesMeasure(t *testing.T) {
 		{"whole frame", base},
 		{"tiles 3x3 (overlap 0.2, full)", New(base, Options{Cols: 3, Rows: 3, Overlap: 0.2, Full: true})},
 		{"tiles 3x3 (overlap 0.2, no full)", New(base, Options{Cols: 3, Rows: 3, Overlap: 0.2})},
+		{"tiles 3x3 (overlap 0.1, full)", New(base, Options{Cols: 3, Rows: 3, Overlap: 0.1, Full: true})},
+		{"tiles 3x3 (overlap 0.3, full)", New(base, Options{Cols: 3, Rows: 3, Overlap: 0.3, Full: true})},
 		{"tiles 4x4 (overlap 0.2, full)", New(base, Options{Cols: 4, Rows: 4, Overlap: 0.2, Full: true})},
 	}
 	scores := make([][]score, len(configs))
