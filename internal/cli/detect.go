@@ -369,7 +369,7 @@ func newReport(name string, res *yolo.Result, bench *benchStats) report {
 func (r report) writeText(w io.Writer) error {
 	tiles := ""
 	if r.Tiles > 0 {
-		tiles = fmt.Sprintf("%d tiles  ", r.Tiles)
+		tiles = fmt.Sprintf("%d tile%s  ", r.Tiles, plural(r.Tiles))
 	}
 	fmt.Fprintf(w, "%s  %dx%d  %d object%s  %s%s\n", r.Image, r.Width, r.Height, len(r.Detections),
 		plural(len(r.Detections)), tiles, r.TimingsMs.text())
