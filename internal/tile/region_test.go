@@ -2,7 +2,12 @@ package tile
 
 import (
 	"image"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/edgecam/edgecam/internal/imagecodec"
+	"github.com/edgecam/edgecam/internal/testfixture"
 
 	"github.com/edgecam/edgecam/internal/yolo"
 )
@@ -41,5 +46,39 @@ func TestDetectRegionEqualsCopy(t *testing.T) {
 				t.Errorf("%v: detection %d: region %+v, copy %+v", r, i, a.Detections[i], b.Detections[i])
 			}
 		}
+	}
+}
+
+// Steady-state tiled detection allocates nothing on the Go heap, from a decoded frame (RTSP) and
+// from JPEG bytes (file, HTTP, rpi cameras).
+func TestTiledAllocs(t *testing.T) {
+	base := yolo11n(t)
+	data, err := os.ReadFile(filepath.Join(testfixture.SharedDir(t), "testdata", "images", "bus.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := imagecodec.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	d := New(base, Options{Cols: 2, Rows: 2, Overlap: 0.2, Full: true})
+	var res yolo.Result
+	if err := d.DetectEncoded(data, &res); err != nil { // warm-up: scratch grows to its size
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(2, func() {
+		if err := d.Detect(img, &res); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Errorf("tiled Detect allocates %v times per frame, want 0", a)
+	}
+	if a := testing.AllocsPerRun(2, func() {
+		if err := d.DetectEncoded(data, &res); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Errorf("tiled DetectEncoded allocates %v times per frame, want 0", a)
 	}
 }
