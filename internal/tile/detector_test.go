@@ -108,7 +108,7 @@ func TestTilesMeasure(t *testing.T) {
 	defer base.Close()
 	dir, photos := coco128(t)
 	out := os.Getenv("EDGECAM_TILE_FRAMES")
-	thresholds := []float32{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7}
+	thresholds := []float32{0.1, 0.15, 0.2, 0.22, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7}
 	configs := []struct {
 		name string
 		det  interface {
