@@ -45,9 +45,6 @@ func New(base Base, opts Options) *Detector {
 	return d
 }
 
-// Options returns how the detector cuts frames.
-func (d *Detector) Options() Options { return d.opts }
-
 // Classes returns the base detector's class names.
 func (d *Detector) Classes() []string { return d.base.Classes() }
 
