@@ -28,18 +28,19 @@ import (
 const defaultModel = "models/yolov5n.onnx"
 
 type detectOptions struct {
-	model     string
-	threshold float32
-	iou       float32
-	threads   int
-	json      bool
-	annotate  string
-	bench     int
-	ortLib    string
-	config    string
-	camera    string
-	modelSet  bool     // --model was given (else the default model, or --config's)
-	images    []string // the arguments
+	model        string
+	threshold    float32
+	iou          float32
+	threads      int
+	json         bool
+	annotate     string
+	bench        int
+	ortLib       string
+	config       string
+	camera       string
+	modelSet     bool     // --model was given (else the default model, or --config's)
+	thresholdSet bool     // --threshold was given
+	images       []string // the arguments
 
 	// set by --config and --camera: the camera's counting rules (zones, masks, filters) and
 	// tiling (detection.tiles)
@@ -91,6 +92,7 @@ output says how many detections ran ("10 tiles"), and --annotate outlines the ti
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.modelSet, o.images = cmd.Flags().Changed("model"), args
+			o.thresholdSet = cmd.Flags().Changed("threshold")
 			return runDetect(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -122,6 +124,17 @@ func loadCameraRules(o *detectOptions) (config.CameraRules, error) {
 	return cr, err
 }
 
+// lowestThreshold is the lowest score threshold of the rules: the threshold or a filter's minScore.
+func lowestThreshold(r *tally.Rules) float64 {
+	low := r.Threshold
+	for _, f := range r.Filters {
+		if f.MinScore > 0 {
+			low = min(low, f.MinScore)
+		}
+	}
+	return low
+}
+
 func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) error {
 	modelSet := o.modelSet
 	switch {
@@ -150,6 +163,11 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 			o.threads = cr.Threads
 		}
 		o.rules, o.tiles = &cr.Rules, cr.Tiles
+		if !o.thresholdSet {
+			// Scores the camera's rules could count must reach them, as in the daemon (the
+			// detector keeps scores above its threshold, the rules those at or above theirs).
+			o.threshold = float32(max(config.DetectorFloor, min(float64(o.threshold), lowestThreshold(o.rules)-0.001)))
+		}
 	}
 	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
 	if err != nil {
@@ -171,13 +189,7 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 
 	var tiler *tile.Detector
 	if o.rules != nil {
-		polys := make([]zone.Polygon, len(o.rules.Zones))
-		for i, z := range o.rules.Zones {
-			polys[i] = z.Polygon
-		}
-		if to, on := tile.FromConfig(o.tiles, polys); on {
-			tiler = tile.New(det, to)
-		}
+		tiler = cameraTiler(det, o.rules, o.tiles)
 	}
 
 	failed := false
@@ -195,6 +207,20 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		return errSilent
 	}
 	return nil
+}
+
+// cameraTiler returns det detecting tile by tile as a camera with tiles and rules' zones does,
+// or nil when tiles do not tile.
+func cameraTiler(det *yolo.Detector, rules *tally.Rules, tiles *config.Tiles) *tile.Detector {
+	polys := make([]zone.Polygon, len(rules.Zones))
+	for i, z := range rules.Zones {
+		polys[i] = z.Polygon
+	}
+	to, on := tile.FromConfig(tiles, polys)
+	if !on {
+		return nil
+	}
+	return tile.New(det, to)
 }
 
 // findDefaultModel returns models/yolov5n.onnx under the working directory, else beside the

@@ -341,6 +341,7 @@ func (d *Detector) decodeFrame(data []byte, scaleFor func(w, h int) int) (*frame
 		}
 	}
 	buf := d.getFrame()
+	buf.dec.MaxPixels = MaxPixels
 	if err := buf.dec.Decode(data, scale, &buf.img); err != nil {
 		d.putFrame(buf)
 		return nil, 0, 0, fmt.Errorf("cannot decode image: %w", err)
