@@ -43,7 +43,8 @@ func FromConfig(t *config.Tiles, zones []zone.Polygon) (Options, bool) {
 }
 
 // Regions appends to dst the regions of a w x h frame that o detects one by one (the whole frame,
-// with Full, is not among them).
+// with Full, is not among them). A frame too small for its grid (tiles under 8 pixels) has none:
+// it is detected whole.
 func (o Options) Regions(dst []image.Rectangle, w, h int) []image.Rectangle {
 	if len(o.Zones) > 0 {
 		for _, z := range o.Zones {
@@ -51,6 +52,9 @@ func (o Options) Regions(dst []image.Rectangle, w, h int) []image.Rectangle {
 				dst = append(dst, r)
 			}
 		}
+		return dst
+	}
+	if span(w, o.Cols, o.Overlap) < minSide || span(h, o.Rows, o.Overlap) < minSide {
 		return dst
 	}
 	return Grid(dst, w, h, o.Cols, o.Rows, o.Overlap)

@@ -42,6 +42,13 @@ func TestGrid(t *testing.T) {
 	if g := Grid(nil, 0, 50, 2, 2, 0.2); len(g) != 0 {
 		t.Errorf("empty frame: %v", g)
 	}
+	// A frame too small for its grid is detected whole.
+	if r := (Options{Cols: 8, Rows: 2, Overlap: 0.2}).Regions(nil, 40, 300); len(r) != 0 {
+		t.Errorf("40x300 in 8 x 2: %v, want no tiles", r)
+	}
+	if r := (Options{Cols: 2, Rows: 2, Overlap: 0.2}).Regions(nil, 40, 300); len(r) != 4 {
+		t.Errorf("40x300 in 2 x 2: %v", r)
+	}
 }
 
 func TestZoneRegions(t *testing.T) {
