@@ -65,3 +65,41 @@ cameras:
 		t.Errorf("text output: %s", out)
 	}
 }
+
+// With tiles: zones only the zone's box (grown by overlap/2 of its size on each side) is
+// detected: one detection, every box inside that box.
+func TestDetectWithCameraZoneTiles(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf(`
+model: {path: %q}
+cameras:
+  - id: bus-stop
+    type: file
+    path: %q
+    detection:
+      tiles: zones
+    zones:
+      - {name: left, polygon: [[0, 0.3], [0.4, 0.3], [0.4, 0.9], [0, 0.9]]}
+`, testModel(t), testPhoto(t, "bus.jpg"))
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := detect(t, "--config", cfgFile, "--camera", "bus-stop", "--json", testPhoto(t, "bus.jpg"))
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	reps := parseLines(t, out)
+	if len(reps) != 1 || reps[0].Tiles != 1 || len(reps[0].Detections) == 0 {
+		t.Fatalf("output: %s", out)
+	}
+	// The zone's box grown by 10 % of its size on each side: x 0..0.44, y 0.24..0.96 of 810x1080.
+	for _, d := range reps[0].Detections {
+		if d.Box[2] > 0.44*810+1 || d.Box[1] < 0.24*1080-1 || d.Box[3] > 0.96*1080+1 {
+			t.Errorf("%s at %v: outside the zone's box", d.Label, d.Box)
+		}
+	}
+	if reps[0].Tally["left_person"] < 2 {
+		t.Errorf("tally %v: want the two people on the left", reps[0].Tally)
+	}
+}
