@@ -18,9 +18,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/imagecodec"
 	"github.com/edgecam/edgecam/internal/markup"
 	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/tile"
 	"github.com/edgecam/edgecam/internal/yolo"
+	"github.com/edgecam/edgecam/internal/zone"
 )
 
 const defaultModel = "models/yolov5n.onnx"
@@ -40,9 +43,17 @@ type detectOptions struct {
 	thresholdSet bool     // --threshold was given
 	images       []string // the arguments
 
-	// set by --config and --camera: the camera's counting rules (zones, masks, filters)
+	// set by --config and --camera: the camera's counting rules (zones, masks, filters) and
+	// tiling (detection.tiles)
 	rules *tally.Rules
+	tiles *config.Tiles
 	preds []tally.Prediction
+}
+
+// encodedDetector scores encoded images: a *yolo.Detector, or a *tile.Detector with
+// detection.tiles.
+type encodedDetector interface {
+	DetectEncoded(data []byte, res *yolo.Result) error
 }
 
 func newDetectCmd() *cobra.Command {
@@ -65,7 +76,9 @@ not counted (score below its label's minScore, area outside its bounds, inside a
 zones hold it, and the tally is the body the daemon would send ("<zone>_<label>" keys for the
 zones). --annotate then also outlines the zones and shades the masks, and draws only the counted
 objects: check a polygon against a real frame before deploying it. Take the frame with
-` + "`edgecam capture --config FILE --camera ID --out frame.jpg`" + `.`,
+` + "`edgecam capture --config FILE --camera ID --out frame.jpg`" + `. With the camera's
+detection.tiles the image is detected tile by tile as the daemon does (docs/tiling.md): the
+output says how many detections ran ("10 tiles"), and --annotate outlines the tiles in cyan.`,
 		Example: `  edgecam detect photo.jpg
   edgecam detect --model ../shared/models/yolov5n.onnx bus.jpg zidane.jpg
   edgecam detect --threshold 0.5 --json *.jpg           # one JSON object per image per line
@@ -98,20 +111,18 @@ objects: check a polygon against a real frame before deploying it. Take the fram
 	return cmd
 }
 
-// loadCameraRules reads --config and returns the model path, threads and counting rules of --camera.
-func loadCameraRules(o *detectOptions) (model string, threads int, rules *tally.Rules, err error) {
+// loadCameraRules reads --config and returns the model path, threads, counting rules and tiling
+// of --camera.
+func loadCameraRules(o *detectOptions) (config.CameraRules, error) {
 	if o.config == "" || o.camera == "" {
-		return "", 0, nil, errors.New("--config and --camera go together: give both to count as that camera does")
+		return config.CameraRules{}, errors.New("--config and --camera go together: give both to count as that camera does")
 	}
 	cr, err := config.LoadCameraRules(o.config, o.camera)
 	var unknown *config.UnknownCameraError
 	if errors.As(err, &unknown) {
-		return "", 0, nil, fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(unknown.Known, ", "))
+		return cr, fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(unknown.Known, ", "))
 	}
-	if err != nil {
-		return "", 0, nil, err
-	}
-	return cr.Model, cr.Threads, &cr.Rules, nil
+	return cr, err
 }
 
 // lowestThreshold is the lowest score threshold of the rules: the threshold or a filter's minScore.
@@ -142,21 +153,21 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		model = findDefaultModel()
 	}
 	if o.config != "" || o.camera != "" {
-		cfgModel, threads, rules, err := loadCameraRules(o)
+		cr, err := loadCameraRules(o)
 		if err != nil {
 			return err
 		}
 		if !modelSet {
-			model = cfgModel
+			model = cr.Model
 		}
 		if o.threads == 0 {
-			o.threads = threads
+			o.threads = cr.Threads
 		}
-		o.rules = rules
+		o.rules, o.tiles = &cr.Rules, cr.Tiles
 		if !o.thresholdSet {
 			// Scores the camera's rules could count must reach them, as in the daemon (the
 			// detector keeps scores above its threshold, the rules those at or above theirs).
-			o.threshold = float32(max(config.DetectorFloor, min(float64(o.threshold), lowestThreshold(rules)-0.001)))
+			o.threshold = float32(max(config.DetectorFloor, min(float64(o.threshold), lowestThreshold(o.rules)-0.001)))
 		}
 	}
 	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
@@ -177,13 +188,18 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		}
 	}
 
+	var tiler *tile.Detector
+	if o.rules != nil {
+		tiler = cameraTiler(det, o.rules, o.tiles)
+	}
+
 	failed := false
 	var res yolo.Result
 	for _, path := range o.images {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := detectOne(stdout, det, o, path, &res); err != nil {
+		if err := detectOne(stdout, det, tiler, o, path, &res); err != nil {
 			fmt.Fprintf(stderr, "edgecam: %s: %v\n", path, err)
 			failed = true
 		}
@@ -192,6 +208,20 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		return errSilent
 	}
 	return nil
+}
+
+// cameraTiler returns det detecting tile by tile as a camera with tiles and rules' zones does,
+// or nil when tiles do not tile.
+func cameraTiler(det *yolo.Detector, rules *tally.Rules, tiles *config.Tiles) *tile.Detector {
+	polys := make([]zone.Polygon, len(rules.Zones))
+	for i, z := range rules.Zones {
+		polys[i] = z.Polygon
+	}
+	to, on := tile.FromConfig(tiles, polys)
+	if !on {
+		return nil
+	}
+	return tile.New(det, to)
 }
 
 // findDefaultModel returns models/yolov5n.onnx under the working directory, else beside the
@@ -209,7 +239,8 @@ func findDefaultModel() string {
 	return defaultModel
 }
 
-func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, res *yolo.Result) error {
+// detectOne scores one image file with det, or with tiler when the camera tiles its frames.
+func detectOne(w io.Writer, det *yolo.Detector, tiler *tile.Detector, o *detectOptions, path string, res *yolo.Result) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -218,13 +249,17 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 		}
 		return err
 	}
-	if err := det.DetectEncoded(data, res); err != nil {
+	var ed encodedDetector = det
+	if tiler != nil {
+		ed = tiler
+	}
+	if err := ed.DetectEncoded(data, res); err != nil {
 		return err
 	}
 	var bench *benchStats
 	if o.bench > 0 {
 		// The first run was the warm-up; timingsMs keeps reporting it, as without --bench.
-		runs, err := det.BenchEncoded(data, o.bench, res)
+		runs, err := benchEncoded(ed, data, o.bench, res)
 		if err != nil {
 			return err
 		}
@@ -238,7 +273,13 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 	}
 	if o.annotate != "" {
 		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".annotated.jpg"
-		if err := markup.WriteFile(filepath.Join(o.annotate, name), data, dets, o.rules); err != nil {
+		out := filepath.Join(o.annotate, name)
+		if tiler != nil {
+			err = writeTiled(out, data, dets, o.rules, tiler)
+		} else {
+			err = markup.WriteFile(out, data, dets, o.rules)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -253,6 +294,34 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 	return rep.writeText(w)
 }
 
+// benchEncoded scores data n more times with det, res holding the first run (the warm-up), as
+// yolo.Detector.BenchEncoded does for any detector.
+func benchEncoded(det encodedDetector, data []byte, n int, res *yolo.Result) ([]yolo.Timings, error) {
+	first := res.Timings
+	runs := make([]yolo.Timings, n)
+	for i := range runs {
+		if err := det.DetectEncoded(data, res); err != nil {
+			return nil, err
+		}
+		runs[i] = res.Timings
+	}
+	res.Timings = first
+	return runs, nil
+}
+
+// writeTiled writes the annotated image as markup.WriteFile does, with the tiles outlined
+// under the boxes.
+func writeTiled(out string, data []byte, counted []yolo.Detection, rules *tally.Rules, tiler *tile.Detector) error {
+	img, err := imagecodec.Decode(data)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	tile.Draw(&img, tiler.Regions(img.Cols(), img.Rows()))
+	markup.Frame(&img, counted, rules)
+	return imagecodec.WriteFile(out, img)
+}
+
 // report is one image's line of --json output.
 type report struct {
 	Image      string         `json:"image"`
@@ -261,7 +330,10 @@ type report struct {
 	Detections []detection    `json:"detections"`
 	Tally      map[string]int `json:"tally"`
 	// Send is set with --config: whether the daemon would send the tally (a label of interest seen).
-	Send      *bool       `json:"send,omitempty"`
+	Send *bool `json:"send,omitempty"`
+	// Tiles is the number of detections run with detection.tiles (tiles, and the whole frame
+	// with full); timingsMs then sums their stages.
+	Tiles     int         `json:"tiles,omitempty"`
 	TimingsMs stageMs     `json:"timingsMs"`
 	Bench     *benchStats `json:"bench,omitempty"`
 }
@@ -307,6 +379,7 @@ func newReport(name string, res *yolo.Result, bench *benchStats) report {
 		Image: name, Width: res.Width, Height: res.Height,
 		Detections: make([]detection, len(res.Detections)),
 		Tally:      map[string]int{},
+		Tiles:      res.Tiles,
 		TimingsMs:  toMs(res.Timings),
 		Bench:      bench,
 	}
@@ -321,8 +394,12 @@ func newReport(name string, res *yolo.Result, bench *benchStats) report {
 }
 
 func (r report) writeText(w io.Writer) error {
-	fmt.Fprintf(w, "%s  %dx%d  %d object%s  %s\n", r.Image, r.Width, r.Height, len(r.Detections),
-		plural(len(r.Detections)), r.TimingsMs.text())
+	tiles := ""
+	if r.Tiles > 0 {
+		tiles = fmt.Sprintf("%d tile%s  ", r.Tiles, plural(r.Tiles))
+	}
+	fmt.Fprintf(w, "%s  %dx%d  %d object%s  %s%s\n", r.Image, r.Width, r.Height, len(r.Detections),
+		plural(len(r.Detections)), tiles, r.TimingsMs.text())
 	if len(r.Detections) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		if r.Send == nil {

@@ -56,6 +56,7 @@ type jsonReport struct {
 	} `json:"detections"`
 	Tally     map[string]int     `json:"tally"`
 	Send      *bool              `json:"send"`
+	Tiles     int                `json:"tiles"`
 	TimingsMs map[string]float64 `json:"timingsMs"`
 	Bench     *struct {
 		Runs     int                `json:"runs"`

@@ -90,11 +90,6 @@ predictions, from just above the detector's own floor (the daemon never sees low
 	return cmd
 }
 
-// evalDetector scores an encoded frame: a *yolo.Detector.
-type evalDetector interface {
-	DetectEncoded(data []byte, res *yolo.Result) error
-}
-
 func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) error {
 	switch {
 	case o.config == "" || o.camera == "":
@@ -106,20 +101,16 @@ func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) erro
 	case o.threads < 0:
 		return fmt.Errorf("--threads %d: want 0 or more", o.threads)
 	}
-	cr, err := config.LoadCameraRules(o.config, o.camera)
-	var uc *config.UnknownCameraError
-	if errors.As(err, &uc) {
-		return fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(uc.Known, ", "))
-	}
+	cr, err := loadCameraRules(&detectOptions{config: o.config, camera: o.camera})
 	if err != nil {
 		return err
 	}
-	model, rules := cr.Model, &cr.Rules
+	model, threads, rules := cr.Model, cr.Threads, &cr.Rules
 	if o.model != "" {
 		model = o.model
 	}
 	if o.threads == 0 {
-		o.threads = cr.Threads
+		o.threads = threads
 	}
 	set, err := eval.Load(o.labelSet, o.images)
 	if err != nil {
@@ -163,7 +154,11 @@ func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) erro
 		}
 	}
 
-	preds, err := evalDetect(ctx, stderr, det, set, o.progressEvery)
+	var fd encodedDetector = det
+	if tiler := cameraTiler(det, rules, cr.Tiles); tiler != nil {
+		fd = tiler
+	}
+	preds, err := evalDetect(ctx, stderr, fd, set, o.progressEvery)
 	if err != nil {
 		return err
 	}
@@ -189,12 +184,10 @@ func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) erro
 	return rep.WriteText(stdout)
 }
 
-// evalDetect runs the detector on every frame of set as the daemon runs it on a camera's frame,
-// and returns each frame's predictions (boxes in fractions of the frame). A line on stderr
-// reports progress every few seconds.
-//
-// det is the camera's detector as the daemon runs it (with detection.tiles, the tiled one).
-func evalDetect(ctx context.Context, stderr io.Writer, det evalDetector, set *eval.Set, every time.Duration) ([][]tally.Prediction, error) {
+// evalDetect runs the detector on every frame of set as the daemon runs it on a camera's frame
+// (tile by tile with the camera's detection.tiles), and returns each frame's predictions (boxes
+// in fractions of the frame). A line on stderr reports progress every few seconds.
+func evalDetect(ctx context.Context, stderr io.Writer, det encodedDetector, set *eval.Set, every time.Duration) ([][]tally.Prediction, error) {
 	if every == 0 {
 		every = 5 * time.Second
 	}

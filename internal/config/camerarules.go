@@ -13,6 +13,8 @@ type CameraRules struct {
 	Model   string
 	Threads int
 	Rules   tally.Rules
+	// Tiles is the camera's effective detection.tiles (nil: the whole frame once).
+	Tiles *Tiles
 }
 
 // UnknownCameraError is LoadCameraRules' error for a camera ID the configuration does not have.
@@ -42,9 +44,11 @@ func LoadCameraRules(file, id string) (CameraRules, error) {
 		}
 		return CameraRules{}, &UnknownCameraError{ID: id, File: file, Known: ids}
 	}
+	d := cfg.CameraDetection(i)
 	return CameraRules{
 		Model:   cfg.Model.Path,
 		Threads: cfg.Model.Threads,
-		Rules:   TallyRules(cfg.CameraDetection(i), &cfg.Cameras[i], cfg.Azure.ModelID != ""),
+		Rules:   TallyRules(d, &cfg.Cameras[i], cfg.Azure.ModelID != ""),
+		Tiles:   d.Tiles,
 	}, nil
 }

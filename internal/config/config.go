@@ -99,6 +99,9 @@ type Detection struct {
 	LabelsMinimum []string `koanf:"labelsMinimum"`
 	// Filters are per-label rules applied before counting, by canonical label.
 	Filters map[string]Filter `koanf:"filters"`
+	// Tiles, when set, detects on overlapping tiles of the frame (or on each zone's box) at the
+	// model's input size, for far-away objects; nil detects on the whole frame once.
+	Tiles *Tiles `koanf:"tiles" scalar:"mode"`
 }
 
 // DetectionOverride replaces some of the global detection settings for one camera; nil fields
@@ -109,6 +112,8 @@ type DetectionOverride struct {
 	LabelsMinimum    *[]string `koanf:"labelsMinimum"`
 	// Filters are merged over the global ones, label by label.
 	Filters map[string]Filter `koanf:"filters"`
+	// Tiles replaces the global tiling as a whole (tiles: off turns it off for this camera).
+	Tiles *Tiles `koanf:"tiles" scalar:"mode"`
 }
 
 // Upload sends frames to Azure Blob Storage with IoT Hub file upload (off by default).
@@ -257,6 +262,7 @@ func (d Detection) clone() Detection {
 	d.LabelsOfInterest = append([]string(nil), d.LabelsOfInterest...)
 	d.LabelsMinimum = append([]string(nil), d.LabelsMinimum...)
 	d.Filters = maps.Clone(d.Filters)
+	d.Tiles = d.Tiles.clone()
 	return d
 }
 
@@ -275,6 +281,9 @@ func (o *DetectionOverride) apply(d Detection) Detection {
 			d.Filters = make(map[string]Filter, len(o.Filters))
 		}
 		maps.Copy(d.Filters, o.Filters)
+	}
+	if o.Tiles != nil {
+		d.Tiles = o.Tiles.clone()
 	}
 	return d
 }

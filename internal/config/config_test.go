@@ -276,7 +276,7 @@ func TestValidation(t *testing.T) {
 		{"unknown key", common + dpsAzure + "\n" + cam + "\nschedual: {period: 10s}",
 			[]string{`schedual: unknown key (did you mean "schedule"?)`}},
 		{"unknown nested key", common + dpsAzure + "\ncameras: [{id: a, type: file, path: IMAGE, pasword: x}]\ndetection: {threshold: 0.5}",
-			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum, filters)`}},
+			[]string{`cameras[0].pasword: unknown key (did you mean "cameras[0].password"?)`, `detection.threshold: unknown key (known keys here: scoreThreshold, labelsOfInterest, labelsMinimum, filters, tiles)`}},
 		{"section not a map", common + dpsAzure + "\n" + cam + "\nschedule: 30s",
 			[]string{`schedule: expected a mapping with the keys due, period, got "30s"`}},
 		{"bad model id", common + cam + "\nazure: {modelId: 'com:example;1', dps: {idScope: s, groupEnrollmentKey: " + testGroupKey + "}}",

@@ -167,6 +167,7 @@ func (m mapProvider) Read() (map[string]any, error) { return m, nil }
 // schema is the tree of known keys, built from the koanf tags of Config.
 type schema struct {
 	name     string
+	scalar   string    // a struct a scalar may stand for: the child key it sets (detection.tiles: zones)
 	children []*schema // a struct
 	elem     *schema   // a list of structs (cameras)
 	values   *schema   // a mapping of names to structs (detection.filters)
@@ -191,7 +192,9 @@ func buildSchema(name string, t reflect.Type) *schema {
 			if tag == "" || tag == "-" || !f.IsExported() {
 				continue
 			}
-			s.children = append(s.children, buildSchema(tag, f.Type))
+			c := buildSchema(tag, f.Type)
+			c.scalar = f.Tag.Get("scalar")
+			s.children = append(s.children, c)
 		}
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		s.elem = buildSchema("", t.Elem())
@@ -256,6 +259,9 @@ func canonicalize(m map[string]any, s *schema, prefix string, probs *problems) m
 				continue
 			}
 			sub, ok := v.(map[string]any)
+			if str, isStr := v.(string); !ok && isStr && c.scalar != "" {
+				sub, ok = map[string]any{c.scalar: str}, true
+			}
 			if !ok {
 				probs.add(key, "expected a mapping with the keys %s, got %s", strings.Join(c.names(), ", "), describe(v))
 				continue

@@ -46,6 +46,7 @@ func (c *Config) Redacted() *Config {
 				d.LabelsMinimum = &l
 			}
 			d.Filters = maps.Clone(d.Filters)
+			d.Tiles = d.Tiles.clone()
 			cam.Detection = &d
 		}
 		if cam.Schedule != nil {

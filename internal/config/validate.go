@@ -203,6 +203,7 @@ func NormalizeDetection(set classes.Set, d Detection) (Detection, error) {
 	if d.Filters, err = NormalizeFilters(set, d.Filters); err != nil {
 		p.addErr("filters", err)
 	}
+	normalizeTiles(&p, d.Tiles)
 	return d, p.join()
 }
 
@@ -395,8 +396,19 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 			if o.Filters, err = NormalizeFilters(c.Classes, o.Filters); err != nil {
 				p.addErr(key+".detection.filters", err)
 			}
+			var tp problems
+			if normalizeTiles(&tp, o.Tiles); len(tp) > 0 {
+				p.addErr(key+".detection", tp.join())
+			}
 		}
 		checkZones(p, key, cam.Zones, cam.Masks, c.Classes)
+		if t := c.CameraDetection(i).Tiles; t != nil && t.Mode == TilesZones && len(cam.Zones) == 0 {
+			tk := "detection.tiles"
+			if cam.Detection != nil && cam.Detection.Tiles != nil {
+				tk = key + ".detection.tiles"
+			}
+			p.add(tk, "tiles: zones detects on each zone's box, but camera %q has no zones: add zones to it, or use a grid ({cols: 3, rows: 3}) or tiles: off for it", cam.ID)
+		}
 	}
 }
 

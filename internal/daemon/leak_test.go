@@ -14,7 +14,7 @@ import (
 
 // TestNoNativeLeakPerTick is the leak check of issue 16, by counts, not by time: the real
 // pipeline (capture, detection, tally, queue, hub, imageFile and markedUpFile) runs a few ticks of
-// every camera kind, then more ticks; afterwards every gocv Mat is closed again (gocv's Mat
+// every camera kind (and a camera with detection.tiles), then more ticks; afterwards every gocv Mat is closed again (gocv's Mat
 // profile, -tags matprofile: make test runs it so) but the detector's reused decode frames (at
 // most two Mats per camera decoding at once, kept from the first ticks on), and the C heap in use
 // did not grow with the number of ticks.
@@ -31,6 +31,9 @@ func TestNoNativeLeakPerTick(t *testing.T) {
 		{ID: "rpi", Type: config.TypeRPi, Command: fakeStill(t, photo(t, "dog.jpg"))},
 		{ID: "marked", Type: config.TypeFile, Path: photo(t, "kite.jpg"),
 			ImageFile: filepath.Join(dir, "frame.jpg"), MarkedUpFile: filepath.Join(dir, "marked.jpg")},
+		// detection.tiles: a region Mat per tile, each closed
+		{ID: "tiled", Type: config.TypeFile, Path: photo(t, "zidane.jpg"),
+			Detection: &config.DetectionOverride{Tiles: &config.Tiles{Mode: config.TilesGrid, Cols: 2, Rows: 1}}},
 	}
 	if _, err := exec.LookPath("ffmpeg"); err == nil {
 		addr := testfixture.FreeAddr(t)

@@ -19,8 +19,10 @@ import (
 	"github.com/edgecam/edgecam/internal/queue"
 	"github.com/edgecam/edgecam/internal/schedule"
 	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/tile"
 	"github.com/edgecam/edgecam/internal/upload"
 	"github.com/edgecam/edgecam/internal/yolo"
+	"github.com/edgecam/edgecam/internal/zone"
 )
 
 // worker is one camera: its source, its timer, its queue and its hub link.
@@ -127,6 +129,11 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 	}
 	w.sched, w.detection = sched, det
 	w.rules = w.rulesLocked()
+	if err := w.tileDetector(det.Tiles, opts.Detector); err != nil {
+		camera.Close(src)
+		q.Close()
+		return nil, err
+	}
 	w.timer = schedule.New(sched.Due.Std(), sched.Period.Std(), w.tick, func() {
 		log.Debug("tick skipped: the previous one is still running")
 	})
@@ -144,6 +151,30 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
 	opts.Metrics.CameraStatus(cam.ID, w.status)
 	return w, nil
+}
+
+// tileDetector makes the worker detect through a tile.Detector when the camera's
+// detection.tiles cuts frames into tiles (a grid, or its zones' boxes).
+func (w *worker) tileDetector(t *config.Tiles, base Detector) error {
+	polys := make([]zone.Polygon, len(w.rules.Zones))
+	for i, z := range w.rules.Zones {
+		polys[i] = z.Polygon
+	}
+	o, on := tile.FromConfig(t, polys)
+	if !on {
+		return nil
+	}
+	b, ok := base.(tile.Base)
+	if !ok {
+		return fmt.Errorf("detection.tiles: the detector (%T) cannot detect regions of a decoded frame", base)
+	}
+	w.det = tile.New(b, o)
+	if len(o.Zones) > 0 {
+		w.log.Info("detecting on tiles: each zone's box", "zones", len(o.Zones), "full", o.Full)
+	} else {
+		w.log.Info("detecting on tiles", "cols", o.Cols, "rows", o.Rows, "overlap", o.Overlap, "full", o.Full)
+	}
+	return nil
 }
 
 // rulesLocked derives the tally rules from the detection settings and the camera's zones and
@@ -223,6 +254,10 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 		return false, fmt.Errorf("detection failed: %w", err)
 	}
 	w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
+	if w.res.Tiles > 0 {
+		w.metrics.Tiles.WithLabelValues(w.cam.ID).Set(float64(w.res.Tiles))
+		w.metrics.TilingSeconds.WithLabelValues(w.cam.ID).Observe(w.res.Timings.Total.Seconds())
+	}
 	w.metrics.TickOK(w.cam.ID)
 
 	w.preds = markup.Predictions(w.preds[:0], &w.res)
@@ -242,8 +277,15 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	}
 	// The image goes to its own spool after the tally is queued: tallies never wait for images.
 	defer w.queueImage(capturedAt, body)
-	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
-		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
+	if w.res.Tiles > 0 {
+		// detectMs is every tile's detection with the merging (the tiling time), inferenceMs
+		// their inferences together.
+		w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
+			"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference), "tiles", w.res.Tiles)
+	} else {
+		w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
+			"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
+	}
 	if !send {
 		return false, nil
 	}

@@ -32,6 +32,10 @@ type Metrics struct {
 	QueueDropped  *prometheus.CounterVec
 	CloudDropped  *prometheus.CounterVec
 	DetectSeconds prometheus.Histogram
+	// Tiles and TilingSeconds are per camera with detection.tiles: the detections run per frame
+	// (tiles, and the whole frame with full) and the time of all of them with the merging.
+	Tiles         *prometheus.GaugeVec
+	TilingSeconds *prometheus.HistogramVec
 
 	up uploadMetrics // registered on first use (upload.go)
 
@@ -89,13 +93,21 @@ func New() *Metrics {
 			Help:    "Detector latency (decode, letterbox, inference, post-processing) per frame.",
 			Buckets: []float64{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5},
 		}),
+		Tiles: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "edgecam_detect_tiles", Help: "Detections run on the last frame with detection.tiles (tiles, and the whole frame with full), per camera.",
+		}, []string{"camera"}),
+		TilingSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "edgecam_tiling_seconds",
+			Help:    "Time of a tiled frame's detection (decode, every tile, merging the boxes), per camera with detection.tiles.",
+			Buckets: []float64{0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20},
+		}, []string{"camera"}),
 		lastOK:   map[string]time.Time{},
 		deadline: map[string]time.Duration{},
 		status:   map[string]func() (bool, time.Time){},
 		now:      time.Now,
 	}
 	m.reg.MustRegister(m.Captures, m.CaptureErrors, m.Detections, m.Sends, m.SendErrors, m.QueueDepth,
-		m.QueueBytes, m.QueueDropped, m.CloudDropped, m.DetectSeconds, cameraCollector{m}, collectors.NewGoCollector(),
+		m.QueueBytes, m.QueueDropped, m.CloudDropped, m.DetectSeconds, m.Tiles, m.TilingSeconds, cameraCollector{m}, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

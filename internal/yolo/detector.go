@@ -59,6 +59,9 @@ type Result struct {
 	Width, Height int         // original image size
 	Detections    []Detection // sorted by score, highest first
 	Timings       Timings
+	// Tiles is how many regions of the image were detected one by one (package tile, the whole
+	// image included when it was one of them); 0 when the whole image was detected once.
+	Tiles int
 }
 
 // Detector runs one YOLOv5 model. It is safe for concurrent use; inferences run one at a time.
@@ -296,25 +299,54 @@ func (d *Detector) Detect(img gocv.Mat, res *Result) error {
 // in the original image's pixels either way.
 func (d *Detector) DetectEncoded(data []byte, res *Result) error {
 	start := time.Now()
-	format, w, h, err := imageHeader(data)
+	buf, origW, origH, err := d.decodeFrame(data, d.ReducedScale)
 	if err != nil {
 		return err
 	}
-	if err := checkSize(w, h); err != nil {
+	defer d.putFrame(buf)
+	return d.detect(buf.img, origW, origH, start, time.Since(start), res)
+}
+
+// WithDecoded decodes data as DetectEncoded does, into one of the detector's reused frames (EXIF
+// orientation applied), and calls fn with the picture and the image's original size; the
+// picture is only valid during fn. scale chooses a JPEG's decode reduction (1, 2, 4 or 8) from
+// the original size; nil decodes at full size. Package tile detects a frame's tiles this way.
+func (d *Detector) WithDecoded(data []byte, scale func(w, h int) int, fn func(img gocv.Mat, origW, origH int) error) error {
+	buf, origW, origH, err := d.decodeFrame(data, scale)
+	if err != nil {
 		return err
 	}
+	defer d.putFrame(buf)
+	return fn(buf.img, origW, origH)
+}
+
+// ReducedScale is the JPEG decode reduction (8, 4, 2, else 1) DetectEncoded uses for a w x h
+// image: the largest whose output is still at least minReducedRatio times the letterboxed size.
+func (d *Detector) ReducedScale(w, h int) int { return reducedScale(w, h, d.inW, d.inH) }
+
+// decodeFrame decodes data into a frame buffer the caller gives back with putFrame, at the
+// reduction scale(w, h) (nil: full size), and returns the original image's size.
+func (d *Detector) decodeFrame(data []byte, scaleFor func(w, h int) int) (*frameBuf, int, int, error) {
+	format, w, h, err := imageHeader(data)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := checkSize(w, h); err != nil {
+		return nil, 0, 0, err
+	}
 	scale := 1
-	if format == formatJPEG {
-		scale = reducedScale(w, h, d.inW, d.inH)
+	if format == formatJPEG && scaleFor != nil {
+		if s := scaleFor(w, h); s == 2 || s == 4 || s == 8 {
+			scale = s
+		}
 	}
 	buf := d.getFrame()
-	defer d.putFrame(buf)
 	buf.dec.MaxPixels = MaxPixels
 	if err := buf.dec.Decode(data, scale, &buf.img); err != nil {
-		return fmt.Errorf("cannot decode image: %w", err)
+		d.putFrame(buf)
+		return nil, 0, 0, fmt.Errorf("cannot decode image: %w", err)
 	}
-	img := buf.img
-	mw, mh := img.Cols(), img.Rows()
+	mw, mh := buf.img.Cols(), buf.img.Rows()
 	origW, origH := mw, mh
 	if scale > 1 {
 		// The decoder applies EXIF orientation, which can swap the header's width and height.
@@ -323,7 +355,7 @@ func (d *Detector) DetectEncoded(data []byte, res *Result) error {
 			origW, origH = h, w
 		}
 	}
-	return d.detect(img, origW, origH, start, time.Since(start), res)
+	return buf, origW, origH, nil
 }
 
 // minReducedRatio is how much larger than the letterboxed image a reduced JPEG decode must be.
@@ -371,7 +403,7 @@ func (d *Detector) detect(img gocv.Mat, origW, origH int, start time.Time, decod
 	t2 := time.Now()
 	d.postprocess(lb, float64(origW)/float64(img.Cols()), float64(origH)/float64(img.Rows()), origW, origH, res)
 	t3 := time.Now()
-	res.Width, res.Height = origW, origH
+	res.Width, res.Height, res.Tiles = origW, origH, 0
 	res.Timings = Timings{Decode: decode, Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Postprocess: t3.Sub(t2)}
 	res.Timings.Total = decode + t3.Sub(t0)
 	return nil
