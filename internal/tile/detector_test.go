@@ -9,7 +9,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/edgecam/edgecam/internal/jpeg"
+	"github.com/edgecam/edgecam/internal/imagecodec"
 	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/yolo"
 	"github.com/edgecam/edgecam/internal/zone"
@@ -43,7 +43,7 @@ func TestTilingFindsFarAwayObjects(t *testing.T) {
 		tl.add(s)
 		if f == 0 {
 			// The daemon's path: the same frame as a JPEG.
-			data, err := jpeg.Encode(c.img, 95)
+			data, err := imagecodec.EncodeJPEG(c.img, 95)
 			if err != nil {
 				t.Fatal(err)
 			}
