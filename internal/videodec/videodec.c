@@ -156,6 +156,8 @@ vd *vd_new(void) {
 	return d;
 }
 
+void vd_drop_last(vd *d) { ff.av_frame_unref(d->last); }
+
 void vd_release(vd *d) {
 	ff.avcodec_free_context(&d->ctx);
 	ff.av_frame_unref(d->frame);

@@ -247,8 +247,13 @@ const MinSide = 16
 // were written far past their buffer. With the stride rounded up to 16 pixels every block fits.
 const strideAlign = 16
 
-// convert writes the decoded picture as BGR into a new continuous w x h Mat.
+// convert writes the decoded picture as BGR into a new continuous w x h Mat. Pictures under
+// MinSide a side are refused here too, whoever decoded them.
 func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
+	if w < MinSide || h < MinSide {
+		C.vd_drop_last(d.c)
+		return gocv.Mat{}, fmt.Errorf("picture is %dx%d, smaller than %dx%d: not a camera's picture (refused)", w, h, MinSide, MinSide)
+	}
 	aw := (w + strideAlign - 1) / strideAlign * strideAlign
 	// One spare row after the picture on top, should a converter write a block past the end of the
 	// last row's stride too.

@@ -49,6 +49,8 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 // bytes apart, and releases the picture. stride must hold the width rounded up to 16 pixels and
 // dst one row more than the picture. It returns 0 or an AVERROR code (EINVAL for a short stride).
 int vd_convert(vd *d, uint8_t *dst, int stride);
+// vd_drop_last drops the last picture (not converted), keeping the decoder.
+void vd_drop_last(vd *d);
 // vd_release drops the decoder kept by keep and the last picture.
 void vd_release(vd *d);
 
