@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgecam/edgecam/internal/config"
-	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
 )
 
@@ -70,11 +69,11 @@ Flags win over the environment.`,
   EDGECAM_DPS_GROUP_KEY='...' edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 \
       --model-id 'dtmi:edgecam:Camera;1'
 
-  # against the local emulator started with plain "edgecam emulator" (DPS on 127.0.0.1:8882,
+  # against the local emulator started with plain "edgecam-emulator" (DPS on 127.0.0.1:8882,
   # its demo ID scope and group key; it prints the CA file to trust)
-  EDGECAM_DPS_GROUP_KEY=` + emulator.DemoGroupKey + ` \
+  EDGECAM_DPS_GROUP_KEY=ZWRnZWNhbS1lbXVsYXRvci1kZW1vLWdyb3VwLWVucm9sbG1lbnQta2V5LTIwMjYhIQ== \
     edgecam provision --endpoint 127.0.0.1:8882 --ca-file ~/.local/state/edgecam/emulator/ca.pem \
-      --id-scope ` + emulator.DefaultIDScope + ` --registration-id cam1 --model-id 'dtmi:edgecam:Camera;1'
+      --id-scope 0ne0000DEMO --registration-id cam1 --model-id 'dtmi:edgecam:Camera;1'
 
   # the DPS settings of a configured camera (azure.dps.*, azure.modelId, azure.caFile), with
   # the daemon's assignment cache in state.dir/dps (--force to register again)

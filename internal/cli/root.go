@@ -62,7 +62,9 @@ Start with:
   edgecam config check --config FILE    validate a configuration
   edgecam capture --config FILE --camera ID --out frame.jpg
   edgecam run --config FILE             run the daemon
-  edgecam emulator                      a local IoT Hub + DPS stand-in (no Azure account needed)`,
+
+A local IoT Hub + DPS stand-in (no Azure account needed) is the separate development command
+edgecam-emulator, built by make (bin/edgecam-emulator).`,
 		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -78,7 +80,6 @@ Start with:
 		newDetectCmd(),
 		newCaptureCmd(),
 		newProvisionCmd(),
-		newEmulatorCmd(),
 		newRunCmd(),
 		newConfigCmd(),
 		newDTDLCmd(),
