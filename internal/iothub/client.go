@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgecam/edgecam/internal/backoff"
 )
 
 const (
@@ -476,11 +477,10 @@ func (c *Client) renew(s *session) {
 // reconnect retries with exponential backoff and jitter until connected (true), or the client
 // closed, was refused or gave up on an unreachable hub (false).
 func (c *Client) reconnect() bool {
-	backoff := 500 * time.Millisecond
+	bo := backoff.New(500*time.Millisecond, c.opts.MaxBackoff)
 	first := time.Now()
 	for attempt := 1; ; attempt++ {
-		wait := backoff/2 + rand.N(backoff/2+1) // jitter in [backoff/2, backoff]
-		t := time.NewTimer(wait)
+		t := time.NewTimer(bo.Next())
 		select {
 		case <-c.ctx.Done():
 			t.Stop()
@@ -506,8 +506,7 @@ func (c *Client) reconnect() bool {
 			c.giveUp(fmt.Errorf("iothub: %w: %d connection attempts over %s failed, the last with: %v", ErrUnreachable, attempt, time.Since(first).Round(time.Second), err))
 			return false
 		}
-		c.log.Warn("reconnect to IoT Hub failed", "attempt", attempt, "retryIn", backoff, "err", err)
-		backoff = min(backoff*2, c.opts.MaxBackoff)
+		c.log.Warn("reconnect to IoT Hub failed", "attempt", attempt, "retryIn", bo.Current(), "err", err)
 	}
 }
 
