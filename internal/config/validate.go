@@ -32,8 +32,6 @@ const (
 	TransportAuto = "auto"
 )
 
-var cameraTypes = []string{TypeRPi, TypeHTTP, TypeRTSP, TypeFile}
-
 // HTTP authentication schemes a camera's auth key may pin.
 const (
 	AuthDigest = "digest"
@@ -484,16 +482,16 @@ func CheckRegistrationID(id string) error { return checkDeviceID(id, true) }
 
 func (cam *Camera) checkKind(p *problems, key string) {
 	t := strings.ToLower(strings.TrimSpace(cam.Type))
-	switch t {
-	case TypeRPi, TypeHTTP, TypeRTSP, TypeFile:
+	switch {
+	case IsKind(t):
 		cam.Type = t
-	case "":
-		p.add(key+".type", "missing: set rpi, http, rtsp or file")
+	case t == "":
+		p.add(key+".type", "missing: set %s", KindList(""))
 		return
 	default:
-		msg := fmt.Sprintf("unknown camera type %q: use rpi, http, rtsp or file", cam.Type)
-		if s := didYouMean(t, cameraTypes); s != "" {
-			msg = fmt.Sprintf("unknown camera type %q (did you mean %q?): use rpi, http, rtsp or file", cam.Type, s)
+		msg := fmt.Sprintf("unknown camera type %q: use %s", cam.Type, KindList(""))
+		if s := didYouMean(t, KindNames()); s != "" {
+			msg = fmt.Sprintf("unknown camera type %q (did you mean %q?): use %s", cam.Type, s, KindList(""))
 		}
 		p.add(key+".type", "%s", msg)
 		return

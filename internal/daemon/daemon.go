@@ -6,7 +6,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -71,11 +70,11 @@ func Run(ctx context.Context, opts Options) error {
 			w.close()
 		}
 	}
-	for i, cam := range cfg.Cameras {
+	for i := range cfg.Cameras {
 		w, err := newWorker(cfg, i, opts, budgets[i])
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("camera %q: %w", cam.ID, err)
+			return err // each names its camera once
 		}
 		workers = append(workers, w)
 	}

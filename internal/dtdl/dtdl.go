@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/coco"
+	"github.com/edgecam/edgecam/internal/config"
 )
 
 // Context is the JSON-LD context of DTDL version 2, the version IoT Central supports.
@@ -47,7 +48,7 @@ const (
 	MachineName        = "MachineName"        // host name (string)
 	ModelPath          = "ModelPath"          // ONNX model file (string)
 	ModelClasses       = "ModelClasses"       // number of classes the model predicts (integer)
-	CameraKind         = "CameraKind"         // camera type: rpi, http, rtsp or file (string)
+	CameraKind         = "CameraKind"         // camera type, one of config.Kinds (string)
 )
 
 // Commands, sent by IoT Central as direct methods (or, queued while offline, as cloud-to-device
@@ -150,7 +151,7 @@ func Interface(opts Options) ([]byte, error) {
 		property(MachineName, "Machine name", "string", false, "Host name of the machine running edgecam."),
 		property(ModelPath, "Model file", "string", false, "ONNX model file the detections come from."),
 		property(ModelClasses, "Model classes", "integer", false, "Number of classes the model predicts."),
-		property(CameraKind, "Camera kind", "string", false, "Camera type: rpi, http, rtsp or file."),
+		property(CameraKind, "Camera kind", "string", false, "Camera type: "+config.KindList("")+"."),
 		element{
 			Type:        "Command",
 			Name:        ImageTimerStart,
