@@ -9,7 +9,7 @@
 #      127.0.0.1), and commands run inside with nsenter;
 #   4. the checks, each printed PASS or FAIL: the package's files, user and modes; the service
 #      is not enabled by the package; enable --now reaches active (running) through Type=notify;
-#      telemetry arrives at the emulator; the journal is clean (no libgcrypt warning, tallies as
+#      telemetry arrives at the emulator; the journal is clean (no libgcrypt "insecure memory" warning: the binary loads no libgcrypt, tallies as
 #      key=value, not Go map text); systemd-analyze security <= 2.5; a restart keeps the queue;
 #      stop within 10 s; a SIGSTOPped daemon is killed by the watchdog and restarted; the key is
 #      never in the journal or `systemctl show`; a reboot keeps the DPS cache and queued tallies.
