@@ -110,7 +110,11 @@ names (the same as in /etc/edgecam/secrets.env):
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	f.StringVarP(&o.configFile, "config", "c", "", "take the DPS settings from this edgecam configuration (with --camera)")
 	f.StringVar(&o.camera, "camera", "", "the configured camera to register (with --config)")
-	f.StringVar(&o.deriveKey, "derive-key", "", "print the device key of registration `ID` derived from the group key (--group-key or EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY), without contacting DPS; put it in cameras[].deviceKey so the group key stays off the device")
+	// A key on the command line is visible to every user in the process list: the flags work for
+	// one more release, with a warning, and are hidden from the help.
+	_ = f.MarkDeprecated("group-key", "a key on the command line is visible to every user: set "+config.EnvGroupEnrollmentKey+" instead (the flag goes in the next release)")
+	_ = f.MarkDeprecated("device-key", "a key on the command line is visible to every user: set "+config.EnvDPSDeviceKey+" instead (the flag goes in the next release)")
+	f.StringVar(&o.deriveKey, "derive-key", "", "print the device key of registration `ID` derived from the group key (EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY), without contacting DPS; put it in cameras[].deviceKey so the group key stays off the device")
 	return cmd
 }
 
@@ -137,7 +141,7 @@ func runProvision(cmd *cobra.Command, o *provisionOptions) error {
 	case o.registrationID == "":
 		return errors.New("--registration-id is required (or EDGECAM_DPS_REGISTRATION_ID)")
 	case o.groupKey == "" && o.deviceKey == "":
-		return errors.New("a key is required: --group-key / " + config.EnvGroupEnrollmentKey + " for a group enrollment, or --device-key / " + config.EnvDPSDeviceKey + " for an individual one")
+		return errors.New("a key is required: " + config.EnvGroupEnrollmentKey + " for a group enrollment, or " + config.EnvDPSDeviceKey + " for an individual one")
 	case o.groupKey != "" && o.deviceKey != "":
 		return errors.New("give either a group key or a device key, not both")
 	case o.force && o.stateDir == "":
@@ -178,7 +182,7 @@ func deriveKey(cmd *cobra.Command, o *provisionOptions) error {
 		groupKey, _ = config.LookupEnv(provisionEnv["group-key"].name, provisionEnv["group-key"].deprecated)
 	}
 	if groupKey == "" {
-		return errors.New("--derive-key needs the group key: --group-key or " + config.EnvGroupEnrollmentKey + " (the environment keeps it out of the process list)")
+		return errors.New("--derive-key needs the group key in " + config.EnvGroupEnrollmentKey + " (the environment keeps it out of the process list)")
 	}
 	if err := config.CheckRegistrationID(o.deriveKey); err != nil {
 		return fmt.Errorf("--derive-key: %w", err)
