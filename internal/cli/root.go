@@ -78,6 +78,7 @@ edgecam-emulator, built by make (bin/edgecam-emulator).`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(
 		newDetectCmd(),
+		newEvalCmd(),
 		newCaptureCmd(),
 		newProvisionCmd(),
 		newRunCmd(),
