@@ -1,5 +1,5 @@
 // Package dtdlcheck validates DTDL v2 documents against the rules IoT Central enforces on import.
-// It is a development tool (edgecam-emulator dtdl --check), kept out of the device binary.
+// It is a development tool (edgecam-emulator check-dtdl), kept out of the device binary.
 package dtdlcheck
 
 import (
