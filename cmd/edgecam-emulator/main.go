@@ -7,14 +7,13 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/edgecam/edgecam/internal/dtdl"
 	"github.com/edgecam/edgecam/internal/dtdl/dtdlcheck"
+	"github.com/edgecam/edgecam/internal/logging"
 	"github.com/edgecam/edgecam/internal/version"
 )
 
@@ -41,7 +40,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SilenceUsage = true
 	root.SilenceErrors = true
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		return setupLogging(stderr, logFormat, logLevel)
+		return logging.Setup(stderr, logFormat, logLevel)
 	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -50,23 +49,6 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newCheckDTDLCmd())
 	return root
-}
-
-func setupLogging(w io.Writer, format, level string) error {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch strings.ToLower(format) {
-	case "text", "":
-		slog.SetDefault(slog.New(slog.NewTextHandler(w, opts)))
-	case "json":
-		slog.SetDefault(slog.New(slog.NewJSONHandler(w, opts)))
-	default:
-		return fmt.Errorf("--log-format %q: use text or json", format)
-	}
-	return nil
 }
 
 func newCheckDTDLCmd() *cobra.Command {

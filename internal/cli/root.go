@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgecam/edgecam/internal/logging"
 	"github.com/edgecam/edgecam/internal/version"
 )
 
@@ -89,20 +88,5 @@ edgecam-emulator, built by make (bin/edgecam-emulator).`,
 }
 
 func setupLogging(w io.Writer, g *globalOptions) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: use debug, info, warn or error", g.logLevel)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	switch strings.ToLower(g.logFormat) {
-	case "text", "":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
-		h = slog.NewJSONHandler(w, opts)
-	default:
-		return fmt.Errorf("--log-format %q: use text or json", g.logFormat)
-	}
-	slog.SetDefault(slog.New(h))
-	return nil
+	return logging.Setup(w, g.logFormat, g.logLevel)
 }
