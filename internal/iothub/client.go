@@ -206,26 +206,8 @@ func newClient(opts Options) (*Client, error) {
 	if opts.Host == "" {
 		return nil, errors.New("iothub: hub host name is empty")
 	}
-	if opts.TokenLifetime == 0 {
-		opts.TokenLifetime = defaultTokenLifetime
-	}
-	if opts.TokenLifetime < time.Second {
-		return nil, fmt.Errorf("iothub: token lifetime %v is too short (at least 1s)", opts.TokenLifetime)
-	}
-	if opts.KeepAlive == 0 {
-		opts.KeepAlive = defaultKeepAlive
-	}
-	if opts.KeepAlive < time.Second || opts.KeepAlive > maxKeepAlive {
-		return nil, fmt.Errorf("iothub: keep-alive %v out of range: IoT Hub needs 1 to %d seconds", opts.KeepAlive, int(maxKeepAlive.Seconds()))
-	}
-	if opts.ConnectTimeout <= 0 {
-		opts.ConnectTimeout = defaultConnectTimeout
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 2 * time.Minute
-	}
-	if opts.UnreachableAttempts <= 0 {
-		opts.UnreachableAttempts = 3
+	if opts, err = opts.withTimings(); err != nil {
+		return nil, err
 	}
 	tc, err := tlsConfig(serverName, opts.CAFile)
 	if err != nil {
@@ -277,6 +259,33 @@ func newClient(opts Options) (*Client, error) {
 		pending:        map[string]chan response{},
 	}
 	return c, nil
+}
+
+// withTimings fills the token lifetime, keep-alive, timeouts and retry bounds left zero and
+// checks them.
+func (opts Options) withTimings() (Options, error) {
+	if opts.TokenLifetime == 0 {
+		opts.TokenLifetime = defaultTokenLifetime
+	}
+	if opts.TokenLifetime < time.Second {
+		return opts, fmt.Errorf("iothub: token lifetime %v is too short (at least 1s)", opts.TokenLifetime)
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = defaultKeepAlive
+	}
+	if opts.KeepAlive < time.Second || opts.KeepAlive > maxKeepAlive {
+		return opts, fmt.Errorf("iothub: keep-alive %v out of range: IoT Hub needs 1 to %d seconds", opts.KeepAlive, int(maxKeepAlive.Seconds()))
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = defaultConnectTimeout
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 2 * time.Minute
+	}
+	if opts.UnreachableAttempts <= 0 {
+		opts.UnreachableAttempts = 3
+	}
+	return opts, nil
 }
 
 // connect opens a connection with a fresh token and subscribes to what the handlers need.
