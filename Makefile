@@ -53,9 +53,12 @@ deps-npm:
 
 # scripts/build.sh links only OpenCV's core and imgproc (the README's "Memory and CPU per tick");
 # scripts/check-linked.sh fails the build when a heavy library comes back.
+# bin/edgecam-emulator (cmd/edgecam-emulator: the IoT Hub/DPS emulator and the DTDL validator, pure Go) is a
+# development tool for make run and the tests; it is not in the .deb.
 build: deps-apt deps-ort
 	GO=$(GO) scripts/build.sh bin/edgecam -ldflags "$(VERSION_LDFLAGS)"
 	@scripts/check-linked.sh bin/edgecam
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/edgecam-emulator ./cmd/edgecam-emulator
 
 vet:
 	$(GO) vet ./...
@@ -138,6 +141,8 @@ endif
 	@scripts/fetch-ort.sh $(ORT_VERSION) $(ORT_DIR_$(ARCH)) $(ARCH)
 	env $(CROSS_ENV_$(ARCH)) GO=$(GO) scripts/build.sh dist/build/$(ARCH)/edgecam -trimpath -ldflags "-s -w $(PKG_LDFLAGS)"
 	@scripts/check-linked.sh dist/build/$(ARCH)/edgecam
+	@! strings dist/build/$(ARCH)/edgecam | grep -m3 -e 'internal/emulator\.' -e 'internal/dtdl/dtdlcheck\.' \
+		|| { echo "dist/build/$(ARCH)/edgecam holds the emulator or the DTDL validator (development tools)"; exit 1; }
 	cd packaging && $(GO) vet . && $(GO) test -count=1 . && $(GO) run . --root .. --arch $(ARCH) --version $(VERSION) --binary ../dist/build/$(ARCH)/edgecam \
 		--ort-lib ../$(ORT_DIR_$(ARCH))/libonnxruntime.so.1 --out ../dist
 	@dpkg-deb --info $(DEB) | sed -n '/Package:/,$$p'

@@ -107,7 +107,7 @@ func build(o options) (string, error) {
 			"stream or a file on a timer, runs a YOLOv5 ONNX model on it (ONNX Runtime, bundled\n" +
 			"in /usr/lib/edgecam) and sends the per-label counts as telemetry to Azure IoT Hub\n" +
 			"or IoT Central over MQTT. The model is not included: see\n" +
-			"/usr/share/doc/edgecam/README.md.",
+			"/usr/share/doc/edgecam/install.md.",
 		Overridables: nfpm.Overridables{
 			Depends:  depends,
 			Suggests: []string{"rpicam-apps"},
@@ -123,6 +123,7 @@ func build(o options) (string, error) {
 					FileInfo: &files.ContentFileInfo{Mode: 0o600, Owner: "root", Group: "root"}},
 				{Destination: "/etc/edgecam", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o755}},
 				{Source: src("README.md"), Destination: "/usr/share/doc/edgecam/README.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
+				{Source: src("docs/install.md"), Destination: "/usr/share/doc/edgecam/install.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 				{Source: src("docs/configuration.md"), Destination: "/usr/share/doc/edgecam/configuration.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 				{Source: src("docs/iot-central.md"), Destination: "/usr/share/doc/edgecam/iot-central.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 				{Source: src("docs/discovery.md"), Destination: "/usr/share/doc/edgecam/discovery.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},

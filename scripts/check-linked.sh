@@ -7,7 +7,7 @@ set -euo pipefail
 bin=${1:?usage: scripts/check-linked.sh BINARY}
 needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 echo "check-linked: $bin needs: $needed"
-bad=$(tr ' ' '\n' <<<"$needed" | grep -E '^lib(opencv_|Qt|gdal|gdcm|gst|avcodec|avformat|avutil|swscale)' | grep -vE '^libopencv_(core|imgproc)\.so' || true)
+bad=$(tr ' ' '\n' <<<"$needed" | grep -E '^lib(opencv_|Qt|gdal|gdcm|gst|avcodec|avformat|avutil|swscale|gcrypt|ssh)' | grep -vE '^libopencv_(core|imgproc)\.so' || true)
 if [ -n "$bad" ]; then
   echo "check-linked: $bin links $(echo $bad) (build it with scripts/build.sh; a gocv imgcodecs," >&2
   echo "  videoio, highgui or dnn call in edgecam's non-test code brings them back, and a cgo" >&2

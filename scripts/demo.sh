@@ -20,7 +20,7 @@ if [ -x "$azurite" ]; then
     >"$state/azurite.log" 2>&1 &
   blobs=$!
 fi
-"$bin" emulator --state-dir "$state/emulator" --hub-port 28883 --dps-port 28884 --service-port 28885 \
+"$bin-emulator" --state-dir "$state/emulator" --hub-port 28883 --dps-port 28884 --service-port 28885 \
   --blob-url http://127.0.0.1:28886/devstoreaccount1 \
   >"$state/telemetry.jsonl" 2>"$state/emulator.log" &
 emu=$!

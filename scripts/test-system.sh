@@ -5,11 +5,11 @@
 #      .cache/bookworm-systemd-base (git-ignored); each run copies it;
 #   2. `apt-get install ./edgecam_*.deb` inside the copy pulls the runtime libraries from Debian
 #      (downloaded packages are kept in .cache/apt-archives for the next run);
-#   3. the copy boots under systemd-nspawn (host network, so it reaches `edgecam emulator` on
+#   3. the copy boots under systemd-nspawn (host network, so it reaches `edgecam-emulator` on
 #      127.0.0.1), and commands run inside with nsenter;
 #   4. the checks, each printed PASS or FAIL: the package's files, user and modes; the service
 #      is not enabled by the package; enable --now reaches active (running) through Type=notify;
-#      telemetry arrives at the emulator; the journal is clean (no libgcrypt warning, tallies as
+#      telemetry arrives at the emulator; the journal is clean (no libgcrypt "insecure memory" warning: the binary loads no libgcrypt, tallies as
 #      key=value, not Go map text); systemd-analyze security <= 2.5; a restart keeps the queue;
 #      stop within 10 s; a SIGSTOPped daemon is killed by the watchdog and restarted; the key is
 #      never in the journal or `systemctl show`; a reboot keeps the DPS cache and queued tallies.
@@ -104,7 +104,7 @@ check "config check of the fresh install says the model is missing and where it 
 key=$(head -c 32 /dev/urandom | base64)
 start_emulator() { # [hub-port dps-port]
   local hub=${1:-0} dps=${2:-0}
-  "$repo/bin/edgecam" emulator --state-dir "$emu_state" --hub-port "$hub" --dps-port "$dps" \
+  "$repo/bin/edgecam-emulator" --state-dir "$emu_state" --hub-port "$hub" --dps-port "$dps" \
     --group-key "$key" --log-format json >>"$work/telemetry.jsonl" 2>>"$work/emulator.log" &
   emu_pid=$!
   for _ in $(seq 1 100); do

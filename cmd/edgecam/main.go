@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/edgecam/edgecam/internal/cli"
-	_ "github.com/edgecam/edgecam/internal/nativeinit" // no libgcrypt warning at start (see the package)
 )
 
 func main() {

@@ -143,9 +143,9 @@ func New(c config.Camera) (Source, error) {
 	case config.TypeFile:
 		return newFile(c)
 	case "":
-		return nil, fmt.Errorf("camera %s: type is missing: use rpi, http, rtsp or file", c.ID)
+		return nil, fmt.Errorf("camera %s: type is missing: use %s", c.ID, config.KindList(""))
 	default:
-		return nil, fmt.Errorf("camera %s: unknown type %q: use rpi, http, rtsp or file", c.ID, c.Type)
+		return nil, fmt.Errorf("camera %s: unknown type %q: use %s", c.ID, c.Type, config.KindList(""))
 	}
 }
 

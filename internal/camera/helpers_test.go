@@ -2,33 +2,26 @@ package camera
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/mats"
 )
 
 func sharedDir(t testing.TB) string          { return testfixture.SharedDir(t) }
 func photo(t testing.TB, name string) string { return testfixture.Photo(t, name) }
 
-func readPhoto(t testing.TB, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(photo(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+func readPhoto(t testing.TB, name string) []byte { return testfixture.ReadPhoto(t, name) }
 
 // testCtx is a context bounded well beyond any expected capture time.
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t testing.TB) context.Context { return testfixture.Context(t, 2*time.Minute) }
+
+// openMats counts the gocv Mats not yet closed (-1 without -tags matprofile).
+func openMats() int           { return mats.Open() }
+func openMatsProfile() string { return mats.Profile() }
 
 // decodeFrame decodes f and checks its size.
 func decodeFrame(t testing.TB, f *Frame, wantW, wantH int) gocv.Mat {

@@ -18,8 +18,9 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 )
 
-// envCameraPassword supplies --password without putting it on the command line.
-const envCameraPassword = "EDGECAM_CAMERA_PASSWORD"
+// deprecatedCameraPassword is the older name of EDGECAM_CAMERAS__<ID>__PASSWORD, read for one
+// more release with a warning.
+const deprecatedCameraPassword = "EDGECAM_CAMERA_PASSWORD"
 
 type captureOptions struct {
 	configFile string
@@ -40,19 +41,23 @@ the camera sent them; decoded RTSP frames are written as JPEG.
 
 The camera comes from the configuration (--config FILE, and --camera ID when it lists several
 cameras) or from flags (--type and the keys of that type). Flags given with --config override
-the configured values. The password can come from $` + envCameraPassword + ` instead of --password.
+the configured values. A password is never a flag (the process list shows flags to every user):
+it comes from the configuration or from EDGECAM_CAMERAS__<ID>__PASSWORD, the variable the
+daemon reads (ID is --camera, "capture" without one; "-" and other characters a variable
+name cannot hold are written "_"); with --username and no password there, capture asks for
+it when standard input is a terminal.
 
 Camera types:
   rpi    Raspberry Pi camera via rpicam-still (or libcamera-still/libcamera-jpeg): --rotation,
          --width, --height, --arg, --command
-  http   snapshot URL with Basic or Digest authentication: --url, --username, --password,
-         --auth, --redirects
-  rtsp   H.264 or H.265 RTSP stream: --url (credentials in the URL or --username, --password),
+  http   snapshot URL with Basic or Digest authentication: --url, --username, --auth,
+         --redirects
+  rtsp   H.264 or H.265 RTSP stream: --url (credentials in the URL or --username),
          --transport tcp|udp|auto
   file   an image file: --path`,
 		Example: `  edgecam capture --config edgecam.yaml --camera garage --out frame.jpg
   edgecam capture --type http --url http://192.168.1.64/ISAPI/Streaming/channels/101/picture \
-      --username admin --out frame.jpg          # password from $` + envCameraPassword + `
+      --username admin --out frame.jpg          # password from EDGECAM_CAMERAS__CAPTURE__PASSWORD or asked
   edgecam capture --type rtsp --url rtsp://admin:pw@192.168.1.65:554/stream1 --out frame.jpg
   edgecam capture --type rpi --rotation 180 --width 1920 --height 1080 --out frame.jpg
   edgecam capture --type file --path test.jpg --out copy.jpg`,
@@ -67,10 +72,9 @@ Camera types:
 	f.StringVar(&o.out, "out", "", "write the frame to `FILE` (required)")
 	f.StringVarP(&o.configFile, "config", "c", "", "configuration `FILE` to take the camera from")
 	f.StringVar(&o.cameraID, "camera", "", "`ID` of the configured camera (needed when the configuration has several)")
-	f.StringVar(&o.cam.Type, "type", "", "camera type: rpi, http, rtsp or file")
+	f.StringVar(&o.cam.Type, "type", "", "camera type: "+config.KindList(""))
 	f.StringVar(&o.cam.URL, "url", "", "http: snapshot URL; rtsp: stream URL")
 	f.StringVar(&o.cam.Username, "username", "", "http, rtsp: user name")
-	f.StringVar(&o.cam.Password, "password", "", "http, rtsp: password (or $"+envCameraPassword+")")
 	f.StringVar(&o.cam.Transport, "transport", "", "rtsp: tcp (default), udp or auto")
 	f.StringVar(&o.cam.Path, "path", "", "file: image file to read")
 	f.IntVar(&o.cam.Rotation, "rotation", 0, "rpi: rotation, 0 or 180")
@@ -140,7 +144,7 @@ func captureCamera(o *captureOptions, flags *pflag.FlagSet) (config.Camera, erro
 		}
 	} else {
 		if !flags.Changed("type") {
-			return cam, errors.New("say which camera: --config FILE [--camera ID], or --type rpi|http|rtsp|file with its flags")
+			return cam, errors.New("say which camera: --config FILE [--camera ID], or --type " + config.KindList("|") + " with its flags")
 		}
 		cam.ID = o.cameraID
 		if cam.ID == "" {
@@ -155,7 +159,6 @@ func captureCamera(o *captureOptions, flags *pflag.FlagSet) (config.Camera, erro
 	set("type", func() { cam.Type = strings.ToLower(o.cam.Type) })
 	set("url", func() { cam.URL = o.cam.URL })
 	set("username", func() { cam.Username = o.cam.Username })
-	set("password", func() { cam.Password = o.cam.Password })
 	set("path", func() { cam.Path = o.cam.Path })
 	set("rotation", func() { cam.Rotation = o.cam.Rotation })
 	set("width", func() { cam.Width = o.cam.Width })
@@ -167,8 +170,15 @@ func captureCamera(o *captureOptions, flags *pflag.FlagSet) (config.Camera, erro
 	set("auth", func() { cam.Auth = o.cam.Auth })
 	set("redirects", func() { cam.Redirects = o.cam.Redirects })
 	set("transport", func() { cam.Transport = strings.ToLower(o.cam.Transport) })
-	if !flags.Changed("password") {
-		if pw, ok := os.LookupEnv(envCameraPassword); ok {
+	if pw, ok := config.LookupEnv(config.CameraEnv(cam.ID, "password"), deprecatedCameraPassword); ok {
+		cam.Password = pw
+	}
+	if cam.Username != "" && cam.Password == "" && (cam.Type == config.TypeHTTP || cam.Type == config.TypeRTSP) {
+		pw, ok, err := promptSecret(os.Stdin, os.Stderr, fmt.Sprintf("password of %s for camera %s (or set %s): ", cam.Username, cam.ID, config.CameraEnv(cam.ID, "password")))
+		if err != nil {
+			return cam, err
+		}
+		if ok {
 			cam.Password = pw
 		}
 	}

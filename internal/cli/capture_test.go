@@ -69,9 +69,13 @@ func TestCaptureFromFlags(t *testing.T) {
 	if !strings.Contains(stdout, out+": 163759 bytes, 768x576, from camera capture (http)") {
 		t.Errorf("stdout: %q", stdout)
 	}
+	if !strings.Contains(stderr, "deprecated environment variable") || !strings.Contains(stderr, "EDGECAM_CAMERAS__CAPTURE__PASSWORD") || strings.Contains(stderr, "=pw") {
+		t.Errorf("no deprecation warning naming the new variable (and never the value): %q", stderr)
+	}
 
-	_, _, err = runCLI(t, "capture", "--type", "http", "--url", srv.URL+"/snap.jpg", "--username", "admin",
-		"--password", "wrong", "--out", out)
+	t.Setenv("EDGECAM_CAMERA_PASSWORD", "")
+	t.Setenv("EDGECAM_CAMERAS__CAPTURE__PASSWORD", "wrong") // the configuration's name wins over the deprecated one
+	_, stderr, err = runCLI(t, "capture", "--type", "http", "--url", srv.URL+"/snap.jpg", "--username", "admin", "--out", out)
 	if err == nil || !strings.Contains(err.Error(), "401 Unauthorized: check the username and password") {
 		t.Errorf("wrong password: %v", err)
 	}

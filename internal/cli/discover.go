@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,8 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
+	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/onvif"
 	"github.com/edgecam/edgecam/internal/redact"
 )
@@ -56,7 +55,7 @@ when its address changes; the password goes in EDGECAM_CAMERAS__<ID>__PASSWORD, 
 Probes stay on the local link (multicast TTL 1); nothing is sent to other networks.`,
 		Example: `  edgecam discover                            # table of the cameras that answer within 3 s
   edgecam discover --interface eth0 --timeout 5s --json
-  EDGECAM_CAMERA_PASSWORD=... edgecam discover --username admin        # plus profiles, URLs, YAML
+  EDGECAM_CAMERAS__DISCOVER__PASSWORD=... edgecam discover --username admin        # plus profiles, URLs, YAML
   edgecam discover --username admin --stream --profile sub   # RTSP cameras on their "sub" profile`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -82,34 +81,29 @@ Probes stay on the local link (multicast TTL 1); nothing is sent to other networ
 	return cmd
 }
 
-// cameraPassword is $EDGECAM_CAMERA_PASSWORD, or the answer to a prompt on the terminal with
-// echo off.
+// envCameraPassword is the variable discover reads the cameras' password from: the scheme of the
+// daemon's EDGECAM_CAMERAS__<ID>__PASSWORD with the ID "discover" (the cameras have no ID yet).
+var envCameraPassword = config.CameraEnv("discover", "password")
+
+// cameraPassword is $EDGECAM_CAMERAS__DISCOVER__PASSWORD (or the deprecated
+// $EDGECAM_CAMERA_PASSWORD), or the answer to a prompt on the terminal with echo off.
 func cameraPassword(in io.Reader, prompt io.Writer, user string) (string, error) {
-	if pw, ok := os.LookupEnv(envCameraPassword); ok {
+	if pw, ok := config.LookupEnv(envCameraPassword, deprecatedCameraPassword); ok {
 		return pw, nil
 	}
+	notTerminal := fmt.Errorf("--username %s needs a password: set $%s (standard input is not a terminal)", user, envCameraPassword)
 	f, ok := in.(*os.File)
 	if !ok {
-		return "", fmt.Errorf("--username %s needs a password: set $%s (standard input is not a terminal)", user, envCameraPassword)
+		return "", notTerminal
 	}
-	fd := int(f.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return "", fmt.Errorf("--username %s needs a password: set $%s (standard input is not a terminal)", user, envCameraPassword)
+	pw, ok, err := promptSecret(f, prompt, fmt.Sprintf("Password for %s: ", user))
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		return "", notTerminal
 	}
-	quiet := *old
-	quiet.Lflag &^= unix.ECHO
-	quiet.Lflag |= unix.ICANON | unix.ECHONL
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
-		return "", fmt.Errorf("terminal: %w", err)
-	}
-	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
-	fmt.Fprintf(prompt, "Password for %s: ", user)
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && line == "" {
-		return "", fmt.Errorf("reading the password: %w", err)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return pw, nil
 }
 
 // discovered is one camera in the output.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -58,14 +57,14 @@ The model ID is a DTMI: "dtmi:", colon-separated segments (letters, digits, unde
 with a letter), ";" and a version. Raise the version whenever you change the labels and import
 the new document as a new template version.
 
---check FILE validates a DTDL document (e.g. one exported from IoT Central) instead.`,
+To validate a DTDL document (e.g. one exported from IoT Central): edgecam-emulator check-dtdl FILE
+(a development tool built by make, not installed with the package).`,
 		Example: `  edgecam dtdl --model-id 'dtmi:com:example:edgecam;1' > edgecam.json
-  edgecam dtdl --config /etc/edgecam/config.yaml --labels interest > edgecam.json
-  edgecam dtdl --check edgecam.json`,
+  edgecam dtdl --config /etc/edgecam/config.yaml --labels interest > edgecam.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.check != "" {
-				return runDTDLCheck(cmd.OutOrStdout(), cmd.InOrStdin(), o.check)
+				return fmt.Errorf("--check moved out of the device binary: run edgecam-emulator check-dtdl %s (make builds bin/edgecam-emulator)", o.check)
 			}
 			return runDTDL(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
@@ -74,7 +73,8 @@ the new document as a new template version.
 	f.StringVar(&o.modelID, "model-id", "", "model ID (DTMI) of the Interface, e.g. dtmi:com:example:edgecam;1 (default: azure.modelId of --config)")
 	f.StringVar(&o.labels, "labels", "all", "labels that get a telemetry: all, minimum or interest (these two read --config)")
 	f.StringVarP(&o.configFile, "config", "c", "", "edgecam configuration file (YAML), for the zones, the model's classes, --labels minimum|interest and the model ID")
-	f.StringVar(&o.check, "check", "", `validate this DTDL file ("-" for standard input) instead of printing the model`)
+	f.StringVar(&o.check, "check", "", "moved: edgecam-emulator check-dtdl FILE")
+	_ = f.MarkHidden("check")
 	return cmd
 }
 
@@ -159,28 +159,4 @@ func configLabels(cfg *config.Config, interest bool) (labels []string, all bool)
 		}
 	}
 	return out, false
-}
-
-func runDTDLCheck(stdout io.Writer, stdin io.Reader, path string) error {
-	var (
-		doc []byte
-		err error
-	)
-	if path == "-" {
-		doc, err = io.ReadAll(stdin)
-	} else {
-		doc, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return err
-	}
-	if err := dtdl.Validate(doc); err != nil {
-		return fmt.Errorf("%s is not a valid DTDL v2 model:\n%w", path, err)
-	}
-	names, err := dtdl.TelemetryNames(doc)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: valid DTDL v2 (%d telemetries)\n", path, len(names))
-	return nil
 }

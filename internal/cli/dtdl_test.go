@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgecam/edgecam/internal/dtdl"
+	"github.com/edgecam/edgecam/internal/dtdl/dtdlcheck"
 	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
 
@@ -35,7 +36,7 @@ func TestDTDLDefault(t *testing.T) {
 	if out != string(want) {
 		t.Error("edgecam dtdl output differs from dtdl.Interface")
 	}
-	if err := dtdl.Validate([]byte(out)); err != nil {
+	if err := dtdlcheck.Validate([]byte(out)); err != nil {
 		t.Error(err)
 	}
 }
@@ -91,7 +92,7 @@ func TestDTDLLabelsFromConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("--labels %s: %v", labels, err)
 		}
-		if err := dtdl.Validate([]byte(out)); err != nil {
+		if err := dtdlcheck.Validate([]byte(out)); err != nil {
 			t.Errorf("--labels %s: %v", labels, err)
 		}
 		names, err := dtdl.TelemetryNames([]byte(out))
@@ -131,36 +132,12 @@ func TestDTDLErrors(t *testing.T) {
 		{[]string{"dtdl", "--model-id", "dtmi:com:example:edgecam"}, `";1"`},
 		{[]string{"dtdl", "--model-id", "dtmi:com:x;1", "--labels", "some"}, "use all, minimum or interest"},
 		{[]string{"dtdl", "--model-id", "dtmi:com:x;1", "--labels", "minimum"}, "add --config"},
-		{[]string{"dtdl", "--check", filepath.Join(t.TempDir(), "missing.json")}, "no such file"},
+		{[]string{"dtdl", "--check", "model.json"}, "edgecam-emulator check-dtdl model.json"},
 	} {
 		_, _, err := runCLI(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want it to mention %s", tc.args, err, tc.want)
 		}
-	}
-}
-
-func TestDTDLCheck(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.json")
-	doc, err := dtdl.Interface(dtdl.Options{ModelID: "dtmi:com:example:edgecam;1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(good, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, _, err := runCLI(t, "dtdl", "--check", good)
-	if err != nil || !strings.Contains(out, "valid DTDL v2 (80 telemetries)") {
-		t.Errorf("--check good: %q, %v", out, err)
-	}
-	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, bytes.Replace(doc, []byte(`"name": "traffic_light"`), []byte(`"name": "traffic light"`), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = runCLI(t, "dtdl", "--check", bad)
-	if err == nil || !strings.Contains(err.Error(), `"traffic light"`) {
-		t.Errorf("--check bad: err = %v, want it to name the bad telemetry", err)
 	}
 }
 
@@ -189,7 +166,7 @@ cameras:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dtdl.Validate([]byte(out)); err != nil {
+	if err := dtdlcheck.Validate([]byte(out)); err != nil {
 		t.Fatalf("invalid DTDL: %v", err)
 	}
 	names, _ := dtdl.TelemetryNames([]byte(out))
@@ -235,7 +212,7 @@ cameras:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dtdl.Validate([]byte(out)); err != nil {
+	if err := dtdlcheck.Validate([]byte(out)); err != nil {
 		t.Fatalf("invalid DTDL: %v", err)
 	}
 	names, _ := dtdl.TelemetryNames([]byte(out))

@@ -282,11 +282,4 @@ func hasTickSkipped(logs, id string) bool {
 	return false
 }
 
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readFile(t *testing.T, path string) []byte { return testfixture.ReadFile(t, path) }

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgecam/edgecam/internal/config"
-	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
 )
 
@@ -32,15 +31,17 @@ type provisionOptions struct {
 }
 
 // Environment variables the provision flags fall back to, so keys need not be on the command
-// line (where other users can see them in the process list).
-var provisionEnv = map[string]string{
-	"id-scope":        "EDGECAM_DPS_ID_SCOPE",
-	"registration-id": "EDGECAM_DPS_REGISTRATION_ID",
-	"group-key":       "EDGECAM_DPS_GROUP_KEY",
-	"device-key":      "EDGECAM_DPS_DEVICE_KEY",
-	"model-id":        "EDGECAM_DPS_MODEL_ID",
-	"endpoint":        "EDGECAM_DPS_ENDPOINT",
-	"ca-file":         "EDGECAM_DPS_CA_FILE",
+// line (where other users can see them in the process list): the configuration's names, so one
+// secrets.env serves the daemon and provision. The older EDGECAM_DPS_* names still work for one
+// release, with a warning.
+var provisionEnv = map[string]struct{ name, deprecated string }{
+	"id-scope":        {config.EnvIDScope, "EDGECAM_DPS_ID_SCOPE"},
+	"registration-id": {"EDGECAM_DPS_REGISTRATION_ID", ""}, // no configuration key: the camera id
+	"group-key":       {config.EnvGroupEnrollmentKey, "EDGECAM_DPS_GROUP_KEY"},
+	"device-key":      {config.EnvDPSDeviceKey, "EDGECAM_DPS_DEVICE_KEY"},
+	"model-id":        {config.EnvModelID, "EDGECAM_DPS_MODEL_ID"},
+	"endpoint":        {config.EnvGlobalEndpoint, "EDGECAM_DPS_ENDPOINT"},
+	"ca-file":         {config.EnvCAFile, "EDGECAM_DPS_CA_FILE"},
 }
 
 func newProvisionCmd() *cobra.Command {
@@ -62,19 +63,22 @@ With --state-dir the assignment is cached in that directory (as the daemon does)
 by later runs; --force registers again anyway. Without --state-dir it always registers and
 caches nothing.
 
-Secrets can come from the environment instead of the command line:
-  EDGECAM_DPS_GROUP_KEY, EDGECAM_DPS_DEVICE_KEY, and likewise EDGECAM_DPS_ID_SCOPE,
-  EDGECAM_DPS_REGISTRATION_ID, EDGECAM_DPS_MODEL_ID, EDGECAM_DPS_ENDPOINT, EDGECAM_DPS_CA_FILE.
-Flags win over the environment.`,
+Secrets can come from the environment instead of the command line, under the configuration's
+names (the same as in /etc/edgecam/secrets.env):
+  EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY, EDGECAM_AZURE__DPS__DEVICEKEY, and likewise
+  EDGECAM_AZURE__DPS__IDSCOPE, EDGECAM_AZURE__DPS__GLOBALENDPOINT, EDGECAM_AZURE__MODELID,
+  EDGECAM_AZURE__CAFILE, and EDGECAM_DPS_REGISTRATION_ID. Flags win over the environment. The
+  older names EDGECAM_DPS_GROUP_KEY, EDGECAM_DPS_DEVICE_KEY, ... still work this release, with a
+  warning.`,
 		Example: `  # IoT Central: ID scope and group key from Permissions > Device connection groups
-  EDGECAM_DPS_GROUP_KEY='...' edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 \
+  EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY='...' edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 \
       --model-id 'dtmi:edgecam:Camera;1'
 
-  # against the local emulator started with plain "edgecam emulator" (DPS on 127.0.0.1:8882,
+  # against the local emulator started with plain "edgecam-emulator" (DPS on 127.0.0.1:8882,
   # its demo ID scope and group key; it prints the CA file to trust)
-  EDGECAM_DPS_GROUP_KEY=` + emulator.DemoGroupKey + ` \
+  EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY=ZWRnZWNhbS1lbXVsYXRvci1kZW1vLWdyb3VwLWVucm9sbG1lbnQta2V5LTIwMjYhIQ== \
     edgecam provision --endpoint 127.0.0.1:8882 --ca-file ~/.local/state/edgecam/emulator/ca.pem \
-      --id-scope ` + emulator.DefaultIDScope + ` --registration-id cam1 --model-id 'dtmi:edgecam:Camera;1'
+      --id-scope 0ne0000DEMO --registration-id cam1 --model-id 'dtmi:edgecam:Camera;1'
 
   # the DPS settings of a configured camera (azure.dps.*, azure.modelId, azure.caFile), with
   # the daemon's assignment cache in state.dir/dps (--force to register again)
@@ -82,7 +86,7 @@ Flags win over the environment.`,
 
   # a camera's own key, computed off the device from the group key (the group key then stays
   # on the admin's machine; the camera gets only cameras[].deviceKey)
-  EDGECAM_DPS_GROUP_KEY='...' edgecam provision --derive-key garage
+  EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY='...' edgecam provision --derive-key garage
 
   # cache the assignment like the daemon, as JSON
   edgecam provision --id-scope 0ne00ABCDEF --registration-id cam1 --state-dir /var/lib/edgecam --json`,
@@ -92,13 +96,13 @@ Flags win over the environment.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.idScope, "id-scope", "", "DPS ID scope, e.g. 0ne00ABCDEF (env EDGECAM_DPS_ID_SCOPE)")
+	f.StringVar(&o.idScope, "id-scope", "", "DPS ID scope, e.g. 0ne00ABCDEF (env EDGECAM_AZURE__DPS__IDSCOPE)")
 	f.StringVar(&o.registrationID, "registration-id", "", "registration ID = device ID (env EDGECAM_DPS_REGISTRATION_ID)")
-	f.StringVar(&o.groupKey, "group-key", "", "enrollment group symmetric key; the device key is derived (env EDGECAM_DPS_GROUP_KEY)")
-	f.StringVar(&o.deviceKey, "device-key", "", "individual enrollment (device) key (env EDGECAM_DPS_DEVICE_KEY)")
-	f.StringVar(&o.modelID, "model-id", "", "DTDL model ID sent with the registration, e.g. dtmi:edgecam:Camera;1 (env EDGECAM_DPS_MODEL_ID)")
-	f.StringVar(&o.endpoint, "endpoint", "", "DPS endpoint host[:port] (default "+iothub.DefaultDPSEndpoint+"; env EDGECAM_DPS_ENDPOINT)")
-	f.StringVar(&o.caFile, "ca-file", "", "PEM file of an extra CA to trust, e.g. the emulator's (env EDGECAM_DPS_CA_FILE)")
+	f.StringVar(&o.groupKey, "group-key", "", "enrollment group symmetric key; the device key is derived (env EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY)")
+	f.StringVar(&o.deviceKey, "device-key", "", "individual enrollment (device) key (env EDGECAM_AZURE__DPS__DEVICEKEY)")
+	f.StringVar(&o.modelID, "model-id", "", "DTDL model ID sent with the registration, e.g. dtmi:edgecam:Camera;1 (env EDGECAM_AZURE__MODELID)")
+	f.StringVar(&o.endpoint, "endpoint", "", "DPS endpoint host[:port] (default "+iothub.DefaultDPSEndpoint+"; env EDGECAM_AZURE__DPS__GLOBALENDPOINT)")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM file of an extra CA to trust, e.g. the emulator's (env EDGECAM_AZURE__CAFILE)")
 	f.StringVar(&o.stateDir, "state-dir", "", "cache the assignment in this directory and reuse it")
 	f.StringVar(&o.payload, "payload", "", "JSON object sent as the registration payload (for custom allocation policies)")
 	f.BoolVar(&o.force, "force", false, "register even when --state-dir holds an assignment")
@@ -106,7 +110,11 @@ Flags win over the environment.`,
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	f.StringVarP(&o.configFile, "config", "c", "", "take the DPS settings from this edgecam configuration (with --camera)")
 	f.StringVar(&o.camera, "camera", "", "the configured camera to register (with --config)")
-	f.StringVar(&o.deriveKey, "derive-key", "", "print the device key of registration `ID` derived from the group key (--group-key or EDGECAM_DPS_GROUP_KEY), without contacting DPS; put it in cameras[].deviceKey so the group key stays off the device")
+	// A key on the command line is visible to every user in the process list: the flags work for
+	// one more release, with a warning, and are hidden from the help.
+	_ = f.MarkDeprecated("group-key", "a key on the command line is visible to every user: set "+config.EnvGroupEnrollmentKey+" instead (the flag goes in the next release)")
+	_ = f.MarkDeprecated("device-key", "a key on the command line is visible to every user: set "+config.EnvDPSDeviceKey+" instead (the flag goes in the next release)")
+	f.StringVar(&o.deriveKey, "derive-key", "", "print the device key of registration `ID` derived from the group key (EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY), without contacting DPS; put it in cameras[].deviceKey so the group key stays off the device")
 	return cmd
 }
 
@@ -122,18 +130,18 @@ func runProvision(cmd *cobra.Command, o *provisionOptions) error {
 		"device-key": &o.deviceKey, "model-id": &o.modelID, "endpoint": &o.endpoint, "ca-file": &o.caFile,
 	} {
 		if !cmd.Flags().Changed(flag) {
-			if v, ok := os.LookupEnv(provisionEnv[flag]); ok {
+			if v, ok := config.LookupEnv(provisionEnv[flag].name, provisionEnv[flag].deprecated); ok {
 				*dst = v
 			}
 		}
 	}
 	switch {
 	case o.idScope == "":
-		return errors.New("--id-scope is required (or EDGECAM_DPS_ID_SCOPE)")
+		return errors.New("--id-scope is required (or " + config.EnvIDScope + ")")
 	case o.registrationID == "":
 		return errors.New("--registration-id is required (or EDGECAM_DPS_REGISTRATION_ID)")
 	case o.groupKey == "" && o.deviceKey == "":
-		return errors.New("a key is required: --group-key / EDGECAM_DPS_GROUP_KEY for a group enrollment, or --device-key / EDGECAM_DPS_DEVICE_KEY for an individual one")
+		return errors.New("a key is required: " + config.EnvGroupEnrollmentKey + " for a group enrollment, or " + config.EnvDPSDeviceKey + " for an individual one")
 	case o.groupKey != "" && o.deviceKey != "":
 		return errors.New("give either a group key or a device key, not both")
 	case o.force && o.stateDir == "":
@@ -171,10 +179,10 @@ func runProvision(cmd *cobra.Command, o *provisionOptions) error {
 func deriveKey(cmd *cobra.Command, o *provisionOptions) error {
 	groupKey := o.groupKey
 	if !cmd.Flags().Changed("group-key") {
-		groupKey = os.Getenv(provisionEnv["group-key"])
+		groupKey, _ = config.LookupEnv(provisionEnv["group-key"].name, provisionEnv["group-key"].deprecated)
 	}
 	if groupKey == "" {
-		return errors.New("--derive-key needs the group key: --group-key or EDGECAM_DPS_GROUP_KEY (the environment keeps it out of the process list)")
+		return errors.New("--derive-key needs the group key in " + config.EnvGroupEnrollmentKey + " (the environment keeps it out of the process list)")
 	}
 	if err := config.CheckRegistrationID(o.deriveKey); err != nil {
 		return fmt.Errorf("--derive-key: %w", err)

@@ -93,7 +93,7 @@ func TestProvisionFlagErrors(t *testing.T) {
 		}
 	}
 	out, err := provisionCLI(t, "--help")
-	if err != nil || !strings.Contains(out, "edgecam emulator") || !strings.Contains(out, "EDGECAM_DPS_GROUP_KEY") {
+	if err != nil || !strings.Contains(out, "edgecam-emulator") || !strings.Contains(out, "EDGECAM_DPS_GROUP_KEY") {
 		t.Errorf("help: %v\n%s", err, out)
 	}
 }

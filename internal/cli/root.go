@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgecam/edgecam/internal/logging"
 	"github.com/edgecam/edgecam/internal/version"
 )
 
@@ -63,7 +62,9 @@ Start with:
   edgecam capture --config FILE --camera ID --out frame.jpg
   edgecam run --config FILE             run the daemon
   edgecam discover                      find the ONVIF cameras on the network
-  edgecam emulator                      a local IoT Hub + DPS stand-in (no Azure account needed)`,
+
+A local IoT Hub + DPS stand-in (no Azure account needed) is the separate development command
+edgecam-emulator, built by make (bin/edgecam-emulator).`,
 		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -80,7 +81,6 @@ Start with:
 		newEvalCmd(),
 		newCaptureCmd(),
 		newProvisionCmd(),
-		newEmulatorCmd(),
 		newRunCmd(),
 		newConfigCmd(),
 		newDTDLCmd(),
@@ -90,20 +90,5 @@ Start with:
 }
 
 func setupLogging(w io.Writer, g *globalOptions) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: use debug, info, warn or error", g.logLevel)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	switch strings.ToLower(g.logFormat) {
-	case "text", "":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
-		h = slog.NewJSONHandler(w, opts)
-	default:
-		return fmt.Errorf("--log-format %q: use text or json", g.logFormat)
-	}
-	slog.SetDefault(slog.New(h))
-	return nil
+	return logging.Setup(w, g.logFormat, g.logLevel)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/queue"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 )
 
 const (
@@ -355,13 +356,9 @@ func TestMain(m *testing.M) {
 // startRunEmulator starts the emulator with the tests' group enrollment, closed at the end of the test.
 func startRunEmulator(t *testing.T) *emulator.Emulator {
 	t.Helper()
-	e, err := emulator.Start(context.Background(), emulator.Config{
+	e := emutest.Start(t, emulator.Config{
 		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Name: "run-tests", Key: runGroupKey}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	return e
 }
 

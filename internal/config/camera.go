@@ -7,7 +7,7 @@ import "time"
 type Camera struct {
 	// ID is the IoT Hub device ID (and DPS registration ID) of this camera.
 	ID string `koanf:"id"`
-	// Type is rpi, http, rtsp or file.
+	// Type is the camera kind, one of Kinds.
 	Type string `koanf:"type"`
 
 	// http: snapshot URL with optional Basic/Digest credentials. rtsp: the stream URL

@@ -7,25 +7,6 @@ import (
 	"testing"
 )
 
-// allKeys lists the dotted paths of every leaf key, inside lists ([]) and mappings (<name>) too.
-func allKeys(s *schema, prefix string) []string {
-	var out []string
-	for _, c := range s.children {
-		key := joinKey(prefix, c.name)
-		switch {
-		case c.leaf():
-			out = append(out, key)
-		case c.children != nil:
-			out = append(out, allKeys(c, key)...)
-		case c.elem != nil:
-			out = append(out, allKeys(c.elem, key+"[]")...)
-		case c.values != nil:
-			out = append(out, allKeys(c.values, key+".<name>")...)
-		}
-	}
-	return out
-}
-
 // TestDocsNameEveryKey keeps docs/configuration.md and configs/example.yaml in step with the
 // configuration: every key appears in both (the docs write a camera's keys without the
 // "cameras[]." prefix, as `id` or `zones[].name`).
@@ -41,7 +22,7 @@ func TestDocsNameEveryKey(t *testing.T) {
 	// Keys documented on a branch not merged yet (the rtsp branch documents maxFrameAge); empty
 	// this list when it is.
 	pending := map[string]bool{}
-	for _, key := range allKeys(rootSchema, "") {
+	for _, key := range schemaKeys(rootSchema, "", true) {
 		if pending[key] {
 			continue
 		}

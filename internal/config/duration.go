@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/edgecam/edgecam/internal/dtdl"
 )
 
 // Duration is a time.Duration that reads Go durations ("15s", "1m30s"), the .NET TimeSpan form
@@ -46,7 +44,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, errors.New("empty duration: use a Go duration such as \"30s\" or a TimeSpan such as \"00:00:30\"")
 	}
 	if t := strings.TrimPrefix(s, "-"); strings.HasPrefix(t, "P") || strings.HasPrefix(t, "p") {
-		return dtdl.ParseISODuration(s)
+		return ParseISODuration(s)
 	}
 	if strings.Contains(s, ":") {
 		d, err := parseTimeSpan(s)

@@ -453,7 +453,11 @@ func looseName(s string) string {
 }
 
 // leafKeys lists the dotted paths of every leaf key outside lists.
-func leafKeys(s *schema, prefix string) []string {
+func leafKeys(s *schema, prefix string) []string { return schemaKeys(s, prefix, false) }
+
+// schemaKeys lists the dotted paths of every leaf key; with inner, inside lists ([]) and
+// mappings (<name>) too.
+func schemaKeys(s *schema, prefix string, inner bool) []string {
 	var out []string
 	for _, c := range s.children {
 		key := joinKey(prefix, c.name)
@@ -461,7 +465,11 @@ func leafKeys(s *schema, prefix string) []string {
 		case c.leaf():
 			out = append(out, key)
 		case c.children != nil:
-			out = append(out, leafKeys(c, key)...)
+			out = append(out, schemaKeys(c, key, inner)...)
+		case inner && c.elem != nil:
+			out = append(out, schemaKeys(c.elem, key+"[]", inner)...)
+		case inner && c.values != nil:
+			out = append(out, schemaKeys(c.values, key+".<name>", inner)...)
 		}
 	}
 	return out

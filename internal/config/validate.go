@@ -32,8 +32,6 @@ const (
 	TransportAuto = "auto"
 )
 
-var cameraTypes = []string{TypeRPi, TypeHTTP, TypeRTSP, TypeFile}
-
 // HTTP authentication schemes a camera's auth key may pin.
 const (
 	AuthDigest = "digest"
@@ -512,64 +510,28 @@ func (cam *Camera) checkONVIF(p *problems, key string) {
 
 func (cam *Camera) checkKind(p *problems, key string) {
 	t := strings.ToLower(strings.TrimSpace(cam.Type))
-	switch t {
-	case TypeRPi, TypeHTTP, TypeRTSP, TypeFile:
+	switch {
+	case IsKind(t):
 		cam.Type = t
-	case "":
-		p.add(key+".type", "missing: set rpi, http, rtsp or file")
+	case t == "":
+		p.add(key+".type", "missing: set %s", KindList(""))
 		return
 	default:
-		msg := fmt.Sprintf("unknown camera type %q: use rpi, http, rtsp or file", cam.Type)
-		if s := didYouMean(t, cameraTypes); s != "" {
-			msg = fmt.Sprintf("unknown camera type %q (did you mean %q?): use rpi, http, rtsp or file", cam.Type, s)
+		msg := fmt.Sprintf("unknown camera type %q: use %s", cam.Type, KindList(""))
+		if s := didYouMean(t, KindNames()); s != "" {
+			msg = fmt.Sprintf("unknown camera type %q (did you mean %q?): use %s", cam.Type, s, KindList(""))
 		}
 		p.add(key+".type", "%s", msg)
 		return
 	}
-	switch t {
-	case TypeHTTP:
-		if cam.ONVIF != nil {
-			cam.checkONVIF(p, key)
-		} else if cam.URL == "" {
-			p.add(key+".url", "missing: an http camera needs the snapshot URL, e.g. http://192.168.1.64/ISAPI/Streaming/channels/101/picture")
-		} else if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.add(key+".url", "%q is not an http:// or https:// URL", redactURL(cam.URL))
-		}
-	case TypeRTSP:
-		if cam.ONVIF != nil {
-			cam.checkONVIF(p, key)
-		} else if cam.URL == "" {
-			p.add(key+".url", "missing: an rtsp camera needs the stream URL, e.g. rtsp://192.168.1.64:554/stream1")
-		} else if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
-			p.add(key+".url", "%q is not an rtsp:// or rtsps:// URL", redactURL(cam.URL))
-		}
-		switch strings.ToLower(strings.TrimSpace(cam.Transport)) {
-		case "", TransportTCP:
-			cam.Transport = TransportTCP
-		case TransportUDP, TransportAuto:
-			cam.Transport = strings.ToLower(strings.TrimSpace(cam.Transport))
-		default:
-			p.add(key+".transport", "%q is not a transport: use tcp (the default), udp or auto", cam.Transport)
-		}
-		if cam.MaxFrameAge < 0 {
-			p.add(key+".maxFrameAge", "%v is negative: use 0 for the default (2 s or 3 frame intervals, whichever is larger)", cam.MaxFrameAge)
-		}
-	case TypeFile:
-		if cam.Path == "" {
-			p.add(key+".path", "missing: a file camera needs the path of the image it reads")
-		} else if err := checkFile(cam.Path); err != nil {
-			p.add(key+".path", "%v", err)
-		}
-	case TypeRPi:
-		if cam.Rotation != 0 && cam.Rotation != 180 {
-			p.add(key+".rotation", "%d is not supported: the Raspberry Pi camera rotates by 0 or 180", cam.Rotation)
-		}
-		if cam.Width < 0 || cam.Height < 0 {
-			p.add(key+".width", "negative frame size %dx%d: use 0 for the camera default", cam.Width, cam.Height)
-		} else if cam.Width > MaxFrameSide || cam.Height > MaxFrameSide {
-			p.add(key+".width", "frame size %dx%d is larger than %dx%d: use 0 for the camera default", cam.Width, cam.Height, MaxFrameSide, MaxFrameSide)
-		}
+	if k := kindNamed(t); k.check != nil {
+		k.check(cam, p, key)
 	}
+	cam.checkCommon(p, key, t)
+}
+
+// checkCommon checks the keys every kind has (bounds) and the http-only ones set on another kind.
+func (cam *Camera) checkCommon(p *problems, key, t string) {
 	if cam.ONVIF != nil && t != TypeHTTP && t != TypeRTSP {
 		p.add(key+".onvif", "only http (snapshot) and rtsp (stream) cameras are found by ONVIF")
 	}
@@ -604,6 +566,60 @@ func (cam *Camera) checkKind(p *problems, key string) {
 		}
 	default:
 		p.add(key+".redirects", "%q is not a policy: use same-host (the default), any or none", cam.Redirects)
+	}
+}
+
+// checkHTTP checks an http camera's keys.
+func checkHTTP(cam *Camera, p *problems, key string) {
+	if cam.ONVIF != nil {
+		cam.checkONVIF(p, key)
+	} else if cam.URL == "" {
+		p.add(key+".url", "missing: an http camera needs the snapshot URL, e.g. http://192.168.1.64/ISAPI/Streaming/channels/101/picture")
+	} else if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(key+".url", "%q is not an http:// or https:// URL", redactURL(cam.URL))
+	}
+}
+
+// checkRTSP checks an rtsp camera's keys and writes its transport in canonical form.
+func checkRTSP(cam *Camera, p *problems, key string) {
+	if cam.ONVIF != nil {
+		cam.checkONVIF(p, key)
+	} else if cam.URL == "" {
+		p.add(key+".url", "missing: an rtsp camera needs the stream URL, e.g. rtsp://192.168.1.64:554/stream1")
+	} else if u, err := url.Parse(cam.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+		p.add(key+".url", "%q is not an rtsp:// or rtsps:// URL", redactURL(cam.URL))
+	}
+	switch strings.ToLower(strings.TrimSpace(cam.Transport)) {
+	case "", TransportTCP:
+		cam.Transport = TransportTCP
+	case TransportUDP, TransportAuto:
+		cam.Transport = strings.ToLower(strings.TrimSpace(cam.Transport))
+	default:
+		p.add(key+".transport", "%q is not a transport: use tcp (the default), udp or auto", cam.Transport)
+	}
+	if cam.MaxFrameAge < 0 {
+		p.add(key+".maxFrameAge", "%v is negative: use 0 for the default (2 s or 3 frame intervals, whichever is larger)", cam.MaxFrameAge)
+	}
+}
+
+// checkFileKind checks a file camera's path.
+func checkFileKind(cam *Camera, p *problems, key string) {
+	if cam.Path == "" {
+		p.add(key+".path", "missing: a file camera needs the path of the image it reads")
+	} else if err := checkFile(cam.Path); err != nil {
+		p.add(key+".path", "%v", err)
+	}
+}
+
+// checkRPi checks a Raspberry Pi camera's rotation and frame size.
+func checkRPi(cam *Camera, p *problems, key string) {
+	if cam.Rotation != 0 && cam.Rotation != 180 {
+		p.add(key+".rotation", "%d is not supported: the Raspberry Pi camera rotates by 0 or 180", cam.Rotation)
+	}
+	if cam.Width < 0 || cam.Height < 0 {
+		p.add(key+".width", "negative frame size %dx%d: use 0 for the camera default", cam.Width, cam.Height)
+	} else if cam.Width > MaxFrameSide || cam.Height > MaxFrameSide {
+		p.add(key+".width", "frame size %dx%d is larger than %dx%d: use 0 for the camera default", cam.Width, cam.Height, MaxFrameSide, MaxFrameSide)
 	}
 }
 

@@ -6,7 +6,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -49,18 +48,7 @@ type Options struct {
 // Run starts every camera and runs until ctx ends, then stops gracefully: the tick in flight
 // finishes, queued tallies stay on disk, connections close.
 func Run(ctx context.Context, opts Options) error {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Metrics == nil {
-		opts.Metrics = metrics.New()
-	}
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 10000
-	}
-	if opts.StopTimeout <= 0 {
-		opts.StopTimeout = 8 * time.Second
-	}
+	opts = opts.withDefaults()
 	cfg := opts.Config
 	log := opts.Logger
 
@@ -71,11 +59,11 @@ func Run(ctx context.Context, opts Options) error {
 			w.close()
 		}
 	}
-	for i, cam := range cfg.Cameras {
+	for i := range cfg.Cameras {
 		w, err := newWorker(cfg, i, opts, budgets[i])
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("camera %q: %w", cam.ID, err)
+			return err // each names its camera once
 		}
 		workers = append(workers, w)
 	}
@@ -108,24 +96,7 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("edgecam running", "cameras", len(workers), "stateDir", cfg.State.Dir)
 	notify(opts, "READY=1")
 
-	var tick <-chan time.Time
-	if opts.WatchdogInterval > 0 {
-		t := time.NewTicker(opts.WatchdogInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			done = true
-		case <-tick:
-			if stuck := stuckWorkers(workers); len(stuck) > 0 {
-				log.Error("not pinging the systemd watchdog: a tick is stuck", "cameras", stuck)
-				continue
-			}
-			notify(opts, "WATCHDOG=1")
-		}
-	}
+	pingWatchdog(ctx, opts, workers)
 
 	log.Info("stopping: finishing ticks in flight")
 	notify(opts, "STOPPING=1")
@@ -138,14 +109,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	cancelRun()
 	waitUntil(&wg, deadline)
-	for _, w := range workers {
-		if n := w.queue.Len(); n > 0 {
-			log.Info("tallies kept for the next start", "camera", w.cam.ID, "queued", n)
-		}
-		if w.spool != nil && w.spool.Len() > 0 {
-			log.Info("images kept for the next start", "camera", w.cam.ID, "waiting", w.spool.Len())
-		}
-	}
+	logKept(log, workers)
 	// Close every camera and connection in parallel, within the stop budget: a stalled RTSP
 	// reader or a hung connection must not keep systemd waiting. Queued tallies are on disk.
 	errs := make([]error, len(workers))
@@ -162,6 +126,58 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// withDefaults fills the options left zero.
+func (opts Options) withDefaults() Options {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 10000
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = 8 * time.Second
+	}
+	return opts
+}
+
+// pingWatchdog pings the systemd watchdog every WatchdogInterval while no tick is stuck, until
+// ctx ends.
+func pingWatchdog(ctx context.Context, opts Options, workers []*worker) {
+	var tick <-chan time.Time
+	if opts.WatchdogInterval > 0 {
+		t := time.NewTicker(opts.WatchdogInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			if stuck := stuckWorkers(workers); len(stuck) > 0 {
+				opts.Logger.Error("not pinging the systemd watchdog: a tick is stuck", "cameras", stuck)
+				continue
+			}
+			notify(opts, "WATCHDOG=1")
+		}
+	}
+}
+
+// logKept says what stays on disk for the next start.
+func logKept(log *slog.Logger, workers []*worker) {
+	for _, w := range workers {
+		if n := w.queue.Len(); n > 0 {
+			log.Info("tallies kept for the next start", "camera", w.cam.ID, "queued", n)
+		}
+		if w.spool != nil && w.spool.Len() > 0 {
+			log.Info("images kept for the next start", "camera", w.cam.ID, "waiting", w.spool.Len())
+		}
+	}
 }
 
 func notify(opts Options, state string) {

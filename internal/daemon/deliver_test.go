@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/emulator"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 )
 
 // fromDevice returns the telemetry the emulator received from one device, oldest first.
@@ -151,13 +151,9 @@ func TestDeliversTalliesThroughDPSWithModelID(t *testing.T) {
 // The connection string path: no DPS, no model ID, so the keys are the COCO names.
 func TestDeliversTalliesWithConnectionString(t *testing.T) {
 	const deviceKey = "ZGFlbW9uLXRlc3RzLWZyb250LWRvb3Ita2V5LTAxMjM0NTY3ODk=" // tests only
-	e, err := emulator.Start(context.Background(), emulator.Config{
+	e := emutest.Start(t, emulator.Config{
 		Devices: []emulator.Device{{ID: "front-door", Key: deviceKey}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	cs, err := e.ConnectionString("front-door")
 	if err != nil {
 		t.Fatal(err)

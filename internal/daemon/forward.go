@@ -2,75 +2,46 @@ package daemon
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
+
+	"github.com/edgecam/edgecam/internal/spool"
 )
 
 // forward delivers queued tallies oldest first, each with its capture time, removing one only
-// when the hub acknowledged it. A tally whose acknowledgement was lost is sent again (an
-// at-least-once duplicate); none is dropped except by the queue's size bound.
+// when the hub acknowledged it (spool.Forwarder). A tally whose acknowledgement was lost is sent
+// again (an at-least-once duplicate); none is dropped except by the queue's size bound.
 func (w *worker) forward(ctx context.Context) {
-	const maxBackoff = time.Minute
-	backoff := time.Second
-	failing := false
-	for ctx.Err() == nil {
-		item, ok, err := w.queue.Peek()
-		if err != nil {
-			w.log.Error("store-and-forward queue unreadable", "err", err)
-			sleepCtx(ctx, 5*time.Second)
-			continue
-		}
-		if !ok {
-			select {
-			case <-ctx.Done():
-				return
-			case <-w.wake:
+	f := &spool.Forwarder{
+		Spool: w.queue.Spool,
+		Target: func() (spool.Send, <-chan struct{}) {
+			c, changed := w.link.current()
+			if c == nil {
+				return nil, changed
 			}
-			continue
-		}
-		c, changed := w.link.current()
-		if c == nil {
-			select {
-			case <-ctx.Done():
-			case <-changed:
-			}
-			continue
-		}
-		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		err = c.SendTelemetry(sctx, item.Body, item.Time, item.Props)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
+			return func(ctx context.Context, it spool.Item) error {
+				sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+				defer cancel()
+				return c.SendTelemetry(sctx, it.Data, it.Time, it.Meta)
+			}, changed
+		},
+		Wake: w.wake, // reconnected, or a new tally: try again now
+		Max:  time.Minute,
+		After: func(_ spool.Item, err error) {
+			if err != nil {
+				if ctx.Err() == nil {
+					w.metrics.SendErrors.WithLabelValues(w.cam.ID).Inc()
+				}
 				return
 			}
-			w.metrics.SendErrors.WithLabelValues(w.cam.ID).Inc()
-			lvl := w.log.Warn
-			if failing {
-				lvl = w.log.Debug
-			}
-			lvl("send failed; the tally stays queued", "err", err, "queued", w.queue.Len(), "retryIn", backoff)
-			failing = true
-			wait := backoff/2 + rand.N(backoff/2+1)
-			backoff = min(2*backoff, maxBackoff)
-			select {
-			case <-ctx.Done():
-			case <-changed:
-			case <-w.wake: // reconnected, or a new tally: try again now
-			case <-time.After(wait):
-			}
-			continue
-		}
-		if failing {
-			w.log.Info("sending again", "queued", w.queue.Len())
-		}
-		failing, backoff = false, time.Second
-		if err := w.queue.Ack(); err != nil {
-			w.log.Error("could not remove a delivered tally from the queue", "err", err)
-		}
-		w.metrics.Sends.WithLabelValues(w.cam.ID).Inc()
-		w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
-		w.metrics.QueueBytes.WithLabelValues(w.cam.ID).Set(float64(w.queue.Bytes()))
+			w.metrics.Sends.WithLabelValues(w.cam.ID).Inc()
+			w.metrics.QueueDepth.WithLabelValues(w.cam.ID).Set(float64(w.queue.Len()))
+			w.metrics.QueueBytes.WithLabelValues(w.cam.ID).Set(float64(w.queue.Bytes()))
+		},
+		Failed:  "send failed; the tally stays queued",
+		Resumed: "sending again",
+		Log:     w.log,
 	}
+	f.Run(ctx)
 }
 
 // drain waits up to d for the queue to empty (used at shutdown).

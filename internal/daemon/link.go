@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/backoff"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/iothub"
 )
@@ -74,13 +74,13 @@ func (e registrationError) Unwrap() error { return e.err }
 // redial is the link's state between failed dials: the backoff, whether the next dial
 // registers with DPS again, and the run of failed hub connects that leads to it.
 type redial struct {
-	backoff  time.Duration
+	backoff  backoff.Backoff
 	force    bool
 	failures int
 	first    time.Time
 }
 
-func newRedial() redial { return redial{backoff: time.Second} }
+func newRedial() redial { return redial{backoff: backoff.New(time.Second, maxLinkBackoff)} }
 
 // failed records a failed dial at now and reports whether the hub now counts as gone (the next
 // dial registers with DPS again). after is azure.dps.reprovisionAfter (0: never for
@@ -94,7 +94,7 @@ func (r *redial) failed(err error, usesDPS bool, after time.Duration, now time.T
 	}
 	switch {
 	case errors.Is(err, iothub.ErrRegistrationDisabled):
-		r.backoff = maxLinkBackoff
+		r.backoff.SetMax()
 	case errors.As(err, &regErr):
 		// DPS itself failed (unreachable, throttled past its retry-after): a forced
 		// registration stays forced.
@@ -114,11 +114,7 @@ func (r *redial) failed(err error, usesDPS bool, after time.Duration, now time.T
 }
 
 // next returns the jittered wait before the next dial and doubles the backoff.
-func (r *redial) next() time.Duration {
-	wait := r.backoff/2 + rand.N(r.backoff/2+1)
-	r.backoff = min(2*r.backoff, maxLinkBackoff)
-	return wait
-}
+func (r *redial) next() time.Duration { return r.backoff.Next() }
 
 // run connects and keeps the link up until ctx ends.
 func (l *link) run(ctx context.Context) {
@@ -133,7 +129,7 @@ func (l *link) run(ctx context.Context) {
 			if r.failed(err, l.usesDPS(), l.cfg.Azure.DPS.ReprovisionAfter.Std(), time.Now()) {
 				l.log.Warn("assigned IoT hub unreachable; registering with DPS again", "attempts", attempts, "since", time.Since(first).Round(time.Second))
 			}
-			l.log.Warn("cannot connect to IoT Hub; tallies are queued meanwhile", "err", err, "retryIn", r.backoff)
+			l.log.Warn("cannot connect to IoT Hub; tallies are queued meanwhile", "err", err, "retryIn", r.backoff.Current())
 			sleepCtx(ctx, r.next())
 			continue
 		}

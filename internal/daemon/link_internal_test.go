@@ -40,8 +40,8 @@ func TestRedialKeepsForcedRegistrationWhileDPSFails(t *testing.T) {
 		t.Fatal("a registration that failed at DPS must stay forced")
 	}
 	r.failed(registrationError{iothub.ErrRegistrationDisabled}, true, time.Minute, time.Now())
-	if !r.force || r.backoff != maxLinkBackoff {
-		t.Fatalf("disabled registration: force %v backoff %v, want forced and %v", r.force, r.backoff, maxLinkBackoff)
+	if !r.force || r.backoff.Current() != maxLinkBackoff {
+		t.Fatalf("disabled registration: force %v backoff %v, want forced and %v", r.force, r.backoff.Current(), maxLinkBackoff)
 	}
 	r = newRedial()
 	r.failed(iothub.ErrNotAuthorized, true, time.Minute, time.Now())

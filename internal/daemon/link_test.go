@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,19 +8,16 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 )
 
 // A camera provisioned through DPS whose hub disappears registers again after
 // azure.dps.reprovisionAfter and lands on the hub DPS now allocates.
 func TestCameraMovesToSecondHubWhenFirstDisappears(t *testing.T) {
-	e, err := emulator.Start(context.Background(), emulator.Config{
+	e := emutest.Start(t, emulator.Config{
 		Hubs: []emulator.HubConfig{{}, {}},
 		DPS:  emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	cfg := dpsConfig(t, e)
 	cfg.Azure.DPS.ReprovisionAfter = config.Duration(time.Second)
 	cfg.Cameras = []config.Camera{fileCamera("mover", photo(t, "bus.jpg"))}
@@ -103,13 +99,9 @@ func TestCameraWithItsOwnDeviceKey(t *testing.T) {
 // methods and the twin but no cloud-to-device subscription (the hub refuses modules one).
 func TestCameraAsModuleIdentity(t *testing.T) {
 	const key = "bW9kdWxlLWlkZW50aXR5LWtleS1mb3ItdGhlLWRhZW1vbi10ZXN0"
-	e, err := emulator.Start(context.Background(), emulator.Config{
+	e := emutest.Start(t, emulator.Config{
 		Devices: []emulator.Device{{ID: "gateway", ModuleID: "edgecam", Key: key}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	cs, err := e.ConnectionString("gateway/edgecam")
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,8 @@ import (
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
+	"github.com/edgecam/edgecam/internal/testfixture/mats"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -75,25 +77,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func waitCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	t.Cleanup(cancel)
-	return ctx
-}
+func waitCtx(t *testing.T) context.Context { return testfixture.Context(t, waitFor) }
 
 // startEmulator starts the IoT Hub + DPS emulator over TLS on loopback ports with the tests'
 // group enrollment.
 func startEmulator(t *testing.T) *emulator.Emulator {
-	t.Helper()
-	e, err := emulator.Start(context.Background(), emulator.Config{
-		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
+	return emutest.StartWithGroup(t, groupName, groupKey)
 }
+
+// openMats counts the gocv Mats not yet closed (-1 without -tags matprofile).
+func openMats() int           { return mats.Open() }
+func openMatsProfile() string { return mats.Profile() }
 
 // baseConfig is a configuration with a 1 s period starting at once, threshold 0.5, every label
 // of interest and minimum labels that include one with a space (to see the DTDL-safe key), the

@@ -117,9 +117,9 @@ func (w *worker) reportedAtConnect() []byte {
 func valueInUse(name string, sched config.Schedule, det config.Detection) any {
 	switch name {
 	case dtdl.ImageTimerDue:
-		return dtdl.FormatISODuration(sched.Due.Std())
+		return config.FormatISODuration(sched.Due.Std())
 	case dtdl.ImageTimerPeriod:
-		return dtdl.FormatISODuration(sched.Period.Std())
+		return config.FormatISODuration(sched.Period.Std())
 	case dtdl.PredictionScoreThreshold:
 		return det.ScoreThreshold
 	case dtdl.PredictionLabelsOfInterest:
@@ -258,7 +258,7 @@ func (w *worker) applyOne(name string, raw json.RawMessage, sched *config.Schedu
 		} else {
 			st.Period = &v
 		}
-		return dtdl.FormatISODuration(d), nil
+		return config.FormatISODuration(d), nil
 	case dtdl.PredictionScoreThreshold:
 		var t float64
 		if err := json.Unmarshal(raw, &t); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/daemon"
 	"github.com/edgecam/edgecam/internal/emulator"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -37,13 +38,9 @@ type remoteRig struct {
 func newRemoteRig(t *testing.T, threshold float64) *remoteRig {
 	t.Helper()
 	det := detector(t)
-	emu, err := emulator.Start(context.Background(), emulator.Config{
+	emu := emutest.Start(t, emulator.Config{
 		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Key: remoteGroupKey}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
 	state := t.TempDir()
 	yaml := `
 model: {path: ` + modelPath(t) + `}

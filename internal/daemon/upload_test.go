@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 )
 
 // TestUploadsMarkedUpFrames is issue 14's done-when: a daemon with upload {image: markedUp,
@@ -168,14 +168,10 @@ func TestUploadsEveryOtherRawFrame(t *testing.T) {
 func startEmulatorWithBlobs(t *testing.T) (*testfixture.Azurite, *emulator.Emulator) {
 	t.Helper()
 	az := testfixture.StartAzurite(t)
-	e, err := emulator.Start(context.Background(), emulator.Config{
+	e := emutest.Start(t, emulator.Config{
 		DPS:        emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
 		FileUpload: emulator.FileUploadConfig{BlobURL: az.AccountURL()},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	return az, e
 }
 

@@ -86,13 +86,13 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 	cam := cfg.Cameras[i]
 	src, err := openSource(cam)
 	if err != nil {
-		return nil, err
+		return nil, err // the source names the camera
 	}
 	log := opts.Logger.With("camera", cam.ID)
 	q, err := openQueue(queueDir(cfg.State.Dir, cam.ID), queue.Options{MaxEntries: opts.QueueSize, MaxBytes: queueBytes, Logger: log})
 	if err != nil {
 		camera.Close(src)
-		return nil, fmt.Errorf("store-and-forward queue: %w", err)
+		return nil, fmt.Errorf("camera %s: store-and-forward queue: %w", cam.ID, err)
 	}
 	w := &worker{
 		cam: cam, src: src, det: opts.Detector, queue: q, log: log, metrics: opts.Metrics,
@@ -144,7 +144,7 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 	if err := w.openUploads(cfg, i); err != nil {
 		camera.Close(src)
 		q.Close()
-		return nil, err
+		return nil, fmt.Errorf("camera %s: %w", cam.ID, err)
 	}
 	w.link = newLink(cfg, cam, log, w.onConnect)
 	w.link.handlers = w.setHandlers

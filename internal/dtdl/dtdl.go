@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/classes"
 	"github.com/edgecam/edgecam/internal/coco"
+	"github.com/edgecam/edgecam/internal/config"
 )
 
 // Context is the JSON-LD context of DTDL version 2, the version IoT Central supports.
@@ -47,7 +48,7 @@ const (
 	MachineName        = "MachineName"        // host name (string)
 	ModelPath          = "ModelPath"          // ONNX model file (string)
 	ModelClasses       = "ModelClasses"       // number of classes the model predicts (integer)
-	CameraKind         = "CameraKind"         // camera type: rpi, http, rtsp or file (string)
+	CameraKind         = "CameraKind"         // camera type, one of config.Kinds (string)
 )
 
 // Commands, sent by IoT Central as direct methods (or, queued while offline, as cloud-to-device
@@ -102,8 +103,32 @@ func Interface(opts Options) ([]byte, error) {
 		DisplayName: "edgecam smart camera",
 		Description: "A camera that counts the objects a YOLO model detects in its frames, per label (and per zone), and sends the tally as telemetry.",
 	}
+	doc.Contents, err = telemetries(opts, labels)
+	if err != nil {
+		return nil, err
+	}
+	doc.Contents = append(doc.Contents, operations()...)
+
+	if n := len(doc.Contents); n > maxContents {
+		return nil, fmt.Errorf("the model would hold %d telemetries, properties and commands, more than the %d DTDL allows: "+
+			"model fewer labels (edgecam dtdl --labels minimum or interest) or give the zones their own labels", n, maxContents)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("encode the DTDL interface: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// telemetries declares one integer Telemetry per label, then one per zone and label
+// ("<zone>_<label>").
+func telemetries(opts Options, labels []string) ([]element, error) {
+	var out []element
 	for _, l := range labels {
-		doc.Contents = append(doc.Contents, element{
+		out = append(out, element{
 			Type:        "Telemetry",
 			Name:        coco.SafeName(l),
 			DisplayName: l,
@@ -114,6 +139,7 @@ func Interface(opts Options) ([]byte, error) {
 	for _, z := range opts.Zones {
 		zl := labels
 		if len(z.Labels) > 0 {
+			var err error
 			if zl, err = canonicalLabels(opts.Classes, z.Labels); err != nil {
 				return nil, fmt.Errorf("zone %s: %w", z.Name, err)
 			}
@@ -124,7 +150,7 @@ func Interface(opts Options) ([]byte, error) {
 				continue // two cameras with a zone of the same name share its telemetry
 			}
 			seen[name] = true
-			doc.Contents = append(doc.Contents, element{
+			out = append(out, element{
 				Type:        "Telemetry",
 				Name:        name,
 				DisplayName: displayName(z.Name + ": " + l),
@@ -132,7 +158,12 @@ func Interface(opts Options) ([]byte, error) {
 			})
 		}
 	}
-	doc.Contents = append(doc.Contents,
+	return out, nil
+}
+
+// operations declares the writable and read-only Properties and the Commands.
+func operations() []element {
+	return []element{
 		property(ImageTimerDue, "Image timer due", "duration", true,
 			"Delay before the first capture, as an ISO 8601 duration such as PT5S."),
 		property(ImageTimerPeriod, "Image timer period", "duration", true,
@@ -150,7 +181,7 @@ func Interface(opts Options) ([]byte, error) {
 		property(MachineName, "Machine name", "string", false, "Host name of the machine running edgecam."),
 		property(ModelPath, "Model file", "string", false, "ONNX model file the detections come from."),
 		property(ModelClasses, "Model classes", "integer", false, "Number of classes the model predicts."),
-		property(CameraKind, "Camera kind", "string", false, "Camera type: rpi, http, rtsp or file."),
+		property(CameraKind, "Camera kind", "string", false, "Camera type: "+config.KindList("")+"."),
 		element{
 			Type:        "Command",
 			Name:        ImageTimerStart,
@@ -178,23 +209,7 @@ func Interface(opts Options) ([]byte, error) {
 				},
 			},
 		},
-	)
-
-	if n := len(doc.Contents); n > maxContents {
-		return nil, fmt.Errorf("the model would hold %d telemetries, properties and commands, more than the %d DTDL allows: "+
-			"model fewer labels (edgecam dtdl --labels minimum or interest) or give the zones their own labels", n, maxContents)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return nil, fmt.Errorf("encode the DTDL interface: %w", err)
-	}
-	if err := Validate(buf.Bytes()); err != nil {
-		return nil, fmt.Errorf("the generated interface breaks a DTDL rule (a bug in edgecam): %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 // displayName keeps a display name within DTDL's 64 characters.

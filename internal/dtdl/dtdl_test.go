@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,14 +99,11 @@ func TestInterfaceFollowsTheRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := Validate(doc); err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
 			m := decode(t, doc)
 			if m.Context != Context || m.ID != testModelID || m.Type != "Interface" {
 				t.Errorf("header = %v %q %q", m.Context, m.ID, m.Type)
 			}
-			// Independent of Validate: names unique, matching the DTDL rule.
+			// Names unique, matching the DTDL rule (dtdlcheck's tests validate the whole document).
 			seen := map[string]bool{}
 			for _, c := range m.Contents {
 				if !namePattern.MatchString(c.Name) || len(c.Name) > 64 {
@@ -309,3 +307,6 @@ func TestInterfaceZones(t *testing.T) {
 		t.Errorf("unknown zone label: %v", err)
 	}
 }
+
+// namePattern is the DTDL v2 rule for the name of contents.
+var namePattern = regexp.MustCompile(`^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$`)

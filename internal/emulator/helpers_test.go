@@ -15,6 +15,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 const (
@@ -24,12 +25,7 @@ const (
 	waitLong = 30 * time.Second
 )
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testfixture.Context(t, waitLong) }
 
 func startEmulator(t *testing.T, cfg Config) *Emulator {
 	t.Helper()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgecam/edgecam/internal/backoff"
 )
 
 const (
@@ -205,26 +206,8 @@ func newClient(opts Options) (*Client, error) {
 	if opts.Host == "" {
 		return nil, errors.New("iothub: hub host name is empty")
 	}
-	if opts.TokenLifetime == 0 {
-		opts.TokenLifetime = defaultTokenLifetime
-	}
-	if opts.TokenLifetime < time.Second {
-		return nil, fmt.Errorf("iothub: token lifetime %v is too short (at least 1s)", opts.TokenLifetime)
-	}
-	if opts.KeepAlive == 0 {
-		opts.KeepAlive = defaultKeepAlive
-	}
-	if opts.KeepAlive < time.Second || opts.KeepAlive > maxKeepAlive {
-		return nil, fmt.Errorf("iothub: keep-alive %v out of range: IoT Hub needs 1 to %d seconds", opts.KeepAlive, int(maxKeepAlive.Seconds()))
-	}
-	if opts.ConnectTimeout <= 0 {
-		opts.ConnectTimeout = defaultConnectTimeout
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 2 * time.Minute
-	}
-	if opts.UnreachableAttempts <= 0 {
-		opts.UnreachableAttempts = 3
+	if opts, err = opts.withTimings(); err != nil {
+		return nil, err
 	}
 	tc, err := tlsConfig(serverName, opts.CAFile)
 	if err != nil {
@@ -276,6 +259,33 @@ func newClient(opts Options) (*Client, error) {
 		pending:        map[string]chan response{},
 	}
 	return c, nil
+}
+
+// withTimings fills the token lifetime, keep-alive, timeouts and retry bounds left zero and
+// checks them.
+func (opts Options) withTimings() (Options, error) {
+	if opts.TokenLifetime == 0 {
+		opts.TokenLifetime = defaultTokenLifetime
+	}
+	if opts.TokenLifetime < time.Second {
+		return opts, fmt.Errorf("iothub: token lifetime %v is too short (at least 1s)", opts.TokenLifetime)
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = defaultKeepAlive
+	}
+	if opts.KeepAlive < time.Second || opts.KeepAlive > maxKeepAlive {
+		return opts, fmt.Errorf("iothub: keep-alive %v out of range: IoT Hub needs 1 to %d seconds", opts.KeepAlive, int(maxKeepAlive.Seconds()))
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = defaultConnectTimeout
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 2 * time.Minute
+	}
+	if opts.UnreachableAttempts <= 0 {
+		opts.UnreachableAttempts = 3
+	}
+	return opts, nil
 }
 
 // connect opens a connection with a fresh token and subscribes to what the handlers need.
@@ -476,11 +486,10 @@ func (c *Client) renew(s *session) {
 // reconnect retries with exponential backoff and jitter until connected (true), or the client
 // closed, was refused or gave up on an unreachable hub (false).
 func (c *Client) reconnect() bool {
-	backoff := 500 * time.Millisecond
+	bo := backoff.New(500*time.Millisecond, c.opts.MaxBackoff)
 	first := time.Now()
 	for attempt := 1; ; attempt++ {
-		wait := backoff/2 + rand.N(backoff/2+1) // jitter in [backoff/2, backoff]
-		t := time.NewTimer(wait)
+		t := time.NewTimer(bo.Next())
 		select {
 		case <-c.ctx.Done():
 			t.Stop()
@@ -506,8 +515,7 @@ func (c *Client) reconnect() bool {
 			c.giveUp(fmt.Errorf("iothub: %w: %d connection attempts over %s failed, the last with: %v", ErrUnreachable, attempt, time.Since(first).Round(time.Second), err))
 			return false
 		}
-		c.log.Warn("reconnect to IoT Hub failed", "attempt", attempt, "retryIn", backoff, "err", err)
-		backoff = min(backoff*2, c.opts.MaxBackoff)
+		c.log.Warn("reconnect to IoT Hub failed", "attempt", attempt, "retryIn", bo.Current(), "err", err)
 	}
 }
 

@@ -206,9 +206,9 @@ func classifyConnectError(addr string, err error) error {
 	case errors.As(err, &dnsErr):
 		return fmt.Errorf("cannot resolve %s: %v: check the host name", addr, dnsErr)
 	case errors.As(err, &verifyErr):
-		return fmt.Errorf("TLS verification of %s failed: %v (for the edgecam emulator pass its CA file, e.g. --ca-file)", addr, verifyErr)
+		return fmt.Errorf("TLS verification of %s failed: %v (for the local edgecam-emulator pass its CA file, e.g. --ca-file)", addr, verifyErr)
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidErr):
-		return fmt.Errorf("TLS verification of %s failed: %v (for the edgecam emulator pass its CA file, e.g. --ca-file)", addr, err)
+		return fmt.Errorf("TLS verification of %s failed: %v (for the local edgecam-emulator pass its CA file, e.g. --ca-file)", addr, err)
 	case errors.As(err, &recordErr):
 		return fmt.Errorf("%s does not speak TLS (%v): check the host and port", addr, recordErr)
 	case errors.As(err, &opErr):

@@ -233,68 +233,16 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 	if err := o.validate(); err != nil {
 		return Assignment{}, err
 	}
-	key, err := o.DeviceKey()
-	if err != nil {
-		return Assignment{}, err
-	}
 	body, err := o.registrationBody()
 	if err != nil {
 		return Assignment{}, err
 	}
-	transport, err := ParseTransport(string(o.Transport))
+	sess, err := dialDPS(ctx, o)
 	if err != nil {
-		return Assignment{}, fmt.Errorf("dps: %w", err)
+		return Assignment{}, err
 	}
-	addr, serverName, err := splitHostPort(o.endpoint(), transport)
-	if err != nil {
-		return Assignment{}, fmt.Errorf("dps: endpoint: %w", err)
-	}
-	tc, err := tlsConfig(serverName, o.CAFile)
-	if err != nil {
-		return Assignment{}, fmt.Errorf("dps: %w", err)
-	}
-	log := o.logger().With("registrationId", o.RegistrationID, "idScope", o.IDScope)
-	resource := o.IDScope + "/registrations/" + o.RegistrationID
-	tok, err := SASToken(resource, key, "registration", time.Now().Add(dpsTokenLifetime))
-	if err != nil {
-		return Assignment{}, fmt.Errorf("dps: %w", err)
-	}
-	connectTimeout := o.ConnectTimeout
-	if connectTimeout <= 0 {
-		connectTimeout = defaultConnectTimeout
-	}
-	lost := make(chan struct{})
-	cl, err := connectMQTT(ctx, mqttSettings{
-		addr: addr, clientID: o.RegistrationID, password: tok, tls: tc, transport: transport,
-		username:  resource + "/api-version=" + dpsAPIVersion,
-		keepAlive: 60 * time.Second, connectTimeout: connectTimeout,
-		onLost: func(mqtt.Client, error) { close(lost) },
-	})
-	if err != nil {
-		if errors.Is(err, ErrNotAuthorized) {
-			return Assignment{}, fmt.Errorf("dps: %s refused registration %q (%w): check the ID scope %q, the registration ID and the key (a group enrollment key derives the device key; an individual enrollment key is used as is)", addr, o.RegistrationID, ErrNotAuthorized, o.IDScope)
-		}
-		return Assignment{}, fmt.Errorf("dps: %w", err)
-	}
-	defer cl.Disconnect(250)
-
-	replies := make(chan response, 8)
-	st := cl.Subscribe(dpsResFilter, 0, func(_ mqtt.Client, m mqtt.Message) {
-		r, err := parseResponseTopic(m.Topic(), dpsResPrefix)
-		if err != nil {
-			log.Warn("ignoring DPS message", "err", err)
-			return
-		}
-		r.body = m.Payload()
-		select {
-		case replies <- r:
-		default:
-			log.Warn("dropping unexpected DPS reply", "topic", m.Topic())
-		}
-	})
-	if err := waitToken(ctx, cl, st, lost); err != nil {
-		return Assignment{}, fmt.Errorf("dps: subscribe: %w", err)
-	}
+	defer sess.cl.Disconnect(250)
+	cl, replies, lost, log := sess.cl, sess.replies, sess.lost, sess.log
 
 	var rid uint64
 	operationID := ""
@@ -355,6 +303,77 @@ func Register(ctx context.Context, o DPSOptions) (Assignment, error) {
 		}
 	}
 	return Assignment{}, fmt.Errorf("dps: registration %q not assigned after %d requests", o.RegistrationID, dpsMaxRequests)
+}
+
+// dpsSession is an MQTT connection to DPS, subscribed to its replies.
+type dpsSession struct {
+	cl      mqtt.Client
+	replies chan response
+	lost    chan struct{}
+	log     *slog.Logger
+}
+
+// dialDPS connects to the DPS endpoint of o with the registration's SAS token and subscribes to
+// the replies.
+func dialDPS(ctx context.Context, o DPSOptions) (*dpsSession, error) {
+	key, err := o.DeviceKey()
+	if err != nil {
+		return nil, err
+	}
+	transport, err := ParseTransport(string(o.Transport))
+	if err != nil {
+		return nil, fmt.Errorf("dps: %w", err)
+	}
+	addr, serverName, err := splitHostPort(o.endpoint(), transport)
+	if err != nil {
+		return nil, fmt.Errorf("dps: endpoint: %w", err)
+	}
+	tc, err := tlsConfig(serverName, o.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("dps: %w", err)
+	}
+	log := o.logger().With("registrationId", o.RegistrationID, "idScope", o.IDScope)
+	resource := o.IDScope + "/registrations/" + o.RegistrationID
+	tok, err := SASToken(resource, key, "registration", time.Now().Add(dpsTokenLifetime))
+	if err != nil {
+		return nil, fmt.Errorf("dps: %w", err)
+	}
+	connectTimeout := o.ConnectTimeout
+	if connectTimeout <= 0 {
+		connectTimeout = defaultConnectTimeout
+	}
+	lost := make(chan struct{})
+	cl, err := connectMQTT(ctx, mqttSettings{
+		addr: addr, clientID: o.RegistrationID, password: tok, tls: tc, transport: transport,
+		username:  resource + "/api-version=" + dpsAPIVersion,
+		keepAlive: 60 * time.Second, connectTimeout: connectTimeout,
+		onLost: func(mqtt.Client, error) { close(lost) },
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotAuthorized) {
+			return nil, fmt.Errorf("dps: %s refused registration %q (%w): check the ID scope %q, the registration ID and the key (a group enrollment key derives the device key; an individual enrollment key is used as is)", addr, o.RegistrationID, ErrNotAuthorized, o.IDScope)
+		}
+		return nil, fmt.Errorf("dps: %w", err)
+	}
+	replies := make(chan response, 8)
+	st := cl.Subscribe(dpsResFilter, 0, func(_ mqtt.Client, m mqtt.Message) {
+		r, err := parseResponseTopic(m.Topic(), dpsResPrefix)
+		if err != nil {
+			log.Warn("ignoring DPS message", "err", err)
+			return
+		}
+		r.body = m.Payload()
+		select {
+		case replies <- r:
+		default:
+			log.Warn("dropping unexpected DPS reply", "topic", m.Topic())
+		}
+	})
+	if err := waitToken(ctx, cl, st, lost); err != nil {
+		cl.Disconnect(250)
+		return nil, fmt.Errorf("dps: subscribe: %w", err)
+	}
+	return &dpsSession{cl: cl, replies: replies, lost: lost, log: log}, nil
 }
 
 // awaitReply waits for the reply with the given rid, skipping stale ones.

@@ -21,6 +21,8 @@ import (
 
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 )
 
 const (
@@ -30,22 +32,12 @@ const (
 )
 
 // testCtx is generous: a loaded 2-core CI machine may be slow, but nothing here should hang.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testfixture.Context(t, 45*time.Second) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func startEmulator(t *testing.T, cfg emulator.Config) *emulator.Emulator {
-	t.Helper()
-	e, err := emulator.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
+	return emutest.Start(t, cfg)
 }
 
 // deviceOptions returns client options for a hub device from its emulator connection string.

@@ -5,7 +5,6 @@ package soak
 import (
 	"bufio"
 	"cmp"
-	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 )
 
 const groupKey = "c29hay1ncm91cC1lbnJvbGxtZW50LWtleS0wMTIzNDU2Nzg5QUJDREVG" // soak runs only
@@ -57,13 +57,9 @@ func TestSoak(t *testing.T) {
 	kinds := strings.Split(envOr("SOAK_CAMERAS", "file,http,rtsp,marked"), ",")
 	warm := min(2*time.Minute, dur/2)
 
-	e, err := emulator.Start(context.Background(), emulator.Config{
+	e := emutest.Start(t, emulator.Config{
 		DPS: emulator.DPSConfig{Groups: []emulator.Group{{Name: "soak", Key: groupKey}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
 	dir := t.TempDir()
 	cams := cameras(t, dir, kinds)
 	metricsAddr := testfixture.FreeAddr(t)

@@ -4,9 +4,11 @@
 package testfixture
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // RepoRoot is the folder holding go.mod, found upward from the test's working directory.
@@ -71,4 +73,28 @@ func mustExist(t testing.TB, path string) string {
 		t.Fatalf("test fixture: %v (run `make deps`, or set EDGECAM_SHARED to the shared folder)", err)
 	}
 	return path
+}
+
+// ReadPhoto returns the bytes of the shared test photo name (see Photo).
+func ReadPhoto(t testing.TB, name string) []byte {
+	t.Helper()
+	return ReadFile(t, Photo(t, name))
+}
+
+// ReadFile returns the content of path, failing the test when it cannot be read.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Context is a context that ends after d (generous: a loaded 2-core machine is slow, but nothing
+// a test waits for should hang) or with the test.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -7,11 +7,11 @@ package upload
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -25,6 +25,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/iothub"
 	"github.com/edgecam/edgecam/internal/redact"
+	"github.com/edgecam/edgecam/internal/spool"
 )
 
 // ContentType is the content type of every uploaded image.
@@ -161,62 +162,33 @@ func (u *Uploader) Run(ctx context.Context) {
 	if log == nil {
 		log = slog.Default()
 	}
-	maxBackoff := u.MaxBackoff
-	if maxBackoff <= 0 {
-		maxBackoff = 5 * time.Minute
+	f := &spool.Forwarder{
+		Spool: u.Spool.Spool,
+		Target: func() (spool.Send, <-chan struct{}) {
+			fu, changed := u.Target()
+			if fu == nil {
+				return nil, changed
+			}
+			return func(ctx context.Context, it spool.Item) error {
+				img := itemImage(it)
+				name, err := Send(ctx, fu, u.Camera, img)
+				switch {
+				case err == nil:
+					log.Info("image uploaded", "blob", name, "bytes", len(img.JPEG), "waiting", u.Spool.Len()-1)
+				case Stored(err):
+					log.Warn("image stored, but the hub was not notified", "blob", name, "err", err)
+				}
+				return err
+			}, changed
+		},
+		Max:       cmp.Or(u.MaxBackoff, 5*time.Minute),
+		Delivered: Stored,
+		Failed:    "image upload failed; the image waits on disk",
+		Resumed:   "uploading images again",
+		Log:       log,
 	}
-	backoff, failing := time.Second, false
-	for ctx.Err() == nil {
-		img, ok, _ := u.Spool.Peek()
-		if !ok {
-			select {
-			case <-ctx.Done():
-			case <-u.Spool.Ready():
-			}
-			continue
-		}
-		fu, changed := u.Target()
-		if fu == nil {
-			select {
-			case <-ctx.Done():
-			case <-changed:
-			}
-			continue
-		}
-		name, err := Send(ctx, fu, u.Camera, img)
-		if u.OnUpload != nil {
-			u.OnUpload(err)
-		}
-		if Stored(err) {
-			if err != nil {
-				log.Warn("image stored, but the hub was not notified", "blob", name, "err", err)
-			} else {
-				log.Info("image uploaded", "blob", name, "bytes", len(img.JPEG), "waiting", u.Spool.Len()-1)
-			}
-			if failing {
-				log.Info("uploading images again", "waiting", u.Spool.Len()-1)
-			}
-			failing, backoff = false, time.Second
-			if err := u.Spool.Ack(img.Seq); err != nil {
-				log.Error("could not remove an uploaded image from the spool", "err", err)
-			}
-			continue
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		lvl := log.Warn
-		if failing {
-			lvl = log.Debug
-		}
-		lvl("image upload failed; the image waits on disk", "err", err, "waiting", u.Spool.Len(), "waitingBytes", u.Spool.Bytes(), "retryIn", backoff)
-		failing = true
-		wait := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, maxBackoff)
-		select {
-		case <-ctx.Done():
-		case <-changed:
-		case <-time.After(wait):
-		}
+	if u.OnUpload != nil {
+		f.After = func(_ spool.Item, err error) { u.OnUpload(err) }
 	}
+	f.Run(ctx)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 	"github.com/edgecam/edgecam/internal/upload"
 )
 
@@ -36,15 +37,11 @@ type env struct {
 func startEnv(t *testing.T) *env {
 	t.Helper()
 	az := testfixture.StartAzurite(t)
-	em, err := emulator.Start(t.Context(), emulator.Config{
+	em := emutest.Start(t, emulator.Config{
 		StateDir:   t.TempDir(),
 		Devices:    []emulator.Device{{ID: camID, Key: camKey}},
 		FileUpload: emulator.FileUploadConfig{BlobURL: az.AccountURL()},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { em.Close() })
 	fu, err := iothub.NewFileUpload(iothub.Options{Host: em.HubHost(), DeviceID: camID, Key: camKey, CAFile: em.CAFile()})
 	if err != nil {
 		t.Fatal(err)

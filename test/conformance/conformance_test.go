@@ -27,6 +27,8 @@ import (
 
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 )
 
 const (
@@ -62,28 +64,10 @@ func node(t *testing.T) string {
 }
 
 func startEmulator(t *testing.T) *emulator.Emulator {
-	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	e, err := emulator.Start(context.Background(), emulator.Config{
-		StateDir: t.TempDir(),
-		DPS:      emulator.DPSConfig{Groups: []emulator.Group{{Name: groupName, Key: groupKey}}},
-		Logger:   log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
+	return emutest.StartWithGroup(t, groupName, groupKey)
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testfixture.Context(t, waitLong) }
 
 // nodeEnv is the environment of the Node scripts: the emulator's CA trusted, its endpoints.
 func nodeEnv(e *emulator.Emulator, regID, transport string) []string {

@@ -3,7 +3,6 @@ package conformance
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 )
 
 // TestNodeSDKFileUpload: the official Node.js device SDK's file-upload calls (SAS request, then the
@@ -23,15 +23,11 @@ func TestNodeSDKFileUpload(t *testing.T) {
 	}
 	az := testfixture.StartAzurite(t)
 	const key = "bm9kZS1zZGstZmlsZS11cGxvYWQta2V5LTAxMjM0NTY3ODk="
-	e, err := emulator.Start(context.Background(), emulator.Config{
+	e := emutest.Start(t, emulator.Config{
 		StateDir:   t.TempDir(),
 		Devices:    []emulator.Device{{ID: "node-cam", Key: key}},
 		FileUpload: emulator.FileUploadConfig{BlobURL: az.AccountURL()},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	cs, err := e.ConnectionString("node-cam")
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package dtdl
+package config
 
 import (
 	"errors"
@@ -74,55 +74,15 @@ func parseISODuration(s string) (time.Duration, error) {
 		if fraction {
 			return 0, errors.New("only the last component may have a fraction")
 		}
-		// Number: digits, optional fraction.
-		i := 0
-		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
-			i++
+		intPart, fracPart, des, rest, err := isoComponent(in)
+		if err != nil {
+			return 0, err
 		}
-		intPart := in[:i]
-		fracPart := ""
-		if i < len(in) && (in[i] == '.' || in[i] == ',') {
-			j := i + 1
-			for j < len(in) && in[j] >= '0' && in[j] <= '9' {
-				j++
-			}
-			fracPart = in[i+1 : j]
-			if fracPart == "" {
-				return 0, fmt.Errorf("no digits after the decimal mark in %q", in[:j])
-			}
-			fraction = true
-			i = j
-		}
-		if intPart == "" && fracPart == "" {
-			return 0, fmt.Errorf("expected a number at %q", in)
-		}
-		if i == len(in) {
-			return 0, fmt.Errorf("number %q has no unit designator (Y, M, W, D, H, M or S)", in)
-		}
-		des := in[i]
-		in = in[i+1:]
-
-		var unit time.Duration
-		var rank int
-		switch {
-		case !inTime && (des == 'Y' || des == 'y'):
-			return 0, errors.New("years have no fixed length: use days (P365D) instead")
-		case !inTime && (des == 'M' || des == 'm'):
-			return 0, errors.New(`months have no fixed length: use days (P30D) instead, or "PT…M" for minutes`)
-		case !inTime && (des == 'W' || des == 'w'):
-			unit, rank = week, 0
-		case !inTime && (des == 'D' || des == 'd'):
-			unit, rank = day, 1
-		case inTime && (des == 'H' || des == 'h'):
-			unit, rank = time.Hour, 2
-		case inTime && (des == 'M' || des == 'm'):
-			unit, rank = time.Minute, 3
-		case inTime && (des == 'S' || des == 's'):
-			unit, rank = time.Second, 4
-		case !inTime && (des == 'H' || des == 'h' || des == 'S' || des == 's'):
-			return 0, fmt.Errorf(`%q needs a "T" before the time components (e.g. PT%s%c)`, string(des), intPart, des)
-		default:
-			return 0, fmt.Errorf("unknown unit designator %q", string(des))
+		fraction = fracPart != ""
+		in = rest
+		unit, rank, err := isoUnit(des, inTime, intPart)
+		if err != nil {
+			return 0, err
 		}
 		if rank <= lastRank {
 			return 0, fmt.Errorf("unit %q is repeated or out of order", string(des))
@@ -152,6 +112,59 @@ func parseISODuration(s string) (time.Duration, error) {
 		return time.Duration(-int64(total-1) - 1), nil // total may be MaxInt64+1
 	}
 	return time.Duration(total), nil
+}
+
+// isoComponent splits the component at the start of in: its number (digits, an optional
+// fraction after "." or ","), its unit designator and what follows.
+func isoComponent(in string) (intPart, fracPart string, des byte, rest string, err error) {
+	i := 0
+	for i < len(in) && in[i] >= '0' && in[i] <= '9' {
+		i++
+	}
+	intPart = in[:i]
+	if i < len(in) && (in[i] == '.' || in[i] == ',') {
+		j := i + 1
+		for j < len(in) && in[j] >= '0' && in[j] <= '9' {
+			j++
+		}
+		fracPart = in[i+1 : j]
+		if fracPart == "" {
+			return "", "", 0, "", fmt.Errorf("no digits after the decimal mark in %q", in[:j])
+		}
+		i = j
+	}
+	if intPart == "" && fracPart == "" {
+		return "", "", 0, "", fmt.Errorf("expected a number at %q", in)
+	}
+	if i == len(in) {
+		return "", "", 0, "", fmt.Errorf("number %q has no unit designator (Y, M, W, D, H, M or S)", in)
+	}
+	return intPart, fracPart, in[i], in[i+1:], nil
+}
+
+// isoUnit returns the length and the rank (W D H M S: the order they must come in) of the unit
+// designator des, in the date part or (inTime) the time part.
+func isoUnit(des byte, inTime bool, intPart string) (time.Duration, int, error) {
+	switch {
+	case !inTime && (des == 'Y' || des == 'y'):
+		return 0, 0, errors.New("years have no fixed length: use days (P365D) instead")
+	case !inTime && (des == 'M' || des == 'm'):
+		return 0, 0, errors.New(`months have no fixed length: use days (P30D) instead, or "PT…M" for minutes`)
+	case !inTime && (des == 'W' || des == 'w'):
+		return week, 0, nil
+	case !inTime && (des == 'D' || des == 'd'):
+		return day, 1, nil
+	case inTime && (des == 'H' || des == 'h'):
+		return time.Hour, 2, nil
+	case inTime && (des == 'M' || des == 'm'):
+		return time.Minute, 3, nil
+	case inTime && (des == 'S' || des == 's'):
+		return time.Second, 4, nil
+	case !inTime && (des == 'H' || des == 'h' || des == 'S' || des == 's'):
+		return 0, 0, fmt.Errorf(`%q needs a "T" before the time components (e.g. PT%s%c)`, string(des), intPart, des)
+	default:
+		return 0, 0, fmt.Errorf("unknown unit designator %q", string(des))
+	}
 }
 
 // errTooLong is returned when a component alone overflows a time.Duration.

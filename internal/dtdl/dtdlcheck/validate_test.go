@@ -1,6 +1,8 @@
-package dtdl
+package dtdlcheck
 
 import (
+	"github.com/edgecam/edgecam/internal/dtdl"
+
 	"strings"
 	"testing"
 )
@@ -139,4 +141,24 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 func itoa3(i int) string {
 	return string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)})
+}
+
+// Every interface the generator writes (every label set, with zones) passes the validator.
+func TestGeneratedInterfacesValidate(t *testing.T) {
+	for name, opts := range map[string]dtdl.Options{
+		"all":     {},
+		"minimum": {Labels: []string{"person", "car"}},
+		"subset":  {Labels: []string{"Traffic_Light", "teddy bear", "person", "person", "hair drier"}},
+		"single":  {Labels: []string{"tv"}},
+		"zones":   {Labels: []string{"person", "car"}, Zones: []dtdl.Zone{{Name: "left"}, {Name: "door", Labels: []string{"person"}}}},
+	} {
+		opts.ModelID = "dtmi:com:example:edgecam;1"
+		doc, err := dtdl.Interface(opts)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := Validate(doc); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package dtdl
+package config
 
 import (
 	"math"

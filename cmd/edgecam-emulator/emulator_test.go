@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"bytes"
@@ -28,9 +28,9 @@ func (l *lockedBuffer) String() string {
 
 func TestEmulatorCommandPrintsEndpointsAndStops(t *testing.T) {
 	var out, errOut lockedBuffer
-	root := NewRootCmd(&out, &errOut)
+	root := newRootCmd(nil, &out, &errOut)
 	dir := t.TempDir()
-	root.SetArgs([]string{"emulator", "--hub-port", "0", "--dps-port", "0", "--service-port", "0", "--hubs", "2", "--state-dir", dir, "--device", "cam1"})
+	root.SetArgs([]string{"--hub-port", "0", "--dps-port", "0", "--service-port", "0", "--hubs", "2", "--state-dir", dir, "--device", "cam1"})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -78,8 +78,8 @@ func TestEmulatorCommandRejectsBadFlags(t *testing.T) {
 		{[]string{"--group-key", "%%%"}, "--group-key"},
 	} {
 		var out, errOut bytes.Buffer
-		root := NewRootCmd(&out, &errOut)
-		root.SetArgs(append([]string{"emulator", "--state-dir", t.TempDir()}, c.args...))
+		root := newRootCmd(nil, &out, &errOut)
+		root.SetArgs(append([]string{"--state-dir", t.TempDir()}, c.args...))
 		err := root.Execute()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)

@@ -1,4 +1,6 @@
-package dtdl
+// Package dtdlcheck validates DTDL v2 documents against the rules IoT Central enforces on import.
+// It is a development tool (edgecam-emulator check-dtdl), kept out of the device binary.
+package dtdlcheck
 
 import (
 	"bytes"
@@ -10,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/edgecam/edgecam/internal/dtdl"
 )
 
 // Limits of DTDL v2 (DTDL.v2.md).
 const (
-	maxInterfaceIDLen = 128
+	maxInterfaceIDLen = dtdl.MaxInterfaceIDLen
 	maxIDLen          = 2048
 	maxNameLen        = 64
 	maxDisplayNameLen = 64
@@ -27,63 +31,6 @@ const (
 
 // namePattern is the DTDL v2 rule for the name of contents, fields, enum values and payloads.
 var namePattern = regexp.MustCompile(`^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$`)
-
-// ValidateModelID checks that id is a DTMI usable as the @id of a DTDL v2 Interface (and so as
-// an IoT Plug and Play model ID): "dtmi:" then colon-separated segments of letters, digits and
-// underscores, each starting with a letter and not ending with an underscore, then ";" and a
-// version from 1 to 999999999; at most 128 characters.
-func ValidateModelID(id string) error {
-	if id == "" {
-		return errors.New(`model ID is empty: use a DTMI such as "dtmi:com:example:edgecam;1"`)
-	}
-	if err := checkDTMI(id, maxInterfaceIDLen); err != nil {
-		return fmt.Errorf("model ID %q: %w", id, err)
-	}
-	return nil
-}
-
-// checkDTMI checks a user DTMI with a version and no fragment.
-func checkDTMI(id string, maxLen int) error {
-	if n := utf8.RuneCountInString(id); n > maxLen {
-		return fmt.Errorf("%d characters, more than the %d allowed", n, maxLen)
-	}
-	if !strings.HasPrefix(id, "dtmi:") {
-		return errors.New(`must start with "dtmi:" (lower case), e.g. "dtmi:com:example:edgecam;1"`)
-	}
-	if strings.Contains(id, "#") {
-		return errors.New(`must not have a "#fragment"`)
-	}
-	path, version, ok := strings.Cut(id[len("dtmi:"):], ";")
-	if !ok {
-		return errors.New(`has no version: end it with ";1" (or another version number)`)
-	}
-	if version == "" || len(version) > 9 || version[0] == '0' || strings.Trim(version, "0123456789") != "" {
-		return fmt.Errorf("version %q must be a number from 1 to 999999999 without leading zeros", version)
-	}
-	if path == "" {
-		return errors.New(`has no path: put segments between "dtmi:" and ";", e.g. "dtmi:com:example:edgecam;1"`)
-	}
-	for i, seg := range strings.Split(path, ":") {
-		switch {
-		case seg == "":
-			return fmt.Errorf("segment %d is empty (two colons in a row, or a colon before %q)", i+1, ";")
-		case seg[0] == '_':
-			return fmt.Errorf("segment %q starts with an underscore: such system segments are not allowed in models", seg)
-		case seg[0] >= '0' && seg[0] <= '9':
-			return fmt.Errorf("segment %q starts with a digit: start it with a letter", seg)
-		case seg[len(seg)-1] == '_':
-			return fmt.Errorf("segment %q ends with an underscore", seg)
-		case strings.IndexFunc(seg, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
-		}) >= 0:
-			return fmt.Errorf("segment %q may only hold letters, digits and underscores", seg)
-		}
-	}
-	if strings.HasPrefix(id, "dtmi:dtdl:") || strings.HasPrefix(id, "dtmi:standard:") {
-		return errors.New(`"dtmi:dtdl:" and "dtmi:standard:" are reserved by DTDL: use your own prefix, e.g. your reversed domain`)
-	}
-	return nil
-}
 
 // Validate checks a DTDL v2 document (one Interface, or an array of Interfaces) against the rules
 // IoT Central enforces on import: the DTDL v2 @context, valid and unique @ids (Interface @id at most
@@ -155,7 +102,7 @@ func (c *checker) id(where string, m map[string]any, maxLen int) {
 		c.addf(where, "@id must be a string")
 		return
 	}
-	if err := checkDTMI(s, maxLen); err != nil {
+	if err := dtdl.CheckDTMI(s, maxLen); err != nil {
 		c.addf(where, "@id %q: %v", s, err)
 		return
 	}
@@ -285,7 +232,7 @@ func (c *checker) iface(where string, m map[string]any, top bool) {
 		c.addf(where, "has no @id: give the Interface a DTMI such as \"dtmi:com:example:edgecam;1\"")
 	} else if s, isString := raw.(string); !isString {
 		c.addf(where, "@id must be a string")
-	} else if err := checkDTMI(s, maxInterfaceIDLen); err != nil {
+	} else if err := dtdl.CheckDTMI(s, maxInterfaceIDLen); err != nil {
 		c.addf(where, "@id %q: %v", s, err)
 	} else if first, dup := c.ids[s]; dup {
 		c.addf(where, "@id %q is also the @id of %s: every @id must be unique", s, first)
@@ -346,7 +293,7 @@ func (c *checker) iface(where string, m map[string]any, top bool) {
 func (c *checker) context(where string, m map[string]any) {
 	raw, ok := m["@context"]
 	if !ok {
-		c.addf(where, "has no @context: set it to %q", Context)
+		c.addf(where, "has no @context: set it to %q", dtdl.Context)
 		return
 	}
 	var list []string
@@ -366,8 +313,8 @@ func (c *checker) context(where string, m map[string]any) {
 		c.addf(where, "@context must be a string or an array of strings")
 		return
 	}
-	if !slices.Contains(list, Context) {
-		c.addf(where, "@context %q is not DTDL v2: IoT Central needs %q", strings.Join(list, ", "), Context)
+	if !slices.Contains(list, dtdl.Context) {
+		c.addf(where, "@context %q is not DTDL v2: IoT Central needs %q", strings.Join(list, ", "), dtdl.Context)
 		return
 	}
 	c.iotCentral = c.iotCentral || slices.Contains(list, "dtmi:iotcentral:context;2")
@@ -385,7 +332,7 @@ func (c *checker) dtmiRefs(where string, v any, max int) {
 	for _, e := range list {
 		switch t := e.(type) {
 		case string:
-			if err := checkDTMI(t, maxIDLen); err != nil {
+			if err := dtdl.CheckDTMI(t, maxIDLen); err != nil {
 				c.addf(where, "%q: %v", t, err)
 			}
 		case map[string]any:
@@ -455,7 +402,7 @@ func (c *checker) content(where string, m map[string]any, names map[string]strin
 		c.known(where, m, cotyped, append(common, "schema")...)
 		switch s := m["schema"].(type) {
 		case string:
-			if err := checkDTMI(s, maxIDLen); err != nil {
+			if err := dtdl.CheckDTMI(s, maxIDLen); err != nil {
 				c.addf(where, "schema %q: %v", s, err)
 			}
 		case map[string]any:
@@ -466,7 +413,7 @@ func (c *checker) content(where string, m map[string]any, names map[string]strin
 	case "Relationship":
 		c.known(where, m, cotyped, append(common, "maxMultiplicity", "minMultiplicity", "properties", "target", "writable")...)
 		if t, ok := m["target"].(string); ok {
-			if err := checkDTMI(t, maxIDLen); err != nil {
+			if err := dtdl.CheckDTMI(t, maxIDLen); err != nil {
 				c.addf(where, "target %q: %v", t, err)
 			}
 		}
@@ -521,7 +468,7 @@ func (c *checker) schema(where string, v any, allowArray bool, depth int) {
 				c.addf(where, "%q needs the IoT Central extension context %q", t, "dtmi:iotcentral:context;2")
 			}
 		case strings.HasPrefix(t, "dtmi:"):
-			if err := checkDTMI(t, maxIDLen); err != nil {
+			if err := dtdl.CheckDTMI(t, maxIDLen); err != nil {
 				c.addf(where, "%q: %v", t, err)
 			}
 		default:

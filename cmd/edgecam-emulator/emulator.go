@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"github.com/edgecam/edgecam/internal/emulator"
 )
 
-// emulatorOptions are the flags of edgecam emulator.
+// emulatorOptions are the flags of edgecam-emulator.
 type emulatorOptions struct {
 	listenHost  string
 	host        string
@@ -50,7 +50,7 @@ type emulatorOptions struct {
 func newEmulatorCmd() *cobra.Command {
 	o := &emulatorOptions{}
 	cmd := &cobra.Command{
-		Use:   "emulator",
+		Use:   "edgecam-emulator",
 		Short: "Run a local IoT Hub + DPS stand-in (no Azure account needed)",
 		Long: `emulator runs a local stand-in for Azure IoT Hub and the Device Provisioning Service (DPS),
 speaking MQTT over TLS like the real services, so edgecam can be tried and tested without an
@@ -89,23 +89,23 @@ telemetry message as one JSON line on stdout ({"received","hub","deviceId","mode
 "properties","body"}). Connections, refusals (with the reason) and DPS registrations are logged
 on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
 		Example: `  # the README demo: one hub on 127.0.0.1:8883, DPS on 127.0.0.1:8882 with the demo group key
-  edgecam emulator
+  edgecam-emulator
 
   # then, in another terminal, register a device through its DPS
   edgecam provision --endpoint 127.0.0.1:8882 --ca-file ~/.local/state/edgecam/emulator/ca.pem \
       --id-scope ` + emulator.DefaultIDScope + ` --registration-id cam1 --group-key ` + emulator.DemoGroupKey + `
 
   # a device with a connection string (a key is generated when none is given)
-  edgecam emulator --device cam1 --device cam2=c2VjcmV0LWtleS0xMjM0NTY3ODkw
+  edgecam-emulator --device cam1 --device cam2=c2VjcmV0LWtleS0xMjM0NTY3ODkw
 
   # two linked hubs, evenly weighted allocation, two 202 polls before each assignment
-  edgecam emulator --hubs 2 --dps-polls 2
+  edgecam-emulator --hubs 2 --dps-polls 2
 
   # a custom allocation policy calling your webhook (AllocationRequest in, AllocationResponse out)
-  edgecam emulator --hubs 2 --allocation custom --webhook http://localhost:7071/api/allocate
+  edgecam-emulator --hubs 2 --allocation custom --webhook http://localhost:7071/api/allocate
 
   # reachable from other machines as pi.local (added to the server certificate)
-  edgecam emulator --listen-host 0.0.0.0 --host pi.local`,
+  edgecam-emulator --listen-host 0.0.0.0 --host pi.local`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runEmulator(cmd, o)
