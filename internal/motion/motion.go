@@ -34,8 +34,8 @@ type Options struct {
 	// second.
 	Alpha float64
 	// MinArea is the smallest blob, in fractions of the frame area, that counts as motion:
-	// 0.0015 by default (about 38 pixels of a 213x120 picture, once dilated: an object of about
-	// 20x20 pixels of a 1080p frame).
+	// 0.0025 by default (64 pixels of a 213x120 picture once dilated: an object of about 35x35
+	// pixels of a 1080p frame; a speck of noise dilates to about 50).
 	MinArea float64
 	// Recalibrate is the fraction of the frame that, changed at once, makes the detector take
 	// the frame as its new background instead of reporting motion: 0.6 by default.
@@ -56,7 +56,7 @@ func (o Options) withDefaults() Options {
 		o.Alpha = 0.05
 	}
 	if o.MinArea <= 0 {
-		o.MinArea = 0.0015
+		o.MinArea = 0.0025
 	}
 	if o.Recalibrate <= 0 || o.Recalibrate > 1 {
 		o.Recalibrate = 0.6
