@@ -80,4 +80,8 @@ type Camera struct {
 	Zones []Zone `koanf:"zones"`
 	// Masks are regions whose objects are ignored everywhere.
 	Masks []MaskArea `koanf:"masks"`
+
+	// Lines and Analysis: counting lines and continuous analysis (lines.go).
+	Lines    []Line    `koanf:"lines"`
+	Analysis *Analysis `koanf:"analysis"`
 }

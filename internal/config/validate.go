@@ -397,6 +397,7 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 			}
 		}
 		checkZones(p, key, cam.Zones, cam.Masks, c.Classes)
+		checkLines(p, key, cam, c.Classes)
 	}
 }
 
