@@ -149,8 +149,12 @@ func CrossingLines(cam *Camera) []crossing.Line {
 	for _, l := range cam.Lines {
 		d, _ := crossing.ParseDirection(l.In)
 		a, _ := zone.ParseAnchor(l.Anchor)
+		var labels []string
+		if len(l.Labels) > 0 {
+			labels = l.Labels
+		}
 		out = append(out, crossing.Line{
-			Name: l.Name, In: d, Labels: l.Labels, Anchor: a,
+			Name: l.Name, In: d, Labels: labels, Anchor: a,
 			A: zone.Point{X: l.Points[0][0], Y: l.Points[0][1]},
 			B: zone.Point{X: l.Points[1][0], Y: l.Points[1][1]},
 		})

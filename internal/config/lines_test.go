@@ -64,7 +64,7 @@ func TestLineMistakes(t *testing.T) {
       - {name: along, points: [[0.5, 0.1], [0.5, 0.9]], in: right}
       - {name: "front door", points: [[0.5, 0.1], [0.5, 0.9]], in: right, labels: [persn], anchor: top}
       - {points: [[0.5, 0.1], [0.5, 0.9]], in: right}
-      - {name: ` + strings.Repeat("l", 45) + `, points: [[0.5, 0.1], [0.5, 0.9]], in: right, labels: [traffic light]}
+      - {name: `+strings.Repeat("l", 45)+`, points: [[0.5, 0.1], [0.5, 0.9]], in: right, labels: [traffic light]}
   - id: file1
     type: file
     path: IMAGE
