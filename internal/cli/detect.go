@@ -38,9 +38,11 @@ type detectOptions struct {
 	modelSet  bool     // --model was given (else the default model, or --config's)
 	images    []string // the arguments
 
-	// set by --config and --camera: the camera's counting rules (zones, masks, filters)
-	rules *tally.Rules
-	preds []tally.Prediction
+	// set by --config and --camera: the camera's counting rules (zones, masks, filters), and
+	// all it holds (its lines, for a clip)
+	rules       *tally.Rules
+	cameraRules *cameraRules
+	preds       []tally.Prediction
 }
 
 func newDetectCmd() *cobra.Command {
@@ -108,6 +110,7 @@ func loadCameraRules(o *detectOptions) (model string, threads int, rules *tally.
 	if err != nil {
 		return "", 0, nil, err
 	}
+	o.cameraRules = &cameraRules{Rules: &cr.Rules, Lines: cr.Lines, AnalysisFPS: cr.AnalysisFPS}
 	return cr.Model, cr.Threads, &cr.Rules, nil
 }
 
@@ -122,6 +125,10 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		return fmt.Errorf("--threads %d: want 0 (one per core) or more", o.threads)
 	case o.bench < 0:
 		return fmt.Errorf("--bench %d: want a number of runs", o.bench)
+	}
+	isClip, err := clipArgs(o)
+	if err != nil {
+		return err
 	}
 	model := o.model
 	if !modelSet {
@@ -158,6 +165,9 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		}
 	}
 
+	if isClip {
+		return runClip(ctx, stdout, det, o)
+	}
 	failed := false
 	var res yolo.Result
 	for _, path := range o.images {

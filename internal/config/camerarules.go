@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/edgecam/edgecam/internal/crossing"
 	"github.com/edgecam/edgecam/internal/tally"
 )
 
@@ -13,6 +14,9 @@ type CameraRules struct {
 	Model   string
 	Threads int
 	Rules   tally.Rules
+	// Lines are the camera's counting lines and AnalysisFPS its analysis.fps (0 without).
+	Lines       []crossing.Line
+	AnalysisFPS float64
 }
 
 // UnknownCameraError is LoadCameraRules' error for a camera ID the configuration does not have.
@@ -42,9 +46,14 @@ func LoadCameraRules(file, id string) (CameraRules, error) {
 		}
 		return CameraRules{}, &UnknownCameraError{ID: id, File: file, Known: ids}
 	}
-	return CameraRules{
+	cr := CameraRules{
 		Model:   cfg.Model.Path,
 		Threads: cfg.Model.Threads,
 		Rules:   TallyRules(cfg.CameraDetection(i), &cfg.Cameras[i], cfg.Azure.ModelID != ""),
-	}, nil
+		Lines:   CrossingLines(&cfg.Cameras[i]),
+	}
+	if a := cfg.Cameras[i].Analysis; a != nil {
+		cr.AnalysisFPS = a.FPS
+	}
+	return cr, nil
 }
