@@ -20,7 +20,7 @@ var (
 )
 
 // Annotate draws on img (a BGR frame) the counting lines with an arrow towards their in side
-// and their in and out counts (c may be nil), and the tracks' boxes with their IDs.
+// and their in and out counts (c may be nil), then the tracks' boxes with their IDs on top.
 func Annotate(img *gocv.Mat, lines []crossing.Line, c *Counts, tracks []track.Track) {
 	if img == nil || img.Empty() {
 		return
@@ -28,13 +28,6 @@ func Annotate(img *gocv.Mat, lines []crossing.Line, c *Counts, tracks []track.Tr
 	w, h := img.Cols(), img.Rows()
 	thick := max(1, (w+h)/600)
 	scale := float64(thick) / 2.5
-	for _, t := range tracks {
-		r := image.Rect(int(t.Box[0]*float64(w)), int(t.Box[1]*float64(h)), int(t.Box[2]*float64(w)), int(t.Box[3]*float64(h)))
-		gocv.RectangleWithParams(img, r, trackColour, thick, gocv.LineAA, 0)
-		tag(img, "#"+strconv.Itoa(t.ID)+" "+t.Label, image.Pt(r.Min.X, r.Min.Y), trackColour, black, scale, thick)
-		p := image.Pt((r.Min.X+r.Max.X)/2, r.Max.Y)
-		gocv.Circle(img, p, 2*thick, trackColour, -1)
-	}
 	for i, l := range lines {
 		a := image.Pt(int(l.A.X*float64(w)), int(l.A.Y*float64(h)))
 		b := image.Pt(int(l.B.X*float64(w)), int(l.B.Y*float64(h)))
@@ -59,7 +52,20 @@ func Annotate(img *gocv.Mat, lines []crossing.Line, c *Counts, tracks []track.Tr
 			in, out := c.Line(i)
 			text = fmt.Sprintf("%s in %d out %d", l.Name, in, out)
 		}
-		tag(img, text, a.Add(image.Pt(thick*2, thick*2)), lineColour, black, scale, thick)
+		// The name and counts beside the line's first end, on the side opposite the arrow.
+		size, _ := gocv.GetTextSizeWithBaseline(text, gocv.FontHersheySimplex, scale, max(1, thick-1))
+		at := a.Add(image.Pt(thick*2, thick*2))
+		if l.In == crossing.Right {
+			at.X = a.X - size.X - thick*4
+		}
+		tag(img, text, at, lineColour, black, scale, thick)
+	}
+	for _, t := range tracks {
+		r := image.Rect(int(t.Box[0]*float64(w)), int(t.Box[1]*float64(h)), int(t.Box[2]*float64(w)), int(t.Box[3]*float64(h)))
+		gocv.RectangleWithParams(img, r, trackColour, thick, gocv.LineAA, 0)
+		tag(img, "#"+strconv.Itoa(t.ID)+" "+t.Label, image.Pt(r.Min.X, r.Min.Y), trackColour, black, scale, thick)
+		p := image.Pt((r.Min.X+r.Max.X)/2, r.Max.Y)
+		gocv.Circle(img, p, 2*thick, trackColour, -1)
 	}
 }
 
