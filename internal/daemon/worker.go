@@ -69,6 +69,8 @@ type worker struct {
 	uploadTicks int    // qualifying ticks so far, for upload.every
 	uploadJPEG  []byte // the image of this tick to upload, nil for none
 
+	analyser *analyser // continuous analysis (analysis: {fps}), nil for a timer camera (lines.go)
+
 	dropped   map[queue.DropReason]uint64 // queue drops already counted in the metrics
 	life      context.Context             // ends when the daemon stops (for work not tied to a request)
 	tickStart atomic.Int64                // unix nanos of the tick in flight, 0 when idle
@@ -138,6 +140,13 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 		q.Close()
 		return nil, err
 	}
+	if cam.Analysis != nil {
+		if w.analyser, err = newAnalyser(w, cfg, i); err != nil {
+			camera.Close(src)
+			q.Close()
+			return nil, err
+		}
+	}
 	w.link = newLink(cfg, cam, log, w.onConnect)
 	w.link.handlers = w.setHandlers
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
@@ -180,6 +189,9 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	start := time.Now()
 	w.tickStart.Store(start.UnixNano())
 	defer w.tickStart.Store(0)
+	if w.analyser != nil {
+		return w.analysisTick()
+	}
 
 	w.mu.Lock()
 	rules, timeout := w.rules, w.captureT

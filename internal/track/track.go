@@ -7,7 +7,8 @@
 // matched again; a new object needs two consecutive sightings before it is reported.
 //
 // Matching is by the overlap (IoU) of the predicted box and the detection, within one label,
-// greedily from the best overlap down. It allocates nothing per frame once its slices have
+// greedily from the best overlap down; a third pass matches what is left by the distance of
+// the centres (Options.Jump), for objects that moved further than their width in one frame. It allocates nothing per frame once its slices have
 // grown to the number of objects.
 //
 // github.com/LdDl/mot-go (v0.4.0) was evaluated and not used: its tracks are keyed by random
@@ -18,6 +19,7 @@ package track
 
 import (
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -61,6 +63,12 @@ type Options struct {
 	LowMatchIoU float64
 	// Buffer is how many frames a track is kept while unseen: 15 (3 s at 5 frames a second).
 	Buffer int
+	// Jump is how far, in box heights, the centre of a high-score detection left over by both
+	// passes may be from the predicted centre of a track left over too, for them to be matched
+	// in a third pass, nearest first: 0.5 by default; negative turns the pass off. It keeps a
+	// track whose object moved more than its own width between two frames (a frame skipped by a
+	// busy device, a new track whose speed is not known yet).
+	Jump float64
 }
 
 func (o Options) withDefaults() Options {
@@ -81,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = 15
+	}
+	if o.Jump == 0 {
+		o.Jump = 0.5
 	}
 	return o
 }
@@ -128,6 +139,10 @@ func (t *Tracker) Update(dets []Detection) []Track {
 	// Second pass: low-score detections with the tracks seen in the previous frame that are
 	// still unmatched; a lost track is not revived by a weak detection.
 	t.match(dets, t.o.Low, t.o.High, t.o.LowMatchIoU, true)
+	// Third pass: what is left, by the distance of the centres.
+	if t.o.Jump > 0 {
+		t.matchNear(dets)
+	}
 
 	kept := t.tracks[:0]
 	for _, s := range t.tracks {
@@ -199,6 +214,11 @@ func (t *Tracker) match(dets []Detection, lo, hi, minIoU float64, recentOnly boo
 			}
 		}
 	}
+	t.assign(dets)
+}
+
+// assign matches the pairs, best (highest iou field) first, each track and detection once.
+func (t *Tracker) assign(dets []Detection) {
 	slices.SortFunc(t.pairs, func(a, b pair) int {
 		if c := cmp.Compare(b.iou, a.iou); c != 0 {
 			return c
@@ -221,6 +241,33 @@ func (t *Tracker) match(dets []Detection, lo, hi, minIoU float64, recentOnly boo
 		s.matched, s.confirmed = true, true
 		t.used[p.di] = true
 	}
+}
+
+// matchNear pairs the unmatched high-score detections with the unmatched tracks seen in the
+// previous frame whose predicted centre is within Jump box heights, nearest first.
+func (t *Tracker) matchNear(dets []Detection) {
+	t.pairs = t.pairs[:0]
+	for ti, s := range t.tracks {
+		if s.matched || s.Lost > 0 {
+			continue
+		}
+		pb := s.kf.box()
+		h := pb[3] - pb[1]
+		if h <= 0 {
+			continue
+		}
+		cx, cy := (pb[0]+pb[2])/2, (pb[1]+pb[3])/2
+		for di, d := range dets {
+			if t.used[di] || d.Score < t.o.High || d.Label != s.Label {
+				continue
+			}
+			dx, dy := (d.Box[0]+d.Box[2])/2-cx, (d.Box[1]+d.Box[3])/2-cy
+			if dist := math.Hypot(dx, dy) / h; dist <= t.o.Jump {
+				t.pairs = append(t.pairs, pair{-dist, ti, di}) // nearest sorts first
+			}
+		}
+	}
+	t.assign(dets)
 }
 
 // Alive is how many tracks the tracker holds, lost ones included: while it is not 0 an object

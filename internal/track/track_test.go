@@ -220,3 +220,24 @@ func BenchmarkUpdate50(b *testing.B) {
 		}
 	}
 }
+
+func TestFastObjectIsFollowedByDistance(t *testing.T) {
+	// A person 0.05 wide and 0.25 tall moving 0.08 a frame: boxes of consecutive frames do not
+	// overlap (a frame skipped by a busy device), but the centre moves a third of the height.
+	for _, jump := range []float64{0, -1} {
+		tr := New(Options{Jump: jump})
+		var ids []int
+		for f := 0; f < 8; f++ {
+			out := tr.Update([]Detection{{Box: box(0.1+0.08*float64(f), 0.5, 0.05, 0.25), Score: 0.9, Label: "person"}})
+			for _, o := range out {
+				ids = append(ids, o.ID)
+			}
+		}
+		if jump == 0 && (len(ids) != 7 || ids[0] != ids[6]) {
+			t.Errorf("with the distance pass: ids %v, want one track from the second frame", ids)
+		}
+		if jump < 0 && len(ids) != 0 {
+			t.Errorf("without it: ids %v, want none confirmed", ids)
+		}
+	}
+}

@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/edgecam/edgecam/internal/analysis"
+	"github.com/edgecam/edgecam/internal/atomicfile"
+	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/crossing"
+	"github.com/edgecam/edgecam/internal/queue"
+	"github.com/edgecam/edgecam/internal/tally"
+)
+
+// analyser is a camera's continuous analysis (analysis: {fps}): it takes the stream's newest
+// frame up to fps times a second and analyses it (motion, model, tracker, lines); the camera's
+// timer then sends the newest analysed frame's tally with the lines' counts (analysisTick).
+type analyser struct {
+	w      *worker
+	an     *analysis.Analyzer
+	lines  []crossing.Line
+	every  time.Duration
+	path   string // the running totals in state.dir
+	labels []string
+
+	mu     sync.Mutex
+	preds  []tally.Prediction // the newest analysed frame's detections
+	at     time.Time          // its time
+	fresh  bool               // a frame was analysed since the last tick
+	totals lineTotals         // counted since the camera was first set up
+	sent   lineTotals         // the totals as of the last queued message
+}
+
+// lineTotals are crossings per "<line>\x00<label>": [in, out].
+type lineTotals map[string][2]int
+
+// lineState is the file that keeps a camera's line totals across restarts.
+type lineState struct {
+	Totals lineTotals `json:"totals"`
+	Sent   lineTotals `json:"sent"`
+}
+
+func linesPath(stateDir, cameraID string) string {
+	return filepath.Join(stateDir, "lines", cameraID+".json")
+}
+
+func newAnalyser(w *worker, cfg *config.Config, i int) (*analyser, error) {
+	cam := &cfg.Cameras[i]
+	a := &analyser{w: w, lines: config.CrossingLines(cam), path: linesPath(cfg.State.Dir, cam.ID),
+		every: time.Duration(float64(time.Second) / cam.Analysis.FPS), totals: lineTotals{}, sent: lineTotals{}}
+	if n := atomicfile.CleanTemps(a.path); n > 0 {
+		w.log.Info("removed temporary files left by a crash", "file", a.path, "removed", n)
+	}
+	b, err := os.ReadFile(a.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("line totals: %w", err)
+	default:
+		var st lineState
+		if err := json.Unmarshal(b, &st); err != nil {
+			return nil, fmt.Errorf("line totals %s: %w (move the file away to start counting from 0)", a.path, err)
+		}
+		if st.Totals != nil {
+			a.totals = st.Totals
+		}
+		if st.Sent != nil {
+			a.sent = st.Sent
+		}
+	}
+	w.mu.Lock()
+	rules := w.rules
+	w.mu.Unlock()
+	a.an = analysis.New(w.det, analysis.Options{Rules: rules, Lines: a.lines})
+	return a, nil
+}
+
+func lineKey(line, label string) string { return line + "\x00" + label }
+
+// save writes the totals atomically; a.mu must be held.
+func (a *analyser) save() error {
+	b, err := json.Marshal(lineState{Totals: a.totals, Sent: a.sent})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(a.path), 0o750); err != nil {
+		return err
+	}
+	return atomicfile.Write(a.path, b, 0o640)
+}
+
+// run analyses frames until ctx ends.
+func (a *analyser) run(ctx context.Context) {
+	defer a.an.Close()
+	t := time.NewTicker(a.every)
+	defer t.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		last = a.step(ctx, last)
+	}
+}
+
+// step analyses the stream's newest frame when it is newer than the one at last.
+func (a *analyser) step(ctx context.Context, last time.Time) time.Time {
+	w := a.w
+	cctx, cancel := context.WithTimeout(ctx, w.captureT)
+	frame, err := w.src.Capture(cctx)
+	cancel()
+	w.captureOK.Store(err == nil)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.metrics.CaptureErrors.WithLabelValues(w.cam.ID).Inc()
+			w.log.Debug("analysis: no frame", "err", err)
+		}
+		return last
+	}
+	defer frame.Close()
+	if !frame.Time.IsZero() && !frame.Time.After(last) {
+		return last // the stream has nothing newer
+	}
+	at := frame.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	w.lastFrame.Store(at.UnixNano())
+	img := frame.Mat
+	if !frame.HasMat() {
+		if img, err = frame.Decode(); err != nil {
+			w.log.Warn("analysis: could not decode the frame", "err", err)
+			return last
+		}
+		defer img.Close()
+	}
+	f, err := a.an.Analyze(img, at)
+	if err != nil {
+		w.log.Warn("analysis: detection failed", "err", err)
+		return at
+	}
+	if f.Inferred {
+		w.metrics.DetectSeconds.Observe(f.Result.Timings.Total.Seconds())
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.preds = append(a.preds[:0], f.Preds...)
+	a.at, a.fresh = at, true
+	if len(f.Events) == 0 {
+		return at
+	}
+	for _, e := range f.Events {
+		k := lineKey(a.lines[e.Line].Name, e.Label)
+		v := a.totals[k]
+		dir := "out"
+		if e.In {
+			v[0]++
+			dir = "in"
+		} else {
+			v[1]++
+		}
+		a.totals[k] = v
+		w.log.Info("crossing", "line", a.lines[e.Line].Name, "label", e.Label, "direction", dir, "track", e.Track)
+	}
+	// Saved at once: a crossing counted is never lost to a restart or a power cut.
+	if err := a.save(); err != nil {
+		w.log.Warn("could not save the line totals", "file", a.path, "err", err)
+	}
+	return at
+}
+
+// lineLabels are the labels a line's keys are sent for: its own, else the minimum labels and
+// every label it has counted.
+func (a *analyser) lineLabels(l crossing.Line, minimum []string) []string {
+	if len(l.Labels) > 0 {
+		return l.Labels
+	}
+	labels := slices.Clone(minimum)
+	prefix := l.Name + "\x00"
+	for k := range a.totals {
+		if len(k) > len(prefix) && k[:len(prefix)] == prefix && !slices.Contains(labels, k[len(prefix):]) {
+			labels = append(labels, k[len(prefix):])
+		}
+	}
+	slices.Sort(labels)
+	return labels
+}
+
+// analysisTick is a continuous-analysis camera's tick: the newest analysed frame's tally, plus
+// per line and label the crossings since the previous message (<line>_<label>_in, _out) and the
+// running totals (_inTotal, _outTotal). The totals sent are saved only once the message is
+// queued, so a message is never lost; one queued just before a power cut may repeat its _in and
+// _out after the restart, never the totals.
+func (w *worker) analysisTick() (sent bool, err error) {
+	a := w.analyser
+	w.mu.Lock()
+	rules := w.rules
+	w.mu.Unlock()
+	clear(w.body)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.at.IsZero() {
+		return false, errors.New("no frame analysed yet")
+	}
+	if !a.fresh {
+		w.log.Warn("no frame analysed since the last tick: sending the last one's tally", "frameTime", a.at)
+	}
+	a.fresh = false
+	w.preds = append(w.preds[:0], a.preds...)
+	body := w.body
+	send := w.counter.TallyInto(rules, body, w.preds)
+	next := make(lineTotals, len(a.totals))
+	for _, l := range a.lines {
+		for _, label := range a.lineLabels(l, rules.Minimum) {
+			k := lineKey(l.Name, label)
+			tot, was := a.totals[k], a.sent[k]
+			p := analysis.LineKey(l.Name, label, w.safeNames)
+			body[p+"_in"], body[p+"_out"] = tot[0]-was[0], tot[1]-was[1]
+			body[p+"_inTotal"], body[p+"_outTotal"] = tot[0], tot[1]
+			send = send || tot != was
+			next[k] = tot
+		}
+	}
+	w.lastFrame.Store(a.at.UnixNano())
+	w.metrics.TickOK(w.cam.ID)
+	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "frameTime", a.at,
+		"inferences", a.an.Inferences, "skipped", a.an.Skipped)
+	if !send {
+		return false, nil
+	}
+	if err := w.queue.Push(queue.Item{Time: a.at, Body: w.enc.Encode(body)}); err != nil {
+		return false, fmt.Errorf("could not queue the tally: %w", err)
+	}
+	for k, v := range next {
+		a.sent[k] = v
+	}
+	if err := a.save(); err != nil {
+		w.log.Warn("could not save the line totals", "file", a.path, "err", err)
+	}
+	w.countDrops()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return true, nil
+}
