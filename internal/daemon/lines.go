@@ -39,8 +39,37 @@ type analyser struct {
 	sent   lineTotals         // the totals as of the last queued message
 }
 
-// lineTotals are crossings per "<line>\x00<label>": [in, out].
-type lineTotals map[string][2]int
+// lineTotals are crossings per line and label: [in, out].
+type lineTotals map[lineLabel][2]int
+
+type lineLabel struct{ line, label string }
+
+// MarshalJSON writes {"<line>": {"<label>": [in, out]}}.
+func (t lineTotals) MarshalJSON() ([]byte, error) {
+	m := map[string]map[string][2]int{}
+	for k, v := range t {
+		if m[k.line] == nil {
+			m[k.line] = map[string][2]int{}
+		}
+		m[k.line][k.label] = v
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (t *lineTotals) UnmarshalJSON(b []byte) error {
+	var m map[string]map[string][2]int
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*t = lineTotals{}
+	for line, labels := range m {
+		for label, v := range labels {
+			(*t)[lineLabel{line, label}] = v
+		}
+	}
+	return nil
+}
 
 // lineState is the file that keeps a camera's line totals across restarts.
 type lineState struct {
@@ -83,7 +112,7 @@ func newAnalyser(w *worker, cfg *config.Config, i int) (*analyser, error) {
 	return a, nil
 }
 
-func lineKey(line, label string) string { return line + "\x00" + label }
+func lineKey(line, label string) lineLabel { return lineLabel{line, label} }
 
 // save writes the totals atomically; a.mu must be held.
 func (a *analyser) save() error {
@@ -186,10 +215,9 @@ func (a *analyser) lineLabels(l crossing.Line, minimum []string) []string {
 		return l.Labels
 	}
 	labels := slices.Clone(minimum)
-	prefix := l.Name + "\x00"
 	for k := range a.totals {
-		if len(k) > len(prefix) && k[:len(prefix)] == prefix && !slices.Contains(labels, k[len(prefix):]) {
-			labels = append(labels, k[len(prefix):])
+		if k.line == l.Name && !slices.Contains(labels, k.label) {
+			labels = append(labels, k.label)
 		}
 	}
 	slices.Sort(labels)

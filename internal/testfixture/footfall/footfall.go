@@ -64,34 +64,72 @@ type Walker struct {
 // Rows of the frame the walkers keep to (bottom-centre y), so that no two overlap.
 const rowA, rowB = 0.45, 0.93
 
-// Script is the clip: 0.025 of the frame width a frame (a person's width in 3 frames).
-var Script = []Walker{
-	{Sprite: 0, From: [2]float64{0.2, rowA}, To: [2]float64{0.8, rowA}, Start: 2, Frames: 25},   // in
-	{Sprite: 1, From: [2]float64{0.8, rowB}, To: [2]float64{0.2, rowB}, Start: 30, Frames: 25},  // out
-	{Sprite: 2, From: [2]float64{0.2, rowA}, To: [2]float64{0.8, rowA}, Start: 58, Frames: 25},  // in, and at once
-	{Sprite: 3, From: [2]float64{0.8, rowB}, To: [2]float64{0.2, rowB}, Start: 58, Frames: 25},  // out
-	{Sprite: 1, From: [2]float64{0.2, rowB}, To: [2]float64{0.8, rowB}, Start: 86, Frames: 25},  // in
-	{Sprite: 0, From: [2]float64{0.8, rowA}, To: [2]float64{0.2, rowA}, Start: 114, Frames: 25}, // out
+// phases are the clip's scenes in order, each walker's Start relative to its phase: 0.025 of
+// the frame width a frame (a person's width in 3 frames).
+var phases = [][]Walker{
+	{{Sprite: 0, From: [2]float64{0.2, rowA}, To: [2]float64{0.8, rowA}, Frames: 25}}, // in
+	{{Sprite: 1, From: [2]float64{0.8, rowB}, To: [2]float64{0.2, rowB}, Frames: 25}}, // out
+	{ // in and out at once
+		{Sprite: 2, From: [2]float64{0.2, rowA}, To: [2]float64{0.8, rowA}, Frames: 25},
+		{Sprite: 3, From: [2]float64{0.8, rowB}, To: [2]float64{0.2, rowB}, Frames: 25},
+	},
+	{{Sprite: 1, From: [2]float64{0.2, rowB}, To: [2]float64{0.8, rowB}, Frames: 25}}, // in
+	{{Sprite: 0, From: [2]float64{0.8, rowA}, To: [2]float64{0.2, rowA}, Frames: 25}}, // out
 	// Walks up to the line and stops on it until the clip leaves it.
-	{Sprite: 2, From: [2]float64{0.2, rowA}, To: [2]float64{0.5, rowA}, Start: 142, Frames: 13, Hold: 15},
+	{{Sprite: 2, From: [2]float64{0.2, rowA}, To: [2]float64{0.5, rowA}, Frames: 13, Hold: 15}},
 	// Walks down along the line.
-	{Sprite: 3, From: [2]float64{0.5, 0.5}, To: [2]float64{0.5, 0.95}, Start: 174, Frames: 19},
+	{{Sprite: 3, From: [2]float64{0.5, 0.5}, To: [2]float64{0.5, 0.95}, Frames: 19}},
 }
 
-// Frames is the clip's length.
-const Frames = 198
+// Options time the clip; zero values are the defaults.
+type Options struct {
+	// LeadIn is the frames of empty scene before the first walker (2), Gap the frames between
+	// two scenes (3), Tail the frames after the last (5).
+	LeadIn, Gap, Tail int
+	// Pause adds frames of empty scene after scene number PauseAfter (counted from 1): room for
+	// a test to restart the daemon while nobody walks.
+	PauseAfter, Pause int
+}
+
+// Timeline is the walkers of a clip with their start frames, and its length in frames.
+func Timeline(o Options) (walkers []Walker, frames int) {
+	if o.LeadIn == 0 {
+		o.LeadIn = 2
+	}
+	if o.Gap == 0 {
+		o.Gap = 3
+	}
+	if o.Tail == 0 {
+		o.Tail = 5
+	}
+	at := o.LeadIn
+	for i, ph := range phases {
+		end := at
+		for _, w := range ph {
+			w.Start += at
+			walkers = append(walkers, w)
+			end = max(end, w.Start+w.Frames+w.Hold)
+		}
+		at = end + o.Gap
+		if i+1 == o.PauseAfter {
+			at += o.Pause
+		}
+	}
+	return walkers, at - o.Gap + o.Tail
+}
 
 // Scene draws the clip's pictures.
 type Scene struct {
+	script  []Walker
 	bg      gocv.Mat
 	sprites []gocv.Mat
 	scaled  gocv.Mat
 }
 
-// NewScene loads the sprites from the shared photos.
-func NewScene(t testing.TB) *Scene {
+// NewScene loads the sprites from the shared photos, for the walkers of script.
+func NewScene(t testing.TB, script []Walker) *Scene {
 	t.Helper()
-	s := &Scene{bg: gocv.NewMatWithSize(Height, Width, gocv.MatTypeCV8UC3), scaled: gocv.NewMat()}
+	s := &Scene{script: script, bg: gocv.NewMatWithSize(Height, Width, gocv.MatTypeCV8UC3), scaled: gocv.NewMat()}
 	// A floor and a wall with a few vertical stripes: texture for the motion detector.
 	s.bg.SetTo(gocv.NewScalar(150, 160, 165, 0))
 	gocv.Rectangle(&s.bg, image.Rect(0, Height/3, Width, Height), color.RGBA{110, 118, 124, 0}, -1)
@@ -135,7 +173,7 @@ var spriteH = SpriteHeight * Height
 // Draw draws picture i into dst (Width x Height BGR).
 func (s *Scene) Draw(i int, dst *gocv.Mat) {
 	s.bg.CopyTo(dst)
-	for _, w := range Script {
+	for _, w := range s.script {
 		k := i - w.Start
 		if k < 0 || k >= w.Frames+w.Hold {
 			continue
@@ -164,6 +202,13 @@ func (s *Scene) Draw(i int, dst *gocv.Mat) {
 // name; its extension chooses the container (.h264 for an elementary stream, .mp4).
 func Make(t testing.TB, dir, name string) string {
 	t.Helper()
+	return MakeWith(t, dir, name, Options{})
+}
+
+// MakeWith is Make with the clip timed as o says (Timeline gives its length).
+func MakeWith(t testing.TB, dir, name string, o Options) string {
+	t.Helper()
+	script, frames := Timeline(o)
 	testfixture.RequireFFmpeg(t)
 	out := filepath.Join(dir, name)
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
@@ -178,11 +223,11 @@ func Make(t testing.TB, dir, name string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := NewScene(t)
+	s := NewScene(t, script)
 	defer s.Close()
 	frame := gocv.NewMatWithSize(Height, Width, gocv.MatTypeCV8UC3)
 	defer frame.Close()
-	for i := 0; i < Frames; i++ {
+	for i := 0; i < frames; i++ {
 		s.Draw(i, &frame)
 		if _, err := stdin.Write(frame.ToBytes()); err != nil {
 			t.Fatalf("ffmpeg: %v: %s", err, stderr.String())
