@@ -34,7 +34,7 @@ func TestLinesEndToEnd(t *testing.T) {
 	cfg.Cameras = append(cfg.Cameras, config.Camera{
 		ID: "door", Type: config.TypeRTSP, URL: feed.URL("", ""),
 		Analysis: &config.Analysis{FPS: 5},
-		Lines: []config.Line{{Name: "door", Points: [][]float64{{0.5, 0.02}, {0.5, 0.99}}, In: "right", Labels: []string{"person"}}},
+		Lines:    []config.Line{{Name: "door", Points: [][]float64{{0.5, 0.02}, {0.5, 0.99}}, In: "right", Labels: []string{"person"}}},
 	})
 	lr, log := newLogRecorder(t)
 	d := startDaemon(t, cfg, log, nil)
