@@ -65,13 +65,20 @@ not counted (score below its label's minScore, area outside its bounds, inside a
 zones hold it, and the tally is the body the daemon would send ("<zone>_<label>" keys for the
 zones). --annotate then also outlines the zones and shades the masks, and draws only the counted
 objects: check a polygon against a real frame before deploying it. Take the frame with
-` + "`edgecam capture --config FILE --camera ID --out frame.jpg`" + `.`,
+` + "`edgecam capture --config FILE --camera ID --out frame.jpg`" + `.
+
+With --config and --camera, a recorded clip (an H.264 or H.265 elementary stream: .h264, .264,
+.h265, .265, .hevc) runs through the camera's continuous analysis (analysis.fps frames a second:
+motion, the model, the tracker, its counting lines) and each line crossing is printed with its time
+in the clip, then the totals; --annotate writes the frame of each crossing with the lines, their
+counts and the tracks' IDs (docs/lines.md).`,
 		Example: `  edgecam detect photo.jpg
   edgecam detect --model ../shared/models/yolov5n.onnx bus.jpg zidane.jpg
   edgecam detect --threshold 0.5 --json *.jpg           # one JSON object per image per line
   edgecam detect --annotate out/ street.jpg             # writes out/street.annotated.jpg
   edgecam detect --bench 50 --threads 2 bus.jpg         # median and p90 of 50 timed runs
-  edgecam detect --config /etc/edgecam/config.yaml --camera garage --annotate out/ frame.jpg`,
+  edgecam detect --config /etc/edgecam/config.yaml --camera garage --annotate out/ frame.jpg
+  edgecam detect --config /etc/edgecam/config.yaml --camera door --annotate out/ door.h264`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("detect needs at least one image file, e.g. `edgecam detect photo.jpg`")
