@@ -65,3 +65,8 @@ func LineKey(line, label string, safe bool) string {
 	}
 	return line + "_" + label
 }
+
+// Set sets the in and out counts of a line's label.
+func (c *Counts) Set(line int, label string, in, out int) {
+	c.m[countKey{line, label}] = &[2]int{in, out}
+}

@@ -12,12 +12,17 @@ import (
 	"sync"
 	"time"
 
+	"gocv.io/x/gocv"
+
 	"github.com/edgecam/edgecam/internal/analysis"
 	"github.com/edgecam/edgecam/internal/atomicfile"
+	"github.com/edgecam/edgecam/internal/camera"
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/crossing"
 	"github.com/edgecam/edgecam/internal/queue"
 	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/track"
+	"github.com/edgecam/edgecam/internal/yolo"
 )
 
 // analyser is a camera's continuous analysis (analysis: {fps}): it takes the stream's newest
@@ -33,6 +38,10 @@ type analyser struct {
 
 	mu     sync.Mutex
 	preds  []tally.Prediction // the newest analysed frame's detections
+	// with markedUpFile: the newest analysed frame, its detections (pixels) and its tracks
+	img    gocv.Mat
+	dets   []yolo.Detection
+	tracks []track.Track
 	at     time.Time          // its time
 	fresh  bool               // a frame was analysed since the last tick
 	totals lineTotals         // counted since the camera was first set up
@@ -129,6 +138,13 @@ func (a *analyser) save() error {
 // run analyses frames until ctx ends.
 func (a *analyser) run(ctx context.Context) {
 	defer a.an.Close()
+	defer func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.img.Ptr() != nil {
+			a.img.Close()
+		}
+	}()
 	t := time.NewTicker(a.every)
 	defer t.Stop()
 	var last time.Time
@@ -185,6 +201,14 @@ func (a *analyser) step(ctx context.Context, last time.Time) time.Time {
 	defer a.mu.Unlock()
 	a.preds = append(a.preds[:0], f.Preds...)
 	a.at, a.fresh = at, true
+	if w.cam.MarkedUpFile != "" {
+		if a.img.Ptr() == nil {
+			a.img = gocv.NewMat()
+		}
+		img.CopyTo(&a.img)
+		a.dets = append(a.dets[:0], f.Result.Detections...)
+		a.tracks = append(a.tracks[:0], f.Tracks...)
+	}
 	if len(f.Events) == 0 {
 		return at
 	}
@@ -206,6 +230,28 @@ func (a *analyser) step(ctx context.Context, last time.Time) time.Time {
 		w.log.Warn("could not save the line totals", "file", a.path, "err", err)
 	}
 	return at
+}
+
+// markUp writes the newest analysed frame to markedUpFile with the counted detections, zones
+// and masks, the lines with their totals and the tracks' IDs; a.mu must be held.
+func (a *analyser) markUp(rules *tally.Rules) {
+	w := a.w
+	img := a.img.Clone()
+	defer img.Close()
+	w.kept = yolo.Counted(w.kept[:0], a.dets, w.preds, rules)
+	yolo.AnnotateCounted(&img, w.kept, rules)
+	c := analysis.NewCounts(a.lines)
+	for i, l := range a.lines {
+		for k, v := range a.totals {
+			if k.line == l.Name {
+				c.Set(i, k.label, v[0], v[1])
+			}
+		}
+	}
+	analysis.Annotate(&img, a.lines, c, a.tracks)
+	if err := camera.Save(w.cam.MarkedUpFile, &camera.Frame{Camera: w.cam.ID, Mat: img}); err != nil {
+		w.log.Warn("could not write the marked-up frame", "file", w.cam.MarkedUpFile, "err", err)
+	}
 }
 
 // lineLabels are the labels a line's keys are sent for: its own, else the minimum labels and
@@ -261,6 +307,9 @@ func (w *worker) analysisTick() (sent bool, err error) {
 	}
 	w.lastFrame.Store(a.at.UnixNano())
 	w.metrics.TickOK(w.cam.ID)
+	if w.cam.MarkedUpFile != "" && a.img.Ptr() != nil && !a.img.Empty() {
+		a.markUp(&rules)
+	}
 	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "frameTime", a.at,
 		"inferences", a.an.Inferences, "skipped", a.an.Skipped)
 	if !send {
