@@ -74,7 +74,9 @@ type Analyzer struct {
 	dets    []track.Detection
 	lastRun time.Time
 	ran     bool
+	still   int // analysed frames since the last one with motion
 	frame   Frame
+	buffer  int // frames the tracker keeps a lost track
 	// Inferences and Skipped count the frames the model ran on and those it did not.
 	Inferences, Skipped int
 }
@@ -88,17 +90,22 @@ func New(det Detector, o Options) *Analyzer {
 	for i, m := range o.Rules.Masks {
 		masks[i] = m.Polygon
 	}
+	buffer := o.Track.Buffer
+	if buffer <= 0 {
+		buffer = 15 // track's default
+	}
 	if o.Track.High == 0 && o.Rules.Threshold > 0 {
 		// A track starts from, and is held in the first pass by, a detection the camera counts.
 		o.Track.High = o.Rules.Threshold
 		o.Track.NewTrack = o.Rules.Threshold
 	}
 	return &Analyzer{
-		o:   o,
-		det: det,
-		mot: motion.New(o.Motion, masks),
-		trk: track.New(o.Track),
-		cnt: crossing.New(o.Lines, o.Crossing),
+		buffer: buffer,
+		o:      o,
+		det:    det,
+		mot:    motion.New(o.Motion, masks),
+		trk:    track.New(o.Track),
+		cnt:    crossing.New(o.Lines, o.Crossing),
 	}
 }
 
@@ -109,16 +116,26 @@ func (a *Analyzer) Close() { a.mot.Close() }
 func (a *Analyzer) Lines() []crossing.Line { return a.o.Lines }
 
 // Analyze analyses the next frame (8-bit BGR), taken at at. The model runs when the frame
-// moved against the background (or most of it changed), while tracks are alive, and at least
-// every Refresh; otherwise the last detections stand. The tracker gets every detection that the
+// moved against the background (or most of it changed), while tracks are alive and the scene
+// moved within the tracker's buffer of frames, and at least every Refresh; otherwise the last
+// detections stand. The tracker gets every detection that the
 // camera's filters and masks keep, whatever its score (low scores only continue a track, see
 // package track).
 func (a *Analyzer) Analyze(img gocv.Mat, at time.Time) (*Frame, error) {
 	f := &a.frame
 	f.At, f.Events, f.Tracks, f.Inferred = at, f.Events[:0], f.Tracks[:0], false
 	f.Motion = a.mot.Detect(img)
+	if f.Motion.Motion || f.Motion.Recalibrated {
+		a.still = 0
+	} else {
+		a.still++
+	}
 	due := !a.ran || a.o.Refresh < 0 || at.Sub(a.lastRun) >= a.o.Refresh
-	if !(f.Motion.Motion || f.Motion.Recalibrated || a.trk.Alive() > 0 || due) {
+	// Tracks keep the model running while they may still be moving: until the scene has been
+	// still for as long as the tracker keeps a lost track. Objects standing still after that
+	// (a parked car, people seated) keep their tracks, unchanged, until something moves.
+	moving := a.still == 0 || a.trk.Alive() > 0 && a.still <= a.buffer
+	if !(moving || due) {
 		a.Skipped++
 		f.Result, f.Preds = &a.res, a.preds
 		return f, nil

@@ -109,3 +109,25 @@ func TestMaskedDetectionsAreNotTracked(t *testing.T) {
 		}
 	}
 }
+
+func TestStillPersonStopsTheModel(t *testing.T) {
+	r := image.Rect(100, 100, 150, 300)
+	m := &fakeModel{box: &r}
+	a := New(m, Options{Rules: tally.Rules{Threshold: 0.5}, Refresh: time.Minute})
+	defer a.Close()
+	img := gocv.NewMatWithSize(360, 640, gocv.MatTypeCV8UC3)
+	defer img.Close()
+	gocv.Rectangle(&img, r, color.RGBA{20, 20, 200, 0}, -1)
+	t0 := time.Unix(1000, 0)
+	var f *Frame
+	for i := 0; i < 50; i++ {
+		f, _ = a.Analyze(img, t0.Add(time.Duration(i)*200*time.Millisecond))
+	}
+	// The model runs while the track may still move (the tracker's 15-frame buffer), then stops.
+	if m.calls > 17 {
+		t.Fatalf("model ran %d times in 50 frames of a person standing still, want it to stop after about 16", m.calls)
+	}
+	if len(f.Preds) != 1 {
+		t.Fatalf("the last detections stand: %+v", f.Preds)
+	}
+}

@@ -36,16 +36,16 @@ type analyser struct {
 	path   string // the running totals in state.dir
 	labels []string
 
-	mu     sync.Mutex
-	preds  []tally.Prediction // the newest analysed frame's detections
+	mu    sync.Mutex
+	preds []tally.Prediction // the newest analysed frame's detections
 	// with markedUpFile: the newest analysed frame, its detections (pixels) and its tracks
 	img    gocv.Mat
 	dets   []yolo.Detection
 	tracks []track.Track
-	at     time.Time          // its time
-	fresh  bool               // a frame was analysed since the last tick
-	totals lineTotals         // counted since the camera was first set up
-	sent   lineTotals         // the totals as of the last queued message
+	at     time.Time  // its time
+	fresh  bool       // a frame was analysed since the last tick
+	totals lineTotals // counted since the camera was first set up
+	sent   lineTotals // the totals as of the last queued message
 }
 
 // lineTotals are crossings per line and label: [in, out].
