@@ -28,9 +28,10 @@ type Clip struct {
 	// params is the offset and end of the newest parameter sets at or before each key frame.
 	params [][3][]byte
 
-	buf   []byte // scratch: parameter sets + the group of pictures being decoded
-	offs  []int
-	codes [3][]byte
+	buf  []byte // scratch: parameter sets + the access units being decoded
+	offs []int
+	next int // the access unit Feed decodes next; 0: start from a key frame
+	dec  *videodec.Decoder
 }
 
 // Extensions names the file name endings Open reads.
@@ -195,33 +196,47 @@ func (c *Clip) classify(n []byte) (kind nalKind, first, key bool, param int) {
 // Len is the number of access units (pictures).
 func (c *Clip) Len() int { return len(c.units) }
 
-// Picture decodes access unit i with dec: the group of pictures from the key frame at or before
-// it up to it, after the newest parameter sets. The caller closes the Mat.
+// Picture decodes access unit i with dec and returns it as a BGR Mat the caller closes. Going
+// forwards (i after the previous call's), only the access units since the previous picture are
+// decoded; otherwise decoding starts again from the key frame at or before i. dec must be used
+// for nothing else meanwhile.
 func (c *Clip) Picture(dec *videodec.Decoder, i int, maxPixels int64) (gocv.Mat, error) {
 	if i < 0 || i >= len(c.units) {
 		return gocv.Mat{}, fmt.Errorf("picture %d of %d", i, len(c.units))
 	}
-	k := i
-	for !c.key[k] {
-		k--
+	if dec != c.dec || c.next == 0 || i < c.next {
+		dec.Reset()
+		c.dec = dec
+		k := i
+		for !c.key[k] {
+			k--
+		}
+		c.next = k
+		c.buf, c.offs = c.buf[:0], c.offs[:0]
+		for _, p := range c.params[k] {
+			if p != nil {
+				c.buf = append(c.buf, 0, 0, 0, 1)
+				c.buf = append(c.buf, p...)
+			}
+		}
+	} else {
+		c.buf, c.offs = c.buf[:0], c.offs[:0]
 	}
 	end := len(c.data)
 	if i+1 < len(c.units) {
 		end = c.units[i+1]
 	}
-	c.buf, c.offs = c.buf[:0], c.offs[:0]
-	for _, p := range c.params[k] {
-		if p != nil {
-			c.buf = append(c.buf, 0, 0, 0, 1)
-			c.buf = append(c.buf, p...)
-		}
-	}
-	shift := len(c.buf) - c.units[k]
-	c.buf = append(c.buf, c.data[c.units[k]:end]...)
+	shift := len(c.buf) - c.units[c.next]
+	c.buf = append(c.buf, c.data[c.units[c.next]:end]...)
 	c.offs = append(c.offs, 0)
-	for j := k + 1; j <= i; j++ {
+	for j := c.next + 1; j <= i; j++ {
 		c.offs = append(c.offs, c.units[j]+shift)
 	}
-	m, _, err := dec.Last(c.Codec, c.buf, c.offs, maxPixels)
-	return m, err
+	m, _, err := dec.Feed(c.Codec, c.buf, c.offs, maxPixels)
+	if err != nil {
+		c.next = 0
+		return gocv.Mat{}, err
+	}
+	c.next = i + 1
+	return m, nil
 }

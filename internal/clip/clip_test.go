@@ -99,3 +99,64 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("Parse of garbage succeeded")
 	}
 }
+
+// lastPicture decodes picture i as a camera's capture does: the whole group of pictures up to
+// it, given to Last.
+func lastPicture(t *testing.T, c *Clip, dec *videodec.Decoder, i int) gocv.Mat {
+	k := i
+	for !c.key[k] {
+		k--
+	}
+	var buf []byte
+	for _, p := range c.params[k] {
+		if p != nil {
+			buf = append(append(buf, 0, 0, 0, 1), p...)
+		}
+	}
+	end := len(c.data)
+	if i+1 < len(c.units) {
+		end = c.units[i+1]
+	}
+	shift := len(buf) - c.units[k]
+	buf = append(buf, c.data[c.units[k]:end]...)
+	offs := []int{0}
+	for j := k + 1; j <= i; j++ {
+		offs = append(offs, c.units[j]+shift)
+	}
+	m, _, err := dec.Last(c.Codec, buf, offs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Feeding the access units once each gives the same pictures as decoding each picture's group
+// of pictures, forwards, skipping, and jumping back.
+func TestPictureMatchesGroupDecode(t *testing.T) {
+	c, err := Open(encode(t, "clip.h264", "-c:v", "libx264"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, _ := videodec.New(videodec.Options{})
+	defer feed.Close()
+	last, _ := videodec.New(videodec.Options{})
+	defer last.Close()
+	for _, i := range []int{0, 1, 2, 5, 6, 7, 13, 20, 29, 3, 4} {
+		a, err := c.Picture(feed, i, 0)
+		if err != nil {
+			t.Fatalf("picture %d: %v", i, err)
+		}
+		b := lastPicture(t, c, last, i)
+		diff := gocv.NewMat()
+		gocv.AbsDiff(a, b, &diff)
+		grey := gocv.NewMat()
+		gocv.CvtColor(diff, &grey, gocv.ColorBGRToGray)
+		n := gocv.CountNonZero(grey)
+		for _, m := range []*gocv.Mat{&a, &b, &diff, &grey} {
+			m.Close()
+		}
+		if n != 0 {
+			t.Errorf("picture %d: %d pixels differ from the group decode", i, n)
+		}
+	}
+}
