@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -47,12 +48,17 @@ func BenchmarkContinuous1080p25(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer camera.Close(src)
+			st := camera.NewStreamer(src)
+			defer st.Close()
 			a := analysis.New(det, analysis.Options{Rules: tally.Rules{Threshold: 0.5}})
 			defer a.Close()
 			ctx := context.Background()
 			var last time.Time
 			step := func() {
-				f, err := src.Capture(ctx)
+				f, err := st.Next(ctx)
+				if errors.Is(err, camera.ErrNoNewFrame) {
+					return
+				}
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -31,6 +31,7 @@ import (
 type analyser struct {
 	w      *worker
 	an     *analysis.Analyzer
+	stream *camera.Streamer // nil: frames come from Capture
 	lines  []crossing.Line
 	every  time.Duration
 	path   string // the running totals in state.dir
@@ -118,6 +119,7 @@ func newAnalyser(w *worker, cfg *config.Config, i int) (*analyser, error) {
 	rules := w.rules
 	w.mu.Unlock()
 	a.an = analysis.New(w.det, analysis.Options{Rules: rules, Lines: a.lines})
+	a.stream = camera.NewStreamer(w.src)
 	return a, nil
 }
 
@@ -138,6 +140,9 @@ func (a *analyser) save() error {
 // run analyses frames until ctx ends.
 func (a *analyser) run(ctx context.Context) {
 	defer a.an.Close()
+	if a.stream != nil {
+		defer a.stream.Close()
+	}
 	defer func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -161,9 +166,20 @@ func (a *analyser) run(ctx context.Context) {
 // step analyses the stream's newest frame when it is newer than the one at last.
 func (a *analyser) step(ctx context.Context, last time.Time) time.Time {
 	w := a.w
-	cctx, cancel := context.WithTimeout(ctx, w.captureT)
-	frame, err := w.src.Capture(cctx)
-	cancel()
+	var (
+		frame *camera.Frame
+		err   error
+	)
+	if a.stream != nil {
+		frame, err = a.stream.Next(ctx)
+		if errors.Is(err, camera.ErrNoNewFrame) {
+			return last
+		}
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, w.captureT)
+		frame, err = w.src.Capture(cctx)
+		cancel()
+	}
 	w.captureOK.Store(err == nil)
 	if err != nil {
 		if ctx.Err() == nil {
