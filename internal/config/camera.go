@@ -81,7 +81,9 @@ type Camera struct {
 	// Masks are regions whose objects are ignored everywhere.
 	Masks []MaskArea `koanf:"masks"`
 
-	// Lines and Analysis: counting lines and continuous analysis (lines.go).
+	// Lines, Analysis and Motion: counting lines, continuous analysis and motion detection
+	// (lines.go).
 	Lines    []Line    `koanf:"lines"`
 	Analysis *Analysis `koanf:"analysis"`
+	Motion   *Motion   `koanf:"motion"`
 }

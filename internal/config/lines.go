@@ -33,6 +33,18 @@ type Analysis struct {
 	FPS float64 `koanf:"fps"`
 }
 
+// Motion is motion detection on a timer camera.
+type Motion struct {
+	// SkipUnchanged reuses the last detections at a tick when nothing moved since the last
+	// inference (the tally is still sent).
+	SkipUnchanged bool `koanf:"skipUnchanged"`
+	// Refresh runs the model at least this often on an unchanged scene (default 5m).
+	Refresh Duration `koanf:"refresh"`
+}
+
+// DefaultMotionRefresh is motion.refresh when not set.
+const DefaultMotionRefresh = Duration(300_000_000_000) // 5m
+
 // MaxAnalysisFPS bounds analysis.fps: more is beyond what the CPU of the devices edgecam runs on
 // can analyse, and beyond what a tracker of walking people needs.
 const MaxAnalysisFPS = 30
@@ -40,7 +52,7 @@ const MaxAnalysisFPS = 30
 // lineKeySuffix is the longest suffix a line's telemetry keys add after "<line>_<label>".
 const lineKeySuffix = "_outTotal"
 
-// checkLines validates a camera's lines and analysis keys, canonicalising labels and
+// checkLines validates a camera's lines, analysis and motion keys, canonicalising labels and
 // anchors.
 func checkLines(p *problems, key string, cam *Camera, set classes.Set) {
 	if a := cam.Analysis; a != nil {
@@ -49,6 +61,14 @@ func checkLines(p *problems, key string, cam *Camera, set classes.Set) {
 		}
 		if !(a.FPS > 0 && a.FPS <= MaxAnalysisFPS) {
 			p.add(key+".analysis.fps", "%v is outside (0, %d]: frames analysed a second, e.g. 5", a.FPS, MaxAnalysisFPS)
+		}
+	}
+	if m := cam.Motion; m != nil {
+		switch {
+		case m.Refresh < 0:
+			p.add(key+".motion.refresh", "%v is negative: how often the model runs on an unchanged scene, e.g. 5m", m.Refresh)
+		case m.Refresh == 0:
+			m.Refresh = DefaultMotionRefresh
 		}
 	}
 	if len(cam.Lines) > 0 && cam.Analysis == nil {

@@ -118,7 +118,11 @@ func newAnalyser(w *worker, cfg *config.Config, i int) (*analyser, error) {
 	w.mu.Lock()
 	rules := w.rules
 	w.mu.Unlock()
-	a.an = analysis.New(w.det, analysis.Options{Rules: rules, Lines: a.lines})
+	o := analysis.Options{Rules: rules, Lines: a.lines}
+	if cam.Motion != nil {
+		o.Refresh = cam.Motion.Refresh.Std()
+	}
+	a.an = analysis.New(w.det, o)
 	a.stream = camera.NewStreamer(w.src)
 	return a, nil
 }

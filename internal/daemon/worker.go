@@ -70,6 +70,7 @@ type worker struct {
 	uploadJPEG  []byte // the image of this tick to upload, nil for none
 
 	analyser *analyser // continuous analysis (analysis: {fps}), nil for a timer camera (lines.go)
+	skip     *skipper  // motion.skipUnchanged on a timer camera (skip.go), else nil
 
 	dropped   map[queue.DropReason]uint64 // queue drops already counted in the metrics
 	life      context.Context             // ends when the daemon stops (for work not tied to a request)
@@ -140,6 +141,7 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 		q.Close()
 		return nil, err
 	}
+	w.skip = newSkipper(&w.cam)
 	if cam.Analysis != nil {
 		if w.analyser, err = newAnalyser(w, cfg, i); err != nil {
 			camera.Close(src)
@@ -220,15 +222,21 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 		}
 	}
 
-	if frame.HasMat() {
+	skipped := false
+	switch {
+	case w.skip != nil:
+		skipped, err = w.skip.detect(w, frame, start)
+	case frame.HasMat():
 		err = w.det.Detect(frame.Mat, &w.res)
-	} else {
+	default:
 		err = w.det.DetectEncoded(frame.Data, &w.res)
 	}
 	if err != nil {
 		return false, fmt.Errorf("detection failed: %w", err)
 	}
-	w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
+	if !skipped {
+		w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
+	}
 	w.metrics.TickOK(w.cam.ID)
 
 	w.preds = yolo.Predictions(w.preds[:0], &w.res)
@@ -249,7 +257,7 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	// The image goes to its own spool after the tally is queued: tallies never wait for images.
 	defer w.queueImage(capturedAt, body)
 	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
-		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
+		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference), "unchanged", skipped)
 	if !send {
 		return false, nil
 	}
@@ -328,6 +336,9 @@ func (w *worker) close() error {
 		}
 		if err := w.queue.Close(); err != nil && w.closeErr == nil {
 			w.closeErr = err
+		}
+		if w.skip != nil {
+			w.skip.close()
 		}
 	})
 	return w.closeErr

@@ -33,7 +33,8 @@ type Metrics struct {
 	CloudDropped  *prometheus.CounterVec
 	DetectSeconds prometheus.Histogram
 
-	up uploadMetrics // registered on first use (upload.go)
+	up uploadMetrics   // registered on first use (upload.go)
+	an analysisMetrics // registered on first use (analysis.go)
 
 	mu       sync.Mutex
 	lastOK   map[string]time.Time // camera -> last successful tick
