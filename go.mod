@@ -26,6 +26,7 @@ require (
 	gocv.io/x/gocv v0.31.0
 	golang.org/x/image v0.45.0
 	golang.org/x/net v0.58.0
+	google.golang.org/protobuf v1.36.11
 )
 
 require (
@@ -63,5 +64,4 @@ require (
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
 )

@@ -65,7 +65,7 @@ func (f *Frame) Decode() (gocv.Mat, error) {
 	if _, _, err := frameSize(f.Camera, "frame", f.Data, f.MaxPixels); err != nil {
 		return gocv.Mat{}, err
 	}
-	return decodeImage(f.Camera, f.Data)
+	return decodeImage(f.Camera, f.Data, f.MaxPixels)
 }
 
 // Size returns the frame's width and height: Mat's, or read from Data's header without
@@ -222,8 +222,8 @@ func frameSize(cameraID, from string, data []byte, maxPixels int64) (w, h int, e
 	return w, h, nil
 }
 
-func decodeImage(cameraID string, data []byte) (gocv.Mat, error) {
-	m, err := imagecodec.Decode(data)
+func decodeImage(cameraID string, data []byte, maxPixels int64) (gocv.Mat, error) {
+	m, err := imagecodec.DecodeMax(data, maxPixels)
 	if err != nil {
 		return gocv.Mat{}, fmt.Errorf("camera %s: decode %d-byte image: %w", cameraID, len(data), err)
 	}

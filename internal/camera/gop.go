@@ -2,6 +2,7 @@ package camera
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -14,17 +15,25 @@ import (
 
 var startCode = []byte{0, 0, 0, 1}
 
+// maxAccessUnits caps a group of pictures: 4096 pictures is 164 s between key frames at 25 fps,
+// longer than any camera setting (smart codecs stretch it to about 10 s; 60 s at most), while a
+// 1080p group of that many tiny P-frames already takes about 4 s to decode (the decoder's time
+// budget, videodec.DefaultBudget, stops the rest).
+const maxAccessUnits = 4096
+
 // gop is the current group of pictures of a stream as an Annex-B elementary stream: the
 // parameter sets, the key frame and every access unit after it, as they arrived, with the offset
 // of each access unit (what the decoder is given them by).
 type gop struct {
-	buf      []byte // reused from one group to the next
-	units    []int  // offset in buf of each access unit; empty while waiting for a key frame
-	codec    videodec.Codec
-	lastAt   time.Time // when the newest access unit's last packet arrived; kept across sessions
-	width    int       // frame size from the sequence parameter set
-	height   int
-	overflow bool // the group grew past maxBytes: waiting for the next key frame
+	buf    []byte // reused from one group to the next
+	units  []int  // offset in buf of each access unit; empty while waiting for a key frame
+	codec  videodec.Codec
+	lastAt time.Time // when the newest access unit's last packet arrived; kept across sessions
+	width  int       // frame size from the sequence parameter set
+	height int
+	// overflow says why the group was dropped (it grew past maxBytes, or past maxAccessUnits):
+	// waiting for the next key frame. Empty when not.
+	overflow string
 	// lent: a capture is decoding buf[:len] and units[:len] in place. Appending leaves them
 	// alone; starting over must not overwrite them, so it takes new arrays instead.
 	lent bool
@@ -46,7 +55,7 @@ func (g *gop) truncate() {
 // reset forgets the pictures, keeping the buffer's memory and the time of the last picture.
 func (g *gop) reset() {
 	g.truncate()
-	g.overflow = false
+	g.overflow = ""
 }
 
 // lend gives a capture the group to decode in place, without a copy; the capture calls
@@ -142,12 +151,23 @@ func (g *gopWriter) add(au [][]byte, now time.Time) {
 		b.buf = append(append(b.buf, startCode...), n...)
 	}
 	if int64(len(b.buf)) > s.maxBytes {
-		if !b.overflow {
+		if b.overflow == "" {
 			slog.Warn("rtsp group of pictures larger than maxBytes: no frame until the next key frame (raise maxBytes, or lower the camera's key frame interval)",
 				"camera", s.id, "maxBytes", s.maxBytes, "accessUnits", b.frames()-1)
 		}
 		b.truncate()
-		b.overflow = true
+		b.overflow = fmt.Sprintf("larger than maxBytes %d: raise maxBytes or shorten the camera's key frame interval", s.maxBytes)
+		return
+	}
+	if b.frames() > maxAccessUnits {
+		// Decoding cost grows with access units, not bytes: thousands of tiny ones (a static
+		// scene, or a hostile camera) would hold the decoder for minutes at a capture.
+		if b.overflow == "" {
+			slog.Warn("rtsp group of pictures has too many access units: no frame until the next key frame (lower the camera's key frame interval)",
+				"camera", s.id, "maxAccessUnits", maxAccessUnits)
+		}
+		b.truncate()
+		b.overflow = fmt.Sprintf("more than %d access units: shorten the camera's key frame interval", maxAccessUnits)
 		return
 	}
 	if !g.lastAt.IsZero() {

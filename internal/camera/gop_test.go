@@ -123,3 +123,30 @@ func TestGOPDecodes(t *testing.T) {
 		})
 	}
 }
+
+// TestGOPAccessUnitCap: a group of more than maxAccessUnits access units (tiny ones, under
+// maxBytes) is dropped like one over maxBytes: captures fail saying so, at once, until the
+// next key frame starts a group again.
+func TestGOPAccessUnitCap(t *testing.T) {
+	aus := encodedAUs(t, videodec.H264, 2, 10)
+	s := &rtspSource{id: "t", shownURL: "rtsp://cam/x", maxBytes: 32 << 20, timeout: time.Second}
+	g := &gopWriter{s: s, codec: videodec.H264}
+	now := time.Now()
+	g.add(aus[0], now)
+	for range maxAccessUnits + 10 {
+		g.add(aus[1], now)
+	}
+	if s.gop.frames() != 0 || s.gop.overflow == "" {
+		t.Fatalf("after %d access units: %d held, overflow %q", maxAccessUnits+11, s.gop.frames(), s.gop.overflow)
+	}
+	start := time.Now()
+	_, err := s.Capture(testCtx(t))
+	wantErr(t, err, "camera t: rtsp stream rtsp://cam/x: the group of pictures since the last key frame is more than 4096 access units: shorten the camera's key frame interval")
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("capture took %v", took)
+	}
+	g.add(aus[0], now)
+	if s.gop.frames() != 1 || s.gop.overflow != "" {
+		t.Errorf("a key frame after the overflow: %d access units, overflow %q", s.gop.frames(), s.gop.overflow)
+	}
+}

@@ -29,6 +29,7 @@ var hostileCases = map[string][]string{
 	"/truncated":           {"truncated JPEG (no end-of-image marker)"},
 	"/digest-then-basic":   {"offered Digest authentication before and now offers only Basic: refusing to send the password in clear"},
 	"/cross-host-redirect": {"the camera redirects to http://127.0.0.1:", "another host or scheme, which redirects: same-host refuses"},
+	"/hidden-frame":        {"corrupt JPEG (FF 00 at byte 136 where a marker should be)"},
 }
 
 // Every hostile camera gets a clear error; the password never leaves as Basic after Digest, a

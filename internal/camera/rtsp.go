@@ -164,7 +164,7 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: the newest frame is %v old, more than maxFrameAge %v (received %s): the stream stalled, reconnecting",
 					s.id, s.shownURL, age.Round(100*time.Millisecond), limit, at.Format(time.TimeOnly))
 			}
-			if err := imageinfo.CheckPixels(s.gop.width, s.gop.height, s.maxPixels); err != nil {
+			if err := checkStreamSize(s.gop.width, s.gop.height, s.maxPixels); err != nil {
 				s.mu.Unlock()
 				return nil, fmt.Errorf("camera %s: rtsp stream %s: %v", s.id, s.shownURL, err)
 			}
@@ -183,10 +183,11 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 					"refused", r.Refused, "accessUnits", len(units))
 			}
 			return &Frame{Camera: s.id, Time: at, Mat: m}, nil
-		case s.gop.overflow:
+		case s.gop.overflow != "":
+			err := fmt.Errorf("camera %s: rtsp stream %s: the group of pictures since the last key frame is %s",
+				s.id, s.shownURL, s.gop.overflow)
 			s.mu.Unlock()
-			return nil, fmt.Errorf("camera %s: rtsp stream %s: the group of pictures since the last key frame is larger than maxBytes %d: raise maxBytes or shorten the camera's key frame interval",
-				s.id, s.shownURL, s.maxBytes)
+			return nil, err
 		case !s.downSince.IsZero():
 			err := fmt.Errorf("camera %s: rtsp stream %s down since %s: reconnecting (%v)",
 				s.id, s.shownURL, s.downSince.Format(time.TimeOnly), s.lastErr)
@@ -210,6 +211,23 @@ func (s *rtspSource) Capture(ctx context.Context) (*Frame, error) {
 		}
 		s.mu.Lock()
 	}
+}
+
+// checkStreamSize refuses a stream whose sequence parameter set announces more than maxPixels
+// or fewer than videodec.MinSide pixels a side, before anything is decoded. A size of 0x0 (an
+// SPS that mediacommon cannot parse but FFmpeg may) is left to the decoder, which applies both
+// limits to the size it reads itself.
+func checkStreamSize(w, h int, maxPixels int64) error {
+	if w <= 0 || h <= 0 {
+		return nil
+	}
+	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil {
+		return err
+	}
+	if w < videodec.MinSide || h < videodec.MinSide {
+		return fmt.Errorf("picture is %dx%d, smaller than %dx%d: not a camera's picture (refused)", w, h, videodec.MinSide, videodec.MinSide)
+	}
+	return nil
 }
 
 // Status reports whether the stream is playing and fresh, and when its newest picture arrived.

@@ -25,18 +25,19 @@ import (
 const defaultModel = "models/yolov5n.onnx"
 
 type detectOptions struct {
-	model     string
-	threshold float32
-	iou       float32
-	threads   int
-	json      bool
-	annotate  string
-	bench     int
-	ortLib    string
-	config    string
-	camera    string
-	modelSet  bool     // --model was given (else the default model, or --config's)
-	images    []string // the arguments
+	model        string
+	threshold    float32
+	iou          float32
+	threads      int
+	json         bool
+	annotate     string
+	bench        int
+	ortLib       string
+	config       string
+	camera       string
+	modelSet     bool     // --model was given (else the default model, or --config's)
+	thresholdSet bool     // --threshold was given
+	images       []string // the arguments
 
 	// set by --config and --camera: the camera's counting rules (zones, masks, filters), and
 	// all it holds (its lines, for a clip)
@@ -87,6 +88,7 @@ counts and the tracks' IDs (docs/lines.md).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.modelSet, o.images = cmd.Flags().Changed("model"), args
+			o.thresholdSet = cmd.Flags().Changed("threshold")
 			return runDetect(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -121,6 +123,17 @@ func loadCameraRules(o *detectOptions) (model string, threads int, rules *tally.
 	return cr.Model, cr.Threads, &cr.Rules, nil
 }
 
+// lowestThreshold is the lowest score threshold of the rules: the threshold or a filter's minScore.
+func lowestThreshold(r *tally.Rules) float64 {
+	low := r.Threshold
+	for _, f := range r.Filters {
+		if f.MinScore > 0 {
+			low = min(low, f.MinScore)
+		}
+	}
+	return low
+}
+
 func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) error {
 	modelSet := o.modelSet
 	switch {
@@ -153,6 +166,11 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 			o.threads = threads
 		}
 		o.rules = rules
+		if !o.thresholdSet {
+			// Scores the camera's rules could count must reach them, as in the daemon (the
+			// detector keeps scores above its threshold, the rules those at or above theirs).
+			o.threshold = float32(max(config.DetectorFloor, min(float64(o.threshold), lowestThreshold(rules)-0.001)))
+		}
 	}
 	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
 	if err != nil {

@@ -44,6 +44,7 @@ var hostileWant = map[string]string{
 	"/truncated":           "truncated JPEG",
 	"/digest-then-basic":   "401 Unauthorized",
 	"/cross-host-redirect": "another host or scheme, which redirects: same-host refuses",
+	"/hidden-frame":        "corrupt JPEG (FF 00 at byte 136 where a marker should be)",
 }
 
 // Peak RSS is measured by a small wrapper process: this test binary re-executed with

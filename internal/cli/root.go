@@ -76,6 +76,7 @@ Start with:
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(
 		newDetectCmd(),
+		newEvalCmd(),
 		newCaptureCmd(),
 		newProvisionCmd(),
 		newEmulatorCmd(),

@@ -57,7 +57,9 @@ gracefully within 10 s: the tick in flight finishes, the queue is kept on disk.`
 				return err
 			}
 			rt := runtimeOptions(cfg.Model)
-			det, err := yolo.New(yolo.Options{ModelPath: cfg.Model.Path, Runtime: rt})
+			// The detector keeps scores down to the floor; the cameras' thresholds and filters
+			// (which IoT Central may lower at run time) decide what counts.
+			det, err := yolo.New(yolo.Options{ModelPath: cfg.Model.Path, Runtime: rt, Confidence: config.DetectorFloor})
 			if err != nil {
 				return err
 			}

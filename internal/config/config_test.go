@@ -86,7 +86,7 @@ func TestLoadDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("Load =\n%+v\nwant\n%+v", cfg, want)
 	}
-	if cfg.Schedule.Due.Std() != 15*time.Second || cfg.Schedule.Period.Std() != 30*time.Second || cfg.Detection.ScoreThreshold != 0.7 {
+	if cfg.Schedule.Due.Std() != 15*time.Second || cfg.Schedule.Period.Std() != 30*time.Second || cfg.Detection.ScoreThreshold != DefaultScoreThreshold {
 		t.Fatalf("defaults: %+v %+v", cfg.Schedule, cfg.Detection)
 	}
 }
@@ -620,5 +620,47 @@ func TestCameraDeviceKeys(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
+	}
+}
+
+func TestWarningsThresholds(t *testing.T) {
+	c := Default()
+	c.Model.Path = "/usr/local/share/edgecam/yolo11n.onnx"
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("default threshold: %v", w)
+	}
+	c.Detection.ScoreThreshold = 0.7 // the original application's
+	low := 0.05
+	c.Cameras = []Camera{{ID: "a"}, {ID: "b", Detection: &DetectionOverride{ScoreThreshold: &low}}}
+	w := c.Warnings()
+	if len(w) != 2 ||
+		!strings.HasPrefix(w[0], "detection.scoreThreshold: 0.7 is far from 0.22, the threshold with the least count error measured for yolo11n.onnx") ||
+		!strings.Contains(w[0], "misses objects") || !strings.Contains(w[0], "keep 0.7 if it is what you mean") ||
+		w[1] != "cameras[1].detection.scoreThreshold: 0.05 is below the detector's floor 0.1, so it acts as 0.1" {
+		t.Errorf("warnings: %q", w)
+	}
+	// A COCO model not measured is compared with the default; a model with its own classes is not.
+	c.Cameras = nil
+	c.Model.Path = "yolov8s.onnx"
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "measured for COCO models on coco128") {
+		t.Errorf("unmeasured COCO model: %q", w)
+	}
+	c.Classes = classes.New([]string{"forklift", "pallet"}, "test")
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("own classes: %q", w)
+	}
+}
+
+func TestWarningsDynamicInt8(t *testing.T) {
+	c := Default()
+	c.Model.Path = filepath.Join(os.Getenv("EDGECAM_SHARED"), "models", "yolo11n-int8.onnx")
+	if os.Getenv("EDGECAM_SHARED") == "" {
+		c.Model.Path = filepath.Join("..", "..", "..", "shared", "models", "yolo11n-int8.onnx")
+	}
+	if _, err := os.Stat(c.Model.Path); err != nil {
+		t.Fatalf("test fixture: %v", err)
+	}
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "is dynamically quantized (88 ConvInteger nodes") {
+		t.Errorf("warnings: %q", w)
 	}
 }

@@ -31,6 +31,11 @@ import (
 // A Decoder decodes images into reused Mats. It is not safe for concurrent use; the zero value
 // is ready to use. Close releases its scratch memory.
 type Decoder struct {
+	// MaxPixels is the largest image (width x height) Decode allocates for; larger ones are
+	// refused from their header (for JPEG: the frame size libjpeg itself reads). 0 means
+	// imageinfo.DefaultMaxPixels.
+	MaxPixels int64
+
 	jpeg    jpeg.Decoder
 	rotated gocv.Mat // a PNG's pixels before its EXIF orientation is applied
 }
@@ -48,17 +53,27 @@ func (d *Decoder) Close() error {
 // Decode decodes data (JPEG, PNG, BMP or WebP) into dst as 8-bit BGR, reusing dst's memory when
 // it already has the image's size (a zero Mat is fine; the caller closes dst). A JPEG is decoded
 // at 1/scale (1, 2, 4 or 8) and turned as its EXIF orientation says; other formats take scale 1
-// only. Check the header's size (imageinfo) before: Decode does not refuse image bombs.
+// only. Images over d.MaxPixels are refused before anything is allocated for them.
 func (d *Decoder) Decode(data []byte, scale int, dst *gocv.Mat) error {
 	format := imageinfo.Sniff(data)
 	if format == "" && bytes.HasPrefix(data, []byte{0xFF, 0xD8}) {
 		format = imageinfo.JPEG
 	}
 	if format == imageinfo.JPEG {
+		d.jpeg.MaxPixels = d.MaxPixels
 		return d.jpeg.Decode(data, scale, dst)
 	}
 	if scale != 1 {
 		return fmt.Errorf("decode %s: scale 1/%d: reduced decoding is for JPEG only", format, scale)
+	}
+	if format != "" {
+		_, w, h, err := imageinfo.Header(data)
+		if err == nil {
+			err = imageinfo.CheckPixels(w, h, d.MaxPixels)
+		}
+		if err != nil {
+			return fmt.Errorf("decode %s: %w", strings.ToUpper(string(format)), err)
+		}
 	}
 	var (
 		img image.Image
@@ -88,9 +103,13 @@ func (d *Decoder) Decode(data []byte, scale int, dst *gocv.Mat) error {
 	return toBGR(img, dst)
 }
 
-// Decode decodes data into a new BGR Mat (see Decoder.Decode at scale 1); the caller closes it.
-func Decode(data []byte) (gocv.Mat, error) {
-	var d Decoder
+// Decode decodes data into a new BGR Mat (see Decoder.Decode at scale 1) with the default pixel
+// limit; the caller closes it.
+func Decode(data []byte) (gocv.Mat, error) { return DecodeMax(data, 0) }
+
+// DecodeMax is Decode with a pixel limit (0: imageinfo.DefaultMaxPixels).
+func DecodeMax(data []byte, maxPixels int64) (gocv.Mat, error) {
+	d := Decoder{MaxPixels: maxPixels}
 	defer d.Close()
 	m := gocv.NewMat()
 	if err := d.Decode(data, 1, &m); err != nil {

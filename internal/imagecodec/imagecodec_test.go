@@ -244,3 +244,25 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// MaxPixels refuses every format from its header before decoding: a JPEG from the size libjpeg
+// reads, the others from imageinfo's.
+func TestDecodeMaxPixels(t *testing.T) {
+	d := Decoder{MaxPixels: 1000}
+	defer d.Close()
+	m := gocv.NewMat()
+	defer m.Close()
+	for name, data := range map[string][]byte{
+		"jpeg": testfixture.SmallJPEG(40, 30),
+		"png":  testfixture.PNG(300, 200, nil),
+	} {
+		err := d.Decode(data, 1, &m)
+		if err == nil || !strings.Contains(err.Error(), "more than the limit of 0") {
+			t.Errorf("%s: %v, want it over the limit", name, err)
+		}
+	}
+	d.MaxPixels = 0
+	if err := d.Decode(testfixture.SmallJPEG(40, 30), 1, &m); err != nil || m.Cols() != 40 {
+		t.Errorf("default limit: %v", err)
+	}
+}

@@ -114,6 +114,13 @@ func jpegHeader(data []byte) (w, h int, err error) {
 			return 0, 0, fmt.Errorf("corrupt JPEG (no marker at byte %d)", i)
 		}
 		marker := data[i+1]
+		if marker == 0x00 || (marker >= 0x02 && marker <= 0xBF) {
+			// FF 00 is a stuffed byte inside entropy-coded data, never a marker; 02-BF are
+			// reserved. libjpeg scans past such bytes for the next real marker, so reading
+			// them as a segment with a length would skip what libjpeg reads: a second frame
+			// header hidden from this check.
+			return 0, 0, fmt.Errorf("corrupt JPEG (FF %02X at byte %d where a marker should be)", marker, i)
+		}
 		if marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7) {
 			i += 2 // markers without a length
 			continue

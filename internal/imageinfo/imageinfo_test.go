@@ -78,6 +78,7 @@ func TestCheckPixels(t *testing.T) {
 func FuzzHeader(f *testing.F) {
 	f.Add(jpegHeaderOnly(640, 480))
 	f.Add(pngHeaderOnly(640, 480))
+	f.Add(testfixture.HiddenFrameJPEG(65500, 65500))
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 \x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		Header(data)
@@ -99,5 +100,23 @@ func TestHeaderOfAPrefix(t *testing.T) {
 	}
 	if _, _, _, err := Header([]byte{0xFF, 0xD8, 0, 0, 0, 0}); err == nil || errors.Is(err, ErrTruncated) {
 		t.Errorf("JPEG start then zeros: %v, want a corrupt JPEG error", err)
+	}
+}
+
+// FF 00 and reserved bytes where a marker should be are errors, not segments to skip: skipping
+// one as a segment hid a 65500x65500 frame header that libjpeg reads from the reader (which saw
+// 150x103).
+func TestHeaderNonMarker(t *testing.T) {
+	_, w, h, err := Header(testfixture.HiddenFrameJPEG(65500, 65500))
+	if err == nil || !strings.Contains(err.Error(), "corrupt JPEG (FF 00 at byte ") {
+		t.Errorf("hidden frame: %dx%d %v, want a corrupt JPEG error", w, h, err)
+	}
+	good := testfixture.SmallJPEG(32, 16)
+	if _, w, h, err := Header(good); err != nil || w != 32 || h != 16 {
+		t.Fatalf("good: %dx%d %v", w, h, err)
+	}
+	bad := append([]byte{0xFF, 0xD8, 0xFF, 0x05, 0x00, 0x04, 0, 0}, good[2:]...)
+	if _, _, _, err := Header(bad); err == nil || !strings.Contains(err.Error(), "FF 05 at byte 2") {
+		t.Errorf("reserved marker: %v", err)
 	}
 }

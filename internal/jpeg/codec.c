@@ -11,18 +11,35 @@
 typedef struct {
 	struct jpeg_error_mgr pub;
 	jmp_buf jb;
-	int eof; // libjpeg ran out of data and inserted an end of image (JWRN_JPEG_EOF)
+	int eof;   // libjpeg ran out of data (JWRN_JPEG_EOF) or hit a marker inside a scan (JWRN_HIT_MARKER)
+	int scans; // stopped by ec_progress: too many scans
 } ec_err;
 
 static void ec_error_exit(j_common_ptr c) { longjmp(((ec_err *)c->err)->jb, 1); }
 
-// ec_emit counts warnings like libjpeg's own emit_message but never prints them.
+// ec_emit never prints. libjpeg reports corrupt data as warnings and goes on, filling what it
+// could not decode with grey (a JPEG cut short with FFD9 appended decoded without error) or
+// scanning past garbage for the next marker (which let an application segment hide a second
+// frame header from a stricter reader). Those warnings stop the decode here, as TurboJPEG's
+// TJFLAG_STOPONWARNING does; the others (an unknown JFIF revision or Adobe transform) are
+// only counted.
 static void ec_emit(j_common_ptr c, int level) {
 	if (level >= 0)
 		return;
-	if (c->err->msg_code == JWRN_JPEG_EOF)
-		((ec_err *)c->err)->eof = 1;
 	c->err->num_warnings++;
+	switch (c->err->msg_code) {
+	case JWRN_JPEG_EOF:
+	case JWRN_HIT_MARKER:
+		((ec_err *)c->err)->eof = 1;
+		longjmp(((ec_err *)c->err)->jb, 1);
+	case JWRN_EXTRANEOUS_DATA:
+	case JWRN_HUFF_BAD_CODE:
+	case JWRN_ARITH_BAD_CODE:
+	case JWRN_MUST_RESYNC:
+	case JWRN_BOGUS_PROGRESSION:
+	case JWRN_NOT_SEQUENTIAL:
+		longjmp(((ec_err *)c->err)->jb, 1);
+	}
 }
 
 static void ec_output(j_common_ptr c) { (void)c; }
@@ -33,29 +50,63 @@ static void ec_init_err(ec_err *e, struct jpeg_error_mgr **slot) {
 	e->pub.emit_message = ec_emit;
 	e->pub.output_message = ec_output;
 	e->eof = 0;
+	e->scans = 0;
+}
+
+// ec_progress stops a decode that reads more than EC_MAX_SCANS scans (libjpeg calls it between
+// scans and every few rows while it reads a multi-scan file).
+static void ec_progress(j_common_ptr c) {
+	if (((j_decompress_ptr)c)->input_scan_number > EC_MAX_SCANS) {
+		((ec_err *)c->err)->scans = 1;
+		longjmp(((ec_err *)c->err)->jb, 1);
+	}
 }
 
 // ec_decode decodes data at 1/scale into dst, BGR 8-bit rows of dst_step bytes, as OpenCV 4.6's
 // JpegDecoder does for IMREAD_COLOR (JDCT_ISLOW and fancy upsampling, libjpeg's defaults): gray
 // replicated to three channels, CMYK converted with OpenCV's formula. When the output size is
-// not dst_w x dst_h it sets r's size, status EC_SIZE and decodes nothing.
-void ec_decode(const unsigned char *data, size_t len, int scale, unsigned char *dst, int dst_w, int dst_h,
-	size_t dst_step, ec_result *r) {
+// not dst_w x dst_h it sets r's size, status EC_SIZE and decodes nothing. A frame over
+// max_pixels (the size libjpeg itself read, whatever another header parser saw) gets EC_LIMIT
+// with the full size in r, before anything the size sets is allocated; libjpeg's own memory
+// (the coefficients of a progressive or multi-scan file) is capped to what a max_pixels image
+// needs.
+void ec_decode(const unsigned char *data, size_t len, int scale, long long max_pixels, unsigned char *dst,
+	int dst_w, int dst_h, size_t dst_step, ec_result *r) {
 	struct jpeg_decompress_struct c;
+	struct jpeg_progress_mgr progress;
 	ec_err e;
 	memset(r, 0, sizeof *r);
 	memset(&c, 0, sizeof c);
+	memset(&progress, 0, sizeof progress);
 	ec_init_err(&e, &c.err);
 	if (setjmp(e.jb)) {
-		(*c.err->format_message)((j_common_ptr)&c, r->msg);
+		if (e.scans)
+			snprintf(r->msg, sizeof r->msg, "progressive JPEG with more than %d scans", EC_MAX_SCANS);
+		else
+			(*c.err->format_message)((j_common_ptr)&c, r->msg);
 		jpeg_destroy_decompress(&c);
-		r->status = e.eof ? EC_TRUNCATED : EC_ERROR;
+		r->status = e.scans ? EC_SCANS : e.eof ? EC_TRUNCATED : EC_ERROR;
 		r->eof = e.eof;
 		return;
 	}
 	jpeg_create_decompress(&c);
+	// The whole-image coefficient buffer of a max_pixels image with three full-resolution
+	// components (64 coefficients of 2 bytes per 8x8 block: 6 bytes a pixel), plus room for the
+	// per-row buffers. Without a backing store libjpeg fails ("Backing store not supported")
+	// rather than go over it.
+	c.mem->max_memory_to_use = (long)(max_pixels * 6 + (32L << 20));
+	progress.progress_monitor = ec_progress;
+	c.progress = &progress;
 	jpeg_mem_src(&c, data, (unsigned long)len);
 	jpeg_read_header(&c, TRUE);
+	if (c.image_width == 0 || c.image_height == 0 || (long long)c.image_width * c.image_height > max_pixels) {
+		r->width = (int)c.image_width;
+		r->height = (int)c.image_height;
+		r->components = c.num_components;
+		jpeg_destroy_decompress(&c);
+		r->status = EC_LIMIT;
+		return;
+	}
 	c.scale_num = 1;
 	c.scale_denom = scale;
 	c.dct_method = JDCT_ISLOW;
@@ -99,12 +150,6 @@ void ec_decode(const unsigned char *data, size_t len, int scale, unsigned char *
 		}
 	}
 	jpeg_finish_decompress(&c);
-	if (e.eof) {
-		e.pub.msg_code = JWRN_JPEG_EOF;
-		(*c.err->format_message)((j_common_ptr)&c, r->msg);
-		r->status = EC_TRUNCATED;
-		r->eof = 1;
-	}
 	jpeg_destroy_decompress(&c);
 }
 

@@ -40,9 +40,21 @@ var ErrTruncated = errors.New("truncated JPEG")
 // eofMessage is libjpeg's JWRN_JPEG_EOF text.
 const eofMessage = "Premature end of JPEG file"
 
+// ErrTooManyScans matches (errors.Is) the error of a progressive JPEG with more than MaxScans
+// scans.
+var ErrTooManyScans = errors.New("too many scans")
+
+// MaxScans is the most scans Decode reads from a progressive JPEG: each scan is a pass over the
+// whole image, so thousands of tiny ones (a few bytes each) would hold a decode for minutes.
+const MaxScans = C.EC_MAX_SCANS
+
 // A Decoder decodes JPEGs, reusing its scratch image between calls. It is not safe for
 // concurrent use; the zero value is ready to use. Close releases its memory.
 type Decoder struct {
+	// MaxPixels is the largest frame (width x height, as libjpeg reads it) Decode allocates
+	// for; larger ones are refused after the header is read. 0 means imageinfo.DefaultMaxPixels.
+	MaxPixels int64
+
 	res     C.ec_result
 	rotated gocv.Mat // decoded pixels before the EXIF orientation is applied
 }
@@ -59,8 +71,11 @@ func (d *Decoder) Close() error {
 
 // Decode decodes the JPEG data at 1/scale (1, 2, 4 or 8) into dst as 8-bit BGR, turned as its
 // EXIF orientation says. dst's memory is reused when it already has the output's size and type
-// (a zero Mat is fine: Decode allocates it); the caller closes dst. The header's size is not
-// checked here: refuse image bombs with imageinfo first.
+// (a zero Mat is fine: Decode allocates it); the caller closes dst. A frame over d.MaxPixels
+// (the size libjpeg itself reads, which a crafted file can hide from other header parsers) is
+// refused before any memory is allocated for it; corrupt data (libjpeg's warnings: data ending
+// early, a marker inside a scan, garbage between segments) and progressive files with more than
+// MaxScans scans are errors.
 func (d *Decoder) Decode(data []byte, scale int, dst *gocv.Mat) error {
 	switch scale {
 	case 1, 2, 4, 8:
@@ -99,11 +114,19 @@ func (d *Decoder) decode(data []byte, scale int, m *gocv.Mat) error {
 				ptr, w, h, stride = (*C.uchar)(unsafe.Pointer(&pix[0])), m.Cols(), m.Rows(), m.Step()
 			}
 		}
+		maxPixels := d.MaxPixels
+		if maxPixels <= 0 {
+			maxPixels = imageinfo.DefaultMaxPixels
+		}
 		C.ec_decode((*C.uchar)(unsafe.Pointer(unsafe.SliceData(data))), C.size_t(len(data)), C.int(scale),
-			ptr, C.int(w), C.int(h), C.size_t(stride), &d.res)
+			C.longlong(maxPixels), ptr, C.int(w), C.int(h), C.size_t(stride), &d.res)
 		switch d.res.status {
 		case C.EC_OK:
 			return nil
+		case C.EC_LIMIT:
+			return fmt.Errorf("decode JPEG: %w", imageinfo.CheckPixels(int(d.res.width), int(d.res.height), maxPixels))
+		case C.EC_SCANS:
+			return fmt.Errorf("decode JPEG: %w: %s", ErrTooManyScans, C.GoString(&d.res.msg[0]))
 		case C.EC_TRUNCATED:
 			msg := C.GoString(&d.res.msg[0])
 			if msg == eofMessage {

@@ -3,7 +3,8 @@
 // layout it has and how many classes it predicts, and reads the class names Ultralytics stores in
 // the `names` metadata.
 //
-// The ONNX file is a protobuf ModelProto, read with a minimal wire-format reader, so a bad file
+// The ONNX file is a protobuf ModelProto, read field by field with protowire (no generated ONNX
+// types: the few fields needed are numbered below), so a bad file
 // gets a clear error before ONNX Runtime sees it, no runtime session is created just to ask the
 // model what it looks like, and the configuration (which has no cgo) can learn the model's
 // classes to check the labels it names.
@@ -12,9 +13,12 @@ package onnxmodel
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // ONNX field numbers (onnx/onnx.proto).
@@ -23,11 +27,15 @@ const (
 	FieldModelGraph     = 7
 	FieldModelMetadata  = 14
 
+	FieldGraphNode        = 1
 	FieldGraphInitializer = 5
 	FieldGraphInput       = 11
 	FieldGraphOutput      = 12
 
 	FieldTensorName = 8
+
+	FieldNodeOpType = 4
+	FieldNodeDomain = 7
 
 	FieldValueInfoName = 1
 	FieldValueInfoType = 2
@@ -74,6 +82,16 @@ type Info struct {
 	Inputs    []ValueInfo // graph inputs that are not initializers
 	Outputs   []ValueInfo
 	Metadata  map[string]string
+	// Ops counts the graph's nodes by operator ("Conv", "ConvInteger", "com.microsoft.QLinearAdd"
+	// for another domain's).
+	Ops map[string]int
+}
+
+// DynamicInt8 reports whether the model is dynamically quantized: ConvInteger or MatMulInteger
+// fed by DynamicQuantizeLinear, which ONNX Runtime's CPU provider has no fast kernels for
+// (docs/models.md).
+func (m *Info) DynamicInt8() bool {
+	return m.Ops["DynamicQuantizeLinear"] > 0 && m.Ops["ConvInteger"]+m.Ops["MatMulInteger"] > 0
 }
 
 var (
@@ -89,7 +107,7 @@ func Parse(data []byte) (*Info, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: the file is empty", errNotONNX)
 	}
-	m := &Info{Metadata: map[string]string{}}
+	m := &Info{Metadata: map[string]string{}, Ops: map[string]int{}}
 	var graph []byte
 	err := walkFields(data, func(num int, wire int, v uint64, b []byte) error {
 		switch {
@@ -135,6 +153,22 @@ func Parse(data []byte) (*Info, error) {
 			return nil
 		}
 		switch num {
+		case FieldGraphNode:
+			var op, domain string
+			if err := walkFields(b, func(num, wire int, _ uint64, b []byte) error {
+				if wire == wireBytes && num == FieldNodeOpType {
+					op = string(b)
+				} else if wire == wireBytes && num == FieldNodeDomain {
+					domain = string(b)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if domain != "" && domain != "ai.onnx" {
+				op = domain + "." + op
+			}
+			m.Ops[op]++
 		case FieldGraphInitializer:
 			return walkFields(b, func(num, wire int, _ uint64, b []byte) error {
 				if num == FieldTensorName && wire == wireBytes {
@@ -232,10 +266,8 @@ func parseValueInfo(data []byte) (ValueInfo, error) {
 
 // Protobuf wire types.
 const (
-	wireVarint = 0
-	wire64     = 1
-	wireBytes  = 2
-	wire32     = 5
+	wireVarint = int(protowire.VarintType)
+	wireBytes  = int(protowire.BytesType)
 )
 
 // Wire types for writers of test models (package onnxtest).
@@ -244,68 +276,49 @@ const (
 	WireBytes  = wireBytes
 )
 
-// walkFields calls fn for each field of the protobuf message in data: its number, wire type,
-// and the value (varint) or the payload (length-delimited). Fixed-width fields are skipped.
+// walkFields calls fn for each varint and length-delimited field of the protobuf message in
+// data: its number, wire type, and the value (varint) or the payload (length-delimited). Other
+// fields (fixed-width, groups) are skipped. protowire does the wire format: it bounds every
+// length by the data left and rejects overlong varints and field number 0.
 func walkFields(data []byte, fn func(num, wire int, v uint64, b []byte) error) error {
 	for len(data) > 0 {
-		key, n := uvarint(data)
-		if n <= 0 {
-			return errors.New("bad field key")
+		num, typ, n := protowire.ConsumeTag(data)
+		if n < 0 {
+			return wireError(n)
 		}
 		data = data[n:]
-		num, wire := int(key>>3), int(key&7)
-		if num == 0 {
-			return errors.New("field number 0")
-		}
 		var v uint64
 		var b []byte
-		switch wire {
-		case wireVarint:
-			v, n = uvarint(data)
-			if n <= 0 {
-				return errTruncated
-			}
-			data = data[n:]
-		case wire64:
-			if len(data) < 8 {
-				return errTruncated
-			}
-			data = data[8:]
-			continue
-		case wire32:
-			if len(data) < 4 {
-				return errTruncated
-			}
-			data = data[4:]
-			continue
-		case wireBytes:
-			l, n := uvarint(data)
-			if n <= 0 || l > uint64(len(data)-n) {
-				return errTruncated
-			}
-			b = data[n : n+int(l)]
-			data = data[n+int(l):]
+		switch typ {
+		case protowire.VarintType:
+			v, n = protowire.ConsumeVarint(data)
+		case protowire.BytesType:
+			b, n = protowire.ConsumeBytes(data)
 		default:
-			return fmt.Errorf("unknown wire type %d", wire)
+			n = protowire.ConsumeFieldValue(num, typ, data)
 		}
-		if err := fn(num, wire, v, b); err != nil {
+		if n < 0 {
+			return wireError(n)
+		}
+		data = data[n:]
+		if typ != protowire.VarintType && typ != protowire.BytesType {
+			continue
+		}
+		if err := fn(int(num), int(typ), v, b); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// uvarint decodes a protobuf varint; n <= 0 means malformed or truncated.
-func uvarint(b []byte) (uint64, int) {
-	var x uint64
-	for i := 0; i < len(b) && i < 10; i++ {
-		c := b[i]
-		x |= uint64(c&0x7f) << (7 * i)
-		if c < 0x80 {
-			return x, i + 1
-		}
+// wireError is protowire's error for a negative length n, errTruncated when the data ends
+// inside a field.
+func wireError(n int) error {
+	err := protowire.ParseError(n)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errTruncated
 	}
-	return 0, -1
+	return err
 }
 
 // ParseNames reads the class names an Ultralytics export stores in the `names` metadata: a

@@ -34,7 +34,15 @@ type HostileCamera struct {
 var HostilePaths = []string{
 	"/huge-header", "/many-challenges", "/slow-drip", "/endless-chunked", "/html", "/wrong-type",
 	"/jpeg-bomb", "/png-bomb", "/truncated", "/digest-then-basic", "/cross-host-redirect",
+	"/hidden-frame",
 }
+
+// HostileDecodePaths are misbehaviours that pass a capture's header checks and must fail the
+// decode (the detector's), quickly and in bounded memory: a progressive JPEG of 100,000 scans
+// and a JPEG cut short with its end-of-image marker appended.
+var HostileDecodePaths = []string{"/many-scans", "/cut-eoi"}
+
+var manyScans = sync.OnceValue(func() []byte { return ManyScansJPEG(1024, 1024, 100_000) })
 
 // StartHostileCamera serves good (a valid JPEG) at /ok and the hostile paths; closed at the
 // end of the test.
@@ -109,6 +117,15 @@ func (h *HostileCamera) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/png-bomb": // 12000x12000 RGB of zeros: 420 KB on the wire, 432 MB decoded
 		w.Header().Set("Content-Type", "image/png")
 		w.Write(PNGBomb())
+	case "/hidden-frame": // a 65500x65500 frame header where only libjpeg reads it
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(HiddenFrameJPEG(65500, 65500))
+	case "/many-scans":
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(manyScans())
+	case "/cut-eoi":
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(CutJPEG(640, 480))
 	case "/truncated":
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.Write(h.good[:len(h.good)/2])

@@ -355,8 +355,9 @@ func RequireFFmpeg(t testing.TB) {
 // ClipOptions describes a test clip. Zero values: H.264, 10 fps, a key frame every second, 2 s.
 type ClipOptions struct {
 	// Photo is the still image the clip shows; empty: FFmpeg's moving test pattern (testsrc2)
-	// at Width x Height.
+	// at Width x Height, or the lavfi source Lavfi (e.g. "color=c=red") at that size.
 	Photo         string
+	Lavfi         string
 	Width, Height int
 	// Codec is "h264" or "h265".
 	Codec   string
@@ -414,7 +415,13 @@ func MakeClipWith(t testing.TB, o ClipOptions) string {
 	if o.Photo != "" {
 		input = []string{"-loop", "1", "-framerate", strconv.Itoa(o.FPS), "-i", o.Photo}
 	} else {
-		input = []string{"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", o.Width, o.Height, o.FPS)}
+		src := "testsrc2"
+		if o.Lavfi != "" {
+			src = o.Lavfi + ":"
+		} else {
+			src += "="
+		}
+		input = []string{"-f", "lavfi", "-i", fmt.Sprintf("%ssize=%dx%d:rate=%d", src, o.Width, o.Height, o.FPS)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

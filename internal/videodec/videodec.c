@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <dlfcn.h>
 
@@ -232,15 +233,27 @@ static int vd_receive(vd *d, vd_result *r) {
 	}
 }
 
-int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels,
+static int64_t vd_now(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels, int64_t budget_ns,
 	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
 	memset(r, 0, sizeof *r);
 	ff.av_frame_unref(d->last);
 	pthread_mutex_lock(&d->mu);
 	d->msg[0] = 0;
 	pthread_mutex_unlock(&d->mu);
+	int64_t deadline = budget_ns > 0 ? vd_now() + budget_ns : 0;
 	int err = vd_open(d, codec, threads, max_pixels);
 	for (int i = 0; err == 0 && i < n; i++) {
+		if (deadline != 0 && vd_now() > deadline) {
+			r->over_budget = 1;
+			r->units_done = i;
+			break;
+		}
 		int end = i + 1 < n ? offs[i + 1] : len;
 		// Not reference-counted: avcodec_send_packet copies the data (into a padded buffer), so
 		// nothing keeps a pointer into buf after this call.
@@ -260,9 +273,9 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 	if (d->ctx != NULL) {
 		r->width = d->ctx->width; // the stream's size, also when no picture could be made
 		r->height = d->ctx->height;
-		if (err == 0 && ff.avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
+		if (err == 0 && !r->over_budget && ff.avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
 			err = vd_receive(d, r);
-		if (keep && err == 0)
+		if (keep && err == 0 && !r->over_budget)
 			ff.avcodec_flush_buffers(d->ctx);
 		else
 			ff.avcodec_free_context(&d->ctx);
@@ -292,8 +305,13 @@ static enum AVPixelFormat vd_src_format(enum AVPixelFormat f, int *full) {
 
 int vd_convert(vd *d, uint8_t *dst, int stride) {
 	AVFrame *f = d->last;
-	if (f->width <= 0 || f->height <= 0 || f->data[0] == NULL)
+	// dst's rows must hold the picture's width rounded up to 16 pixels: libswscale's x86
+	// converters write whole blocks, and convert one block less (leaving the last columns
+	// unwritten) when the rounded row does not fit the stride.
+	if (f->width <= 0 || f->height <= 0 || f->data[0] == NULL || stride < ((f->width + 15) & ~15) * 3) {
+		ff.av_frame_unref(f);
 		return AVERROR(EINVAL);
+	}
 	int full = f->color_range == AVCOL_RANGE_JPEG;
 	enum AVPixelFormat src = vd_src_format(f->format, &full);
 	int err = 0;

@@ -22,9 +22,11 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"gocv.io/x/gocv"
@@ -62,7 +64,19 @@ type Options struct {
 	// DecodeNonRef decodes every picture, also the non-reference ones before the last access
 	// unit that nothing refers to.
 	DecodeNonRef bool
+	// Budget bounds the time one Last spends decoding a group: when it runs out before the last
+	// access unit, Last fails (ErrOverBudget) instead of holding the decoder for as long as the
+	// group's access units take. 0 means DefaultBudget; negative, no limit.
+	Budget time.Duration
 }
+
+// DefaultBudget is the decode time Last allows a group when Options.Budget is 0. A 1080p group of
+// 250 pictures (10 s at 25 fps) decodes in about 1 s on x86 and a few on a Raspberry Pi 4;
+// a hostile one of thousands of tiny access units took minutes.
+const DefaultBudget = 5 * time.Second
+
+// ErrOverBudget matches (errors.Is) the error of a group whose decoding ran out of time.
+var ErrOverBudget = errors.New("decode time budget exhausted")
 
 // DefaultThreads is the decoder thread count when Options.Threads is 0.
 const DefaultThreads = 1
@@ -179,18 +193,34 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 	case threads < 0:
 		threads = 0
 	}
+	budget := d.o.Budget
+	switch {
+	case budget == 0:
+		budget = DefaultBudget
+	case budget < 0:
+		budget = 0
+	}
 	var r C.vd_result
 	C.vd_decode(d.c, C.int(codec), C.int(threads), cbool(!d.o.DecodeNonRef), cbool(d.o.KeepDecoder), C.int64_t(maxPixels),
-		(*C.uint8_t)(unsafe.Pointer(&stream[0])), C.int(len(stream)), &d.units[0], C.int(len(d.units)), &r)
+		C.int64_t(budget), (*C.uint8_t)(unsafe.Pointer(&stream[0])), C.int(len(stream)), &d.units[0], C.int(len(d.units)), &r)
 	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
 	if r.fatal != 0 {
 		C.vd_release(d.c)
 		return gocv.Mat{}, res, fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, &r))
 	}
+	if r.over_budget != 0 {
+		C.vd_release(d.c)
+		return gocv.Mat{}, res, fmt.Errorf("%s: %w: stopped after %v at access unit %d of %d (%d bytes): the group of pictures since the key frame is too long to decode at a capture (shorten the camera's key frame interval)",
+			codec, ErrOverBudget, budget, int(r.units_done), len(units), len(stream))
+	}
 	w, h := int(r.width), int(r.height)
 	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil && w > 0 && h > 0 {
 		C.vd_release(d.c)
 		return gocv.Mat{}, res, fmt.Errorf("%s: %w", codec, err)
+	}
+	if w > 0 && h > 0 && (w < MinSide || h < MinSide) {
+		C.vd_release(d.c)
+		return gocv.Mat{}, res, fmt.Errorf("%s: picture is %dx%d, smaller than %dx%d: not a camera's picture (refused)", codec, w, h, MinSide, MinSide)
 	}
 	if r.pictures == 0 {
 		why := "the data holds no complete picture"
@@ -206,13 +236,23 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 	return m, res, nil
 }
 
-// convert writes the decoded picture as BGR into a new Mat.
+// MinSide is the smallest width and height Last converts: no camera sends smaller pictures, and
+// libswscale's converters are only exercised (and measured) on real sizes.
+const MinSide = 16
+
+// strideAlign is the pixels a converted row's stride is rounded up to. libswscale's x86 YUV-to-BGR
+// converters write whole blocks of 8 pixels (16 for some formats) and, when the rounded row does
+// not fit in the destination stride, convert one block less instead: a 34-pixel row of a
+// 34-pixel-wide Mat came out with its last 2 columns never written, and rows under 8 pixels
+// were written far past their buffer. With the stride rounded up to 16 pixels every block fits.
+const strideAlign = 16
+
+// convert writes the decoded picture as BGR into a new continuous w x h Mat.
 func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
-	// libswscale's x86 converters write whole blocks of 8 pixels: past the end of a row whose
-	// width is not a multiple of 8 (harmless inside the picture: the next row is written
-	// after). One spare row after the picture takes the last row's overrun; the caller gets a
-	// view of the picture's rows, which keeps the whole block alive until it is closed.
-	block := gocv.NewMatWithSize(h+1, w, gocv.MatTypeCV8UC3)
+	aw := (w + strideAlign - 1) / strideAlign * strideAlign
+	// One spare row after the picture on top, should a converter write a block past the end of the
+	// last row's stride too.
+	block := gocv.NewMatWithSize(h+1, aw, gocv.MatTypeCV8UC3)
 	defer block.Close()
 	pix, err := block.DataPtrUint8()
 	if err != nil {
@@ -223,7 +263,14 @@ func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
 	if e := C.vd_convert(d.c, (*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(block.Step())); e != 0 {
 		return gocv.Mat{}, errors.New(avError(e, nil))
 	}
-	return block.RowRange(0, h), nil
+	if aw == w {
+		// The usual camera width (a multiple of 16): the picture's rows are continuous already;
+		// the view keeps the whole block alive until it is closed.
+		return block.RowRange(0, h), nil
+	}
+	region := block.Region(image.Rect(0, 0, w, h))
+	defer region.Close()
+	return region.Clone(), nil
 }
 
 // setUnits checks the access-unit offsets and copies them for C.

@@ -16,6 +16,8 @@ typedef struct vd_result {
 	int first_err; // the first refusal's AVERROR code; 0 when none
 	int fatal;     // the AVERROR code that stopped decoding (no decoder, out of memory); 0 when none
 	int width, height; // size of the last picture
+	int over_budget;   // decoding stopped when the time budget ran out, after units_done access units
+	int units_done;
 	char msg[256]; // the first error FFmpeg logged for this decoder, if any
 } vd_result;
 
@@ -38,11 +40,14 @@ void vd_free(vd *d);
 // vd_decode decodes the n access units that start at offs[0..n-1] of buf[0..len) (each ends where
 // the next starts) and keeps the last picture (in output order). threads 0 lets FFmpeg choose;
 // skip_nonref discards the non-reference pictures before the last access unit; keep keeps the
-// decoder (flushed) for the next call. It returns 0 or the fatal AVERROR code.
-int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels,
+// decoder (flushed) for the next call. When budget_ns (> 0) nanoseconds have passed before an
+// access unit, it stops there with r->over_budget set and no picture. It returns 0 or the fatal
+// AVERROR code.
+int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels, int64_t budget_ns,
 	const uint8_t *buf, int len, const int *offs, int n, vd_result *r);
 // vd_convert writes the last picture as BGR (8 bits per channel) into dst, whose rows are stride
-// bytes apart, and releases the picture. It returns 0 or an AVERROR code.
+// bytes apart, and releases the picture. stride must hold the width rounded up to 16 pixels and
+// dst one row more than the picture. It returns 0 or an AVERROR code (EINVAL for a short stride).
 int vd_convert(vd *d, uint8_t *dst, int stride);
 // vd_release drops the decoder kept by keep and the last picture.
 void vd_release(vd *d);

@@ -20,14 +20,23 @@ import (
 func encode(t testing.TB, codec Codec, w, h, frames int, extra ...string) ([]byte, []int) {
 	t.Helper()
 	testfixture.RequireFFmpeg(t)
-	enc, format := []string{"-c:v", "libx264"}, "h264"
+	enc := []string{"-c:v", "libx264"}
 	if codec == H265 {
-		enc, format = []string{"-c:v", "libx265", "-x265-params", "log-level=error"}, "hevc"
+		enc = []string{"-c:v", "libx265", "-x265-params", "log-level=error"}
 	}
+	return encodeSource(t, codec, fmt.Sprintf("testsrc2=size=%dx%d:rate=25", w, h), "yuv420p", frames, append(enc, extra...)...)
+}
+
+// encodeSource encodes frames pictures of the lavfi source in pixel format pix with the
+// encoder options enc (-c:v ...), as encode does.
+func encodeSource(t testing.TB, codec Codec, source, pix string, frames int, enc ...string) ([]byte, []int) {
+	t.Helper()
+	testfixture.RequireFFmpeg(t)
+	format := map[Codec]string{H264: "h264", H265: "hevc"}[codec]
 	es := filepath.Join(t.TempDir(), "gop."+format)
-	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=25", w, h),
-		"-frames:v", fmt.Sprint(frames), "-pix_fmt", "yuv420p", "-g", "250"}
-	args = append(append(append(args, enc...), extra...), "-f", format, es)
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", source,
+		"-frames:v", fmt.Sprint(frames), "-pix_fmt", pix, "-g", "250"}
+	args = append(append(args, enc...), "-f", format, es)
 	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
 		t.Skipf("ffmpeg cannot encode %s: %v\n%s", codec, err, out)
 	}
@@ -220,5 +229,63 @@ func TestBadInput(t *testing.T) {
 	d.Close()
 	if _, _, err := d.Last(H264, data, units, 0); err == nil {
 		t.Error("a closed decoder decoded")
+	}
+}
+
+// TestSmallPictures: pictures under MinSide pixels a side (2x2 and 6x4, which libswscale wrote
+// past their buffer; 16x8, 8x16, 34x12) are refused with a clear error, and the decoder goes on; every width
+// from 16 to 50, in 4:2:0, 4:2:2 and grey, has every pixel converted (a one-colour stream comes
+// out one colour: the last columns of a 34-pixel-wide picture were left unwritten). 4:2:2 and
+// grey take a few widths each: an ffmpeg run per picture costs ~0.3 s.
+func TestSmallPictures(t *testing.T) {
+	d, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	good, goodUnits := encode(t, H264, 64, 48, 3, "-preset", "ultrafast")
+	x264 := []string{"-c:v", "libx264", "-preset", "ultrafast"}
+	for _, size := range []string{"2x2", "6x4", "16x8", "8x16", "34x12"} {
+		data, units := encodeSource(t, H264, "testsrc2=size="+size+":rate=25", "yuv420p", 5, x264...)
+		m, _, err := d.Last(H264, data, units, 0)
+		m.Close()
+		if err == nil || !strings.Contains(err.Error(), "picture is "+size+", smaller than 16x16") {
+			t.Errorf("%s: err %v, want it refused as smaller than 16x16", size, err)
+		} else {
+			t.Logf("%s: %v", size, err)
+		}
+		m, _, err = d.Last(H264, good, goodUnits, 0)
+		if err != nil || m.Cols() != 64 {
+			t.Errorf("after %s: %v", size, err)
+		}
+		m.Close()
+	}
+	widths := map[string][]int{"yuv420p": {16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 44, 46, 48, 50}, "yuv422p": {18, 22, 34, 38}, "gray": {18, 22, 34, 38}}
+	for _, pix := range []string{"yuv420p", "yuv422p", "gray"} {
+		for _, w := range widths[pix] {
+			h := 18
+			// A colour whose BGR is far from black and from grey, so unwritten or
+			// half-converted pixels show.
+			data, units := encodeSource(t, H264, fmt.Sprintf("color=c=0x3080E0:size=%dx%d:rate=25", w, h), pix, 3, x264...)
+			m, _, err := d.Last(H264, data, units, 0)
+			if err != nil {
+				t.Fatalf("%s %dx%d: %v", pix, w, h, err)
+			}
+			if m.Cols() != w || m.Rows() != h || !m.IsContinuous() {
+				t.Fatalf("%s %dx%d: a %dx%d Mat (continuous %v)", pix, w, h, m.Cols(), m.Rows(), m.IsContinuous())
+			}
+			b := matBytes(t, m)
+			first := [3]byte(b[:3])
+			if int(first[0])+int(first[1])+int(first[2]) < 100 {
+				t.Errorf("%s %dx%d: first pixel %v is nearly black", pix, w, h, first)
+			}
+			for i := 0; i < len(b); i += 3 {
+				if [3]byte(b[i:i+3]) != first {
+					t.Errorf("%s %dx%d: pixel (%d,%d) is %v, not %v like the first", pix, w, h, i/3%w, i/3/w, b[i:i+3], first)
+					break
+				}
+			}
+			m.Close()
+		}
 	}
 }

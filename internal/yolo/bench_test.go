@@ -2,6 +2,7 @@ package yolo
 
 import (
 	"image"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -260,5 +261,40 @@ func reportTimings(b *testing.B, sum Timings) {
 		// The whole detect against its own inference, from the same runs: the performance
 		// target (<= 1.3) that load changes on a shared machine cannot skew.
 		b.ReportMetric(float64(sum.Total)/float64(sum.Inference), "total/infer")
+	}
+}
+
+// BenchmarkModels is the inference of each shared model on a letterboxed bus.jpg, for the model
+// table of docs/models.md. One intra-op thread, so that cpu-ms/op is the cost of a frame even
+// on a machine other work shares (its ns/op then depends on that work):
+//
+//	go test -run '^$' -bench Models -benchtime 20x ./internal/yolo/
+func BenchmarkModels(b *testing.B) {
+	for _, name := range []string{"yolov5n", "yolo11n", "yolo11n-int8", "yolo11n-320", "yolo26n"} {
+		b.Run(name, func(b *testing.B) {
+			initRuntime(b)
+			d, err := New(Options{ModelPath: filepath.Join(sharedDir(b), "models", name+".onnx"), Runtime: RuntimeOptions{Threads: 1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			img := decodeBus(b)
+			defer img.Close()
+			if _, err := d.preprocess(img); err != nil {
+				b.Fatal(err)
+			}
+			for range 2 { // warm-up
+				if err := d.session.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			defer reportCPU(b)()
+			for range b.N {
+				if err := d.session.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

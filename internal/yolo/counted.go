@@ -34,7 +34,7 @@ func AnnotateCounted(img *gocv.Mat, counted []Detection, rules *tally.Rules) {
 // WriteAnnotated decodes the encoded image data, marks it up as AnnotateCounted does and writes
 // it to the file out (its extension chooses the format: .jpg or .png).
 func WriteAnnotated(out string, data []byte, counted []Detection, rules *tally.Rules) error {
-	img, err := imagecodec.Decode(data)
+	img, err := imagecodec.DecodeMax(data, MaxPixels)
 	if err != nil {
 		return err
 	}

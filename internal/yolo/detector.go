@@ -309,6 +309,7 @@ func (d *Detector) DetectEncoded(data []byte, res *Result) error {
 	}
 	buf := d.getFrame()
 	defer d.putFrame(buf)
+	buf.dec.MaxPixels = MaxPixels
 	if err := buf.dec.Decode(data, scale, &buf.img); err != nil {
 		return fmt.Errorf("cannot decode image: %w", err)
 	}

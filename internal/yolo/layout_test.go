@@ -3,6 +3,7 @@ package yolo
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -158,4 +159,23 @@ func near(a, b [4]float32, tol float32) bool {
 		}
 	}
 	return true
+}
+
+// TestRefusesOtherTasks: a segmentation export (its Ultralytics task metadata) is refused with
+// an error that names the model and says what to export, before any session is made.
+func TestRefusesOtherTasks(t *testing.T) {
+	initRuntime(t)
+	path := filepath.Join(t.TempDir(), "yolo11n-seg.onnx")
+	meta := map[string]string{"task": "segment", "imgsz": "[320, 320]", "names": "{0: 'forklift', 1: 'pallet'}"}
+	if err := os.WriteFile(path, onnxtest.ConstantModel([]int64{1, 3, 320, 320}, []int64{1, 6, 2100}, v8Output(2100, 2), meta), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{ModelPath: path})
+	if err == nil {
+		d.Close()
+		t.Fatal("a segmentation model was accepted")
+	}
+	if want := "model " + path + ": is a segmentation model"; !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "export a detection model") {
+		t.Errorf("error %q, want it to start with %q", err, want)
+	}
 }

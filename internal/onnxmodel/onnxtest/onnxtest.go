@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/edgecam/edgecam/internal/onnxmodel"
 )
 
@@ -16,15 +18,14 @@ type PB []byte
 
 // Varint appends field num as a varint.
 func (b PB) Varint(num int, v uint64) PB {
-	b = binary.AppendUvarint(b, uint64(num)<<3|onnxmodel.WireVarint)
-	return binary.AppendUvarint(b, v)
+	b = protowire.AppendTag(b, protowire.Number(num), protowire.VarintType)
+	return protowire.AppendVarint(b, v)
 }
 
 // Bytes appends field num as a length-delimited payload.
 func (b PB) Bytes(num int, payload []byte) PB {
-	b = binary.AppendUvarint(b, uint64(num)<<3|onnxmodel.WireBytes)
-	b = binary.AppendUvarint(b, uint64(len(payload)))
-	return append(b, payload...)
+	b = protowire.AppendTag(b, protowire.Number(num), protowire.BytesType)
+	return protowire.AppendBytes(b, payload)
 }
 
 // Str appends field num as a string.
@@ -61,7 +62,7 @@ func model(graph PB, meta map[string]string) []byte {
 func ReshapeModel(inDims, outDims []int64, meta map[string]string) []byte {
 	var shapeData PB
 	for _, d := range outDims {
-		shapeData = binary.AppendUvarint(shapeData, uint64(d))
+		shapeData = protowire.AppendVarint(shapeData, uint64(d))
 	}
 	shapeInit := PB{}.Varint(1, uint64(len(outDims))). // dims
 								Varint(2, 7).        // data_type INT64
