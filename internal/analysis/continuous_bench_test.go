@@ -48,6 +48,11 @@ func BenchmarkContinuous1080p25(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer camera.Close(src)
+			f, err := src.Capture(context.Background()) // waits for the stream's first picture
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
 			st := camera.NewStreamer(src)
 			defer st.Close()
 			a := analysis.New(det, analysis.Options{Rules: tally.Rules{Threshold: 0.5}})
