@@ -109,6 +109,10 @@ func New(det Detector, o Options) *Analyzer {
 	}
 }
 
+// SetRules replaces the camera's rules (filters and masks deciding what is tracked, e.g. after a
+// change from the cloud); the tracker's score thresholds stay those it was made with.
+func (a *Analyzer) SetRules(r tally.Rules) { a.o.Rules = r }
+
 // Close releases the motion detector's memory.
 func (a *Analyzer) Close() { a.mot.Close() }
 

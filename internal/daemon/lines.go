@@ -209,6 +209,9 @@ func (a *analyser) step(ctx context.Context, last time.Time) time.Time {
 		}
 		defer img.Close()
 	}
+	w.mu.Lock()
+	a.an.SetRules(w.rules) // settings from the cloud apply to the next frame
+	w.mu.Unlock()
 	f, err := a.an.Analyze(img, at)
 	if err != nil {
 		w.log.Warn("analysis: detection failed", "err", err)
