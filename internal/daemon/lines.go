@@ -29,13 +29,14 @@ import (
 // frame up to fps times a second and analyses it (motion, model, tracker, lines); the camera's
 // timer then sends the newest analysed frame's tally with the lines' counts (analysisTick).
 type analyser struct {
-	w      *worker
-	an     *analysis.Analyzer
-	stream *camera.Streamer // nil: frames come from Capture
-	lines  []crossing.Line
-	every  time.Duration
-	path   string // the running totals in state.dir
-	labels []string
+	w       *worker
+	an      *analysis.Analyzer
+	stream  *camera.Streamer // nil: frames come from Capture
+	lines   []crossing.Line
+	every   time.Duration
+	refresh time.Duration // motion.refresh; 0: the default
+	path    string        // the running totals in state.dir
+	labels  []string
 
 	mu    sync.Mutex
 	preds []tally.Prediction // the newest analysed frame's detections
@@ -43,10 +44,12 @@ type analyser struct {
 	img    gocv.Mat
 	dets   []yolo.Detection
 	tracks []track.Track
-	at     time.Time  // its time
-	fresh  bool       // a frame was analysed since the last tick
-	totals lineTotals // counted since the camera was first set up
-	sent   lineTotals // the totals as of the last queued message
+	at     time.Time // its time
+	fresh  bool      // a frame was analysed since the last tick
+	// frames the model ran on and did not, so far
+	inferences, skipped int
+	totals              lineTotals // counted since the camera was first set up
+	sent                lineTotals // the totals as of the last queued message
 }
 
 // lineTotals are crossings per line and label: [in, out].
@@ -115,15 +118,9 @@ func newAnalyser(w *worker, cfg *config.Config, i int) (*analyser, error) {
 			a.sent = st.Sent
 		}
 	}
-	w.mu.Lock()
-	rules := w.rules
-	w.mu.Unlock()
-	o := analysis.Options{Rules: rules, Lines: a.lines}
 	if cam.Motion != nil {
-		o.Refresh = cam.Motion.Refresh.Std()
+		a.refresh = cam.Motion.Refresh.Std()
 	}
-	a.an = analysis.New(w.det, o)
-	a.stream = camera.NewStreamer(w.src)
 	return a, nil
 }
 
@@ -141,10 +138,18 @@ func (a *analyser) save() error {
 	return atomicfile.Write(a.path, b, 0o640)
 }
 
-// run analyses frames until ctx ends.
+// run analyses frames until ctx ends. The analyzer and the streamer live as long as it runs.
 func (a *analyser) run(ctx context.Context) {
-	defer a.an.Close()
-	if a.stream != nil {
+	w := a.w
+	w.mu.Lock()
+	rules := w.rules
+	w.mu.Unlock()
+	an := analysis.New(w.det, analysis.Options{Rules: rules, Lines: a.lines, Refresh: a.refresh})
+	defer an.Close()
+	a.mu.Lock()
+	a.an = an
+	a.mu.Unlock()
+	if a.stream = camera.NewStreamer(w.src); a.stream != nil {
 		defer a.stream.Close()
 	}
 	defer func() {
@@ -224,6 +229,7 @@ func (a *analyser) step(ctx context.Context, last time.Time) time.Time {
 	defer a.mu.Unlock()
 	a.preds = append(a.preds[:0], f.Preds...)
 	a.at, a.fresh = at, true
+	a.inferences, a.skipped = a.an.Inferences, a.an.Skipped
 	if w.cam.MarkedUpFile != "" {
 		if a.img.Ptr() == nil {
 			a.img = gocv.NewMat()
@@ -334,7 +340,7 @@ func (w *worker) analysisTick() (sent bool, err error) {
 		a.markUp(&rules)
 	}
 	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "frameTime", a.at,
-		"inferences", a.an.Inferences, "skipped", a.an.Skipped)
+		"inferences", a.inferences, "skipped", a.skipped)
 	if !send {
 		return false, nil
 	}
