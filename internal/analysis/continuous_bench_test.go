@@ -78,7 +78,7 @@ func BenchmarkContinuous1080p25(b *testing.B) {
 			}
 			tick := time.NewTicker(200 * time.Millisecond)
 			defer tick.Stop()
-			for i := 0; i < 10; i++ { // warm up: the stream, the model, the background
+			for i := 0; i < 30; i++ { // warm up (6 s): the stream, the model, the background, the first tracks
 				<-tick.C
 				step()
 			}
