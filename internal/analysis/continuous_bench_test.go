@@ -53,7 +53,7 @@ func BenchmarkContinuous1080p25(b *testing.B) {
 				b.Fatal(err)
 			}
 			f.Close()
-			st := camera.NewStreamer(src)
+			st := camera.NewStreamer(src, 5)
 			defer st.Close()
 			a := analysis.New(det, analysis.Options{Rules: tally.Rules{Threshold: 0.5}})
 			defer a.Close()

@@ -14,9 +14,19 @@ import (
 var ErrNoNewFrame = errors.New("no new frame since the last one")
 
 // Streamer reads a video source's pictures in order for continuous analysis, decoding each
-// access unit once: Capture decodes the group of pictures since the key frame at every call,
-// which at several frames a second would decode most pictures many times over.
-type Streamer struct {
+// access unit once: an RTSP source's Capture decodes the group of pictures since the key frame
+// at every call, which at several frames a second would decode most pictures many times over,
+// and a Raspberry Pi camera's Capture starts rpicam-still for every picture.
+type Streamer interface {
+	// Next returns the newest picture (a Frame with a Mat the caller closes), or ErrNoNewFrame
+	// when none arrived since the previous call.
+	Next(ctx context.Context) (*Frame, error)
+	// Close releases the streamer (not its source).
+	Close()
+}
+
+// rtspStreamer is an RTSP source's Streamer.
+type rtspStreamer struct {
 	s    *rtspSource
 	dec  *videodec.Decoder
 	fed  int    // access units of the current group already decoded
@@ -24,22 +34,26 @@ type Streamer struct {
 	offs []int
 }
 
-// NewStreamer returns a Streamer of src, or nil when src is not a video stream (rtsp).
-func NewStreamer(src Source) *Streamer {
-	s, ok := src.(*rtspSource)
-	if !ok {
-		return nil
-	}
+// NewStreamer returns a Streamer of src for fps analysed frames a second, or nil when src is
+// not a video source (rtsp, rpi).
+func NewStreamer(src Source, fps float64) Streamer {
 	dec, _ := videodec.New(videodec.Options{})
-	return &Streamer{s: s, dec: dec}
+	switch s := src.(type) {
+	case *rtspSource:
+		return &rtspStreamer{s: s, dec: dec}
+	case *rpiSource:
+		return newRPiStreamer(s, fps, dec)
+	}
+	dec.Close()
+	return nil
 }
 
-// Close releases the Streamer's decoder (not the source).
-func (st *Streamer) Close() { st.dec.Close() }
+// Close releases the streamer's decoder (not the source).
+func (st *rtspStreamer) Close() { st.dec.Close() }
 
 // Next returns the newest picture, decoding the access units that arrived since the previous
 // call (from the key frame after a new group or session started), or ErrNoNewFrame.
-func (st *Streamer) Next(ctx context.Context) (*Frame, error) {
+func (st *rtspStreamer) Next(ctx context.Context) (*Frame, error) {
 	s := st.s
 	s.decMu.Lock() // one reader of the group at a time, with Capture
 	defer s.decMu.Unlock()

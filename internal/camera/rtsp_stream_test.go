@@ -23,10 +23,10 @@ func TestRTSPStreamer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer Close(src)
-	if NewStreamer(&fileSource{}) != nil {
+	if NewStreamer(&fileSource{}, 5) != nil {
 		t.Fatal("a file camera has a Streamer")
 	}
-	st := NewStreamer(src)
+	st := NewStreamer(src, 5)
 	defer st.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -56,8 +56,8 @@ const lineKeySuffix = "_outTotal"
 // anchors.
 func checkLines(p *problems, key string, cam *Camera, set classes.Set) {
 	if a := cam.Analysis; a != nil {
-		if cam.Type != TypeRTSP {
-			p.add(key+".analysis", "continuous analysis needs a video stream: it is for rtsp cameras (this one is %s)", cam.Type)
+		if cam.Type != TypeRTSP && cam.Type != TypeRPi {
+			p.add(key+".analysis", "continuous analysis needs a video stream: it is for rtsp and rpi cameras (this one is %s)", cam.Type)
 		}
 		if !(a.FPS > 0 && a.FPS <= MaxAnalysisFPS) {
 			p.add(key+".analysis.fps", "%v is outside (0, %d]: frames analysed a second, e.g. 5", a.FPS, MaxAnalysisFPS)
@@ -72,7 +72,7 @@ func checkLines(p *problems, key string, cam *Camera, set classes.Set) {
 		}
 	}
 	if len(cam.Lines) > 0 && cam.Analysis == nil {
-		p.add(key+".lines", "counting lines follow objects from frame to frame: set analysis: {fps: 5} on this camera (an rtsp camera)")
+		p.add(key+".lines", "counting lines follow objects from frame to frame: set analysis: {fps: 5} on this camera (an rtsp or rpi camera)")
 	}
 	zoneNames := map[string]bool{}
 	for _, z := range cam.Zones {

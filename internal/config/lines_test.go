@@ -100,7 +100,7 @@ func TestLineMistakes(t *testing.T) {
 		"cameras[0].lines[9].anchor":    `unknown anchor "top"`,
 		"cameras[0].lines[10].name":     "missing",
 		"cameras[0].lines[11].name":     "more than DTDL's 64",
-		"cameras[1].analysis":           "it is for rtsp cameras (this one is file)",
+		"cameras[1].analysis":           "it is for rtsp and rpi cameras (this one is file)",
 		"cameras[1].analysis.fps":       "0 is outside (0, 30]",
 		"cameras[2].lines":              "set analysis: {fps: 5}",
 	} {

@@ -31,9 +31,10 @@ import (
 type analyser struct {
 	w       *worker
 	an      *analysis.Analyzer
-	stream  *camera.Streamer // nil: frames come from Capture
+	stream  camera.Streamer // nil: frames come from Capture
 	lines   []crossing.Line
 	every   time.Duration
+	fps     float64
 	refresh time.Duration // motion.refresh; 0: the default
 	path    string        // the running totals in state.dir
 	labels  []string
@@ -97,7 +98,7 @@ func linesPath(stateDir, cameraID string) string {
 func newAnalyser(w *worker, cfg *config.Config, i int) (*analyser, error) {
 	cam := &cfg.Cameras[i]
 	a := &analyser{w: w, lines: config.CrossingLines(cam), path: linesPath(cfg.State.Dir, cam.ID),
-		every: time.Duration(float64(time.Second) / cam.Analysis.FPS), totals: lineTotals{}, sent: lineTotals{}}
+		every: time.Duration(float64(time.Second) / cam.Analysis.FPS), fps: cam.Analysis.FPS, totals: lineTotals{}, sent: lineTotals{}}
 	if n := atomicfile.CleanTemps(a.path); n > 0 {
 		w.log.Info("removed temporary files left by a crash", "file", a.path, "removed", n)
 	}
@@ -149,7 +150,7 @@ func (a *analyser) run(ctx context.Context) {
 	a.mu.Lock()
 	a.an = an
 	a.mu.Unlock()
-	if a.stream = camera.NewStreamer(w.src); a.stream != nil {
+	if a.stream = camera.NewStreamer(w.src, a.fps); a.stream != nil {
 		defer a.stream.Close()
 	}
 	defer func() {
