@@ -41,7 +41,8 @@ type analyser struct {
 
 	mu    sync.Mutex
 	preds []tally.Prediction // the newest analysed frame's detections
-	// with markedUpFile: the newest analysed frame, its detections (pixels) and its tracks
+	// with markedUpFile or imageFile: the newest analysed frame, its detections (pixels) and its
+	// tracks
 	img    gocv.Mat
 	dets   []yolo.Detection
 	tracks []track.Track
@@ -231,7 +232,7 @@ func (a *analyser) step(ctx context.Context, last time.Time) time.Time {
 	a.preds = append(a.preds[:0], f.Preds...)
 	a.at, a.fresh = at, true
 	a.inferences, a.skipped = a.an.Inferences, a.an.Skipped
-	if w.cam.MarkedUpFile != "" {
+	if w.cam.MarkedUpFile != "" || w.cam.ImageFile != "" {
 		if a.img.Ptr() == nil {
 			a.img = gocv.NewMat()
 		}
@@ -337,8 +338,15 @@ func (w *worker) analysisTick() (sent bool, err error) {
 	}
 	w.lastFrame.Store(a.at.UnixNano())
 	w.metrics.TickOK(w.cam.ID)
-	if w.cam.MarkedUpFile != "" && a.img.Ptr() != nil && !a.img.Empty() {
-		a.markUp(&rules)
+	if a.img.Ptr() != nil && !a.img.Empty() {
+		if w.cam.ImageFile != "" {
+			if err := camera.Save(w.cam.ImageFile, &camera.Frame{Camera: w.cam.ID, Time: a.at, Mat: a.img}); err != nil {
+				w.log.Warn("could not keep the analysed frame", "file", w.cam.ImageFile, "err", err)
+			}
+		}
+		if w.cam.MarkedUpFile != "" {
+			a.markUp(&rules)
+		}
 	}
 	w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "frameTime", a.at,
 		"inferences", a.inferences, "skipped", a.skipped)

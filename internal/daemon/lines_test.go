@@ -31,9 +31,9 @@ func TestLinesEndToEnd(t *testing.T) {
 
 	e := startEmulator(t)
 	cfg := dpsConfig(t, e)
-	marked := filepath.Join(t.TempDir(), "marked.jpg")
+	marked, kept := filepath.Join(t.TempDir(), "marked.jpg"), filepath.Join(t.TempDir(), "frame.jpg")
 	cfg.Cameras = append(cfg.Cameras, config.Camera{
-		ID: "door", Type: config.TypeRTSP, URL: feed.URL("", ""), MarkedUpFile: marked,
+		ID: "door", Type: config.TypeRTSP, URL: feed.URL("", ""), MarkedUpFile: marked, ImageFile: kept,
 		Analysis: &config.Analysis{FPS: 5},
 		Lines:    []config.Line{{Name: "door", Points: [][]float64{{0.5, 0.02}, {0.5, 0.99}}, In: "right", Labels: []string{"person"}}},
 	})
@@ -90,8 +90,10 @@ func TestLinesEndToEnd(t *testing.T) {
 		t.Fatalf("totals in %d out %d, per-message counts add up to in %d out %d; want %d and %d\n%v",
 			in, out, sumIn, sumOut, footfall.In, footfall.Out, lr.find(func(r logRecord) bool { return r.Msg == "crossing" }))
 	}
-	if st, err := os.Stat(marked); err != nil || st.Size() == 0 {
-		t.Errorf("markedUpFile: %v", err)
+	for _, f := range []string{marked, kept} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("markedUpFile or imageFile %s: %v", f, err)
+		}
 	}
 	if last["person"] != 0 && last["person"] != 1 {
 		t.Errorf("last tally %v: at most the person on the line is in view", last)
