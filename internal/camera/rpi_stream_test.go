@@ -67,3 +67,26 @@ func TestRPiStreamer(t *testing.T) {
 		}
 	}
 }
+
+// The splitter cuts a stream into the same access units however the bytes arrive.
+func FuzzAUSplitter(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68, 0xce, 0, 0, 1, 0x65, 0x88, 0x80, 0, 0, 1, 0x41, 0x9a, 0, 0, 1, 0x41, 0x9b, 0, 0, 1, 9}, uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
+		split := func(n int) (out []string) {
+			var sp auSplitter
+			for i := 0; i < len(data); i += n {
+				sp.write(data[i:min(len(data), i+n)], func(au []byte, _ bool) { out = append(out, string(au)) })
+			}
+			return out
+		}
+		a, b := split(len(data)+1), split(int(step)%7+1)
+		if len(a) != len(b) {
+			t.Fatalf("%d access units at once, %d in pieces", len(a), len(b))
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("access unit %d differs", i)
+			}
+		}
+	})
+}
