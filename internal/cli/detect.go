@@ -254,7 +254,7 @@ func detectOne(w io.Writer, det *yolo.Detector, o *detectOptions, path string, r
 	}
 	if o.annotate != "" {
 		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".annotated.jpg"
-		if err := yolo.WriteAnnotated(filepath.Join(o.annotate, name), data, dets, o.rules); err != nil {
+		if err := writeAnnotated(filepath.Join(o.annotate, name), data, dets, o); err != nil {
 			return err
 		}
 	}

@@ -140,3 +140,19 @@ type cameraRules struct {
 	Lines       []crossing.Line
 	AnalysisFPS float64
 }
+
+// writeAnnotated is yolo.WriteAnnotated, with the camera's counting lines drawn too (their in
+// arrows, no counts): a line checked against a still frame.
+func writeAnnotated(out string, data []byte, dets []yolo.Detection, o *detectOptions) error {
+	if o.cameraRules == nil || len(o.cameraRules.Lines) == 0 {
+		return yolo.WriteAnnotated(out, data, dets, o.rules)
+	}
+	img, err := imagecodec.Decode(data)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	yolo.AnnotateCounted(&img, dets, o.rules)
+	analysis.Annotate(&img, o.cameraRules.Lines, nil, nil)
+	return imagecodec.WriteFile(out, img)
+}

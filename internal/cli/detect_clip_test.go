@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"gocv.io/x/gocv"
+
 	"github.com/edgecam/edgecam/internal/testfixture/footfall"
 )
 
@@ -77,5 +79,22 @@ func TestDetectClipArguments(t *testing.T) {
 		if code == 0 || !strings.Contains(errOut, c.want) {
 			t.Errorf("detect %v: exit %d, stderr %q; want %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// detect --config --camera --annotate on a still frame draws the camera's lines.
+func TestDetectImageDrawsLines(t *testing.T) {
+	dir := t.TempDir()
+	cfg := footfallConfig(t, dir)
+	out := filepath.Join(dir, "out")
+	if _, errOut, code := detect(t, "--config", cfg, "--camera", "door", "--annotate", out, testPhoto(t, "bus.jpg")); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	img := gocv.IMRead(filepath.Join(out, "bus.annotated.jpg"), gocv.IMReadColor)
+	defer img.Close()
+	// The line x = 0.5 of the 810-pixel-wide frame, yellow (BGR 255, 224, 0), halfway down.
+	v := img.GetVecbAt(img.Rows()/2+40, 405)
+	if v[0] < 200 || v[1] < 180 || v[2] > 80 {
+		t.Fatalf("pixel on the line is BGR %v, want the line's yellow", v)
 	}
 }
