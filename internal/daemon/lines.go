@@ -317,8 +317,13 @@ func (w *worker) analysisTick() (sent bool, err error) {
 	if a.at.IsZero() {
 		return false, errors.New("no frame analysed yet")
 	}
-	if !a.fresh {
-		w.log.Warn("no frame analysed since the last tick: sending the last one's tally", "frameTime", a.at)
+	// As a timer camera never scores a stale frame: a stream that delivered nothing for two
+	// periods (and a few seconds) sends nothing; the line totals wait, saved.
+	w.mu.Lock()
+	period := w.sched.Period.Std()
+	w.mu.Unlock()
+	if age := time.Since(a.at); !a.fresh && age > 2*period+3*time.Second {
+		return false, fmt.Errorf("no frame analysed for %v (since %s): the stream is down or stalled", age.Round(time.Second), a.at.Format(time.TimeOnly))
 	}
 	a.fresh = false
 	w.preds = append(w.preds[:0], a.preds...)
