@@ -99,3 +99,53 @@ func TestLinesEndToEnd(t *testing.T) {
 		t.Errorf("last tally %v: at most the person on the line is in view", last)
 	}
 }
+
+// TestLinesRPi: the same clip from a Raspberry Pi camera: a stand-in rpicam-vid on PATH plays
+// it as rpicam-vid writes H.264 (in real time, on stdout), through the daemon's continuous
+// analysis to exact totals at the hub.
+func TestLinesRPi(t *testing.T) {
+	testfixture.RequireFFmpeg(t)
+	if testing.Short() {
+		t.Skip("the counting-line clip takes about 40 s")
+	}
+	_, frames := footfall.Timeline(footfall.Options{})
+	clipLen := time.Duration(frames) * time.Second / footfall.FPS
+	clip := footfall.Make(t, t.TempDir(), "door.h264")
+	bin := t.TempDir()
+	// After the clip the stand-in keeps its stdout open and sends nothing, as a camera whose
+	// picture stopped would: the streamer must not replay the clip.
+	script := "#!/bin/sh\nffmpeg -hide_banner -loglevel error -nostdin -re -i " + clip + " -c:v copy -f h264 -\nexec sleep 600\n"
+	if err := os.WriteFile(filepath.Join(bin, "rpicam-vid"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	e := startEmulator(t)
+	cfg := dpsConfig(t, e)
+	cfg.Cameras = append(cfg.Cameras, config.Camera{
+		ID: "pi", Type: config.TypeRPi,
+		Analysis: &config.Analysis{FPS: 5},
+		Lines:    []config.Line{{Name: "door", Points: [][]float64{{0.5, 0.02}, {0.5, 0.99}}, In: "right", Labels: []string{"person"}}},
+	})
+	lr, log := newLogRecorder(t)
+	started := time.Now()
+	startDaemon(t, cfg, log, nil)
+	time.Sleep(time.Until(started.Add(clipLen + 3*time.Second)))
+	var in, out, sumIn, sumOut int
+	for _, m := range e.Telemetry() {
+		if m.DeviceID != "pi" {
+			continue
+		}
+		var body map[string]int
+		if err := json.Unmarshal(m.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		sumIn += body["door_person_in"]
+		sumOut += body["door_person_out"]
+		in, out = body["door_person_inTotal"], body["door_person_outTotal"]
+	}
+	if in != footfall.In || out != footfall.Out || sumIn != footfall.In || sumOut != footfall.Out {
+		t.Fatalf("totals in %d out %d, per-message counts in %d out %d; want %d and %d\n%v",
+			in, out, sumIn, sumOut, footfall.In, footfall.Out, lr.find(func(r logRecord) bool { return r.Msg == "crossing" }))
+	}
+}
