@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgecam/edgecam/internal/config"
-	"github.com/edgecam/edgecam/internal/imagecodec"
 	"github.com/edgecam/edgecam/internal/markup"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/tile"
@@ -43,11 +42,12 @@ type detectOptions struct {
 	thresholdSet bool     // --threshold was given
 	images       []string // the arguments
 
-	// set by --config and --camera: the camera's counting rules (zones, masks, filters) and
-	// tiling (detection.tiles)
-	rules *tally.Rules
-	tiles *config.Tiles
-	preds []tally.Prediction
+	// set by --config and --camera: the camera's counting rules (zones, masks, filters), its
+	// tiling (detection.tiles) and all it holds (its lines, for a clip)
+	rules       *tally.Rules
+	tiles       *config.Tiles
+	cameraRules *cameraRules
+	preds       []tally.Prediction
 }
 
 // encodedDetector scores encoded images: a *yolo.Detector, or a *tile.Detector with
@@ -78,13 +78,21 @@ zones). --annotate then also outlines the zones and shades the masks, and draws 
 objects: check a polygon against a real frame before deploying it. Take the frame with
 ` + "`edgecam capture --config FILE --camera ID --out frame.jpg`" + `. With the camera's
 detection.tiles the image is detected tile by tile as the daemon does (docs/tiling.md): the
-output says how many detections ran ("10 tiles"), and --annotate outlines the tiles in cyan.`,
+output says how many detections ran ("10 tiles"), and --annotate outlines the tiles in cyan.
+
+
+With --config and --camera, a recorded clip (an H.264 or H.265 elementary stream: .h264, .264,
+.h265, .265, .hevc) runs through the camera's continuous analysis (analysis.fps frames a second:
+motion, the model, the tracker, its counting lines) and each line crossing is printed with its time
+in the clip, then the totals; --annotate writes the frame of each crossing with the lines, their
+counts and the tracks' IDs (docs/lines.md).`,
 		Example: `  edgecam detect photo.jpg
   edgecam detect --model ../shared/models/yolov5n.onnx bus.jpg zidane.jpg
   edgecam detect --threshold 0.5 --json *.jpg           # one JSON object per image per line
   edgecam detect --annotate out/ street.jpg             # writes out/street.annotated.jpg
   edgecam detect --bench 50 --threads 2 bus.jpg         # median and p90 of 50 timed runs
-  edgecam detect --config /etc/edgecam/config.yaml --camera garage --annotate out/ frame.jpg`,
+  edgecam detect --config /etc/edgecam/config.yaml --camera garage --annotate out/ frame.jpg
+  edgecam detect --config /etc/edgecam/config.yaml --camera door --annotate out/ door.h264`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("detect needs at least one image file, e.g. `edgecam detect photo.jpg`")
@@ -122,6 +130,9 @@ func loadCameraRules(o *detectOptions) (config.CameraRules, error) {
 	if errors.As(err, &unknown) {
 		return cr, fmt.Errorf("--camera %q: no such camera in %s (cameras: %s)", o.camera, o.config, strings.Join(unknown.Known, ", "))
 	}
+	if err == nil {
+		o.cameraRules = &cameraRules{Rules: &cr.Rules, Lines: cr.Lines, AnalysisFPS: cr.AnalysisFPS}
+	}
 	return cr, err
 }
 
@@ -147,6 +158,10 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		return fmt.Errorf("--threads %d: want 0 (one per core) or more", o.threads)
 	case o.bench < 0:
 		return fmt.Errorf("--bench %d: want a number of runs", o.bench)
+	}
+	isClip, err := clipArgs(o)
+	if err != nil {
+		return err
 	}
 	model := o.model
 	if !modelSet {
@@ -186,6 +201,10 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		if err := os.MkdirAll(o.annotate, 0o755); err != nil {
 			return fmt.Errorf("--annotate: %w", err)
 		}
+	}
+
+	if isClip {
+		return runClip(ctx, stdout, det, o)
 	}
 
 	var tiler *tile.Detector
@@ -273,13 +292,7 @@ func detectOne(w io.Writer, det *yolo.Detector, tiler *tile.Detector, o *detectO
 	}
 	if o.annotate != "" {
 		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".annotated.jpg"
-		out := filepath.Join(o.annotate, name)
-		if tiler != nil {
-			err = writeTiled(out, data, dets, o.rules, tiler)
-		} else {
-			err = markup.WriteFile(out, data, dets, o.rules)
-		}
-		if err != nil {
+		if err := writeAnnotated(filepath.Join(o.annotate, name), data, dets, o, tiler); err != nil {
 			return err
 		}
 	}
@@ -307,19 +320,6 @@ func benchEncoded(det encodedDetector, data []byte, n int, res *yolo.Result) ([]
 	}
 	res.Timings = first
 	return runs, nil
-}
-
-// writeTiled writes the annotated image as markup.WriteFile does, with the tiles outlined
-// under the boxes.
-func writeTiled(out string, data []byte, counted []yolo.Detection, rules *tally.Rules, tiler *tile.Detector) error {
-	img, err := imagecodec.Decode(data)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	tile.Draw(&img, tiler.Regions(img.Cols(), img.Rows()))
-	markup.Frame(&img, counted, rules)
-	return imagecodec.WriteFile(out, img)
 }
 
 // report is one image's line of --json output.

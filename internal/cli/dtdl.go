@@ -34,7 +34,9 @@ reports at start, and the commands ImageTimerStart, ImageTimerStop and CaptureNo
 the tally).
 
 With --config, the zones of every camera get their telemetry too, named "<zone>_<label>" as
-edgecam sends it: for the zone's own labels, or else for the labels chosen by --labels. The
+edgecam sends it: for the zone's own labels, or else for the labels chosen by --labels; and so do
+the counting lines, "<line>_<label>_in", "_out" (crossings since the previous message),
+"_inTotal" and "_outTotal" (running totals). The
 labels are the model's classes (its ONNX metadata or labels file; COCO-80 by default). DTDL
 allows 300 contents in an interface: with zones, choose --labels minimum or interest, or give
 the zones their labels.
@@ -120,6 +122,9 @@ func runDTDL(stdout, stderr io.Writer, o *dtdlOptions) error {
 		for _, cam := range cfg.Cameras {
 			for _, z := range cam.Zones {
 				opts.Zones = append(opts.Zones, dtdl.Zone{Name: z.Name, Labels: z.Labels})
+			}
+			for _, l := range cam.Lines {
+				opts.Lines = append(opts.Lines, dtdl.Zone{Name: l.Name, Labels: l.Labels})
 			}
 		}
 	}

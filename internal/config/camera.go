@@ -85,6 +85,12 @@ type Camera struct {
 	Zones []Zone `koanf:"zones"`
 	// Masks are regions whose objects are ignored everywhere.
 	Masks []MaskArea `koanf:"masks"`
+
+	// Lines, Analysis and Motion: counting lines, continuous analysis and motion detection
+	// (lines.go).
+	Lines    []Line    `koanf:"lines"`
+	Analysis *Analysis `koanf:"analysis"`
+	Motion   *Motion   `koanf:"motion"`
 }
 
 // ONVIF names a camera by its ONVIF identity rather than its address (edgecam discover prints it).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/edgecam/edgecam/internal/crossing"
 	"github.com/edgecam/edgecam/internal/tally"
 )
 
@@ -15,6 +16,9 @@ type CameraRules struct {
 	Rules   tally.Rules
 	// Tiles is the camera's effective detection.tiles (nil: the whole frame once).
 	Tiles *Tiles
+	// Lines are the camera's counting lines and AnalysisFPS its analysis.fps (0 without).
+	Lines       []crossing.Line
+	AnalysisFPS float64
 }
 
 // UnknownCameraError is LoadCameraRules' error for a camera ID the configuration does not have.
@@ -45,10 +49,15 @@ func LoadCameraRules(file, id string) (CameraRules, error) {
 		return CameraRules{}, &UnknownCameraError{ID: id, File: file, Known: ids}
 	}
 	d := cfg.CameraDetection(i)
-	return CameraRules{
+	cr := CameraRules{
 		Model:   cfg.Model.Path,
 		Threads: cfg.Model.Threads,
 		Rules:   TallyRules(d, &cfg.Cameras[i], cfg.Azure.ModelID != ""),
 		Tiles:   d.Tiles,
-	}, nil
+		Lines:   CrossingLines(&cfg.Cameras[i]),
+	}
+	if a := cfg.Cameras[i].Analysis; a != nil {
+		cr.AnalysisFPS = a.FPS
+	}
+	return cr, nil
 }

@@ -407,6 +407,7 @@ func (c *Config) checkCameras(p *problems, cs *iothub.ConnectionString) {
 			}
 			p.add(tk, "tiles: zones detects on each zone's box, but camera %q has no zones: add zones to it, or use a grid ({cols: 3, rows: 3}) or tiles: off for it", cam.ID)
 		}
+		checkLines(p, key, cam, c.Classes)
 	}
 }
 

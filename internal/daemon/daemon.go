@@ -92,6 +92,10 @@ func Run(ctx context.Context, opts Options) error {
 	for _, w := range workers {
 		timers.Add(1)
 		go func() { defer timers.Done(); w.timer.Run(timersCtx) }()
+		if w.analyser != nil {
+			timers.Add(1)
+			go func() { defer timers.Done(); w.analyser.run(timersCtx) }()
+		}
 	}
 	log.Info("edgecam running", "cameras", len(workers), "stateDir", cfg.State.Dir)
 	notify(opts, "READY=1")

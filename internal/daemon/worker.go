@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"gocv.io/x/gocv"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -71,6 +73,9 @@ type worker struct {
 	spool       *upload.Spool
 	uploadTicks int    // qualifying ticks so far, for upload.every
 	uploadJPEG  []byte // the image of this tick to upload, nil for none
+
+	analyser *analyser // continuous analysis (analysis: {fps}), nil for a timer camera (lines.go)
+	skip     *skipper  // motion.skipUnchanged on a timer camera (skip.go), else nil
 
 	dropped   map[queue.DropReason]uint64 // queue drops already counted in the metrics
 	life      context.Context             // ends when the daemon stops (for work not tied to a request)
@@ -146,6 +151,14 @@ func newWorker(cfg *config.Config, i int, opts Options, queueBytes int64) (*work
 		q.Close()
 		return nil, fmt.Errorf("camera %s: %w", cam.ID, err)
 	}
+	w.skip = newSkipper(&w.cam)
+	if cam.Analysis != nil {
+		if w.analyser, err = newAnalyser(w, cfg, i); err != nil {
+			camera.Close(src)
+			q.Close()
+			return nil, err
+		}
+	}
 	w.link = newLink(cfg, cam, log, w.onConnect)
 	w.link.handlers = w.setHandlers
 	opts.Metrics.Watch(cam.ID, sched.Period.Std(), sched.Due.Std())
@@ -212,6 +225,9 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	start := time.Now()
 	w.tickStart.Store(start.UnixNano())
 	defer w.tickStart.Store(0)
+	if w.analyser != nil {
+		return w.analysisTick()
+	}
 
 	w.mu.Lock()
 	rules, timeout := w.rules, w.captureT
@@ -240,21 +256,27 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 		}
 	}
 
-	if frame.HasMat() || w.cam.MarkedUpFile != "" {
+	skipped := false
+	switch {
+	case w.skip != nil:
+		skipped, err = w.skip.detect(w, frame, start)
+	case frame.HasMat() || w.cam.MarkedUpFile != "":
 		// The marked-up copy needs the full picture: decode it once, kept on the frame, and
 		// detect on it rather than decode a reduced copy for the detector and the full one again.
-		img, ierr := frame.Image()
-		if err = ierr; err == nil {
+		var img gocv.Mat
+		if img, err = frame.Image(); err == nil {
 			err = w.det.Detect(img, &w.res)
 		}
-	} else {
+	default:
 		err = w.det.DetectEncoded(frame.Data, &w.res)
 	}
 	if err != nil {
 		return false, fmt.Errorf("detection failed: %w", err)
 	}
-	w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
-	if w.res.Tiles > 0 {
+	if !skipped {
+		w.metrics.DetectSeconds.Observe(w.res.Timings.Total.Seconds())
+	}
+	if w.res.Tiles > 0 && !skipped {
 		w.metrics.Tiles.WithLabelValues(w.cam.ID).Set(float64(w.res.Tiles))
 		w.metrics.TilingSeconds.WithLabelValues(w.cam.ID).Observe(w.res.Timings.Total.Seconds())
 	}
@@ -281,10 +303,10 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 		// detectMs is every tile's detection with the merging (the tiling time), inferenceMs
 		// their inferences together.
 		w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
-			"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference), "tiles", w.res.Tiles)
+			"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference), "tiles", w.res.Tiles, "unchanged", skipped)
 	} else {
 		w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
-			"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference))
+			"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference), "unchanged", skipped)
 	}
 	if !send {
 		return false, nil
@@ -365,6 +387,9 @@ func (w *worker) close() error {
 		}
 		if err := w.queue.Close(); err != nil && w.closeErr == nil {
 			w.closeErr = err
+		}
+		if w.skip != nil {
+			w.skip.close()
 		}
 	})
 	return w.closeErr

@@ -75,6 +75,9 @@ type Options struct {
 	Labels []string
 	// Zones get one Telemetry per label, named "<zone>_<label>" as the daemon sends it.
 	Zones []Zone
+	// Lines (counting lines) get four Telemetries per label: "<line>_<label>_in" and "_out"
+	// (crossings since the previous message), "_inTotal" and "_outTotal" (running totals).
+	Lines []Zone
 }
 
 // Zone is a zone's part of the model: its name and the labels that get a Telemetry (in any
@@ -156,6 +159,32 @@ func telemetries(opts Options, labels []string) ([]element, error) {
 				DisplayName: displayName(z.Name + ": " + l),
 				Schema:      "integer",
 			})
+		}
+	}
+	for _, z := range opts.Lines {
+		zl := labels
+		if len(z.Labels) > 0 {
+			var err error
+			if zl, err = canonicalLabels(opts.Classes, z.Labels); err != nil {
+				return nil, fmt.Errorf("line %s: %w", z.Name, err)
+			}
+		}
+		for _, l := range zl {
+			for _, k := range []struct{ suffix, what string }{
+				{"_in", "in"}, {"_out", "out"}, {"_inTotal", "in, total"}, {"_outTotal", "out, total"},
+			} {
+				name := z.Name + "_" + coco.SafeName(l) + k.suffix
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				out = append(out, element{
+					Type:        "Telemetry",
+					Name:        name,
+					DisplayName: displayName(z.Name + ": " + l + " " + k.what),
+					Schema:      "integer",
+				})
+			}
 		}
 	}
 	return out, nil

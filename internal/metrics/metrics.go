@@ -37,7 +37,8 @@ type Metrics struct {
 	Tiles         *prometheus.GaugeVec
 	TilingSeconds *prometheus.HistogramVec
 
-	up uploadMetrics // registered on first use (upload.go)
+	up uploadMetrics   // registered on first use (upload.go)
+	an analysisMetrics // registered on first use (analysis.go)
 
 	mu       sync.Mutex
 	lastOK   map[string]time.Time // camera -> last successful tick

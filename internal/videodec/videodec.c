@@ -337,3 +337,48 @@ out:
 	ff.av_frame_unref(f);
 	return err;
 }
+
+// vd_feed decodes the n access units at offs[0..n-1] of buf[0..len) with the decoder kept from
+// the previous vd_feed (opened on the first), without draining or flushing it, so that the next
+// call continues the stream, and keeps the newest picture. Streams without B-frames output each
+// picture as its access unit is decoded. It returns 0 or the fatal AVERROR code (the decoder is
+// then released).
+int vd_feed(vd *d, int codec, int threads, int64_t max_pixels,
+	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
+	memset(r, 0, sizeof *r);
+	ff.av_frame_unref(d->last);
+	pthread_mutex_lock(&d->mu);
+	d->msg[0] = 0;
+	pthread_mutex_unlock(&d->mu);
+	int err = vd_open(d, codec, threads, max_pixels);
+	for (int i = 0; err == 0 && i < n; i++) {
+		int end = i + 1 < n ? offs[i + 1] : len;
+		d->pkt->data = (uint8_t *)buf + offs[i];
+		d->pkt->size = end - offs[i];
+		d->ctx->skip_frame = AVDISCARD_DEFAULT;
+		int e = ff.avcodec_send_packet(d->ctx, d->pkt);
+		d->pkt->data = NULL;
+		d->pkt->size = 0;
+		if (e == AVERROR(ENOMEM))
+			err = e;
+		else if (e < 0)
+			vd_refused(r, e);
+		if (err == 0)
+			err = vd_receive(d, r);
+	}
+	if (d->ctx != NULL) {
+		r->width = d->ctx->width;
+		r->height = d->ctx->height;
+		if (err != 0)
+			ff.avcodec_free_context(&d->ctx);
+	}
+	r->fatal = err;
+	if (r->pictures > 0) {
+		r->width = d->last->width;
+		r->height = d->last->height;
+	}
+	pthread_mutex_lock(&d->mu);
+	memcpy(r->msg, d->msg, sizeof r->msg);
+	pthread_mutex_unlock(&d->mu);
+	return err;
+}

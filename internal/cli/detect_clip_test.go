@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/testfixture/footfall"
+)
+
+// footfallConfig writes a configuration whose camera door counts the footfall clip's line.
+func footfallConfig(t *testing.T, dir string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf(`
+model: {path: %q}
+detection:
+  scoreThreshold: 0.5
+cameras:
+  - id: door
+    type: rtsp
+    url: rtsp://127.0.0.1:8554/door
+    analysis: {fps: 5}
+`, testModel(t)) + footfall.LineYAML
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// detect --config --camera CLIP counts the footfall clip's crossings exactly: three in, three out
+// (two of them at once), nobody for the person stopping on the line or walking along it.
+func TestDetectClipCountsCrossings(t *testing.T) {
+	dir := t.TempDir()
+	clipFile := footfall.Make(t, dir, "door.h264")
+	cfg := footfallConfig(t, dir)
+	annotated := filepath.Join(dir, "out")
+	out, errOut, code := detect(t, "--config", cfg, "--camera", "door", "--annotate", annotated, clipFile)
+	t.Logf("detect output:\n%s", out)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	want := fmt.Sprintf("door: in %d, out %d\n", footfall.In, footfall.Out)
+	if !strings.Contains(out, want) {
+		t.Fatalf("output lacks %q", want)
+	}
+	crossings := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d{3}  door  person  (in |out)  track \d+$`).FindAllString(out, -1)
+	if len(crossings) != footfall.In+footfall.Out {
+		t.Fatalf("%d crossing lines, want %d", len(crossings), footfall.In+footfall.Out)
+	}
+	// The two crossing at once in opposite directions are counted in the same picture.
+	if a, b := strings.Fields(crossings[2]), strings.Fields(crossings[3]); a[0] != b[0] || a[3] == b[3] {
+		t.Errorf("the two crossing at once: %q and %q, want one in and one out at the same time", a, b)
+	}
+	shots, _ := filepath.Glob(filepath.Join(annotated, "door.*.jpg"))
+	if len(shots) == 0 {
+		t.Errorf("--annotate wrote no frame of a crossing")
+	}
+}
+
+func TestDetectClipArguments(t *testing.T) {
+	dir := t.TempDir()
+	cfg := footfallConfig(t, dir)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{filepath.Join(dir, "a.h264")}, "give --config FILE --camera ID"},
+		{[]string{"--config", cfg, "--camera", "door", filepath.Join(dir, "a.h264"), filepath.Join(dir, "b.h264")}, "one clip at a time"},
+		{[]string{"--config", cfg, "--camera", "door", "--json", filepath.Join(dir, "a.h264")}, "--json and --bench are for images"},
+		{[]string{"--config", cfg, "--camera", "door", filepath.Join(dir, "a.mp4")}, "extract its video as an elementary stream first"},
+	} {
+		_, errOut, code := detect(t, c.args...)
+		if code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("detect %v: exit %d, stderr %q; want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// detect --config --camera --annotate on a still frame draws the camera's lines.
+func TestDetectImageDrawsLines(t *testing.T) {
+	dir := t.TempDir()
+	cfg := footfallConfig(t, dir)
+	out := filepath.Join(dir, "out")
+	if _, errOut, code := detect(t, "--config", cfg, "--camera", "door", "--annotate", out, testPhoto(t, "bus.jpg")); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	img := gocv.IMRead(filepath.Join(out, "bus.annotated.jpg"), gocv.IMReadColor)
+	defer img.Close()
+	// The line x = 0.5 of the 810-pixel-wide frame, yellow (BGR 255, 224, 0), halfway down.
+	v := img.GetVecbAt(img.Rows()/2+40, 405)
+	if v[0] < 200 || v[1] < 180 || v[2] > 80 {
+		t.Fatalf("pixel on the line is BGR %v, want the line's yellow", v)
+	}
+}

@@ -1,0 +1,242 @@
+// Package clip reads a recorded H.264 or H.265 elementary stream (Annex B: the .h264/.h265 file
+// `ffmpeg -i in.mp4 -c copy -bsf:v h264_mp4toannexb out.h264` writes) into access units and
+// decodes the picture of any of them with package videodec, the decoder RTSP cameras use.
+package clip
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/videodec"
+)
+
+// Clip is an elementary stream split into access units.
+type Clip struct {
+	Codec videodec.Codec
+	// FPS is the frame rate the stream's parameter sets give, or 0 when they give none.
+	FPS   float64
+	data  []byte
+	units []int  // offset of each access unit in data
+	key   []bool // the access unit is a random access point
+	// params is the offset and end of the newest parameter sets at or before each key frame.
+	params [][3][]byte
+
+	buf  []byte // scratch: parameter sets + the access units being decoded
+	offs []int
+	next int // the access unit Feed decodes next; 0: start from a key frame
+	dec  *videodec.Decoder
+}
+
+// Extensions names the file name endings Open reads.
+const Extensions = ".h264, .264, .h265, .265 or .hevc"
+
+// IsClip reports whether path names an elementary stream Open reads.
+func IsClip(path string) bool {
+	_, ok := codecOf(path)
+	return ok
+}
+
+func codecOf(path string) (videodec.Codec, bool) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".h264", ".264":
+		return videodec.H264, true
+	case ".h265", ".265", ".hevc":
+		return videodec.H265, true
+	}
+	return 0, false
+}
+
+var startCode = []byte{0, 0, 1}
+
+// Open reads the elementary stream at path; its name's ending says the codec.
+func Open(path string) (*Clip, error) {
+	codec, ok := codecOf(path)
+	if !ok {
+		if ext := strings.ToLower(filepath.Ext(path)); ext == ".mp4" || ext == ".mkv" || ext == ".ts" || ext == ".mov" {
+			return nil, fmt.Errorf("%s is a %s container: extract its video as an elementary stream first: ffmpeg -i %s -c:v copy -bsf:v h264_mp4toannexb -an clip.h264 (hevc_mp4toannexb and clip.h265 for H.265)",
+				filepath.Base(path), ext, filepath.Base(path))
+		}
+		return nil, fmt.Errorf("%s: unknown clip type: name an H.264 or H.265 elementary stream %s", filepath.Base(path), Extensions)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(codec, data)
+}
+
+// Parse splits data, an Annex-B elementary stream, into access units.
+func Parse(codec videodec.Codec, data []byte) (*Clip, error) {
+	c := &Clip{Codec: codec, data: data}
+	var (
+		params  [3][]byte
+		hasVCL  bool // the current access unit has a picture's slice
+		pending = -1 // start of non-VCL NAL units waiting for their access unit
+	)
+	for pos := 0; pos < len(data); {
+		i := bytes.Index(data[pos:], startCode)
+		if i < 0 {
+			break
+		}
+		start := pos + i
+		if start > 0 && data[start-1] == 0 { // 4-byte start code
+			start--
+		}
+		n := pos + i + 3
+		end := len(data)
+		if j := bytes.Index(data[n:], startCode); j >= 0 {
+			end = n + j
+			for end > n && data[end-1] == 0 {
+				end--
+			}
+		}
+		nal := data[n:end]
+		pos = end
+		if len(nal) == 0 {
+			continue
+		}
+		kind, first, key, param := c.classify(nal)
+		switch {
+		case kind == nalVCL:
+			if first || !hasVCL {
+				au := start
+				if pending >= 0 {
+					au = pending
+				}
+				c.units = append(c.units, au)
+				c.key = append(c.key, key)
+				c.params = append(c.params, params)
+				pending = -1
+			}
+			hasVCL = true
+		default:
+			if param >= 0 {
+				params[param] = nal
+			}
+			if kind == nalAUD || hasVCL && pending < 0 || pending < 0 && len(c.units) == 0 {
+				pending = start
+			}
+			if kind == nalAUD || hasVCL {
+				hasVCL = false
+			}
+		}
+		if key && len(c.params) > 0 {
+			c.params[len(c.params)-1] = params
+		}
+	}
+	if len(c.units) == 0 {
+		return nil, errors.New("no picture in the stream: is it an H.264/H.265 Annex-B elementary stream?")
+	}
+	if !c.key[0] {
+		// Pictures before the first key frame cannot be decoded.
+		k := 0
+		for k < len(c.key) && !c.key[k] {
+			k++
+		}
+		if k == len(c.key) {
+			return nil, errors.New("no key frame in the stream")
+		}
+		c.units, c.key, c.params = c.units[k:], c.key[k:], c.params[k:]
+	}
+	if codec == videodec.H264 && c.params[0][1] != nil {
+		var sps h264.SPS
+		if sps.Unmarshal(c.params[0][1]) == nil {
+			c.FPS = sps.FPS()
+		}
+	}
+	return c, nil
+}
+
+type nalKind int
+
+const (
+	nalOther nalKind = iota
+	nalVCL
+	nalAUD
+)
+
+// classify says what a NAL unit is: a slice (and whether it starts a picture, and a random
+// access point), an access unit delimiter, or another unit; param is 0..2 for VPS, SPS, PPS.
+func (c *Clip) classify(n []byte) (kind nalKind, first, key bool, param int) {
+	param = -1
+	if c.Codec == videodec.H264 {
+		t := n[0] & 0x1F
+		switch {
+		case t >= 1 && t <= 5:
+			// first_mb_in_slice is the slice header's first Exp-Golomb value: 0 is a single 1 bit.
+			return nalVCL, len(n) > 1 && n[1]&0x80 != 0, t == 5, -1
+		case t == 9:
+			return nalAUD, false, false, -1
+		case t == 7:
+			return nalOther, false, false, 1
+		case t == 8:
+			return nalOther, false, false, 2
+		}
+		return nalOther, false, false, -1
+	}
+	t := (n[0] >> 1) & 0x3F
+	switch {
+	case t <= 31:
+		return nalVCL, len(n) > 2 && n[2]&0x80 != 0, t >= 16 && t <= 21, -1
+	case t == 35:
+		return nalAUD, false, false, -1
+	case t >= 32 && t <= 34:
+		return nalOther, false, false, int(t - 32)
+	}
+	return nalOther, false, false, -1
+}
+
+// Len is the number of access units (pictures).
+func (c *Clip) Len() int { return len(c.units) }
+
+// Picture decodes access unit i with dec and returns it as a BGR Mat the caller closes. Going
+// forwards (i after the previous call's), only the access units since the previous picture are
+// decoded; otherwise decoding starts again from the key frame at or before i. dec must be used
+// for nothing else meanwhile.
+func (c *Clip) Picture(dec *videodec.Decoder, i int, maxPixels int64) (gocv.Mat, error) {
+	if i < 0 || i >= len(c.units) {
+		return gocv.Mat{}, fmt.Errorf("picture %d of %d", i, len(c.units))
+	}
+	if dec != c.dec || c.next == 0 || i < c.next {
+		dec.Reset()
+		c.dec = dec
+		k := i
+		for !c.key[k] {
+			k--
+		}
+		c.next = k
+		c.buf, c.offs = c.buf[:0], c.offs[:0]
+		for _, p := range c.params[k] {
+			if p != nil {
+				c.buf = append(c.buf, 0, 0, 0, 1)
+				c.buf = append(c.buf, p...)
+			}
+		}
+	} else {
+		c.buf, c.offs = c.buf[:0], c.offs[:0]
+	}
+	end := len(c.data)
+	if i+1 < len(c.units) {
+		end = c.units[i+1]
+	}
+	shift := len(c.buf) - c.units[c.next]
+	c.buf = append(c.buf, c.data[c.units[c.next]:end]...)
+	c.offs = append(c.offs, 0)
+	for j := c.next + 1; j <= i; j++ {
+		c.offs = append(c.offs, c.units[j]+shift)
+	}
+	m, _, err := dec.Feed(c.Codec, c.buf, c.offs, maxPixels)
+	if err != nil {
+		c.next = 0
+		return gocv.Mat{}, err
+	}
+	c.next = i + 1
+	return m, nil
+}

@@ -1,0 +1,88 @@
+package videodec
+
+/*
+#include <stdlib.h>
+#include "videodec.h"
+
+int vd_feed(vd *d, int codec, int threads, int64_t max_pixels,
+	const uint8_t *buf, int len, const int *offs, int n, vd_result *r);
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edgecam/edgecam/internal/imageinfo"
+)
+
+// ErrNoPicture is Feed's error when the access units gave no new picture (the decoder holds
+// them back, or they were corrupt).
+var ErrNoPicture = errors.New("videodec: no new picture")
+
+// Feed decodes the access units of stream at the offsets units (as Last takes them), continuing
+// the stream decoded by the previous Feed calls: give it every access unit once, in order, from
+// a key frame on. It returns the newest picture they gave as an 8-bit BGR Mat (the caller closes
+// it), or ErrNoPicture. Continuous analysis uses it so that each picture is decoded once, not
+// once per analysed frame as a group of pictures given to Last is. Reset starts over (after a
+// lost packet or a new stream); Last and Feed must not be mixed on one Decoder.
+func (d *Decoder) Feed(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
+	if d.closed {
+		return gocv.Mat{}, Result{}, errors.New("videodec: decoder is closed")
+	}
+	if codec != H264 && codec != H265 {
+		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: unknown codec %d", int(codec))
+	}
+	if err := d.setUnits(stream, units); err != nil {
+		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: %s: %w", codec, err)
+	}
+	if err := Load(); err != nil {
+		return gocv.Mat{}, Result{}, err
+	}
+	if d.c == nil {
+		if d.c = C.vd_new(); d.c == nil {
+			return gocv.Mat{}, Result{}, errors.New("videodec: out of memory")
+		}
+	}
+	if maxPixels <= 0 {
+		maxPixels = imageinfo.DefaultMaxPixels
+	}
+	threads := d.o.Threads
+	switch {
+	case threads == 0:
+		threads = DefaultThreads
+	case threads < 0:
+		threads = 0
+	}
+	var r C.vd_result
+	C.vd_feed(d.c, C.int(codec), C.int(threads), C.int64_t(maxPixels),
+		(*C.uint8_t)(unsafe.Pointer(&stream[0])), C.int(len(stream)), &d.units[0], C.int(len(d.units)), &r)
+	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
+	if r.fatal != 0 {
+		C.vd_release(d.c)
+		return gocv.Mat{}, res, fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, &r))
+	}
+	w, h := int(r.width), int(r.height)
+	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil && w > 0 && h > 0 {
+		C.vd_release(d.c)
+		return gocv.Mat{}, res, fmt.Errorf("%s: %w", codec, err)
+	}
+	if r.pictures == 0 {
+		return gocv.Mat{}, res, ErrNoPicture
+	}
+	m, err := d.convert(w, h)
+	if err != nil {
+		return gocv.Mat{}, res, fmt.Errorf("%s: converting the %dx%d picture to BGR: %w", codec, w, h, err)
+	}
+	return m, res, nil
+}
+
+// Reset drops the decoder's state: the next Feed starts a new stream (from a key frame).
+func (d *Decoder) Reset() {
+	if d.c != nil {
+		C.vd_release(d.c)
+	}
+}
