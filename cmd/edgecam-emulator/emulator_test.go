@@ -4,30 +4,14 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestEmulatorCommandPrintsEndpointsAndStops(t *testing.T) {
-	var out, errOut lockedBuffer
+	var out, errOut testfixture.LockedBuffer
 	root := newRootCmd(nil, &out, &errOut)
 	dir := t.TempDir()
 	root.SetArgs([]string{"--hub-port", "0", "--dps-port", "0", "--service-port", "0", "--hubs", "2", "--state-dir", dir, "--device", "cam1"})

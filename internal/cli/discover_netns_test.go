@@ -14,6 +14,7 @@ import (
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/onvif"
 	"github.com/edgecam/edgecam/internal/onvif/onviftest"
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 // testNet is a LAN of network namespaces joined by a bridge: "lan" holds the bridge (and
@@ -151,14 +152,14 @@ func TestDiscoverRunNetns(t *testing.T) {
 	wsddUUID := onvif.NewUUID()
 	discover := net.command("lan", exe, "discover", "--timeout", "4s", "--log-level", "debug")
 	discover.Env = []string{"PATH=" + os.Getenv("PATH")}
-	var dOut, dErr lockedBuffer
+	var dOut, dErr testfixture.LockedBuffer
 	discover.Stdout, discover.Stderr = &dOut, &dErr
 	if err := discover.Start(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
 	wsdd := net.command("wsdd", wsddPath, "-i", "eth0", "-4", "-n", "wsdd-test", "-U", wsddUUID, "-s", "-v")
-	var wsddOut lockedBuffer
+	var wsddOut testfixture.LockedBuffer
 	wsdd.Stdout, wsdd.Stderr = &wsddOut, &wsddOut
 	if err := wsdd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgecam/edgecam/internal/iothub"
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 func TestSASAuthentication(t *testing.T) {
@@ -72,7 +73,7 @@ func TestSASAuthentication(t *testing.T) {
 }
 
 func TestTelemetryRecorded(t *testing.T) {
-	var out syncBuffer
+	var out testfixture.LockedBuffer
 	e := startEmulator(t, Config{Devices: []Device{{ID: "cam1", Key: testKey}}, TelemetryOutput: &out})
 	const model = "dtmi:com:example:Camera;1"
 	dev := connectDevice(t, e, "cam1", testKey, model)

@@ -9,13 +9,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 // A byte budget keeps the newest items that fit, oldest dropped first, and holds across a
 // restart; an item larger than the whole budget is refused.
 func TestByteBudgetDropsOldest(t *testing.T) {
 	dir := t.TempDir()
-	var lb logBuffer
+	var lb testfixture.LockedBuffer
 	q, err := OpenWith(dir, Options{MaxEntries: 100, MaxBytes: 3 * blockSize, Logger: slog.New(slog.NewTextHandler(&lb, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,29 +9,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
-// logBuffer collects log output for assertions on warnings.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func open(t *testing.T, dir string, max int) (*Queue, *logBuffer) {
+func open(t *testing.T, dir string, max int) (*Queue, *testfixture.LockedBuffer) {
 	t.Helper()
-	var lb logBuffer
+	var lb testfixture.LockedBuffer
 	q, err := Open(dir, max, slog.New(slog.NewTextHandler(&lb, nil)))
 	if err != nil {
 		t.Fatal(err)

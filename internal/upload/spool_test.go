@@ -6,30 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/upload"
 )
-
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func spooled(at time.Time, size int) upload.Image {
 	return upload.Image{Time: at, Tally: []byte(`{"bus":1}`), JPEG: bytes.Repeat([]byte{0xAB}, size)}
@@ -38,7 +21,7 @@ func spooled(at time.Time, size int) upload.Image {
 // An image over the byte budget is dropped with a warning; images that do not fit push the
 // oldest out, with a warning each; what is kept survives a reopen, oldest first.
 func TestSpoolBudget(t *testing.T) {
-	var logs logBuf
+	var logs testfixture.LockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	dir := t.TempDir()
 	s, err := upload.OpenSpool(dir, 1000, log)
@@ -108,7 +91,7 @@ func TestSpoolCorruptFile(t *testing.T) {
 // A full disk (ENOSPC) before the budget is reached drops the oldest images to make room for the
 // newest, with a warning; with nothing left to drop the error is returned.
 func TestSpoolDiskFull(t *testing.T) {
-	var logs logBuf
+	var logs testfixture.LockedBuffer
 	s, err := upload.OpenSpool(t.TempDir(), 1<<20, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

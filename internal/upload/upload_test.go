@@ -268,7 +268,7 @@ func keys(m map[string]testfixture.Blob) []string {
 func TestOverBudgetImageDropped(t *testing.T) {
 	e := startEnv(t)
 	ctx := waitCtx(t)
-	var logs logBuf
+	var logs testfixture.LockedBuffer
 	spool := openSpool(t, 8<<10, slog.New(slog.NewTextHandler(&logs, nil)))
 	small, big := testJPEG(t, 32, 24, 1), testJPEG(t, 640, 480, 2)
 	if len(big) <= 8<<10 || 2*len(small) > 8<<10 {
