@@ -30,32 +30,9 @@ var ErrNoPicture = errors.New("videodec: no new picture")
 // once per analysed frame as a group of pictures given to Last is. Reset starts over (after a
 // lost packet or a new stream); Last and Feed must not be mixed on one Decoder.
 func (d *Decoder) Feed(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
-	if d.closed {
-		return gocv.Mat{}, Result{}, errors.New("videodec: decoder is closed")
-	}
-	if codec != H264 && codec != H265 {
-		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: unknown codec %d", int(codec))
-	}
-	if err := d.setUnits(stream, units); err != nil {
-		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: %s: %w", codec, err)
-	}
-	if err := Load(); err != nil {
+	maxPixels, threads, err := d.start(codec, stream, units, maxPixels)
+	if err != nil {
 		return gocv.Mat{}, Result{}, err
-	}
-	if d.c == nil {
-		if d.c = C.vd_new(); d.c == nil {
-			return gocv.Mat{}, Result{}, errors.New("videodec: out of memory")
-		}
-	}
-	if maxPixels <= 0 {
-		maxPixels = imageinfo.DefaultMaxPixels
-	}
-	threads := d.o.Threads
-	switch {
-	case threads == 0:
-		threads = DefaultThreads
-	case threads < 0:
-		threads = 0
 	}
 	var r C.vd_result
 	C.vd_feed(d.c, C.int(codec), C.int(threads), C.int64_t(maxPixels),

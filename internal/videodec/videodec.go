@@ -160,27 +160,25 @@ func (d *Decoder) Close() {
 	d.closed = true
 }
 
-// Last decodes the group of pictures in stream, whose access units start at the byte offsets
-// units (ascending; each ends where the next starts, the last at the end of stream), and returns
-// its last picture as an 8-bit BGR Mat, which the caller closes. Pictures over maxPixels
-// (width x height; 0 means imageinfo.DefaultMaxPixels) are refused before their memory is
-// allocated. Corrupt access units are skipped; it fails when no picture could be decoded.
-func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
+// start is what Last and Feed check and set up before decoding: the decoder open, the codec
+// known, the access units valid, the library loaded and the native decoder allocated. It
+// returns maxPixels with its default and the thread count to pass to C.
+func (d *Decoder) start(codec Codec, stream []byte, units []int, maxPixels int64) (int64, int, error) {
 	if d.closed {
-		return gocv.Mat{}, Result{}, errors.New("videodec: decoder is closed")
+		return 0, 0, errors.New("videodec: decoder is closed")
 	}
 	if codec != H264 && codec != H265 {
-		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: unknown codec %d", int(codec))
+		return 0, 0, fmt.Errorf("videodec: unknown codec %d", int(codec))
 	}
 	if err := d.setUnits(stream, units); err != nil {
-		return gocv.Mat{}, Result{}, fmt.Errorf("videodec: %s: %w", codec, err)
+		return 0, 0, fmt.Errorf("videodec: %s: %w", codec, err)
 	}
 	if err := Load(); err != nil {
-		return gocv.Mat{}, Result{}, err
+		return 0, 0, err
 	}
 	if d.c == nil {
 		if d.c = C.vd_new(); d.c == nil {
-			return gocv.Mat{}, Result{}, errors.New("videodec: out of memory")
+			return 0, 0, errors.New("videodec: out of memory")
 		}
 	}
 	if maxPixels <= 0 {
@@ -192,6 +190,19 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 		threads = DefaultThreads
 	case threads < 0:
 		threads = 0
+	}
+	return maxPixels, threads, nil
+}
+
+// Last decodes the group of pictures in stream, whose access units start at the byte offsets
+// units (ascending; each ends where the next starts, the last at the end of stream), and returns
+// its last picture as an 8-bit BGR Mat, which the caller closes. Pictures over maxPixels
+// (width x height; 0 means imageinfo.DefaultMaxPixels) are refused before their memory is
+// allocated. Corrupt access units are skipped; it fails when no picture could be decoded.
+func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
+	maxPixels, threads, err := d.start(codec, stream, units, maxPixels)
+	if err != nil {
+		return gocv.Mat{}, Result{}, err
 	}
 	budget := d.o.Budget
 	switch {
