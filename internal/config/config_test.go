@@ -664,3 +664,23 @@ func TestWarningsDynamicInt8(t *testing.T) {
 		t.Errorf("warnings: %q", w)
 	}
 }
+
+// wantProblems fails the test unless err is a *ValidationError whose messages under each key
+// of want contain want[key], and returns the messages by key.
+func wantProblems(t *testing.T, err error, want map[string]string) map[string]string {
+	t.Helper()
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Load = %v", err)
+	}
+	got := map[string]string{}
+	for _, p := range ve.Problems {
+		got[p.Key] += p.Msg + "\n"
+	}
+	for key, w := range want {
+		if !strings.Contains(got[key], w) {
+			t.Errorf("%s: got %q, want it to contain %q", key, got[key], w)
+		}
+	}
+	return got
+}

@@ -139,22 +139,7 @@ func checkSegment(p *problems, key string, pts [][]float64) bool {
 		p.add(key, "has %d point(s): a line is 2 [x, y] points in fractions of the frame, e.g. [[0.5, 0.1], [0.5, 0.9]] for a line down the middle", len(pts))
 		return false
 	}
-	ok := true
-	for i, pt := range pts {
-		k := fmt.Sprintf("%s[%d]", key, i)
-		if len(pt) != 2 {
-			p.add(k, "has %d value(s): write each point as [x, y]", len(pt))
-			ok = false
-			continue
-		}
-		for j, v := range pt {
-			if !(v >= 0 && v <= 1) {
-				p.add(k, "%s = %v is outside 0..1: points are fractions of the frame width and height (0 = left/top edge, 1 = right/bottom edge)",
-					[...]string{"x", "y"}[j], v)
-				ok = false
-			}
-		}
-	}
+	ok := checkPoints(p, key, pts, false)
 	if ok && pts[0][0] == pts[1][0] && pts[0][1] == pts[1][1] {
 		p.add(key, "both ends are %v: give the two ends of the line", pts[0])
 		ok = false

@@ -65,12 +65,10 @@ func polygonOf(p [][]float64) zone.Polygon {
 	return pg
 }
 
-// checkPolygon explains every problem of a zone or mask polygon, keyed under key.
-func checkPolygon(p *problems, key string, pts [][]float64, what string) {
-	if len(pts) < 3 {
-		p.add(key, "has %d point(s): a %s needs at least 3 [x, y] points, in fractions of the frame (e.g. [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] for the left half)", len(pts), what)
-		return
-	}
+// checkPoints explains every point of pts, keyed key[i], that is not an [x, y] pair of
+// fractions of the frame; pixelHint adds, for a value over 1, that a pixel is to be divided by
+// the frame's width or height. It reports whether all points are good.
+func checkPoints(p *problems, key string, pts [][]float64, pixelHint bool) bool {
 	ok := true
 	for i, pt := range pts {
 		k := fmt.Sprintf("%s[%d]", key, i)
@@ -83,7 +81,7 @@ func checkPolygon(p *problems, key string, pts [][]float64, what string) {
 			if !(v >= 0 && v <= 1) {
 				axis := [...]string{"x", "y"}[j]
 				hint := ""
-				if v > 1 {
+				if pixelHint && v > 1 {
 					hint = fmt.Sprintf("; if %v is a pixel, divide it by the frame %s", v, [...]string{"width", "height"}[j])
 				}
 				p.add(k, "%s = %v is outside 0..1: points are fractions of the frame width and height (0 = left/top edge, 1 = right/bottom edge)%s",
@@ -92,7 +90,16 @@ func checkPolygon(p *problems, key string, pts [][]float64, what string) {
 			}
 		}
 	}
-	if !ok {
+	return ok
+}
+
+// checkPolygon explains every problem of a zone or mask polygon, keyed under key.
+func checkPolygon(p *problems, key string, pts [][]float64, what string) {
+	if len(pts) < 3 {
+		p.add(key, "has %d point(s): a %s needs at least 3 [x, y] points, in fractions of the frame (e.g. [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] for the left half)", len(pts), what)
+		return
+	}
+	if !checkPoints(p, key, pts, true) {
 		return
 	}
 	pg := polygonOf(pts)
