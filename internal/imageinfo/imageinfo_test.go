@@ -9,11 +9,6 @@ import (
 	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
-// pngHeaderOnly is a PNG claiming w x h with no pixel data: enough for the size check.
-func pngHeaderOnly(w, h uint32) []byte { return testfixture.PNG(w, h, nil) }
-
-func jpegHeaderOnly(w, h uint16) []byte { return testfixture.JPEGHeaderOnly(w, h) }
-
 func TestHeader(t *testing.T) {
 	bmp := make([]byte, 54)
 	copy(bmp, "BM")
@@ -30,8 +25,8 @@ func TestHeader(t *testing.T) {
 		f    Format
 		w, h int
 	}{
-		"jpeg":   {jpegHeaderOnly(12000, 12000), JPEG, 12000, 12000},
-		"png":    {pngHeaderOnly(300, 200), PNG, 300, 200},
+		"jpeg":   {testfixture.JPEGHeaderOnly(12000, 12000), JPEG, 12000, 12000},
+		"png":    {testfixture.PNGHeaderOnly(300, 200), PNG, 300, 200},
 		"bmp":    {bmp, BMP, 640, 480},
 		"webp x": {webpX, WebP, 640, 480},
 		"webp l": {webpL, WebP, 640, 480},
@@ -41,7 +36,7 @@ func TestHeader(t *testing.T) {
 			t.Errorf("%s: %v %dx%d %v", name, f, w, h, err)
 		}
 	}
-	jpeg := jpegHeaderOnly(10, 10)
+	jpeg := testfixture.JPEGHeaderOnly(10, 10)
 	for name, tc := range map[string]struct {
 		data []byte
 		err  string
@@ -50,8 +45,8 @@ func TestHeader(t *testing.T) {
 		"text":           {[]byte("<html>nope</html>"), "not a JPEG, PNG, BMP or WebP image"},
 		"jpeg truncated": {jpeg[:len(jpeg)-2], "truncated JPEG (no end-of-image marker)"},
 		"jpeg only SOI":  {jpeg[:3], "truncated JPEG"},
-		"png truncated":  {pngHeaderOnly(10, 10)[:30], "truncated PNG"},
-		"png no IEND":    {pngHeaderOnly(10, 10)[:33], "truncated PNG (no IEND chunk)"},
+		"png truncated":  {testfixture.PNGHeaderOnly(10, 10)[:30], "truncated PNG"},
+		"png no IEND":    {testfixture.PNGHeaderOnly(10, 10)[:33], "truncated PNG (no IEND chunk)"},
 	} {
 		if _, _, _, err := Header(tc.data); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: err = %v, want %q", name, err, tc.err)
@@ -76,8 +71,8 @@ func TestCheckPixels(t *testing.T) {
 }
 
 func FuzzHeader(f *testing.F) {
-	f.Add(jpegHeaderOnly(640, 480))
-	f.Add(pngHeaderOnly(640, 480))
+	f.Add(testfixture.JPEGHeaderOnly(640, 480))
+	f.Add(testfixture.PNGHeaderOnly(640, 480))
 	f.Add(testfixture.HiddenFrameJPEG(65500, 65500))
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 \x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -88,12 +83,12 @@ func FuzzHeader(f *testing.F) {
 // The first bytes of an image still arriving: the size is known once the frame header is in,
 // and the error says truncated (errors.Is ErrTruncated), not corrupt.
 func TestHeaderOfAPrefix(t *testing.T) {
-	jpeg := jpegHeaderOnly(16000, 16000)
+	jpeg := testfixture.JPEGHeaderOnly(16000, 16000)
 	_, w, h, err := Header(jpeg[:len(jpeg)-2])
 	if !errors.Is(err, ErrTruncated) || w != 16000 || h != 16000 {
 		t.Errorf("JPEG without its end: %dx%d, %v", w, h, err)
 	}
-	png := pngHeaderOnly(12000, 12000)
+	png := testfixture.PNGHeaderOnly(12000, 12000)
 	_, w, h, err = Header(png[:33])
 	if !errors.Is(err, ErrTruncated) || w != 12000 || h != 12000 {
 		t.Errorf("PNG without IEND: %dx%d, %v", w, h, err)

@@ -1,12 +1,16 @@
 package imageinfo
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/edgecam/edgecam/internal/testfixture"
+)
 
 // exifJPEG is SOI, an APP1 segment holding body, and a header-only frame.
 func exifJPEG(body []byte) []byte {
 	b := []byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(body) + 2) >> 8), byte(len(body) + 2)}
 	b = append(b, body...)
-	return append(b, jpegHeaderOnly(4, 2)[2:]...)
+	return append(b, testfixture.JPEGHeaderOnly(4, 2)[2:]...)
 }
 
 // OpenCV's reading of the orientation; package imagecodec's JPEG tests check every case against OpenCV.
@@ -20,7 +24,7 @@ func TestOrientation(t *testing.T) {
 		"big-endian 6":    {exifJPEG(be), 6},
 		"little-endian 3": {exifJPEG(le), 3},
 		"cut":             {exifJPEG(be[:len(be)-5]), 1},
-		"no exif":         {jpegHeaderOnly(4, 2), 1},
+		"no exif":         {testfixture.JPEGHeaderOnly(4, 2), 1},
 		"not a JPEG":      {[]byte("hello"), 1},
 		"empty":           {nil, 1},
 		"fill bytes":      {append([]byte{0xFF, 0xD8, 0xFF, 0xFF}, exifJPEG(be)[2:]...), 6},

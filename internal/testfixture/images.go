@@ -27,6 +27,9 @@ func PNG(w, h uint32, idat []byte) []byte {
 	return b.Bytes()
 }
 
+// PNGHeaderOnly is a PNG claiming w x h with no pixel data: enough for a size check.
+func PNGHeaderOnly(w, h uint32) []byte { return PNG(w, h, nil) }
+
 // JPEGHeaderOnly is a JPEG SOI, an SOF0 claiming w x h, an SOS and EOI: enough for a size check,
 // no pixel data.
 func JPEGHeaderOnly(w, h uint16) []byte {

@@ -12,6 +12,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 func TestNewErrors(t *testing.T) {
@@ -121,9 +122,9 @@ func TestDetectEncodedErrors(t *testing.T) {
 		"empty":        {nil, "empty image (0 bytes)"},
 		"text":         {[]byte("GET / HTTP/1.1\r\nHost: camera\r\n\r\n"), "not a JPEG, PNG, BMP or WebP image"},
 		"truncated":    {bus[:len(bus)*2/3], "truncated JPEG (no end-of-image marker)"},
-		"huge jpeg":    {jpegHeaderOnly(20000, 10000), "image is 20000x10000 (200 megapixels), more than the limit of 100 megapixels"},
-		"huge png":     {pngHeaderOnly(100000, 100000), "image is 100000x100000 (10000 megapixels)"},
-		"corrupt body": {jpegHeaderOnly(64, 64), "cannot decode image"},
+		"huge jpeg":    {testfixture.JPEGHeaderOnly(20000, 10000), "image is 20000x10000 (200 megapixels), more than the limit of 100 megapixels"},
+		"huge png":     {testfixture.PNGHeaderOnly(100000, 100000), "image is 100000x100000 (10000 megapixels)"},
+		"corrupt body": {testfixture.JPEGHeaderOnly(64, 64), "cannot decode image"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var res Result

@@ -8,18 +8,13 @@ import (
 	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
-// pngHeaderOnly is a PNG claiming w x h with no pixel data: enough for the size check.
-func pngHeaderOnly(w, h uint32) []byte { return testfixture.PNG(w, h, nil) }
-
-func jpegHeaderOnly(w, h uint16) []byte { return testfixture.JPEGHeaderOnly(w, h) }
-
 func TestImageHeader(t *testing.T) {
 	bus := readImage(t, "bus.jpg")
 	format, w, h, err := imageHeader(bus)
 	if err != nil || format != formatJPEG || w != 810 || h != 1080 {
 		t.Errorf("bus.jpg: %v %dx%d %v", format, w, h, err)
 	}
-	format, w, h, err = imageHeader(pngHeaderOnly(300, 200))
+	format, w, h, err = imageHeader(testfixture.PNGHeaderOnly(300, 200))
 	if err != nil || format != imageinfo.PNG || w != 300 || h != 200 {
 		t.Errorf("png: %v %dx%d %v", format, w, h, err)
 	}
@@ -33,8 +28,8 @@ func TestImageHeader(t *testing.T) {
 		"jpeg truncated":  {bus[:len(bus)/2], "truncated JPEG (no end-of-image marker)"},
 		"jpeg header cut": {bus[:300], "truncated JPEG"},
 		"jpeg only SOI":   {bus[:2], "truncated JPEG"},
-		"png truncated":   {pngHeaderOnly(10, 10)[:30], "truncated PNG"},
-		"png no IEND":     {pngHeaderOnly(10, 10)[:33], "truncated PNG (no IEND chunk)"},
+		"png truncated":   {testfixture.PNGHeaderOnly(10, 10)[:30], "truncated PNG"},
+		"png no IEND":     {testfixture.PNGHeaderOnly(10, 10)[:33], "truncated PNG (no IEND chunk)"},
 	} {
 		if _, _, _, err := imageHeader(tc.data); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: err = %v, want %q", name, err, tc.err)
@@ -56,8 +51,8 @@ func TestCheckSize(t *testing.T) {
 }
 
 func FuzzImageHeader(f *testing.F) {
-	f.Add(jpegHeaderOnly(640, 480))
-	f.Add(pngHeaderOnly(640, 480))
+	f.Add(testfixture.JPEGHeaderOnly(640, 480))
+	f.Add(testfixture.PNGHeaderOnly(640, 480))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		imageHeader(data)
 	})
