@@ -26,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -93,6 +94,22 @@ type Camera struct {
 var DefaultProfiles = []onvif.Profile{
 	{Token: "profile_main", Name: "main", Encoding: "H264", Width: 1920, Height: 1080},
 	{Token: "profile_sub", Name: "sub", Encoding: "H264", Width: 640, Height: 360},
+}
+
+// StartT starts a camera for test t, discoverable on loopback (127.0.0.1:0) unless
+// o.DiscoveryAddr says otherwise, and closes it when the test ends; it fails the test when the
+// camera does not start.
+func StartT(t testing.TB, o Options) *Camera {
+	t.Helper()
+	if o.DiscoveryAddr == "" {
+		o.DiscoveryAddr = "127.0.0.1:0"
+	}
+	c, err := Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 // Start starts a camera; Close stops it.

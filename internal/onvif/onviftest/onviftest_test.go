@@ -11,23 +11,10 @@ import (
 	"github.com/edgecam/edgecam/internal/onvif/onviftest"
 )
 
-func start(t *testing.T, o onviftest.Options) *onviftest.Camera {
-	t.Helper()
-	if o.DiscoveryAddr == "" {
-		o.DiscoveryAddr = "127.0.0.1:0"
-	}
-	c, err := onviftest.Start(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // A directed probe on loopback finds the camera, and the client reads everything from it with
 // a WS-UsernameToken on the camera's clock (8 minutes ahead of ours).
 func TestDiscoverAndInspect(t *testing.T) {
-	cam := start(t, onviftest.Options{Name: "Front door", Manufacturer: "ACME", Model: "X 1", Username: "admin", Password: "pw-1234",
+	cam := onviftest.StartT(t, onviftest.Options{Name: "Front door", Manufacturer: "ACME", Model: "X 1", Username: "admin", Password: "pw-1234",
 		StreamURI: "rtsp://127.0.0.1:8554/cam", Snapshot: []byte{0xFF, 0xD8, 0xFF, 0xD9}, ClockOffset: 8 * time.Minute})
 	ctx := context.Background()
 	devs, err := onvif.Discover(ctx, onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: time.Second})
@@ -70,7 +57,7 @@ func TestDiscoverAndInspect(t *testing.T) {
 // A wrong password is ErrUnauthorized with a message that says what to check and holds no password.
 func TestWrongPassword(t *testing.T) {
 	for _, digest := range []bool{false, true} {
-		cam := start(t, onviftest.Options{Username: "admin", Password: "right-one", HTTPDigest: digest})
+		cam := onviftest.StartT(t, onviftest.Options{Username: "admin", Password: "right-one", HTTPDigest: digest})
 		c := onvif.NewClient(cam.XAddr(), "admin", "Wr0ngPassw0rd")
 		_, err := c.Inspect(context.Background())
 		if !errors.Is(err, onvif.ErrUnauthorized) {
@@ -86,7 +73,7 @@ func TestWrongPassword(t *testing.T) {
 
 // With HTTP Digest instead of a UsernameToken the client answers the 401 challenge.
 func TestHTTPDigest(t *testing.T) {
-	cam := start(t, onviftest.Options{Username: "admin", Password: "pw", HTTPDigest: true})
+	cam := onviftest.StartT(t, onviftest.Options{Username: "admin", Password: "pw", HTTPDigest: true})
 	c := onvif.NewClient(cam.XAddr(), "admin", "pw")
 	if _, err := c.Inspect(context.Background()); err != nil {
 		t.Fatal(err)
@@ -96,7 +83,7 @@ func TestHTTPDigest(t *testing.T) {
 // A camera reporting a stale address in its XAddrs: the device is used at the address it
 // answered from, and the report is kept to be shown.
 func TestStaleXAddr(t *testing.T) {
-	cam := start(t, onviftest.Options{ReportedIP: "192.0.2.10"})
+	cam := onviftest.StartT(t, onviftest.Options{ReportedIP: "192.0.2.10"})
 	devs, err := onvif.Discover(context.Background(), onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 500 * time.Millisecond})
 	if err != nil || len(devs) != 1 {
 		t.Fatal(devs, err)
