@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,8 +15,7 @@ import (
 // footfallConfig writes a configuration whose camera door counts the footfall clip's line.
 func footfallConfig(t *testing.T, dir string) string {
 	t.Helper()
-	cfg := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`
+	cfg := configFile(t, dir, fmt.Sprintf(`
 model: {path: %q}
 detection:
   scoreThreshold: 0.5
@@ -26,10 +24,7 @@ cameras:
     type: rtsp
     url: rtsp://127.0.0.1:8554/door
     analysis: {fps: 5}
-`, testModel(t)) + footfall.LineYAML
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, testModel(t))+footfall.LineYAML)
 	return cfg
 }
 

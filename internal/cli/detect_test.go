@@ -26,20 +26,7 @@ func testPhoto(t *testing.T, name string) string { return testfixture.Photo(t, n
 // detect runs `edgecam detect args...` in-process and returns stdout, stderr and the exit status.
 func detect(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	root := NewRootCmd(&out, &errOut)
-	root.SetArgs(append([]string{"detect"}, args...))
-	code := 0
-	if err := root.Execute(); err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		} else {
-			code = 1
-			errOut.WriteString("edgecam: " + err.Error() + "\n")
-		}
-	}
-	return out.String(), errOut.String(), code
+	return runCmd(t, append([]string{"detect"}, args...)...)
 }
 
 type jsonReport struct {

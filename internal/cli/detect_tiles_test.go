@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,8 +14,7 @@ import (
 // tile edge are joined), and --annotate outlines the tiles in cyan.
 func TestDetectWithCameraTiles(t *testing.T) {
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`
+	cfgFile := configFile(t, dir, fmt.Sprintf(`
 model: {path: %q}
 detection:
   scoreThreshold: 0.5
@@ -26,10 +24,7 @@ cameras:
     path: %q
     detection:
       tiles: {cols: 2, rows: 2}
-`, testModel(t), testPhoto(t, "bus.jpg"))
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, testModel(t), testPhoto(t, "bus.jpg")))
 	annotated := filepath.Join(dir, "out")
 	out, errOut, code := detect(t, "--config", cfgFile, "--camera", "bus-stop", "--json", "--annotate", annotated, testPhoto(t, "bus.jpg"))
 	if code != 0 || errOut != "" {
@@ -70,8 +65,7 @@ cameras:
 // detected: one detection, every box inside that box.
 func TestDetectWithCameraZoneTiles(t *testing.T) {
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`
+	cfgFile := configFile(t, dir, fmt.Sprintf(`
 model: {path: %q}
 cameras:
   - id: bus-stop
@@ -81,10 +75,7 @@ cameras:
       tiles: zones
     zones:
       - {name: left, polygon: [[0, 0.3], [0.4, 0.3], [0.4, 0.9], [0, 0.9]]}
-`, testModel(t), testPhoto(t, "bus.jpg"))
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, testModel(t), testPhoto(t, "bus.jpg")))
 	out, errOut, code := detect(t, "--config", cfgFile, "--camera", "bus-stop", "--json", testPhoto(t, "bus.jpg"))
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)

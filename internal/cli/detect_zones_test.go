@@ -20,8 +20,7 @@ import (
 // why each object is or is not counted, and --annotate outlines the zone and shades the mask.
 func TestDetectWithCameraZones(t *testing.T) {
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`
+	cfgFile := configFile(t, dir, fmt.Sprintf(`
 model: {path: %q}
 detection:
   scoreThreshold: 0.5
@@ -35,10 +34,7 @@ cameras:
       - {name: left, polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}
     masks:
       - {polygon: [[0.75, 0], [1, 0], [1, 1], [0.75, 1]]}
-`, testModel(t), testPhoto(t, "bus.jpg"))
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, testModel(t), testPhoto(t, "bus.jpg")))
 	annotated := filepath.Join(dir, "out")
 	out, errOut, code := detect(t, "--config", cfgFile, "--camera", "bus-stop", "--json", "--annotate", annotated, testPhoto(t, "bus.jpg"))
 	if code != 0 || errOut != "" {
@@ -114,8 +110,7 @@ cameras:
 // `config check` explains every mistake in a zone with its key.
 func TestConfigCheckZoneMistakes(t *testing.T) {
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`
+	cfgFile := configFile(t, dir, fmt.Sprintf(`
 model: {path: %q}
 azure: {connectionString: "HostName=h.azure-devices.net;SharedAccessKeyName=o;SharedAccessKey=c2VjcmV0"}
 state: {dir: %q}
@@ -128,10 +123,7 @@ cameras:
       - {name: wide, polygon: [[0, 0], [810, 0], [1, 1]]}
       - {name: bowtie, polygon: [[0, 0], [1, 1], [1, 0], [0, 1]]}
       - {name: shelf, polygon: [[0, 0], [1, 0], [1, 1]], labels: [forklift]}
-`, testModel(t), dir, testPhoto(t, "bus.jpg"))
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, testModel(t), dir, testPhoto(t, "bus.jpg")))
 	_, errOut, err := runCLI(t, "config", "check", "--config", cfgFile)
 	for _, want := range []string{
 		"cameras[0].zones[0].polygon: has 2 point(s): a zone needs at least 3 [x, y] points",
@@ -153,17 +145,13 @@ func TestConfigCheckSaysTheModelClasses(t *testing.T) {
 	if err := os.WriteFile(model, onnxtest.YOLOv5Model(320, 2, []string{"forklift", "pallet"}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfgFile := filepath.Join(dir, "config.yaml")
-	yaml := fmt.Sprintf(`
+	cfgFile := configFile(t, dir, fmt.Sprintf(`
 model: {path: %q}
 detection: {labelsMinimum: [pallet]}
 azure: {connectionString: "HostName=h.azure-devices.net;SharedAccessKeyName=o;SharedAccessKey=c2VjcmV0"}
 state: {dir: %q}
 cameras: [{id: dock, type: file, path: %q}]
-`, model, dir, testPhoto(t, "bus.jpg"))
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, model, dir, testPhoto(t, "bus.jpg")))
 	_, errOut, err := runCLI(t, "config", "check", "--config", cfgFile)
 	if err != nil || !strings.Contains(errOut, "model classes: 2 from the model's names metadata") {
 		t.Errorf("config check: %v\n%s", err, errOut)

@@ -245,26 +245,7 @@ func TestDiscoverRunNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	yaml := fmt.Sprintf(`model:
-  path: %q
-schedule:
-  due: 0s
-  period: 1s
-detection:
-  scoreThreshold: 0.5
-  labelsOfInterest: []
-  labelsMinimum: [bicycle, car, person]
-azure:
-  dps:
-    idScope: %s
-    groupEnrollmentKey: %q
-  modelId: %q
-cameras:
-%s`, model, emulator.DefaultIDScope, runGroupKey, runModelID, block)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := configFile(t, "", runConfigYAML(model, block))
 	run := net.command("lan", exe, "run", "--log-format", "json", "--config", cfg, "--ort-lib", lib)
 	run.Env = binaryEnv(e, filepath.Join(t.TempDir(), "state"),
 		envName(ids[0])+"="+password, envName(ids[1])+"="+password)

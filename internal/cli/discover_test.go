@@ -13,22 +13,11 @@ import (
 	"github.com/edgecam/edgecam/internal/onvif/onviftest"
 )
 
-func startTestONVIF(t *testing.T, o onviftest.Options) *onviftest.Camera {
-	t.Helper()
-	o.DiscoveryAddr = "127.0.0.1:0"
-	c, err := onviftest.Start(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // discover against a camera on loopback (a directed probe): the table, then with a username
 // the profiles and a cameras: block that names the camera by its endpoint and the password by
 // its variable.
 func TestDiscoverCommand(t *testing.T) {
-	cam := startTestONVIF(t, onviftest.Options{Name: "Front door", Manufacturer: "ACME", Model: "X1", Username: "admin", Password: "pw-secret",
+	cam := onviftest.StartT(t, onviftest.Options{Name: "Front door", Manufacturer: "ACME", Model: "X1", Username: "admin", Password: "pw-secret",
 		StreamURI: "rtsp://127.0.0.1:8554/cam", Snapshot: []byte{0xFF, 0xD8}})
 	ctx := context.Background()
 	o := &discoverOptions{timeout: time.Second, target: cam.DiscoveryAddr()}
@@ -84,7 +73,7 @@ func TestDiscoverCommand(t *testing.T) {
 
 // A camera that reports another address than the one it answers from: a note, and the source.
 func TestDiscoverStaleAddress(t *testing.T) {
-	cam := startTestONVIF(t, onviftest.Options{ReportedIP: "192.0.2.10"})
+	cam := onviftest.StartT(t, onviftest.Options{ReportedIP: "192.0.2.10"})
 	var out, errOut bytes.Buffer
 	if err := runDiscover(context.Background(), &out, &errOut, &discoverOptions{timeout: time.Second, target: cam.DiscoveryAddr()}, ""); err != nil {
 		t.Fatal(err)

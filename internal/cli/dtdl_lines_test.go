@@ -1,21 +1,15 @@
 package cli
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/edgecam/edgecam/internal/dtdl"
-	"github.com/edgecam/edgecam/internal/dtdl/dtdlcheck"
 )
 
 // dtdl --config declares each counting line's four telemetries per label.
 func TestDTDLLinesFromConfig(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	yaml := `
-model: {path: ` + testModel(t) + `}
+	cfg := configFile(t, dir, `
+model: {path: `+testModel(t)+`}
 detection: {labelsMinimum: [car, person]}
 azure:
   modelId: "dtmi:com:example:edgecam;2"
@@ -27,18 +21,8 @@ cameras:
     lines:
       - {name: door, points: [[0.5, 0], [0.5, 1]], in: right, labels: [person]}
       - {name: gate, points: [[0, 0.5], [1, 0.5]], in: down}
-`
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, _, err := runCLI(t, "dtdl", "--config", cfg, "--labels", "minimum")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dtdlcheck.Validate([]byte(out)); err != nil {
-		t.Fatalf("invalid DTDL: %v", err)
-	}
-	names, _ := dtdl.TelemetryNames([]byte(out))
+`)
+	_, names := validDTDL(t, "--config", cfg, "--labels", "minimum")
 	want := []string{"person", "car",
 		"door_person_in", "door_person_out", "door_person_inTotal", "door_person_outTotal",
 		"gate_person_in", "gate_person_out", "gate_person_inTotal", "gate_person_outTotal",

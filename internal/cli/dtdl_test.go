@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,16 +11,6 @@ import (
 	"github.com/edgecam/edgecam/internal/dtdl/dtdlcheck"
 	"github.com/edgecam/edgecam/internal/onnxmodel/onnxtest"
 )
-
-// runCLI runs edgecam with args and returns its stdout, stderr and error.
-func runCLI(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := NewRootCmd(&out, &errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), errOut.String(), err
-}
 
 func TestDTDLDefault(t *testing.T) {
 	const id = "dtmi:com:example:edgecam;1"
@@ -144,9 +133,8 @@ func TestDTDLErrors(t *testing.T) {
 // The zones of every camera are declared as "<zone>_<label>" telemetry, valid DTDL.
 func TestDTDLZonesFromConfig(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	yaml := `
-model: {path: ` + testModel(t) + `}
+	cfg := configFile(t, dir, `
+model: {path: `+testModel(t)+`}
 detection: {labelsMinimum: [car, person]}
 azure:
   dps: {idScope: 0ne00DEMO00, groupEnrollmentKey: "ZGFlbW9uLXRlc3RzLWdyb3VwLWVucm9sbG1lbnQta2V5LTAxMjM0NTY3ODk="}
@@ -154,22 +142,12 @@ azure:
 cameras:
   - id: a
     type: file
-    path: ` + testPhoto(t, "bus.jpg") + `
+    path: `+testPhoto(t, "bus.jpg")+`
     zones:
       - {name: left, polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}
       - {name: door, polygon: [[0.5, 0], [1, 0], [1, 1]], labels: [person, dog]}
-`
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, _, err := runCLI(t, "dtdl", "--config", cfg, "--labels", "minimum")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dtdlcheck.Validate([]byte(out)); err != nil {
-		t.Fatalf("invalid DTDL: %v", err)
-	}
-	names, _ := dtdl.TelemetryNames([]byte(out))
+`)
+	out, names := validDTDL(t, "--config", cfg, "--labels", "minimum")
 	want := []string{"person", "car", "left_person", "left_car", "door_person", "door_dog"}
 	if !slices.Equal(names, want) {
 		t.Errorf("telemetry = %q, want %q", names, want)
@@ -193,22 +171,28 @@ func TestDTDLCustomClasses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "warehouse.labels"), []byte("forklift\nsafety vest\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "config.yaml")
-	yaml := `
-model: {path: ` + model + `}
+	cfg := configFile(t, dir, `
+model: {path: `+model+`}
 detection: {labelsMinimum: [forklift]}
 azure: {modelId: "dtmi:com:example:warehouse;1"}
 cameras:
   - id: dock
     type: file
-    path: ` + testPhoto(t, "bus.jpg") + `
+    path: `+testPhoto(t, "bus.jpg")+`
     zones:
       - {name: bay, polygon: [[0, 0], [1, 0], [1, 1]], labels: [Safety_Vest]}
-`
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
+`)
+	_, names := validDTDL(t, "--config", cfg)
+	if want := []string{"forklift", "safety_vest", "bay_safety_vest"}; !slices.Equal(names, want) {
+		t.Errorf("telemetry = %q, want %q", names, want)
 	}
-	out, _, err := runCLI(t, "dtdl", "--config", cfg)
+}
+
+// validDTDL runs `edgecam dtdl args...`, fails the test unless it succeeds with a valid DTDL
+// model, and returns the model and its telemetry names.
+func validDTDL(t *testing.T, args ...string) (string, []string) {
+	t.Helper()
+	out, _, err := runCLI(t, append([]string{"dtdl"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +200,5 @@ cameras:
 		t.Fatalf("invalid DTDL: %v", err)
 	}
 	names, _ := dtdl.TelemetryNames([]byte(out))
-	if want := []string{"forklift", "safety_vest", "bay_safety_vest"}; !slices.Equal(names, want) {
-		t.Errorf("telemetry = %q, want %q", names, want)
-	}
+	return out, names
 }

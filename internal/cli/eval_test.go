@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -18,25 +17,6 @@ import (
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/testfixture"
 )
-
-// runCmd runs `edgecam args...` in-process and returns stdout, stderr and the exit status.
-func runCmd(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := NewRootCmd(&out, &errOut)
-	root.SetArgs(args)
-	code := 0
-	if err := root.Execute(); err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		} else {
-			code = 1
-			errOut.WriteString("edgecam: " + err.Error() + "\n")
-		}
-	}
-	return out.String(), errOut.String(), code
-}
 
 type evalJSON struct {
 	Frames int `json:"frames"`

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -14,11 +13,8 @@ import (
 
 func provisionCLI(t *testing.T, args ...string) (stdout string, err error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	root := NewRootCmd(&out, &errOut)
-	root.SetArgs(append([]string{"provision", "--log-level", "error"}, args...))
-	err = root.Execute()
-	return out.String(), err
+	stdout, _, err = runCLI(t, append([]string{"provision", "--log-level", "error"}, args...)...)
+	return stdout, err
 }
 
 func TestProvisionAgainstEmulator(t *testing.T) {

@@ -27,12 +27,21 @@ const (
 	runModelID  = "dtmi:com:example:edgecam;1"
 )
 
-// runConfig writes a configuration for `edgecam run` and returns its path. The azure section
-// has the ID scope and group key; the endpoint, CA and state directory come from the
-// environment, as systemd credentials or the demo script would set them.
+// runConfig writes a configuration for `edgecam run` with one file camera, bus-stop, and
+// returns its path; extra follows the camera.
 func runConfig(t *testing.T, model string, extra string) string {
 	t.Helper()
-	yaml := fmt.Sprintf(`model:
+	return configFile(t, "", runConfigYAML(model, fmt.Sprintf(`  - id: bus-stop
+    type: file
+    path: %q
+%s`, testPhoto(t, "bus.jpg"), extra)))
+}
+
+// runConfigYAML is a configuration for `edgecam run` whose cameras section is cameras. The
+// azure section has the ID scope and group key; the endpoint, CA and state directory come from
+// the environment, as systemd credentials or the demo script would set them.
+func runConfigYAML(model, cameras string) string {
+	return fmt.Sprintf(`model:
   path: %q
 schedule:
   due: 0s
@@ -47,15 +56,7 @@ azure:
     groupEnrollmentKey: %q
   modelId: %q
 cameras:
-  - id: bus-stop
-    type: file
-    path: %q
-%s`, model, emulator.DefaultIDScope, runGroupKey, runModelID, testPhoto(t, "bus.jpg"), extra)
-	p := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+%s`, model, emulator.DefaultIDScope, runGroupKey, runModelID, cameras)
 }
 
 // Configuration problems stop `edgecam run` before anything starts, with an error that names the
