@@ -20,14 +20,8 @@ func TestONVIFCamera(t *testing.T) {
 	jpeg := readPhoto(t, "bus.jpg")
 	endpoint := "urn:uuid:" + onvif.NewUUID()
 	opts := onviftest.Options{Endpoint: endpoint, Username: "admin", Password: "pw", Snapshot: jpeg, DiscoveryAddr: "127.0.0.1:0"}
-	cam1, err := onviftest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam1.Close()
-	saved := onvifDiscover
-	onvifDiscover = onvif.DiscoverOptions{Target: cam1.DiscoveryAddr(), Timeout: 2 * time.Second}
-	defer func() { onvifDiscover = saved }()
+	cam1 := onviftest.StartT(t, opts)
+	discoverAt(t, cam1)
 
 	src, err := New(config.Camera{ID: "door", Type: config.TypeHTTP, Username: "admin", Password: "pw",
 		ONVIF: &config.ONVIF{Endpoint: strings.ToUpper(endpoint[4:]), Profile: "sub"}})
@@ -50,11 +44,7 @@ func TestONVIFCamera(t *testing.T) {
 	cam1.Close()
 	src.(*onvifSource).lastResolve = time.Time{}
 	opts.DiscoveryAddr = discovery
-	cam2, err := onviftest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam2.Close()
+	cam2 := onviftest.StartT(t, opts)
 	if _, err := src.Capture(ctx); err != nil {
 		t.Fatalf("after the move: %v", err)
 	}
@@ -72,14 +62,8 @@ func TestONVIFCamera(t *testing.T) {
 }
 
 func TestONVIFWrongPassword(t *testing.T) {
-	cam, err := onviftest.Start(onviftest.Options{Username: "admin", Password: "right", DiscoveryAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	saved := onvifDiscover
-	onvifDiscover = onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 2 * time.Second}
-	defer func() { onvifDiscover = saved }()
+	cam := onviftest.StartT(t, onviftest.Options{Username: "admin", Password: "right"})
+	discoverAt(t, cam)
 	src, err := New(config.Camera{ID: "door", Type: config.TypeRTSP, Username: "admin", Password: "Wr0ng-pw",
 		ONVIF: &config.ONVIF{Endpoint: cam.Endpoint()}})
 	if err != nil {
@@ -104,14 +88,8 @@ func TestONVIFRTSP(t *testing.T) {
 	addr := testfixture.FreeAddr(t)
 	feed := testfixture.StartRTSPFeedWith(t, addr, clip, testfixture.RTSPOptions{User: "admin", Pass: "pw"})
 	defer feed.Stop()
-	cam, err := onviftest.Start(onviftest.Options{Username: "admin", Password: "pw", StreamURI: "rtsp://" + addr + "/cam", DiscoveryAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
-	saved := onvifDiscover
-	onvifDiscover = onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 2 * time.Second}
-	defer func() { onvifDiscover = saved }()
+	cam := onviftest.StartT(t, onviftest.Options{Username: "admin", Password: "pw", StreamURI: "rtsp://" + addr + "/cam"})
+	discoverAt(t, cam)
 
 	src, err := New(config.Camera{ID: "street", Type: config.TypeRTSP, Username: "admin", Password: "pw", Timeout: 20 * time.Second,
 		ONVIF: &config.ONVIF{Endpoint: cam.Endpoint(), Profile: "main"}})
@@ -127,4 +105,12 @@ func TestONVIFRTSP(t *testing.T) {
 	if !f.HasMat() || f.Mat.Cols() != 810 || f.Mat.Rows() != 1080 {
 		t.Fatalf("frame: hasMat %v, %dx%d; want a decoded 810x1080 image", f.HasMat(), f.Mat.Cols(), f.Mat.Rows())
 	}
+}
+
+// discoverAt points the camera sources' ONVIF discovery at cam (a directed probe) for the test.
+func discoverAt(t *testing.T, cam *onviftest.Camera) {
+	t.Helper()
+	saved := onvifDiscover
+	onvifDiscover = onvif.DiscoverOptions{Target: cam.DiscoveryAddr(), Timeout: 2 * time.Second}
+	t.Cleanup(func() { onvifDiscover = saved })
 }

@@ -24,11 +24,19 @@ func scene(t testing.TB, m *gocv.Mat, x, y int, bright float64) {
 
 func newFrame() gocv.Mat { return gocv.NewMatWithSize(360, 640, gocv.MatTypeCV8UC3) }
 
-func TestStaticSceneHasNoMotion(t *testing.T) {
-	d := New(Options{}, nil)
-	defer d.Close()
+// newRig is a motion detector New(o, masks) and a frame for it, both closed with the test.
+func newRig(t testing.TB, o Options, masks []zone.Polygon) (*Detector, gocv.Mat) {
+	d := New(o, masks)
 	f := newFrame()
-	defer f.Close()
+	t.Cleanup(func() {
+		f.Close()
+		d.Close()
+	})
+	return d, f
+}
+
+func TestStaticSceneHasNoMotion(t *testing.T) {
+	d, f := newRig(t, Options{}, nil)
 	scene(t, &f, 100, 100, 120)
 	if r := d.Detect(f); !r.Recalibrated || r.Motion {
 		t.Fatalf("first frame: %+v, want the background taken", r)
@@ -41,10 +49,7 @@ func TestStaticSceneHasNoMotion(t *testing.T) {
 }
 
 func TestMovingObjectIsFound(t *testing.T) {
-	d := New(Options{}, nil)
-	defer d.Close()
-	f := newFrame()
-	defer f.Close()
+	d, f := newRig(t, Options{}, nil)
 	scene(t, &f, -1, 0, 120)
 	d.Detect(f)
 	d.Detect(f)
@@ -61,10 +66,7 @@ func TestMovingObjectIsFound(t *testing.T) {
 }
 
 func TestTwoObjectsTwoBlobs(t *testing.T) {
-	d := New(Options{}, nil)
-	defer d.Close()
-	f := newFrame()
-	defer f.Close()
+	d, f := newRig(t, Options{}, nil)
 	scene(t, &f, -1, 0, 120)
 	d.Detect(f)
 	scene(t, &f, 50, 50, 120)
@@ -75,10 +77,7 @@ func TestTwoObjectsTwoBlobs(t *testing.T) {
 }
 
 func TestSmallNoiseIsNotMotion(t *testing.T) {
-	d := New(Options{}, nil)
-	defer d.Close()
-	f := newFrame()
-	defer f.Close()
+	d, f := newRig(t, Options{}, nil)
 	scene(t, &f, 100, 100, 120)
 	d.Detect(f)
 	scene(t, &f, 100, 100, 130) // +10 grey levels everywhere: under the threshold
@@ -93,10 +92,7 @@ func TestSmallNoiseIsNotMotion(t *testing.T) {
 }
 
 func TestSuddenChangeRecalibrates(t *testing.T) {
-	d := New(Options{}, nil)
-	defer d.Close()
-	f := newFrame()
-	defer f.Close()
+	d, f := newRig(t, Options{}, nil)
 	scene(t, &f, 100, 100, 60)
 	d.Detect(f)
 	d.Detect(f)
@@ -117,10 +113,7 @@ func TestSuddenChangeRecalibrates(t *testing.T) {
 
 func TestMaskHidesMotion(t *testing.T) {
 	right := zone.Polygon{{X: 0.5, Y: 0}, {X: 1, Y: 0}, {X: 1, Y: 1}, {X: 0.5, Y: 1}}
-	d := New(Options{}, []zone.Polygon{right})
-	defer d.Close()
-	f := newFrame()
-	defer f.Close()
+	d, f := newRig(t, Options{}, []zone.Polygon{right})
 	scene(t, &f, -1, 0, 120)
 	d.Detect(f)
 	scene(t, &f, 450, 150, 120) // in the masked right half
@@ -140,10 +133,7 @@ func TestMaskHidesMotion(t *testing.T) {
 }
 
 func TestSlowChangeMeltsIntoBackground(t *testing.T) {
-	d := New(Options{Alpha: 0.2}, nil)
-	defer d.Close()
-	f := newFrame()
-	defer f.Close()
+	d, f := newRig(t, Options{Alpha: 0.2}, nil)
 	scene(t, &f, -1, 0, 120)
 	d.Detect(f)
 	scene(t, &f, 300, 100, 120) // a square arrives and stays
@@ -157,10 +147,7 @@ func TestSlowChangeMeltsIntoBackground(t *testing.T) {
 }
 
 func TestFrameSizeChangeResets(t *testing.T) {
-	d := New(Options{}, nil)
-	defer d.Close()
-	f := newFrame()
-	defer f.Close()
+	d, f := newRig(t, Options{}, nil)
 	scene(t, &f, 100, 100, 120)
 	d.Detect(f)
 	g := gocv.NewMatWithSize(480, 640, gocv.MatTypeCV8UC3)
