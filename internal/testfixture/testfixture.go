@@ -91,6 +91,17 @@ func ReadFile(t testing.TB, path string) []byte {
 	return b
 }
 
+// WriteFile writes data to dir/name (mode 0644), failing the test when it cannot, and returns
+// the path.
+func WriteFile(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Context is a context that ends after d (generous: a loaded 2-core machine is slow, but nothing
 // a test waits for should hang) or with the test.
 func Context(t testing.TB, d time.Duration) context.Context {

@@ -18,13 +18,7 @@ import (
 func TestNewErrors(t *testing.T) {
 	initRuntime(t)
 	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte) string { return testfixture.WriteFile(t, dir, name, data) }
 	model, err := os.ReadFile(modelPath(t))
 	if err != nil {
 		t.Fatal(err)
