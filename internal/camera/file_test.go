@@ -12,16 +12,7 @@ import (
 )
 
 func TestFileSource(t *testing.T) {
-	src, err := New(config.Camera{ID: "cam1", Type: "file", Path: photo(t, "bus.jpg")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(src)
-	f, err := src.Capture(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := captureOne(t, config.Camera{ID: "cam1", Type: "file", Path: photo(t, "bus.jpg")})
 	if f.Camera != "cam1" || f.HasMat() || !bytes.Equal(f.Data, readPhoto(t, "bus.jpg")) {
 		t.Fatalf("frame: camera %q, hasMat %v, %d bytes", f.Camera, f.HasMat(), len(f.Data))
 	}

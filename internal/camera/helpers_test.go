@@ -7,6 +7,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/testfixture/mats"
 )
@@ -35,4 +36,21 @@ func decodeFrame(t testing.TB, f *Frame, wantW, wantH int) gocv.Mat {
 		t.Fatalf("frame is %dx%d, want %dx%d", m.Cols(), m.Rows(), wantW, wantH)
 	}
 	return m
+}
+
+// captureOne opens a source for cam and captures one frame, failing the test on an error; the
+// source and the frame are closed with the test.
+func captureOne(t *testing.T, cam config.Camera) *Frame {
+	t.Helper()
+	src, err := New(cam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(src) })
+	f, err := src.Capture(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

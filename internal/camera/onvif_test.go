@@ -91,17 +91,8 @@ func TestONVIFRTSP(t *testing.T) {
 	cam := onviftest.StartT(t, onviftest.Options{Username: "admin", Password: "pw", StreamURI: "rtsp://" + addr + "/cam"})
 	discoverAt(t, cam)
 
-	src, err := New(config.Camera{ID: "street", Type: config.TypeRTSP, Username: "admin", Password: "pw", Timeout: 20 * time.Second,
+	f := captureOne(t, config.Camera{ID: "street", Type: config.TypeRTSP, Username: "admin", Password: "pw", Timeout: 20 * time.Second,
 		ONVIF: &config.ONVIF{Endpoint: cam.Endpoint(), Profile: "main"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(src)
-	f, err := src.Capture(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	if !f.HasMat() || f.Mat.Cols() != 810 || f.Mat.Rows() != 1080 {
 		t.Fatalf("frame: hasMat %v, %dx%d; want a decoded 810x1080 image", f.HasMat(), f.Mat.Cols(), f.Mat.Rows())
 	}
