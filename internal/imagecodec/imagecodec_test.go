@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"image"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,14 +15,7 @@ import (
 	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+func readFile(t testing.TB, path string) []byte { return testfixture.ReadFile(t, path) }
 
 func reference(t testing.TB, data []byte) gocv.Mat {
 	t.Helper()
