@@ -14,6 +14,7 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/dettest"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -100,18 +101,4 @@ func BenchmarkContinuous1080p25(b *testing.B) {
 	}
 }
 
-func benchDetector(b *testing.B) *yolo.Detector {
-	lib, err := yolo.FindRuntimeLibrary("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := yolo.InitRuntime(lib); err != nil {
-		b.Fatal(err)
-	}
-	det, err := yolo.New(yolo.Options{ModelPath: testfixture.ModelPath(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { det.Close() })
-	return det
-}
+func benchDetector(b *testing.B) *yolo.Detector { return dettest.Open(b, yolo.Options{}) }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/imagecodec"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/dettest"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -251,13 +252,7 @@ var model11 struct {
 func yolo11n(t testing.TB) *yolo.Detector {
 	t.Helper()
 	testfixture.SkipIfEmulated(t, "yolo11n on 2560x1920 frames is minutes a frame emulated")
-	lib, err := yolo.FindRuntimeLibrary("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yolo.InitRuntime(lib); err != nil {
-		t.Fatal(err)
-	}
+	dettest.InitRuntime(t)
 	path := filepath.Join(testfixture.SharedDir(t), "models", "yolo11n.onnx")
 	model11.once.Do(func() { model11.det, model11.err = yolo.New(yolo.Options{ModelPath: path}) })
 	if model11.err != nil {
