@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/testfixture/footfall"
 )
@@ -40,21 +41,7 @@ func TestLinesEndToEnd(t *testing.T) {
 	lr, log := newLogRecorder(t)
 	d := startDaemon(t, cfg, log, nil)
 
-	totals := func() (in, out, sumIn, sumOut int, last map[string]int) {
-		for _, m := range e.Telemetry() {
-			if m.DeviceID != "door" {
-				continue
-			}
-			var body map[string]int
-			if err := json.Unmarshal(m.Body, &body); err != nil {
-				t.Fatal(err)
-			}
-			sumIn += body["door_person_in"]
-			sumOut += body["door_person_out"]
-			in, out, last = body["door_person_inTotal"], body["door_person_outTotal"], body
-		}
-		return
-	}
+	totals := func() (in, out, sumIn, sumOut int, last map[string]int) { return doorTotals(t, e, "door") }
 	wait := func(what string, until time.Time, ok func(in, out int) bool) {
 		t.Helper()
 		for time.Now().Before(until) {
@@ -131,9 +118,19 @@ func TestLinesRPi(t *testing.T) {
 	started := time.Now()
 	startDaemon(t, cfg, log, nil)
 	time.Sleep(time.Until(started.Add(clipLen + 3*time.Second)))
-	var in, out, sumIn, sumOut int
+	in, out, sumIn, sumOut, _ := doorTotals(t, e, "pi")
+	if in != footfall.In || out != footfall.Out || sumIn != footfall.In || sumOut != footfall.Out {
+		t.Fatalf("totals in %d out %d, per-message counts in %d out %d; want %d and %d\n%v",
+			in, out, sumIn, sumOut, footfall.In, footfall.Out, lr.find(func(r logRecord) bool { return r.Msg == "crossing" }))
+	}
+}
+
+// doorTotals reads the telemetry of device's "door" line for people: the last message's
+// totals, the sums of the per-message counts, and the last message.
+func doorTotals(t *testing.T, e *emulator.Emulator, device string) (in, out, sumIn, sumOut int, last map[string]int) {
+	t.Helper()
 	for _, m := range e.Telemetry() {
-		if m.DeviceID != "pi" {
+		if m.DeviceID != device {
 			continue
 		}
 		var body map[string]int
@@ -142,10 +139,7 @@ func TestLinesRPi(t *testing.T) {
 		}
 		sumIn += body["door_person_in"]
 		sumOut += body["door_person_out"]
-		in, out = body["door_person_inTotal"], body["door_person_outTotal"]
+		in, out, last = body["door_person_inTotal"], body["door_person_outTotal"], body
 	}
-	if in != footfall.In || out != footfall.Out || sumIn != footfall.In || sumOut != footfall.Out {
-		t.Fatalf("totals in %d out %d, per-message counts in %d out %d; want %d and %d\n%v",
-			in, out, sumIn, sumOut, footfall.In, footfall.Out, lr.find(func(r logRecord) bool { return r.Msg == "crossing" }))
-	}
+	return
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"github.com/edgecam/edgecam/internal/emulator"
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/dettest"
 	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 	"github.com/edgecam/edgecam/internal/testfixture/mats"
 	"github.com/edgecam/edgecam/internal/yolo"
@@ -51,18 +51,8 @@ var shared struct {
 func detector(t testing.TB) *yolo.Detector {
 	t.Helper()
 	mp := modelPath(t)
-	shared.once.Do(func() {
-		lib, err := yolo.FindRuntimeLibrary("")
-		if err != nil {
-			shared.err = err
-			return
-		}
-		if err := yolo.InitRuntime(lib); err != nil {
-			shared.err = err
-			return
-		}
-		shared.det, shared.err = yolo.New(yolo.Options{ModelPath: mp})
-	})
+	dettest.InitRuntime(t)
+	shared.once.Do(func() { shared.det, shared.err = yolo.New(yolo.Options{ModelPath: mp}) })
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
@@ -132,13 +122,21 @@ type running struct {
 // end of the test).
 func startDaemon(t *testing.T, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) *running {
 	t.Helper()
-	if err := cfg.Validate(); err != nil {
+	return startDaemonWith(t, daemon.Options{Config: cfg, Logger: log, Metrics: m})
+}
+
+// startDaemonWith is startDaemon with more options; o.Detector nil is the shared detector.
+func startDaemonWith(t *testing.T, o daemon.Options) *running {
+	t.Helper()
+	if err := o.Config.Validate(); err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}
-	det := detector(t)
+	if o.Detector == nil {
+		o.Detector = detector(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- daemon.Run(ctx, daemon.Options{Config: cfg, Detector: det, Logger: log, Metrics: m}) }()
+	go func() { r.done <- daemon.Run(ctx, o) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
 }
@@ -157,6 +155,14 @@ func (r *running) stop(t *testing.T) error {
 		}
 	})
 	return r.err
+}
+
+// stopOK is stop, failing the test when Run returned an error.
+func (r *running) stopOK(t *testing.T) {
+	t.Helper()
+	if err := r.stop(t); err != nil {
+		t.Errorf("Run: %v", err)
+	}
 }
 
 // exited reports whether Run has returned (it should not while its context lives), and its error.
@@ -309,36 +315,21 @@ func (h *recordHandler) WithGroup(string) slog.Handler { return h }
 // fail, when set, answers a request (numbered from 1) with that status instead of the photo.
 func snapshotServer(t *testing.T, photoPath, user, pass string, fail func(n int) int) *httptest.Server {
 	t.Helper()
-	data, err := os.ReadFile(photoPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="camera"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		mu.Lock()
-		n++
-		i := n
-		mu.Unlock()
-		if fail != nil {
-			if code := fail(i); code != 0 {
-				http.Error(w, "snapshot failed", code)
-				return
-			}
-		}
-		w.Header().Set("Content-Type", "image/jpeg")
-		_, _ = w.Write(data)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	return testfixture.SnapshotServer(t, testfixture.ReadFile(t, photoPath), user, pass, fail)
 }
 
 // loadYAML writes yaml to dir/config.yaml and loads it without the environment.
+// dpsYAML is the azure section of a YAML configuration that provisions through e's DPS with the
+// test group key and model ID, and the state section keeping state in dir.
+func dpsYAML(e *emulator.Emulator, dir string) string {
+	return fmt.Sprintf(`azure:
+  dps: {globalEndpoint: %q, idScope: %q, groupEnrollmentKey: %q}
+  modelId: %q
+  caFile: %q
+state: {dir: %q}
+`, e.DPSHost(), e.IDScope(), groupKey, modelID, e.CAFile(), dir)
+}
+
 func loadYAML(t *testing.T, dir, yaml string) (*config.Config, error) {
 	t.Helper()
 	file := filepath.Join(dir, "config.yaml")

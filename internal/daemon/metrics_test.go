@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -20,22 +19,9 @@ func TestFullQueueDropsOldestAndCountsIt(t *testing.T) {
 	e.StopListeners()
 	cfg := dpsConfig(t, e)
 	cfg.Cameras = append(cfg.Cameras, fileCamera("bus-stop", photo(t, "bus.jpg")))
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	lr, log := newLogRecorder(t)
 	m := metrics.New()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{Config: cfg, Detector: detector(t), Logger: log, Metrics: m, QueueSize: 2})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	defer startDaemonWith(t, daemon.Options{Config: cfg, Logger: log, Metrics: m, QueueSize: 2}).stopOK(t)
 	if _, err := lr.wait(waitCtx(t), 6, ticks("bus-stop", true)); err != nil {
 		t.Fatal(err)
 	}

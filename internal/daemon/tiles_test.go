@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -21,22 +20,9 @@ func TestTilesTick(t *testing.T) {
 	full := true
 	cfg.Cameras = append(cfg.Cameras, fileCamera("tiled", photo(t, "bus.jpg")), fileCamera("plain", photo(t, "bus.jpg")))
 	cfg.Cameras[0].Detection = &config.DetectionOverride{Tiles: &config.Tiles{Cols: 2, Rows: 2, Full: &full}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	lr, log := newLogRecorder(t)
 	m := metrics.New()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{Config: cfg, Detector: detector(t), Logger: log, Metrics: m})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	defer startDaemonWith(t, daemon.Options{Config: cfg, Logger: log, Metrics: m}).stopOK(t)
 	recs, err := lr.wait(waitCtx(t), 2, ticks("tiled", true))
 	if err != nil {
 		t.Fatal(err)

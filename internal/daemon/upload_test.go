@@ -18,6 +18,7 @@ import (
 	"github.com/edgecam/edgecam/internal/metrics"
 	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/testfixture/emutest"
+	"github.com/edgecam/edgecam/internal/testfixture/mats"
 )
 
 // TestUploadsMarkedUpFrames is issue 14's done-when: a daemon with upload {image: markedUp,
@@ -102,7 +103,7 @@ func TestUploadsMarkedUpFrames(t *testing.T) {
 			img.Close()
 			continue
 		}
-		if changed := changedPixels(img, plain); changed < 1000 {
+		if changed := mats.Changed(img, plain, 40); changed < 1000 { // 40: above JPEG noise
 			t.Errorf("%s differs from the photo in only %d pixels: not annotated?", name, changed)
 		}
 		img.Close()
@@ -183,15 +184,4 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-func changedPixels(a, b gocv.Mat) int {
-	diff := gocv.NewMat()
-	defer diff.Close()
-	gocv.AbsDiff(a, b, &diff)
-	gray := gocv.NewMat()
-	defer gray.Close()
-	gocv.CvtColor(diff, &gray, gocv.ColorBGRToGray)
-	gocv.Threshold(gray, &gray, 40, 255, gocv.ThresholdBinary) // above JPEG noise
-	return gocv.CountNonZero(gray)
 }

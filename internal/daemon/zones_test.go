@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -35,12 +34,7 @@ detection:
   labelsMinimum: [car]
   filters:
     bus: {minScore: 0.6}
-azure:
-  dps: {globalEndpoint: %q, idScope: %q, groupEnrollmentKey: %q}
-  modelId: %q
-  caFile: %q
-state: {dir: %q}
-cameras:
+%scameras:
   - id: bus-stop
     type: file
     path: %q
@@ -50,7 +44,7 @@ cameras:
         polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]
     masks:
       - polygon: [[0.75, 0], [1, 0], [1, 1], [0.75, 1]]
-`, modelPath(t), e.DPSHost(), e.IDScope(), groupKey, modelID, e.CAFile(), dir, photo(t, "bus.jpg"), marked)
+`, modelPath(t), dpsYAML(e, dir), photo(t, "bus.jpg"), marked)
 	cfg, err := loadYAML(t, dir, yaml)
 	if err != nil {
 		t.Fatal(err)
@@ -138,18 +132,13 @@ schedule: {due: 0s, period: 1s}
 detection:
   scoreThreshold: 0.5
   labelsMinimum: [Forklift, pallet]
-azure:
-  dps: {globalEndpoint: %q, idScope: %q, groupEnrollmentKey: %q}
-  modelId: %q
-  caFile: %q
-state: {dir: %q}
-cameras:
+%scameras:
   - id: warehouse
     type: file
     path: %q
     zones:
       - {name: dock, polygon: [[0.5, 0], [1, 0], [1, 1], [0.5, 1]], labels: [pallet]}
-`, model, e.DPSHost(), e.IDScope(), groupKey, modelID, e.CAFile(), dir, photo(t, "bus.jpg"))
+`, model, dpsYAML(e, dir), photo(t, "bus.jpg"))
 	cfg, err := loadYAML(t, dir, yaml)
 	if err != nil {
 		t.Fatal(err)
@@ -163,14 +152,9 @@ cameras:
 	}
 	defer det.Close()
 	_, log := newLogRecorder(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- daemon.Run(ctx, daemon.Options{Config: cfg, Detector: det, Logger: log}) }()
+	d := startDaemonWith(t, daemon.Options{Config: cfg, Detector: det, Logger: log})
 	_, werr := e.WaitTelemetry(waitCtx(t), 2, emulator.FromDevice("warehouse"))
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run: %v", err)
-	}
+	d.stopOK(t)
 	if werr != nil {
 		t.Fatal(werr)
 	}
