@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgecam/edgecam/internal/config"
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 // digestServer is an RFC 7616 Digest-protected snapshot endpoint, written independently of the
@@ -162,17 +163,7 @@ func TestHTTPDigestWrongPassword(t *testing.T) {
 }
 
 func basicServer(t *testing.T, image []byte) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "admin" || p != "s3cret" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="cam"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "image/jpeg")
-		w.Write(image)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	return testfixture.SnapshotServer(t, image, "admin", "s3cret", nil)
 }
 
 func TestHTTPBasic(t *testing.T) {

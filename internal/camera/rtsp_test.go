@@ -13,6 +13,7 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/redact"
 	"github.com/edgecam/edgecam/internal/testfixture"
+	"github.com/edgecam/edgecam/internal/testfixture/dettest"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -219,21 +220,7 @@ func captureResembling(t *testing.T, src Source, photoPath string) *Frame {
 }
 
 // newDetector loads the YOLOv5n detector from the shared models folder.
-func newDetector(t *testing.T) *yolo.Detector {
-	t.Helper()
-	lib, err := yolo.FindRuntimeLibrary("")
-	if err != nil {
-		t.Fatalf("ONNX Runtime library (run `make deps`): %v", err)
-	}
-	if err := yolo.InitRuntime(lib); err != nil {
-		t.Fatal(err)
-	}
-	det, err := yolo.New(yolo.Options{ModelPath: testfixture.ModelPath(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return det
-}
+func newDetector(t *testing.T) *yolo.Detector { return dettest.Open(t, yolo.Options{}) }
 
 // detectBus runs the detector on img and expects bus.jpg's objects (see testdata/README.md):
 // people and the bus.
