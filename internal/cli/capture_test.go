@@ -1,19 +1,16 @@
 package cli
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 func TestCaptureFromConfig(t *testing.T) {
-	t.Chdir(projectRoot(t))
-	t.Setenv("EDGECAM_MODEL__PATH", testModel(t))
-	t.Setenv("EDGECAM_CAMERAS__BUS-STOP__PATH", testPhoto(t, "bus.jpg"))
-	t.Setenv("EDGECAM_CAMERAS__1__PATH", testPhoto(t, "zidane.jpg"))
+	shippedConfigEnv(t)
 	out := filepath.Join(t.TempDir(), "frame.jpg")
 
 	stdout, stderr, err := runCLI(t, "capture", "--config", "configs/demo.yaml", "--camera", "pitch", "--out", out)
@@ -44,20 +41,8 @@ func TestCaptureFromConfig(t *testing.T) {
 }
 
 func TestCaptureFromFlags(t *testing.T) {
-	photo, err := os.ReadFile(testPhoto(t, "dog.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "admin" || p != "pw" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="cam"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "image/jpeg")
-		w.Write(photo)
-	}))
-	defer srv.Close()
+	photo := testfixture.ReadPhoto(t, "dog.jpg")
+	srv := testfixture.SnapshotServer(t, photo, "admin", "pw", nil)
 	out := filepath.Join(t.TempDir(), "frame.jpg")
 
 	t.Setenv("EDGECAM_CAMERA_PASSWORD", "pw")

@@ -13,10 +13,7 @@ import (
 // TestConfigCheckShippedConfigs checks configs/demo.yaml and configs/example.yaml validate, with
 // the model and photos taken from the shared folder through the environment, as `make run` does.
 func TestConfigCheckShippedConfigs(t *testing.T) {
-	t.Chdir(projectRoot(t))
-	t.Setenv("EDGECAM_MODEL__PATH", testModel(t))
-	t.Setenv("EDGECAM_CAMERAS__BUS-STOP__PATH", testPhoto(t, "bus.jpg"))
-	t.Setenv("EDGECAM_CAMERAS__1__PATH", testPhoto(t, "zidane.jpg"))
+	shippedConfigEnv(t)
 
 	out, errOut, err := runCLI(t, "config", "check", "--config", "configs/demo.yaml")
 	if err != nil {

@@ -185,14 +185,7 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 			o.threshold = float32(max(config.DetectorFloor, min(float64(o.threshold), lowestThreshold(o.rules)-0.001)))
 		}
 	}
-	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
-	if err != nil {
-		return err
-	}
-	if err := yolo.InitRuntime(lib); err != nil {
-		return err
-	}
-	det, err := yolo.New(yolo.Options{ModelPath: model, Runtime: yolo.RuntimeOptions{Threads: o.threads}, Confidence: o.threshold, IoU: o.iou})
+	det, err := openDetector(o.ortLib, yolo.Options{ModelPath: model, Runtime: yolo.RuntimeOptions{Threads: o.threads}, Confidence: o.threshold, IoU: o.iou})
 	if err != nil {
 		return err
 	}
@@ -227,6 +220,19 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 		return errSilent
 	}
 	return nil
+}
+
+// openDetector finds and loads the ONNX Runtime library (ortLib: the --ort-lib flag, may be
+// empty) and opens the detector o, as detect, eval and run do.
+func openDetector(ortLib string, o yolo.Options) (*yolo.Detector, error) {
+	lib, err := yolo.FindRuntimeLibrary(ortLib)
+	if err != nil {
+		return nil, err
+	}
+	if err := yolo.InitRuntime(lib); err != nil {
+		return nil, err
+	}
+	return yolo.New(o)
 }
 
 // cameraTiler returns det detecting tile by tile as a camera with tiles and rules' zones does,

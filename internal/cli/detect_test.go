@@ -166,20 +166,9 @@ func TestDetectTable(t *testing.T) {
 
 func TestDetectBadImages(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	bus, err := os.ReadFile(testPhoto(t, "bus.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A JPEG header claiming 20000x10000 pixels.
-	huge := []byte{0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0x27, 0x10, 0x4E, 0x20, 1, 1, 0x11, 0,
-		0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0, 0x12, 0x34, 0xFF, 0xD9}
+	write := func(name string, data []byte) string { return testfixture.WriteFile(t, dir, name, data) }
+	bus := testfixture.ReadPhoto(t, "bus.jpg")
+	huge := testfixture.JPEGHeaderOnly(20000, 10000)
 	files := []struct{ path, msg string }{
 		{filepath.Join(dir, "missing.jpg"), "no such file or directory"},
 		{write("empty.jpg", nil), "empty image (0 bytes)"},

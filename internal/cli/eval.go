@@ -116,14 +116,7 @@ func runEval(ctx context.Context, stdout, stderr io.Writer, o *evalOptions) erro
 	if err != nil {
 		return err
 	}
-	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
-	if err != nil {
-		return err
-	}
-	if err := yolo.InitRuntime(lib); err != nil {
-		return err
-	}
-	det, err := yolo.New(yolo.Options{ModelPath: model, Runtime: yolo.RuntimeOptions{Threads: o.threads}, Confidence: o.floor, IoU: o.iou})
+	det, err := openDetector(o.ortLib, yolo.Options{ModelPath: model, Runtime: yolo.RuntimeOptions{Threads: o.threads}, Confidence: o.floor, IoU: o.iou})
 	if err != nil {
 		return err
 	}

@@ -48,3 +48,12 @@ func configFile(t *testing.T, dir, yaml string) string {
 	}
 	return p
 }
+
+// shippedConfigEnv runs the test in the repository with the model and the photos of
+// configs/demo.yaml taken from the shared folder through the environment, as `make run` does.
+func shippedConfigEnv(t *testing.T) {
+	t.Chdir(projectRoot(t))
+	t.Setenv("EDGECAM_MODEL__PATH", testModel(t))
+	t.Setenv("EDGECAM_CAMERAS__BUS-STOP__PATH", testPhoto(t, "bus.jpg"))
+	t.Setenv("EDGECAM_CAMERAS__1__PATH", testPhoto(t, "zidane.jpg"))
+}

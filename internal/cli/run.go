@@ -49,17 +49,10 @@ gracefully within 10 s: the tick in flight finishes, the queue is kept on disk.`
 			}
 			// glibc's arenas and mmap threshold are set when the program loads (memtune, issue 16).
 			goLimit, goLimitFrom := memtune.SetGoLimit()
-			lib, err := yolo.FindRuntimeLibrary(ortLib)
-			if err != nil {
-				return err
-			}
-			if err := yolo.InitRuntime(lib); err != nil {
-				return err
-			}
 			rt := runtimeOptions(cfg.Model)
 			// The detector keeps scores down to the floor; the cameras' thresholds and filters
 			// (which IoT Central may lower at run time) decide what counts.
-			det, err := yolo.New(yolo.Options{ModelPath: cfg.Model.Path, Runtime: rt, Confidence: config.DetectorFloor})
+			det, err := openDetector(ortLib, yolo.Options{ModelPath: cfg.Model.Path, Runtime: rt, Confidence: config.DetectorFloor})
 			if err != nil {
 				return err
 			}
