@@ -183,6 +183,11 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 			// Scores the camera's rules could count must reach them, as in the daemon (the
 			// detector keeps scores above its threshold, the rules those at or above theirs).
 			o.threshold = float32(max(config.DetectorFloor, min(float64(o.threshold), lowestThreshold(o.rules)-0.001)))
+			if _, on := tile.FromConfig(o.tiles, zonePolygons(o.rules)); on {
+				// Tiles' boxes are merged before the thresholds apply, and a weak box cut by a
+				// tile edge can join a strong one: detect at the daemon's floor exactly.
+				o.threshold = config.DetectorFloor
+			}
 		}
 	}
 	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
@@ -232,15 +237,20 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 // cameraTiler returns det detecting tile by tile as a camera with tiles and rules' zones does,
 // or nil when tiles do not tile.
 func cameraTiler(det *yolo.Detector, rules *tally.Rules, tiles *config.Tiles) *tile.Detector {
-	polys := make([]zone.Polygon, len(rules.Zones))
-	for i, z := range rules.Zones {
-		polys[i] = z.Polygon
-	}
-	to, on := tile.FromConfig(tiles, polys)
+	to, on := tile.FromConfig(tiles, zonePolygons(rules))
 	if !on {
 		return nil
 	}
 	return tile.New(det, to)
+}
+
+// zonePolygons returns the polygons of the rules' zones.
+func zonePolygons(rules *tally.Rules) []zone.Polygon {
+	polys := make([]zone.Polygon, len(rules.Zones))
+	for i, z := range rules.Zones {
+		polys[i] = z.Polygon
+	}
+	return polys
 }
 
 // findDefaultModel returns models/yolov5n.onnx under the working directory, else beside the
