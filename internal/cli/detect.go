@@ -107,7 +107,7 @@ counts and the tracks' IDs (docs/lines.md).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", defaultModel, "YOLO ONNX model `PATH` (class names from PATH without .onnx + .labels, its metadata, or COCO-80)")
-	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), 0..1; with --config and no --threshold, lowered below the camera's lowest threshold when that is lower (not under 0.1)")
+	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), above 0 and below 1; with --config and no --threshold, lowered below the camera's lowest threshold when that is lower (not under 0.1)")
 	f.Float32Var(&o.iou, "iou", yolo.DefaultIoU, "NMS overlap above which the weaker box of a label is dropped, 0..1")
 	f.IntVar(&o.threads, "threads", 0, "ONNX Runtime threads (0 = one per core)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per image per line")
