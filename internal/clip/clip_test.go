@@ -84,8 +84,9 @@ func TestH265(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, want := range map[string]string{
-		"a.mp4":   "extract its video as an elementary stream first",
-		"a.avi":   "unknown clip type",
+		"a.mp4":   "not an MP4/MOV file",
+		"a.avi":   "remux it into MP4 first",
+		"a.xyz":   "unknown clip type",
 		"no.h264": "no such file",
 	} {
 		if name == "a.mp4" {
