@@ -24,7 +24,7 @@ import (
 func clipArgs(o *detectOptions) (isClip bool, err error) {
 	n := 0
 	for _, p := range o.images {
-		if clip.IsClip(p) {
+		if clip.IsVideo(p) {
 			n++
 		}
 	}
@@ -79,7 +79,7 @@ func runClip(ctx context.Context, w io.Writer, det *yolo.Detector, o *detectOpti
 			return ctx.Err()
 		}
 		t := c.Time(i).Seconds()
-		if t+1e-9 < next {
+		if t+1e-4 < next { // 0.1 ms: times in whole nanoseconds or timescale ticks
 			continue
 		}
 		next = max(next+1/rate, t+0.5/rate) // after a gap in the clip, the rate starts again

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,20 @@ func IsClip(path string) bool {
 	return ok || isContainer(path)
 }
 
+// IsVideo reports whether path names a clip or another video file (Open says how to make a
+// clip of it).
+func IsVideo(path string) bool {
+	return IsClip(path) || otherVideo(path)
+}
+
+func otherVideo(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".mkv", ".ts", ".webm", ".avi":
+		return true
+	}
+	return false
+}
+
 // isContainer reports whether path names an MP4 or MOV file.
 func isContainer(path string) bool {
 	switch strings.ToLower(filepath.Ext(path)) {
@@ -69,7 +84,7 @@ func (c *Clip) Time(i int) time.Duration {
 	if fps <= 0 {
 		fps = DefaultFPS
 	}
-	return time.Duration(float64(i) / fps * float64(time.Second))
+	return time.Duration(math.Round(float64(i) / fps * float64(time.Second)))
 }
 
 func codecOf(path string) (videodec.Codec, bool) {
@@ -89,9 +104,9 @@ var startCode = []byte{0, 0, 1}
 func Open(path string) (*Clip, error) {
 	codec, ok := codecOf(path)
 	if !ok && !isContainer(path) {
-		if ext := strings.ToLower(filepath.Ext(path)); ext == ".mkv" || ext == ".ts" || ext == ".webm" || ext == ".avi" {
+		if otherVideo(path) {
 			return nil, fmt.Errorf("%s is a %s container: remux it into MP4 first: ffmpeg -i %s -c:v copy -an clip.mp4",
-				filepath.Base(path), ext, filepath.Base(path))
+				filepath.Base(path), strings.ToLower(filepath.Ext(path)), filepath.Base(path))
 		}
 		return nil, fmt.Errorf("%s: unknown clip type: name an H.264 or H.265 clip %s", filepath.Base(path), Extensions)
 	}
