@@ -149,6 +149,9 @@ func ParseMP4(data []byte) (*Clip, error) {
 		}
 		return nil, readTrackBox(h, payload, cur)
 	})
+	if err != nil && cutOff && fragmented(tracks) {
+		err = nil // a cut-off fragmented file: the fragments before the cut are whole
+	}
 	if err != nil && cutOff {
 		return nil, fmt.Errorf("the file is cut off (%v): a recording that was cut off cannot be read, record again (ffmpeg -t SECONDS ends it cleanly)", err)
 	}
@@ -183,6 +186,16 @@ func ParseMP4(data []byte) (*Clip, error) {
 		return nil, err
 	}
 	return video.clip(data, samples, scale)
+}
+
+// fragmented reports whether a video track has samples in movie fragments.
+func fragmented(tracks []*mp4Track) bool {
+	for _, t := range tracks {
+		if t.handler == "vide" && len(t.fragment) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // codecName names a sample entry type for a user.
@@ -312,7 +325,22 @@ func readConfig(h *amp4.ReadHandle, payload func() (amp4.IBox, error), t *mp4Tra
 func readFragmentBox(h *amp4.ReadHandle, payload func() (amp4.IBox, error), byID func(uint32) *mp4Track, trexes map[uint32]amp4.Trex,
 	frag **mp4Track, tfhd *amp4.Tfhd, tfdt *int64, hasTfdt *bool, nextDTS map[uint32]int64, moofAt uint64, dataEnd *uint64, fileSize uint64) error {
 	switch h.BoxInfo.Type.String() {
-	case "tfhd", "tfdt", "trun":
+	case "tfhd", "tfdt":
+	case "trun":
+		if *frag == nil {
+			return nil
+		}
+		// Read here, not by go-mp4: its Trun unmarshaller appends sample_count entries even when
+		// they hold no field (all defaults), so a hostile count allocates without bound.
+		var buf bytes.Buffer
+		if _, err := h.ReadData(&buf); err != nil {
+			return err
+		}
+		run, err := parseTrun(buf.Bytes(), fileSize)
+		if err != nil {
+			return err
+		}
+		return addRun(*frag, run, tfhd, trexes, tfdt, hasTfdt, nextDTS, moofAt, dataEnd, fileSize)
 	default:
 		return nil
 	}
@@ -329,52 +357,111 @@ func readFragmentBox(h *amp4.ReadHandle, payload func() (amp4.IBox, error), byID
 		}
 	case *amp4.Tfdt:
 		*tfdt, *hasTfdt = int64(b.GetBaseMediaDecodeTime()), true
-	case *amp4.Trun:
-		t := *frag
-		if t == nil {
-			return nil
-		}
-		base := moofAt
-		if tfhd.CheckFlag(0x000001) {
-			base = tfhd.BaseDataOffset
-		}
-		pos := *dataEnd
-		if b.CheckFlag(0x000001) {
-			pos = uint64(int64(base) + int64(b.DataOffset))
-		}
-		trex := trexes[t.id]
-		dts := nextDTS[t.id]
-		if *hasTfdt {
-			dts, *hasTfdt = *tfdt, false
-		}
-		if uint64(len(t.fragment))+uint64(len(b.Entries)) > fileSize {
-			return errors.New("more samples than bytes in the file")
-		}
-		for i, e := range b.Entries {
-			s := mp4Sample{offset: pos, dts: dts}
-			s.size, s.cto = uint64(e.SampleSize), b.GetSampleCompositionTimeOffset(i)
-			if !b.CheckFlag(0x000200) {
-				s.size = uint64(pick(tfhd.CheckFlag(0x000010), tfhd.DefaultSampleSize, trex.DefaultSampleSize))
-			}
-			dur := e.SampleDuration
-			if !b.CheckFlag(0x000100) {
-				dur = pick(tfhd.CheckFlag(0x000008), tfhd.DefaultSampleDuration, trex.DefaultSampleDuration)
-			}
-			flags := e.SampleFlags
-			switch {
-			case i == 0 && b.CheckFlag(0x000004):
-				flags = b.FirstSampleFlags
-			case !b.CheckFlag(0x000400):
-				flags = pick(tfhd.CheckFlag(0x000020), tfhd.DefaultSampleFlags, trex.DefaultSampleFlags)
-			}
-			s.sync = flags&0x00010000 == 0 // sample_is_non_sync_sample
-			t.fragment = append(t.fragment, s)
-			pos += s.size
-			dts += int64(dur)
-		}
-		*dataEnd = pos
-		nextDTS[t.id] = dts
 	}
+	return nil
+}
+
+// trun is a track fragment run: per-sample fields, each present as flags say.
+type trun struct {
+	flags      uint32
+	count      uint32
+	dataOffset int32
+	firstFlags uint32
+	entries    []byte // count entries of entrySize bytes
+	entrySize  int
+	version    byte
+}
+
+const (
+	trunDataOffset = 0x000001
+	trunFirstFlags = 0x000004
+	trunDuration   = 0x000100
+	trunSize       = 0x000200
+	trunFlags      = 0x000400
+	trunCTO        = 0x000800
+)
+
+func parseTrun(b []byte, fileSize uint64) (trun, error) {
+	be := func(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+	var r trun
+	if len(b) < 8 {
+		return r, errors.New("trun box too short")
+	}
+	r.version, r.flags, r.count = b[0], be(b)&0xFFFFFF, be(b[4:])
+	b = b[8:]
+	for _, f := range []uint32{trunDataOffset, trunFirstFlags} {
+		if r.flags&f == 0 {
+			continue
+		}
+		if len(b) < 4 {
+			return r, errors.New("trun box too short")
+		}
+		if f == trunDataOffset {
+			r.dataOffset = int32(be(b))
+		} else {
+			r.firstFlags = be(b)
+		}
+		b = b[4:]
+	}
+	for _, f := range []uint32{trunDuration, trunSize, trunFlags, trunCTO} {
+		if r.flags&f != 0 {
+			r.entrySize += 4
+		}
+	}
+	if uint64(r.count) > fileSize || uint64(r.count)*uint64(r.entrySize) > uint64(len(b)) {
+		return r, fmt.Errorf("trun box lists %d samples it has no room for", r.count)
+	}
+	r.entries = b
+	return r, nil
+}
+
+// addRun appends a run's samples to the track's.
+func addRun(t *mp4Track, r trun, tfhd *amp4.Tfhd, trexes map[uint32]amp4.Trex, tfdt *int64, hasTfdt *bool, nextDTS map[uint32]int64, moofAt uint64, dataEnd *uint64, fileSize uint64) error {
+	be := func(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+	base := moofAt
+	if tfhd.CheckFlag(0x000001) {
+		base = tfhd.BaseDataOffset
+	}
+	pos := *dataEnd
+	if r.flags&trunDataOffset != 0 {
+		pos = uint64(int64(base) + int64(r.dataOffset))
+	}
+	// Every sample holds at least a NAL unit's length and a byte.
+	if uint64(len(t.fragment))+uint64(r.count) > fileSize/uint64(t.lengthSize+1) {
+		return errors.New("the movie fragments list more samples than the file has room for: it is damaged")
+	}
+	trex := trexes[t.id]
+	dts := nextDTS[t.id]
+	if *hasTfdt {
+		dts, *hasTfdt = *tfdt, false
+	}
+	dur0 := pick(tfhd.CheckFlag(0x000008), tfhd.DefaultSampleDuration, trex.DefaultSampleDuration)
+	size0 := pick(tfhd.CheckFlag(0x000010), tfhd.DefaultSampleSize, trex.DefaultSampleSize)
+	flags0 := pick(tfhd.CheckFlag(0x000020), tfhd.DefaultSampleFlags, trex.DefaultSampleFlags)
+	for i := 0; i < int(r.count); i++ {
+		e := r.entries[i*r.entrySize:]
+		field := func(f, def uint32) uint32 {
+			if r.flags&f == 0 {
+				return def
+			}
+			v := be(e)
+			e = e[4:]
+			return v
+		}
+		dur, size, flags := field(trunDuration, dur0), field(trunSize, size0), field(trunFlags, flags0)
+		if i == 0 && r.flags&trunFirstFlags != 0 {
+			flags = r.firstFlags
+		}
+		cto := int64(field(trunCTO, 0))
+		if r.version > 0 {
+			cto = int64(int32(cto))
+		}
+		t.fragment = append(t.fragment, mp4Sample{offset: pos, size: uint64(size), dts: dts, cto: cto, sync: flags&0x00010000 == 0})
+		pos += uint64(size)
+		dts += int64(dur)
+	}
+	*dataEnd = pos
+	nextDTS[t.id] = dts
 	return nil
 }
 
@@ -391,7 +478,11 @@ func (t *mp4Track) samples(fileSize uint64) ([]mp4Sample, error) {
 	if len(t.fragment) > 0 {
 		for i, s := range t.fragment {
 			if s.offset+s.size > fileSize || s.offset+s.size < s.offset {
-				return nil, truncated(i, len(t.fragment))
+				if i == 0 {
+					return nil, truncated(i, len(t.fragment))
+				}
+				// A fragmented file cut off: the samples before the cut are whole.
+				return t.fragment[:i], nil
 			}
 		}
 		return t.fragment, nil
@@ -506,10 +597,18 @@ func (t *mp4Track) editShift(movieScale uint32) int64 {
 func (t *mp4Track) clip(data []byte, samples []mp4Sample, movieScale uint32) (*Clip, error) {
 	// B-frames: a picture shown before one decoded earlier. The decoding path hands each access
 	// unit's own picture on, so it cannot take them.
+	// Times beyond 11 days are a damaged table (and would overflow a Duration).
+	limit := int64(t.timescale) * 1_000_000
 	shift := t.editShift(movieScale)
+	if shift < -limit || shift > limit {
+		shift = 0
+	}
 	prev := int64(0)
 	for i, s := range samples {
 		pts := s.dts + s.cto
+		if pts < -limit || pts > limit {
+			return nil, fmt.Errorf("picture %d is timed at %d/%d s: the file is damaged", i+1, pts, t.timescale)
+		}
 		if i > 0 && pts < prev {
 			return nil, fmt.Errorf("the clip has B-frames (picture %d is shown before picture %d): edgecam's decoding path takes pictures in the order they are shown, as IP cameras send them; re-encode without B-frames: %s", i+1, i, reencode)
 		}
@@ -518,6 +617,9 @@ func (t *mp4Track) clip(data []byte, samples []mp4Sample, movieScale uint32) (*C
 	total := uint64(0)
 	for _, s := range samples {
 		total += s.size
+	}
+	if total > uint64(len(data)) { // samples overlap: a damaged table would multiply the file
+		return nil, fmt.Errorf("the video track's samples add up to %d bytes in a file of %d: the file is damaged", total, len(data))
 	}
 	c := &Clip{Codec: t.codec}
 	// A start code for each length field: at most 4 bytes for a 1-byte length and its byte.

@@ -101,6 +101,8 @@ func TestMP4Errors(t *testing.T) {
 		t.Fatal(err)
 	}
 	fast, _ := os.ReadFile(faststart)
+	fragmented := ffmpeg(t, "fragmented.mp4", append(h264, "-bf", "0", "-movflags", "frag_keyframe+empty_moov+default_base_moof")...)
+	frag, _ := os.ReadFile(fragmented)
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
@@ -124,6 +126,13 @@ func TestMP4Errors(t *testing.T) {
 	if out, _ := exec.Command("ffmpeg", "-hide_banner", "-encoders").CombinedOutput(); strings.Contains(string(out), "libaom-av1") {
 		cases = append(cases, struct{ path, want string }{
 			ffmpeg(t, "av1.mp4", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=5:duration=0.4", "-c:v", "libaom-av1", "-cpu-used", "8"), "AV1"})
+	}
+	// A fragmented file cut off keeps the pictures before the cut.
+	c, err := Open(write("cutfrag.mp4", frag[:len(frag)*2/3]))
+	if err != nil {
+		t.Errorf("a cut-off fragmented MP4: %v", err)
+	} else if c.Len() < 10 || c.Len() >= 30 {
+		t.Errorf("a cut-off fragmented MP4 gives %d of its 30 pictures", c.Len())
 	}
 	for _, c := range cases {
 		_, err := Open(c.path)
