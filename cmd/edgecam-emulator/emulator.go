@@ -52,7 +52,7 @@ func newEmulatorCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "edgecam-emulator",
 		Short: "Run a local IoT Hub + DPS stand-in (no Azure account needed)",
-		Long: `emulator runs a local stand-in for Azure IoT Hub and the Device Provisioning Service (DPS),
+		Long: `edgecam-emulator runs a local stand-in for Azure IoT Hub and the Device Provisioning Service (DPS),
 speaking MQTT over TLS like the real services, so edgecam can be tried and tested without an
 Azure account.
 
@@ -88,12 +88,14 @@ token (also written to service.env in --state-dir, for curl), and a connection s
 telemetry message as one JSON line on stdout ({"received","hub","deviceId","modelId",
 "properties","body"}). Connections, refusals (with the reason) and DPS registrations are logged
 on stderr. It runs until interrupted (Ctrl-C or SIGTERM).`,
-		Example: `  # the README demo: one hub on 127.0.0.1:8883, DPS on 127.0.0.1:8882 with the demo group key
+		Example: `  # the defaults: one hub on 127.0.0.1:8883, DPS on 127.0.0.1:8882 with the demo group key
+  # (make run starts it on ports 28883-28885 instead)
   edgecam-emulator
 
   # then, in another terminal, register a device through its DPS
-  edgecam provision --endpoint 127.0.0.1:8882 --ca-file ~/.local/state/edgecam/emulator/ca.pem \
-      --id-scope ` + emulator.DefaultIDScope + ` --registration-id cam1 --group-key ` + emulator.DemoGroupKey + `
+  EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY=` + emulator.DemoGroupKey + ` \
+    edgecam provision --endpoint 127.0.0.1:8882 --ca-file ~/.local/state/edgecam/emulator/ca.pem \
+      --id-scope ` + emulator.DefaultIDScope + ` --registration-id cam1
 
   # a device with a connection string (a key is generated when none is given)
   edgecam-emulator --device cam1 --device cam2=c2VjcmV0LWtleS0xMjM0NTY3ODkw

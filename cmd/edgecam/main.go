@@ -1,4 +1,4 @@
-// Command edgecam turns a camera into a smart sensor: it scores frames with YOLOv5 and sends
+// Command edgecam turns a camera into a smart sensor: it scores frames with a YOLO model and sends
 // per-label counts to Azure IoT Hub or IoT Central. See `edgecam --help`.
 package main
 

@@ -58,7 +58,7 @@ Camera types:
 		Example: `  edgecam capture --config edgecam.yaml --camera garage --out frame.jpg
   edgecam capture --type http --url http://192.168.1.64/ISAPI/Streaming/channels/101/picture \
       --username admin --out frame.jpg          # password from EDGECAM_CAMERAS__CAPTURE__PASSWORD or asked
-  edgecam capture --type rtsp --url rtsp://admin:pw@192.168.1.65:554/stream1 --out frame.jpg
+  edgecam capture --type rtsp --url rtsp://192.168.1.65:554/stream1 --username admin --out frame.jpg
   edgecam capture --type rpi --rotation 180 --width 1920 --height 1080 --out frame.jpg
   edgecam capture --type file --path test.jpg --out copy.jpg`,
 		Args: cobra.NoArgs,

@@ -60,7 +60,7 @@ func newDetectCmd() *cobra.Command {
 	o := &detectOptions{}
 	cmd := &cobra.Command{
 		Use:   "detect [flags] IMAGE...  |  detect --config FILE --camera ID [--annotate DIR] IMAGE...",
-		Short: "Score JPEG or PNG images with the YOLO model and print what it finds",
+		Short: "Score images (JPEG, PNG, BMP, WebP) with the YOLO model and print what it finds",
 		Long: `detect runs the YOLO ONNX model (YOLOv5, YOLOv8/v9/11 or end-to-end layout) on each image and prints the objects found (label, score,
 box corners x1,y1,x2,y2 in image pixels, highest score first) and the count per label.
 
@@ -109,7 +109,7 @@ ffmpeg -i IN -c:v libx264 -bf 0 -an OUT.mp4).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", defaultModel, "YOLO ONNX model `PATH` (class names from PATH without .onnx + .labels, its metadata, or COCO-80)")
-	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), 0..1")
+	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), 0..1; with --config and no --threshold, lowered below the camera's lowest threshold when that is lower (not under 0.1)")
 	f.Float32Var(&o.iou, "iou", yolo.DefaultIoU, "NMS overlap above which the weaker box of a label is dropped, 0..1")
 	f.IntVar(&o.threads, "threads", 0, "ONNX Runtime threads (0 = one per core)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per image per line")
@@ -185,6 +185,11 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 			// Scores the camera's rules could count must reach them, as in the daemon (the
 			// detector keeps scores above its threshold, the rules those at or above theirs).
 			o.threshold = float32(max(config.DetectorFloor, min(float64(o.threshold), lowestThreshold(o.rules)-0.001)))
+			if _, on := tile.FromConfig(o.tiles, zonePolygons(o.rules)); on {
+				// Tiles' boxes are merged before the thresholds apply, and a weak box cut by a
+				// tile edge can join a strong one: detect at the daemon's floor exactly.
+				o.threshold = config.DetectorFloor
+			}
 		}
 	}
 	lib, err := yolo.FindRuntimeLibrary(o.ortLib)
@@ -234,15 +239,20 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, o *detectOptions) 
 // cameraTiler returns det detecting tile by tile as a camera with tiles and rules' zones does,
 // or nil when tiles do not tile.
 func cameraTiler(det *yolo.Detector, rules *tally.Rules, tiles *config.Tiles) *tile.Detector {
-	polys := make([]zone.Polygon, len(rules.Zones))
-	for i, z := range rules.Zones {
-		polys[i] = z.Polygon
-	}
-	to, on := tile.FromConfig(tiles, polys)
+	to, on := tile.FromConfig(tiles, zonePolygons(rules))
 	if !on {
 		return nil
 	}
 	return tile.New(det, to)
+}
+
+// zonePolygons returns the polygons of the rules' zones.
+func zonePolygons(rules *tally.Rules) []zone.Polygon {
+	polys := make([]zone.Polygon, len(rules.Zones))
+	for i, z := range rules.Zones {
+		polys[i] = z.Polygon
+	}
+	return polys
 }
 
 // findDefaultModel returns models/yolov5n.onnx under the working directory, else beside the

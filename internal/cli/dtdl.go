@@ -24,9 +24,10 @@ func newDTDLCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dtdl --model-id dtmi:...;1 [--labels all|minimum|interest] [--config FILE]",
 		Short: "Print the DTDL v2 device model to import into IoT Central as a device template",
-		Long: `dtdl prints the DTDL v2 Interface of an edgecam camera: one integer telemetry per COCO label
-(named as edgecam sends it, e.g. traffic_light, displayed as "traffic light"), the writable
-properties IoT Central can change at run time (ImageTimerDue, ImageTimerPeriod as ISO 8601
+		Long: `dtdl prints the DTDL v2 Interface of an edgecam camera: one integer telemetry per label
+(the 80 COCO labels, or with --config the model's classes; named as edgecam sends it, e.g.
+traffic_light, displayed as "traffic light"), the writable properties IoT Central can change at
+run time (ImageTimerDue, ImageTimerPeriod as ISO 8601
 durations such as PT30S, PredictionScoreThreshold, PredictionLabelsOfInterest and
 PredictionLabelsMinimum as comma-separated labels, PredictionFilters as per-label filters such as
 "bus: minScore=0.6; person: minArea=0.01, maxArea=0.5"), the read-only properties edgecam
@@ -42,10 +43,10 @@ allows 300 contents in an interface: with zones, choose --labels minimum or inte
 the zones their labels.
 
 Labels:
-  all       the 80 COCO labels (default): every key edgecam can send is modeled
+  all       every label of the model (default): every key edgecam can send is modeled
   minimum   the labels of detection.labelsMinimum, over every camera of --config
   interest  the labels of detection.labelsOfInterest and labelsMinimum, over every camera of
-            --config (all 80 if a camera has no labels of interest, as it then reports any label)
+            --config (every label if a camera has no labels of interest, as it then reports any label)
 With minimum or interest, labels outside the set still arrive, as IoT Central's unmodeled data.
 
 Import into IoT Central:

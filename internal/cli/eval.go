@@ -41,7 +41,8 @@ func newEvalCmd() *cobra.Command {
 		Use:   "eval --config FILE --camera ID [flags] LABELS",
 		Short: "Measure how well a camera's configuration counts, against labelled frames",
 		Long: `eval runs the camera's model on labelled frames, counts them with the camera's whole rule set
-(scoreThreshold, per-label filters, masks, zones, labels of interest), as the daemon does, and
+(scoreThreshold, per-label filters, masks, zones, labels of interest; tile by tile with its
+detection.tiles), as the daemon does, and
 compares the counts with the labels. Per label it prints the true count, the count, the count error
 (sum over frames of |counted - true| / sum of true), precision and recall (a counted box matches a
 labelled one at IoU >= 0.5, best score first) and the score threshold that would have made the

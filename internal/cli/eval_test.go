@@ -303,8 +303,9 @@ cameras:
 			counts[cam][l.Label] = l.Counted
 		}
 	}
-	// detect at eval's floor, so both merge the same boxes.
-	out, errOut, code := runCmd(t, append([]string{"detect", "--config", cfg, "--camera", "tiled", "--json", "--threshold", "0.1"}, images...)...)
+	// detect --config detects a tiled camera at the daemon's floor by itself, as eval does, so
+	// both merge the same boxes.
+	out, errOut, code := runCmd(t, append([]string{"detect", "--config", cfg, "--camera", "tiled", "--json"}, images...)...)
 	if code != 0 {
 		t.Fatalf("detect: %s", errOut)
 	}

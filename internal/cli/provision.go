@@ -63,8 +63,8 @@ With --state-dir the assignment is cached in that directory (as the daemon does)
 by later runs; --force registers again anyway. Without --state-dir it always registers and
 caches nothing.
 
-Secrets can come from the environment instead of the command line, under the configuration's
-names (the same as in /etc/edgecam/secrets.env):
+Keys come from the environment (or --config), never from the command line, under the
+configuration's names (the same as in /etc/edgecam/secrets.env):
   EDGECAM_AZURE__DPS__GROUPENROLLMENTKEY, EDGECAM_AZURE__DPS__DEVICEKEY, and likewise
   EDGECAM_AZURE__DPS__IDSCOPE, EDGECAM_AZURE__DPS__GLOBALENDPOINT, EDGECAM_AZURE__MODELID,
   EDGECAM_AZURE__CAFILE, and EDGECAM_DPS_REGISTRATION_ID. Flags win over the environment. The

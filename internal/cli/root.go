@@ -52,8 +52,8 @@ func NewRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "edgecam",
 		Short: "Count objects seen by a camera and send the tally to Azure IoT Hub / IoT Central",
 		Long: `edgecam turns an ordinary camera (Raspberry Pi camera, HTTP snapshot URL, RTSP stream or an
-image file) into a smart sensor. On a timer it captures a frame, runs a YOLOv5 ONNX model on it,
-counts the objects per COCO label and sends the tally as JSON telemetry to Azure IoT Hub or
+image file) into a smart sensor. On a timer it captures a frame, runs a YOLO ONNX model on it,
+counts the objects per label and sends the tally as JSON telemetry to Azure IoT Hub or
 IoT Central (device connection string, or DPS with an optional DTDL model ID).
 
 Start with:

@@ -95,7 +95,7 @@ gracefully within 10 s: the tick in flight finishes, the queue is kept on disk.`
 	cmd.Flags().StringVarP(&cfgFile, "config", "c", "/etc/edgecam/config.yaml", "configuration file (YAML)")
 	cmd.Flags().StringVar(&ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $EDGECAM_ORT_LIB, then /usr/lib/edgecam for the packaged binary, else next to the binary and ./lib/onnxruntime, then system paths)")
 	f := cmd.Flags()
-	f.String("model", config.DefaultModelPath, "YOLOv5 ONNX model (key model.path)")
+	f.String("model", config.DefaultModelPath, "YOLO ONNX model (key model.path)")
 	f.Int("threads", 0, "inference threads, 0 = one per physical core (key model.threads)")
 	f.String("state-dir", "", "state directory: DPS assignments, store-and-forward queue (key state.dir)")
 	f.String("metrics-listen", "", "serve Prometheus /metrics and /healthz on this address, e.g. 127.0.0.1:9464 (key metrics.listen)")

@@ -60,7 +60,7 @@ type Config struct {
 	Classes classes.Set `koanf:"-"`
 }
 
-// Model selects the YOLOv5 ONNX model and how inference runs.
+// Model selects the YOLO ONNX model and how inference runs.
 type Model struct {
 	// Path is the ONNX file (relative paths are relative to the working directory).
 	Path string `koanf:"path"`
