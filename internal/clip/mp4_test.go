@@ -174,3 +174,19 @@ func TestMP4MatchesElementaryStream(t *testing.T) {
 		t.Errorf("codecs %v %v", a.Codec, b.Codec)
 	}
 }
+
+// An empty edit first (ffmpeg -itsoffset) delays the pictures as a player shows them.
+func TestMP4EditList(t *testing.T) {
+	src := ffmpeg(t, "src.mp4", append(testsrc[:len(testsrc):len(testsrc)], "-c:v", "libx264", "-g", "7", "-bf", "0", "-pix_fmt", "yuv420p")...)
+	p := ffmpeg(t, "late.mp4", "-itsoffset", "1.5", "-i", src, "-c", "copy")
+	c, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Time(0); got != 1500*time.Millisecond {
+		t.Errorf("first picture at %v, want 1.5s", got)
+	}
+	if got := c.Time(10); got != 2500*time.Millisecond {
+		t.Errorf("picture 10 at %v, want 2.5s", got)
+	}
+}
