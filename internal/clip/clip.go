@@ -120,6 +120,10 @@ func Open(path string) (*Clip, error) {
 		}
 		c, err := ParseMP4(data)
 		if err != nil {
+			var re *reencodeError
+			if errors.As(err, &re) {
+				re.file = filepath.Base(path)
+			}
 			return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 		}
 		return c, nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	amp4 "github.com/abema/go-mp4"
@@ -25,8 +27,19 @@ func init() {
 	}
 }
 
-// reencode is the ffmpeg command that makes a clip Open reads from any video.
-const reencode = "ffmpeg -i IN -c:v libx264 -bf 0 -g 50 -an OUT.mp4"
+// reencodeError is a clip that must be re-encoded; Open names the file in the command.
+type reencodeError struct {
+	why  string
+	file string
+}
+
+func (e *reencodeError) Error() string {
+	in, out := "IN", "OUT.mp4"
+	if e.file != "" {
+		in, out = e.file, strings.TrimSuffix(e.file, filepath.Ext(e.file))+"-h264.mp4"
+	}
+	return fmt.Sprintf("%s; re-encode it: ffmpeg -i %s -c:v libx264 -bf 0 -an %s", e.why, in, out)
+}
 
 // mp4Track is what the boxes of one track say.
 type mp4Track struct {
@@ -176,7 +189,7 @@ func ParseMP4(data []byte) (*Clip, error) {
 		if name == "" {
 			name = "an unknown codec"
 		}
-		return nil, fmt.Errorf("its video is %s: edgecam reads H.264 (avc1, avc3) and H.265 (hvc1, hev1) clips; re-encode it: %s", codecName(name), reencode)
+		return nil, &reencodeError{why: fmt.Sprintf("its video is %s: edgecam reads H.264 (avc1, avc3) and H.265 (hvc1, hev1) clips", codecName(name))}
 	}
 	if video.timescale == 0 {
 		return nil, errors.New("the video track has no timescale (mdhd)")
@@ -610,7 +623,7 @@ func (t *mp4Track) clip(data []byte, samples []mp4Sample, movieScale uint32) (*C
 			return nil, fmt.Errorf("picture %d is timed at %d/%d s: the file is damaged", i+1, pts, t.timescale)
 		}
 		if i > 0 && pts < prev {
-			return nil, fmt.Errorf("the clip has B-frames (picture %d is shown before picture %d): edgecam's decoding path takes pictures in the order they are shown, as IP cameras send them; re-encode without B-frames: %s", i+1, i, reencode)
+			return nil, &reencodeError{why: fmt.Sprintf("the clip has B-frames (picture %d is shown before picture %d): edgecam's decoder path takes pictures in the order they are shown, as IP cameras send them (-bf 0 turns B-frames off)", i+1, i)}
 		}
 		prev = pts
 	}
