@@ -59,7 +59,7 @@ type encodedDetector interface {
 func newDetectCmd() *cobra.Command {
 	o := &detectOptions{}
 	cmd := &cobra.Command{
-		Use:   "detect [flags] IMAGE...  |  detect --config FILE --camera ID [--annotate DIR] IMAGE...",
+		Use:   "detect [flags] IMAGE...  |  detect --config FILE --camera ID [--annotate DIR] IMAGE...|CLIP",
 		Short: "Score images (JPEG, PNG, BMP, WebP) with the YOLO model and print what it finds",
 		Long: `detect runs the YOLO ONNX model (YOLOv5, YOLOv8/v9/11 or end-to-end layout) on each image and prints the objects found (label, score,
 box corners x1,y1,x2,y2 in image pixels, highest score first) and the count per label.
