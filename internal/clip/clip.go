@@ -23,7 +23,8 @@ import (
 // Clip is an elementary stream split into access units.
 type Clip struct {
 	Codec videodec.Codec
-	// FPS is the frame rate the stream's parameter sets give, or 0 when they give none.
+	// FPS is the frame rate the stream's parameter sets give, or 0 when they give none; an MP4's
+	// is its pictures over the time they span.
 	FPS   float64
 	data  []byte
 	units []int  // offset of each access unit in data
