@@ -107,7 +107,7 @@ func build(o options) (string, error) {
 			"stream or a file on a timer, runs a YOLOv5 ONNX model on it (ONNX Runtime, bundled\n" +
 			"in /usr/lib/edgecam) and sends the per-label counts as telemetry to Azure IoT Hub\n" +
 			"or IoT Central over MQTT. The model is not included: see\n" +
-			"/usr/share/doc/edgecam/install.md.",
+			"/usr/share/doc/edgecam/docs/install.md.",
 		Overridables: nfpm.Overridables{
 			Depends:  depends,
 			Suggests: []string{"rpicam-apps"},
@@ -123,10 +123,6 @@ func build(o options) (string, error) {
 					FileInfo: &files.ContentFileInfo{Mode: 0o600, Owner: "root", Group: "root"}},
 				{Destination: "/etc/edgecam", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o755}},
 				{Source: src("README.md"), Destination: "/usr/share/doc/edgecam/README.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-				{Source: src("docs/install.md"), Destination: "/usr/share/doc/edgecam/install.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-				{Source: src("docs/configuration.md"), Destination: "/usr/share/doc/edgecam/configuration.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-				{Source: src("docs/iot-central.md"), Destination: "/usr/share/doc/edgecam/iot-central.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-				{Source: src("docs/discovery.md"), Destination: "/usr/share/doc/edgecam/discovery.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 				{Source: src("configs/example.yaml"), Destination: "/usr/share/doc/edgecam/example.yaml", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 			},
 			Scripts: nfpm.Scripts{
@@ -137,6 +133,15 @@ func build(o options) (string, error) {
 			},
 			Deb: nfpm.Deb{Compression: "xz"},
 		},
+	}
+	// Every user document, kept in docs/ beside the README so the README's links and theirs work.
+	docs, err := filepath.Glob(src("docs/*.md"))
+	if err != nil || len(docs) == 0 {
+		return "", fmt.Errorf("no documents in %s: %v", src("docs"), err)
+	}
+	for _, d := range docs {
+		info.Contents = append(info.Contents, &files.Content{Source: d, Destination: "/usr/share/doc/edgecam/docs/" + filepath.Base(d),
+			FileInfo: &files.ContentFileInfo{Mode: 0o644}})
 	}
 	info = nfpm.WithDefaults(info)
 	if err := nfpm.Validate(info); err != nil {

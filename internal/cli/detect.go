@@ -59,7 +59,7 @@ type encodedDetector interface {
 func newDetectCmd() *cobra.Command {
 	o := &detectOptions{}
 	cmd := &cobra.Command{
-		Use:   "detect [flags] IMAGE...  |  detect --config FILE --camera ID [--annotate DIR] IMAGE...",
+		Use:   "detect [flags] IMAGE...  |  detect --config FILE --camera ID [--annotate DIR] IMAGE...|CLIP",
 		Short: "Score images (JPEG, PNG, BMP, WebP) with the YOLO model and print what it finds",
 		Long: `detect runs the YOLO ONNX model (YOLOv5, YOLOv8/v9/11 or end-to-end layout) on each image and prints the objects found (label, score,
 box corners x1,y1,x2,y2 in image pixels, highest score first) and the count per label.
@@ -81,18 +81,20 @@ detection.tiles the image is detected tile by tile as the daemon does (docs/tili
 output says how many detections ran ("10 tiles"), and --annotate outlines the tiles in cyan.
 
 
-With --config and --camera, a recorded clip (an H.264 or H.265 elementary stream: .h264, .264,
-.h265, .265, .hevc) runs through the camera's continuous analysis (analysis.fps frames a second:
-motion, the model, the tracker, its counting lines) and each line crossing is printed with its time
-in the clip, then the totals; --annotate writes the frame of each crossing with the lines, their
-counts and the tracks' IDs (docs/lines.md).`,
+With --config and --camera, a recorded H.264 or H.265 clip (an MP4 or MOV file: .mp4, .mov, .m4v,
+its first video track, plain or fragmented; or an elementary stream: .h264, .264, .h265, .265,
+.hevc) runs through the camera's continuous analysis (analysis.fps frames a second: motion, the
+model, the tracker, its counting lines) and each line crossing is printed with its time in the clip
+(an MP4's presentation times), then the totals; --annotate writes the frame of each crossing with
+the lines, their counts and the tracks' IDs (docs/lines.md). Clips with B-frames are refused (re-encode:
+ffmpeg -i IN -c:v libx264 -bf 0 -an OUT.mp4).`,
 		Example: `  edgecam detect photo.jpg
   edgecam detect --model ../shared/models/yolov5n.onnx bus.jpg zidane.jpg
   edgecam detect --threshold 0.5 --json *.jpg           # one JSON object per image per line
   edgecam detect --annotate out/ street.jpg             # writes out/street.annotated.jpg
   edgecam detect --bench 50 --threads 2 bus.jpg         # median and p90 of 50 timed runs
   edgecam detect --config /etc/edgecam/config.yaml --camera garage --annotate out/ frame.jpg
-  edgecam detect --config /etc/edgecam/config.yaml --camera door --annotate out/ door.h264`,
+  edgecam detect --config /etc/edgecam/config.yaml --camera door --annotate out/ door.mp4`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("detect needs at least one image file, e.g. `edgecam detect photo.jpg`")
@@ -107,7 +109,7 @@ counts and the tracks' IDs (docs/lines.md).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", defaultModel, "YOLO ONNX model `PATH` (class names from PATH without .onnx + .labels, its metadata, or COCO-80)")
-	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), 0..1; with --config and no --threshold, lowered below the camera's lowest threshold when that is lower (not under 0.1)")
+	f.Float32Var(&o.threshold, "threshold", yolo.DefaultConfidence, "minimum confidence (objectness x class score), above 0 and below 1; with --config and no --threshold, lowered below the camera's lowest threshold when that is lower (not under 0.1)")
 	f.Float32Var(&o.iou, "iou", yolo.DefaultIoU, "NMS overlap above which the weaker box of a label is dropped, 0..1")
 	f.IntVar(&o.threads, "threads", 0, "ONNX Runtime threads (0 = one per core)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per image per line")

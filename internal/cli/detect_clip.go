@@ -24,7 +24,7 @@ import (
 func clipArgs(o *detectOptions) (isClip bool, err error) {
 	n := 0
 	for _, p := range o.images {
-		if clip.IsClip(p) || strings.EqualFold(filepath.Ext(p), ".mp4") {
+		if clip.IsVideo(p) {
 			n++
 		}
 	}
@@ -56,7 +56,7 @@ func runClip(ctx context.Context, w io.Writer, det *yolo.Detector, o *detectOpti
 	}
 	fps := c.FPS
 	if fps <= 0 {
-		fps = 25
+		fps = clip.DefaultFPS
 	}
 	rate := cr.AnalysisFPS
 	if rate <= 0 || rate > fps {
@@ -78,11 +78,11 @@ func runClip(ctx context.Context, w io.Writer, det *yolo.Detector, o *detectOpti
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		t := float64(i) / fps
-		if t+1e-9 < next {
+		t := c.Time(i).Seconds()
+		if t+1e-4 < next { // 0.1 ms: times in whole nanoseconds or timescale ticks
 			continue
 		}
-		next += 1 / rate
+		next = max(next+1/rate, t+0.5/rate) // after a gap in the clip, the rate starts again
 		img, err := c.Picture(dec, i, 0)
 		if err != nil {
 			fmt.Fprintf(w, "%s  picture %d: %v\n", clipTime(t), i, err)

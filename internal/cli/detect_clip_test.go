@@ -2,8 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,7 +32,8 @@ cameras:
 }
 
 // detect --config --camera CLIP counts the footfall clip's crossings exactly: three in, three out
-// (two of them at once), nobody for the person stopping on the line or walking along it.
+// (two of them at once), nobody for the person stopping on the line or walking along it. The
+// same stream in an MP4 file (ffmpeg -c copy) gives the same crossings at the same times.
 func TestDetectClipCountsCrossings(t *testing.T) {
 	dir := t.TempDir()
 	clipFile := footfall.Make(t, dir, "door.h264")
@@ -40,6 +44,29 @@ func TestDetectClipCountsCrossings(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
+	crossings := checkFootfall(t, out)
+	shots, _ := filepath.Glob(filepath.Join(annotated, "door.*.jpg"))
+	if len(shots) == 0 {
+		t.Errorf("--annotate wrote no frame of a crossing")
+	}
+
+	mp4 := filepath.Join(dir, "door.mp4")
+	if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-r", strconv.Itoa(footfall.FPS), "-i", clipFile, "-c", "copy", mp4).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, b)
+	}
+	out, errOut, code = detect(t, "--config", cfg, "--camera", "door", mp4)
+	t.Logf("detect output of the MP4:\n%s", out)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if got := checkFootfall(t, out); strings.Join(got, "\n") != strings.Join(crossings, "\n") {
+		t.Errorf("the MP4's crossings:\n%s\nwant the .h264's:\n%s", strings.Join(got, "\n"), strings.Join(crossings, "\n"))
+	}
+}
+
+// checkFootfall checks detect's output for the footfall clip and returns its crossing lines.
+func checkFootfall(t *testing.T, out string) []string {
+	t.Helper()
 	want := fmt.Sprintf("door: in %d, out %d\n", footfall.In, footfall.Out)
 	if !strings.Contains(out, want) {
 		t.Fatalf("output lacks %q", want)
@@ -52,15 +79,16 @@ func TestDetectClipCountsCrossings(t *testing.T) {
 	if a, b := strings.Fields(crossings[2]), strings.Fields(crossings[3]); a[0] != b[0] || a[3] == b[3] {
 		t.Errorf("the two crossing at once: %q and %q, want one in and one out at the same time", a, b)
 	}
-	shots, _ := filepath.Glob(filepath.Join(annotated, "door.*.jpg"))
-	if len(shots) == 0 {
-		t.Errorf("--annotate wrote no frame of a crossing")
-	}
+	return crossings
 }
 
 func TestDetectClipArguments(t *testing.T) {
 	dir := t.TempDir()
 	cfg := footfallConfig(t, dir)
+	junk := filepath.Join(dir, "junk.mp4")
+	if err := os.WriteFile(junk, []byte("not a video"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -68,7 +96,8 @@ func TestDetectClipArguments(t *testing.T) {
 		{[]string{filepath.Join(dir, "a.h264")}, "give --config FILE --camera ID"},
 		{[]string{"--config", cfg, "--camera", "door", filepath.Join(dir, "a.h264"), filepath.Join(dir, "b.h264")}, "one clip at a time"},
 		{[]string{"--config", cfg, "--camera", "door", "--json", filepath.Join(dir, "a.h264")}, "--json and --bench are for images"},
-		{[]string{"--config", cfg, "--camera", "door", filepath.Join(dir, "a.mp4")}, "extract its video as an elementary stream first"},
+		{[]string{"--config", cfg, "--camera", "door", filepath.Join(dir, "a.mkv")}, "remux it into MP4 first"},
+		{[]string{"--config", cfg, "--camera", "door", junk}, "not an MP4/MOV file"},
 	} {
 		_, errOut, code := detect(t, c.args...)
 		if code == 0 || !strings.Contains(errOut, c.want) {

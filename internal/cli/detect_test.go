@@ -213,7 +213,7 @@ func TestDetectSetupErrors(t *testing.T) {
 		want string
 	}{
 		"missing model": {[]string{"--model", filepath.Join(dir, "none.onnx"), photo},
-			"edgecam: model " + filepath.Join(dir, "none.onnx") + ": no such file; run `make deps` or pass --model PATH to a YOLOv5 ONNX export\n"},
+			"edgecam: model " + filepath.Join(dir, "none.onnx") + ": no such file; run `make deps` or pass --model PATH to a YOLO ONNX export\n"},
 		"not onnx": {[]string{"--model", text, photo},
 			"edgecam: model " + text + ": not a valid ONNX model: "},
 		"missing runtime": {[]string{"--ort-lib", filepath.Join(dir, "libonnxruntime.so.1"), photo},

@@ -1,15 +1,18 @@
-// Package clip reads a recorded H.264 or H.265 elementary stream (Annex B: the .h264/.h265 file
-// `ffmpeg -i in.mp4 -c copy -bsf:v h264_mp4toannexb out.h264` writes) into access units and
-// decodes the picture of any of them with package videodec, the decoder RTSP cameras use.
+// Package clip reads a recorded H.264 or H.265 clip, an MP4 or MOV file (its first video track,
+// plain or fragmented) or an elementary stream (Annex B: the .h264/.h265 file
+// `ffmpeg -i rtsp://... -c copy out.h264` writes), into access units and decodes the picture of
+// any of them with package videodec, the decoder RTSP cameras use.
 package clip
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"gocv.io/x/gocv"
@@ -20,13 +23,16 @@ import (
 // Clip is an elementary stream split into access units.
 type Clip struct {
 	Codec videodec.Codec
-	// FPS is the frame rate the stream's parameter sets give, or 0 when they give none.
+	// FPS is the frame rate the stream's parameter sets give, or 0 when they give none; an MP4's
+	// is its pictures over the time they span.
 	FPS   float64
 	data  []byte
 	units []int  // offset of each access unit in data
 	key   []bool // the access unit is a random access point
 	// params is the offset and end of the newest parameter sets at or before each key frame.
 	params [][3][]byte
+	// times is each access unit's presentation time, from the first; nil: i/FPS.
+	times []time.Duration
 
 	buf  []byte // scratch: parameter sets + the access units being decoded
 	offs []int
@@ -35,12 +41,51 @@ type Clip struct {
 }
 
 // Extensions names the file name endings Open reads.
-const Extensions = ".h264, .264, .h265, .265 or .hevc"
+const Extensions = ".mp4, .mov, .m4v, .h264, .264, .h265, .265 or .hevc"
 
-// IsClip reports whether path names an elementary stream Open reads.
+// IsClip reports whether path names a clip Open reads.
 func IsClip(path string) bool {
 	_, ok := codecOf(path)
-	return ok
+	return ok || isContainer(path)
+}
+
+// IsVideo reports whether path names a clip or another video file (Open says how to make a
+// clip of it).
+func IsVideo(path string) bool {
+	return IsClip(path) || otherVideo(path)
+}
+
+func otherVideo(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".mkv", ".ts", ".webm", ".avi":
+		return true
+	}
+	return false
+}
+
+// isContainer reports whether path names an MP4 or MOV file.
+func isContainer(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".mp4", ".mov", ".m4v":
+		return true
+	}
+	return false
+}
+
+// DefaultFPS is the frame rate of an elementary stream whose parameter sets give none.
+const DefaultFPS = 25
+
+// Time is access unit i's presentation time from the clip's first picture: an MP4's sample
+// times, or i over the frame rate for an elementary stream (DefaultFPS when it gives none).
+func (c *Clip) Time(i int) time.Duration {
+	if c.times != nil {
+		return c.times[i]
+	}
+	fps := c.FPS
+	if fps <= 0 {
+		fps = DefaultFPS
+	}
+	return time.Duration(math.Round(float64(i) / fps * float64(time.Second)))
 }
 
 func codecOf(path string) (videodec.Codec, bool) {
@@ -55,19 +100,34 @@ func codecOf(path string) (videodec.Codec, bool) {
 
 var startCode = []byte{0, 0, 1}
 
-// Open reads the elementary stream at path; its name's ending says the codec.
+// Open reads the clip at path: an MP4 or MOV file, or an elementary stream whose name's ending
+// says the codec.
 func Open(path string) (*Clip, error) {
 	codec, ok := codecOf(path)
-	if !ok {
-		if ext := strings.ToLower(filepath.Ext(path)); ext == ".mp4" || ext == ".mkv" || ext == ".ts" || ext == ".mov" {
-			return nil, fmt.Errorf("%s is a %s container: extract its video as an elementary stream first: ffmpeg -i %s -c:v copy -bsf:v h264_mp4toannexb -an clip.h264 (hevc_mp4toannexb and clip.h265 for H.265)",
-				filepath.Base(path), ext, filepath.Base(path))
+	if !ok && !isContainer(path) {
+		if otherVideo(path) {
+			return nil, fmt.Errorf("%s is a %s container: remux it into MP4 first: ffmpeg -i %s -c:v copy -an clip.mp4",
+				filepath.Base(path), strings.ToLower(filepath.Ext(path)), filepath.Base(path))
 		}
-		return nil, fmt.Errorf("%s: unknown clip type: name an H.264 or H.265 elementary stream %s", filepath.Base(path), Extensions)
+		return nil, fmt.Errorf("%s: unknown clip type: name an H.264 or H.265 clip %s", filepath.Base(path), Extensions)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		if !isMP4(data) {
+			return nil, fmt.Errorf("%s: not an MP4/MOV file (no ISO BMFF box at its start)", filepath.Base(path))
+		}
+		c, err := ParseMP4(data)
+		if err != nil {
+			var re *reencodeError
+			if errors.As(err, &re) {
+				re.file = filepath.Base(path)
+			}
+			return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+		}
+		return c, nil
 	}
 	return Parse(codec, data)
 }

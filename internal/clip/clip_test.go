@@ -2,7 +2,6 @@ package clip
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,16 +14,8 @@ import (
 // encode makes a 3 s 10 fps clip of FFmpeg's test pattern with a key frame every 7 pictures.
 func encode(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (make deps installs it)")
-	}
-	out := filepath.Join(t.TempDir(), name)
-	cmd := append([]string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=3"}, args...)
-	cmd = append(cmd, "-g", "7", "-bf", "0", "-pix_fmt", "yuv420p", out)
-	if b, err := exec.Command("ffmpeg", cmd...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	return out
+	cmd := append(testsrc[:len(testsrc):len(testsrc)], args...)
+	return ffmpeg(t, name, append(cmd, "-g", "7", "-bf", "0", "-pix_fmt", "yuv420p")...)
 }
 
 func decodeAll(t *testing.T, path string) {
@@ -74,18 +65,16 @@ func TestH264(t *testing.T) {
 }
 
 func TestH265(t *testing.T) {
-	out, _ := exec.Command("ffmpeg", "-hide_banner", "-encoders").CombinedOutput()
-	if !strings.Contains(string(out), "libx265") {
-		t.Skip("ffmpeg has no libx265")
-	}
+	hasEncoder(t, "libx265")
 	decodeAll(t, encode(t, "clip.h265", "-c:v", "libx265", "-x265-params", "log-level=error"))
 }
 
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, want := range map[string]string{
-		"a.mp4":   "extract its video as an elementary stream first",
-		"a.avi":   "unknown clip type",
+		"a.mp4":   "not an MP4/MOV file",
+		"a.avi":   "remux it into MP4 first",
+		"a.xyz":   "unknown clip type",
 		"no.h264": "no such file",
 	} {
 		if name == "a.mp4" {

@@ -639,6 +639,17 @@ func TestWarningsThresholds(t *testing.T) {
 		w[1] != "cameras[1].detection.scoreThreshold: 0.05 is below the detector's floor 0.1, so it acts as 0.1" {
 		t.Errorf("warnings: %q", w)
 	}
+	// A label's minScore below the floor acts as the floor; above it, it may differ from the optimum.
+	c.Detection.ScoreThreshold = DefaultScoreThreshold
+	c.Detection.Filters = map[string]Filter{"person": {MinScore: 0.05}, "car": {MinScore: 0.6}}
+	c.Cameras = []Camera{{ID: "a", Detection: &DetectionOverride{Filters: map[string]Filter{"bus": {MinScore: 0.08}}}}}
+	if w := c.Warnings(); len(w) != 2 ||
+		w[0] != "detection.filters.person.minScore: 0.05 is below the detector's floor 0.1, so it acts as 0.1" ||
+		w[1] != "cameras[0].detection.filters.bus.minScore: 0.08 is below the detector's floor 0.1, so it acts as 0.1" {
+		t.Errorf("filter warnings: %q", w)
+	}
+	c.Detection.Filters = nil
+	c.Detection.ScoreThreshold = 0.7
 	// A COCO model not measured is compared with the default; a model with its own classes is not.
 	c.Cameras = nil
 	c.Model.Path = "yolov8s.onnx"

@@ -123,10 +123,10 @@ func flatten(err error) []error {
 
 func (c *Config) checkModel(p *problems) {
 	if c.Model.Path == "" {
-		p.add("model.path", "empty: set the YOLOv5 ONNX model file (e.g. %s)", DefaultModelPath)
+		p.add("model.path", "empty: set the YOLO ONNX model file (e.g. %s)", DefaultModelPath)
 	} else if err := checkFile(c.Model.Path); err != nil {
 		p.add("model.path", "%v: the model is not installed with edgecam (AGPL-3.0, see the README's \"Installing\"): "+
-			"put a YOLOv5 ONNX export (640x640, COCO-80) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
+			"put a YOLO ONNX detection export (YOLOv5, YOLOv8/11 or YOLO26; docs/models.md) there, or point model.path at one; in a source checkout `make deps-model` fetches it", err)
 	} else if set, _, err := classes.Model(c.Model.Path); err != nil {
 		p.add("model.path", "%s: %v", c.Model.Path, err)
 	} else {
@@ -208,7 +208,7 @@ func NormalizeDetection(set classes.Set, d Detection) (Detection, error) {
 // ValidateThreshold checks a score threshold is in (0,1].
 func ValidateThreshold(t float64) error {
 	if !(t > 0 && t <= 1) {
-		return fmt.Errorf("%v is outside (0,1]: use a score such as 0.5 (more detections) or 0.8 (fewer, surer)", t)
+		return fmt.Errorf("%v is outside (0,1]: use a score such as %v (the default, the least count error measured on coco128)", t, DefaultScoreThreshold)
 	}
 	return nil
 }

@@ -2,10 +2,12 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/edgecam/edgecam/internal/iothub"
 	"github.com/edgecam/edgecam/internal/onnxmodel"
@@ -86,10 +88,22 @@ func (c *Config) thresholdWarnings() []string {
 				key, t, opt, what, more, t))
 		}
 	}
+	// A label's minScore may differ from the optimum on purpose; only the floor applies to it.
+	floor := func(key string, filters map[string]Filter) {
+		for _, l := range slices.Sorted(maps.Keys(filters)) {
+			if t := filters[l].MinScore; t > 0 && t < DetectorFloor {
+				w = append(w, fmt.Sprintf("%s.filters.%s.minScore: %v is below the detector's floor %v, so it acts as %v", key, l, t, DetectorFloor, DetectorFloor))
+			}
+		}
+	}
 	check("detection.scoreThreshold", c.Detection.ScoreThreshold)
+	floor("detection", c.Detection.Filters)
 	for i, cam := range c.Cameras {
 		if cam.Detection != nil && cam.Detection.ScoreThreshold != nil {
 			check(fmt.Sprintf("cameras[%d].detection.scoreThreshold", i), *cam.Detection.ScoreThreshold)
+		}
+		if cam.Detection != nil {
+			floor(fmt.Sprintf("cameras[%d].detection", i), cam.Detection.Filters)
 		}
 	}
 	return w

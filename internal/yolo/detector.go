@@ -175,11 +175,11 @@ func New(opts Options) (*Detector, error) {
 	}
 	path := opts.ModelPath
 	if path == "" {
-		return nil, errors.New("no model file given; pass --model PATH to a YOLOv5 ONNX export")
+		return nil, errors.New("no model file given; pass --model PATH to a YOLO ONNX export")
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("model %s: no such file; run `make deps` or pass --model PATH to a YOLOv5 ONNX export", path)
+		return nil, fmt.Errorf("model %s: no such file; run `make deps` or pass --model PATH to a YOLO ONNX export", path)
 	} else if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
