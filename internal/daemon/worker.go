@@ -299,15 +299,14 @@ func (w *worker) runTick(ctx context.Context) (sent bool, err error) {
 	}
 	// The image goes to its own spool after the tally is queued: tallies never wait for images.
 	defer w.queueImage(capturedAt, body)
+	// With tiles, detectMs is every tile's detection with the merging (the tiling time) and
+	// inferenceMs their inferences together.
+	attrs := []any{"tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
+		"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference)}
 	if w.res.Tiles > 0 {
-		// detectMs is every tile's detection with the merging (the tiling time), inferenceMs
-		// their inferences together.
-		w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
-			"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference), "tiles", w.res.Tiles, "unchanged", skipped)
-	} else {
-		w.log.Info("tick", "tally", tally.LogBody(body), "send", send, "captureMs", ms(captureDur),
-			"detectMs", ms(w.res.Timings.Total), "inferenceMs", ms(w.res.Timings.Inference), "unchanged", skipped)
+		attrs = append(attrs, "tiles", w.res.Tiles)
 	}
+	w.log.Info("tick", append(attrs, "unchanged", skipped)...)
 	if !send {
 		return false, nil
 	}
