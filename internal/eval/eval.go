@@ -48,6 +48,10 @@ type Result struct {
 	Counted int    `json:"counted"`
 	// CountError is sum |counted - true| / sum true over the frames; nil when nothing is labelled.
 	CountError *float64 `json:"countError"`
+	// CountErrorInterval is the 95 % interval of CountError over frames like these (a
+	// bootstrap over the frames): how much the figure itself can be trusted. Nil with fewer
+	// than two frames or nothing labelled.
+	CountErrorInterval *[2]float64 `json:"countErrorInterval,omitempty"`
 	// AbsError is sum |counted - true| over the frames.
 	AbsError  int      `json:"absError"`
 	Matched   int      `json:"matched"`
@@ -89,6 +93,9 @@ type Report struct {
 	Spurious *int `json:"spurious,omitempty"`
 	// Floor is Options.Floor.
 	Floor float64 `json:"floor"`
+	// OnNewFrames estimates the count error on frames not among these, with the rules as they
+	// are and with thresholds tuned on frames (cross-validation); nil with too few frames.
+	OnNewFrames *CrossValidation `json:"onNewFrames,omitempty"`
 }
 
 // sweep is the threshold grid: 0.01 .. 0.99.
@@ -106,6 +113,9 @@ type acc struct {
 	matched  int
 	crowd    int
 	sweepAbs [sweepSteps]int
+	// frames holds the figures of every frame, in order (zero on a crowd frame): for the
+	// interval of the count error and the estimate on new frames (resample.go).
+	frames []frameFigures
 }
 
 // Evaluate compares the rules' counts of preds (preds[i] are the predictions of set.Images[i],
@@ -176,6 +186,8 @@ func Evaluate(set *Set, preds [][]tally.Prediction, rules tally.Rules, opts Opti
 			}
 			for _, l := range order[s] {
 				a := accs[l]
+				a.frames = append(a.frames, frameFigures{})
+				ff := &a.frames[len(a.frames)-1]
 				if hasLabel(im.Crowd, l) {
 					a.crowd++
 					continue
@@ -201,6 +213,7 @@ func Evaluate(set *Set, preds [][]tally.Prediction, rules tally.Rules, opts Opti
 				a.truth += len(truth)
 				a.counted += n
 				a.abs += absInt(n - len(truth))
+				ff.truth, ff.abs = int32(len(truth)), int32(absInt(n-len(truth)))
 				a.matched += match(kept[:n], truth, opts.IoU)
 				// Sweep: counted at t is the number of kept scores >= t.
 				c := len(kept)
@@ -210,6 +223,7 @@ func Evaluate(set *Set, preds [][]tally.Prediction, rules tally.Rules, opts Opti
 						c--
 					}
 					d := absInt(c - len(truth))
+					ff.sweep[k] = uint16(min(d, math.MaxUint16))
 					a.sweepAbs[k] += d
 					allSweep[s][k] += d
 				}
@@ -234,9 +248,11 @@ func Evaluate(set *Set, preds [][]tally.Prediction, rules tally.Rules, opts Opti
 			all.matched += a.matched
 		}
 		all.sweepAbs = allSweep[s]
+		all.frames = sumFrames(scopes[s], order[s], len(set.Images))
 		sc.All = all.result(opts.Floor)
 		sc.All.MinScore = rules.Threshold
 		if s == 0 {
+			r.OnNewFrames = crossValidate(scopes[0], order[0], len(set.Images), opts.Floor)
 			r.Frame = sc
 		} else {
 			r.Zones = append(r.Zones, sc)
@@ -253,6 +269,7 @@ func (a *acc) result(floor float64) Result {
 	if a.truth > 0 {
 		res.Recall = ptr(float64(a.matched) / float64(a.truth))
 		res.CountError = ptr(float64(a.abs) / float64(a.truth))
+		res.CountErrorInterval = bootstrapInterval(a.frames)
 		t, e := best(a.sweepAbs[:], floor)
 		res.BestThreshold, res.BestCountError = ptr(t), ptr(float64(e)/float64(a.truth))
 		res.Sweep = make([]*float64, sweepSteps)

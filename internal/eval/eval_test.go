@@ -118,7 +118,7 @@ func TestEvaluateByHand(t *testing.T) {
 	if err := r.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"person     3        4         0.33       0.75    1.00", "zone left", "tallies sent: 0 of 3 frames (1 with"} {
+	for _, want := range []string{"person     3        4         0.33     0.00-1.00       0.75    1.00", "zone left", "tallies sent: 0 of 3 frames (1 with"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
