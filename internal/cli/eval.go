@@ -48,6 +48,13 @@ compares the counts with the labels. Per label it prints the true count, the cou
 labelled one at IoU >= 0.5, best score first) and the score threshold that would have made the
 count error least. Per zone too when the camera has zones.
 
+Two figures say how far to trust that: each count error's 95% interval (a bootstrap over the
+frames: where the figure of other frames like these would lie; on 20 frames it is wide), and
+"on new frames", the count error of frames the thresholds were not tuned on (the frames are
+halved at random 100 times: thresholds tuned on one half, counted on the other), as configured,
+with one tuned threshold and with per-label thresholds. When tuning does not beat the
+configuration there, --suggest says so: label more frames before changing thresholds.
+
 LABELS is what labelling tools export:
   - a COCO instances JSON file (CVAT, Label Studio, Roboflow "COCO"); its file_name entries are
     found beside the JSON file, or in --images DIR; "iscrowd" regions leave their label out of
