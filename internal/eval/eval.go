@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/edgecam/edgecam/internal/box"
 	"github.com/edgecam/edgecam/internal/tally"
 )
 
@@ -323,7 +324,7 @@ func match(preds []tally.Prediction, truth []Box, iou float64) int {
 			if used[j] {
 				continue
 			}
-			if v := IoU(p.Box, b.Box); v >= bv {
+			if v := box.IoU(p.Box, b.Box); v >= bv {
 				bi, bv = j, v
 			}
 		}
@@ -333,21 +334,6 @@ func match(preds []tally.Prediction, truth []Box, iou float64) int {
 		}
 	}
 	return n
-}
-
-// IoU is the intersection over union of two corner boxes.
-func IoU(a, b [4]float64) float64 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
 }
 
 // geometryOnly returns rules that keep a prediction whatever its score: area filters and masks

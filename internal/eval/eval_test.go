@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecam/edgecam/internal/box"
 	"github.com/edgecam/edgecam/internal/tally"
 	"github.com/edgecam/edgecam/internal/zone"
 )
@@ -222,7 +223,7 @@ func TestLoadFormats(t *testing.T) {
 			t.Fatalf("image %d: boxes %+v vs %+v", i, ci.Boxes, yi.Boxes)
 		}
 		for j := range ci.Boxes {
-			if ci.Boxes[j].Label != yi.Boxes[j].Label || IoU(ci.Boxes[j].Box, yi.Boxes[j].Box) < 0.999 {
+			if ci.Boxes[j].Label != yi.Boxes[j].Label || box.IoU(ci.Boxes[j].Box, yi.Boxes[j].Box) < 0.999 {
 				t.Errorf("image %d box %d: %+v vs %+v", i, j, ci.Boxes[j], yi.Boxes[j])
 			}
 		}

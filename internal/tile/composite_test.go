@@ -15,6 +15,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/edgecam/edgecam/internal/box"
 	"github.com/edgecam/edgecam/internal/imagecodec"
 	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/testfixture/dettest"
@@ -206,7 +207,7 @@ func (c *composite) evaluate(dets []yolo.Detection, thr float32) score {
 			continue
 		}
 		for i, d := range kept {
-			if !used[i] && d.Label == tb.label && iou(d.Box, tb.box) >= 0.5 {
+			if !used[i] && d.Label == tb.label && box.IoU(d.Box, tb.box) >= 0.5 {
 				used[i] = true
 				s.matched++
 				break

@@ -84,7 +84,7 @@ func TestFromConfig(t *testing.T) {
 	}
 }
 
-func box(class int, score float32, x1, y1, x2, y2 float32, cut uint8) Box {
+func cutBox(class int, score float32, x1, y1, x2, y2 float32, cut uint8) Box {
 	return Box{Detection: yolo.Detection{ClassID: class, Label: "c", Score: score, Box: [4]float32{x1, y1, x2, y2}}, Cut: cut}
 }
 
@@ -98,55 +98,55 @@ func TestMerge(t *testing.T) {
 			// A car across the vertical boundary of two tiles (overlap 400..500): each tile sees
 			// the part on its side, cut at its edge; they join into one box.
 			name: "halves across a boundary",
-			in:   []Box{box(2, 0.6, 350, 100, 500, 160, cutRight), box(2, 0.7, 400, 102, 620, 158, cutLeft)},
+			in:   []Box{cutBox(2, 0.6, 350, 100, 500, 160, cutRight), cutBox(2, 0.7, 400, 102, 620, 158, cutLeft)},
 			want: [][4]float32{{350, 100, 620, 160}},
 		},
 		{
 			name: "halves across a horizontal boundary",
-			in:   []Box{box(0, 0.6, 100, 300, 140, 500, cutBottom), box(0, 0.5, 98, 400, 142, 560, cutTop)},
+			in:   []Box{cutBox(0, 0.6, 100, 300, 140, 500, cutBottom), cutBox(0, 0.5, 98, 400, 142, 560, cutTop)},
 			want: [][4]float32{{98, 300, 142, 560}},
 		},
 		{
 			// The same object whole in the next tile (or the whole frame) and cut in this one:
 			// the cut part lies inside the whole box.
 			name: "part inside the whole",
-			in:   []Box{box(0, 0.9, 380, 100, 460, 300, 0), box(0, 0.5, 400, 100, 460, 300, cutLeft)},
+			in:   []Box{cutBox(0, 0.9, 380, 100, 460, 300, 0), cutBox(0, 0.5, 400, 100, 460, 300, cutLeft)},
 			want: [][4]float32{{380, 100, 460, 300}},
 		},
 		{
 			// Seen whole by two overlapping tiles: plain NMS.
 			name: "whole twice",
-			in:   []Box{box(0, 0.8, 410, 100, 450, 200, 0), box(0, 0.7, 411, 101, 451, 202, 0)},
+			in:   []Box{cutBox(0, 0.8, 410, 100, 450, 200, 0), cutBox(0, 0.7, 411, 101, 451, 202, 0)},
 			want: [][4]float32{{410, 100, 450, 200}},
 		},
 		{
 			// Two people side by side, one crossing the boundary: the other is whole, not a half.
 			name: "neighbours stay apart",
-			in:   []Box{box(0, 0.8, 350, 100, 500, 300, cutRight), box(0, 0.7, 470, 100, 560, 300, 0)},
+			in:   []Box{cutBox(0, 0.8, 350, 100, 500, 300, cutRight), cutBox(0, 0.7, 470, 100, 560, 300, 0)},
 			want: [][4]float32{{350, 100, 500, 300}, {470, 100, 560, 300}},
 		},
 		{
 			// A child inside an adult's box, both whole: not merged (nested boxes are NMS's).
 			name: "nested whole boxes",
-			in:   []Box{box(0, 0.9, 100, 100, 300, 400, 0), box(0, 0.8, 150, 250, 220, 390, 0)},
+			in:   []Box{cutBox(0, 0.9, 100, 100, 300, 400, 0), cutBox(0, 0.8, 150, 250, 220, 390, 0)},
 			want: [][4]float32{{100, 100, 300, 400}, {150, 250, 220, 390}},
 		},
 		{
 			name: "other class",
-			in:   []Box{box(2, 0.6, 350, 100, 500, 160, cutRight), box(7, 0.7, 400, 102, 620, 158, cutLeft)},
+			in:   []Box{cutBox(2, 0.6, 350, 100, 500, 160, cutRight), cutBox(7, 0.7, 400, 102, 620, 158, cutLeft)},
 			want: [][4]float32{{400, 102, 620, 158}, {350, 100, 500, 160}},
 		},
 		{
 			// A bus over three tiles: the middle part (cut on both sides) joins both ends.
 			name: "three parts",
-			in: []Box{box(5, 0.5, 100, 50, 300, 150, cutRight), box(5, 0.9, 250, 52, 600, 148, cutLeft|cutRight),
-				box(5, 0.6, 550, 49, 800, 151, cutLeft)},
+			in: []Box{cutBox(5, 0.5, 100, 50, 300, 150, cutRight), cutBox(5, 0.9, 250, 52, 600, 148, cutLeft|cutRight),
+				cutBox(5, 0.6, 550, 49, 800, 151, cutLeft)},
 			want: [][4]float32{{100, 49, 800, 151}},
 		},
 		{
 			// Halves whose rows do not match are different objects.
 			name: "halves of different rows",
-			in:   []Box{box(2, 0.6, 350, 100, 500, 160, cutRight), box(2, 0.7, 400, 150, 620, 260, cutLeft)},
+			in:   []Box{cutBox(2, 0.6, 350, 100, 500, 160, cutRight), cutBox(2, 0.7, 400, 150, 620, 260, cutLeft)},
 			want: [][4]float32{{400, 150, 620, 260}, {350, 100, 500, 160}},
 		},
 	} {
@@ -163,7 +163,7 @@ func TestMerge(t *testing.T) {
 		})
 	}
 	// The joined box keeps the higher score.
-	got := Merge([]Box{box(2, 0.6, 350, 100, 500, 160, cutRight), box(2, 0.7, 400, 102, 620, 158, cutLeft)})
+	got := Merge([]Box{cutBox(2, 0.6, 350, 100, 500, 160, cutRight), cutBox(2, 0.7, 400, 102, 620, 158, cutLeft)})
 	if got[0].Score != 0.7 {
 		t.Errorf("score = %v, want 0.7", got[0].Score)
 	}

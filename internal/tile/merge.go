@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/edgecam/edgecam/internal/box"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
 
@@ -89,19 +90,19 @@ func Merge(boxes []Box) []Box {
 // (join) rather than the weaker dropped.
 func match(a, b *Box) (join, same bool) {
 	cut := a.Cut|b.Cut != 0
-	if iou(a.Box, b.Box) > nmsIoU {
+	if box.IoU(a.Box, b.Box) > nmsIoU {
 		return cut, true
 	}
 	if !cut {
 		return false, false
 	}
-	inter := intersection(a.Box, b.Box)
+	inter := box.Intersection(a.Box, b.Box)
 	if inter <= 0 {
 		return false, false
 	}
 	// The smaller box, when cut, lies mostly inside the other.
-	small, sa := b, area(b.Box)
-	if aa := area(a.Box); aa < sa {
+	small, sa := b, box.Area(b.Box)
+	if aa := box.Area(a.Box); aa < sa {
 		small, sa = a, aa
 	}
 	if small.Cut != 0 && sa > 0 && inter/sa > cutIoS {
@@ -142,25 +143,6 @@ func grow(k, b *Box) {
 	k.Box[1] = side(k.Box[1], b.Box[1], false, cutTop)
 	k.Box[2] = side(k.Box[2], b.Box[2], true, cutRight)
 	k.Box[3] = side(k.Box[3], b.Box[3], true, cutBottom)
-}
-
-func area(b [4]float32) float32 { return max(0, b[2]-b[0]) * max(0, b[3]-b[1]) }
-
-func intersection(a, b [4]float32) float32 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	return iw * ih
-}
-
-func iou(a, b [4]float32) float32 {
-	inter := intersection(a, b)
-	if inter <= 0 {
-		return 0
-	}
-	return inter / (area(a) + area(b) - inter)
 }
 
 // overlap1D is the IoU of the intervals [a1, a2] and [b1, b2].

@@ -21,6 +21,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/edgecam/edgecam/internal/box"
 )
 
 // Detection is one object in a frame.
@@ -209,7 +211,7 @@ func (t *Tracker) match(dets []Detection, lo, hi, minIoU float64, recentOnly boo
 			if t.used[di] || d.Score < lo || d.Score >= hi || d.Label != s.Label {
 				continue
 			}
-			if v := IoU(pb, d.Box); v >= minIoU {
+			if v := box.IoU(pb, d.Box); v >= minIoU {
 				t.pairs = append(t.pairs, pair{v, ti, di})
 			}
 		}
@@ -281,19 +283,4 @@ func (t *Tracker) All(dst []Track) []Track {
 		dst = append(dst, s.Track)
 	}
 	return dst
-}
-
-// IoU is the intersection over union of two boxes (x1, y1, x2, y2).
-func IoU(a, b [4]float64) float64 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	in := iw * ih
-	u := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - in
-	if u <= 0 {
-		return 0
-	}
-	return in / u
 }

@@ -1,11 +1,12 @@
 package track
 
 import (
-	"fmt"
 	"testing"
 )
 
-func box(cx, cy, w, h float64) [4]float64 { return [4]float64{cx - w/2, cy - h/2, cx + w/2, cy + h/2} }
+func centred(cx, cy, w, h float64) [4]float64 {
+	return [4]float64{cx - w/2, cy - h/2, cx + w/2, cy + h/2}
+}
 
 func idOf(t *testing.T, tracks []Track, det int) int {
 	t.Helper()
@@ -26,8 +27,8 @@ func TestCrossingObjectsKeepTheirIDs(t *testing.T) {
 		ax := 0.1 + 0.027*float64(f)
 		bx := 0.9 - 0.027*float64(f)
 		dets := []Detection{
-			{Box: box(ax, 0.5, 0.08, 0.3), Score: 0.9, Label: "person"},
-			{Box: box(bx, 0.52, 0.08, 0.3), Score: 0.85, Label: "person"},
+			{Box: centred(ax, 0.5, 0.08, 0.3), Score: 0.9, Label: "person"},
+			{Box: centred(bx, 0.52, 0.08, 0.3), Score: 0.85, Label: "person"},
 		}
 		if f%2 == 1 { // the detector's order is not stable
 			dets[0], dets[1] = dets[1], dets[0]
@@ -65,7 +66,7 @@ func TestLostTrackIsRecovered(t *testing.T) {
 		var dets []Detection
 		hidden := f >= 8 && f < 13 // behind a pillar for 5 frames
 		if !hidden {
-			dets = []Detection{{Box: box(x, 0.5, 0.08, 0.25), Score: 0.8, Label: "person"}}
+			dets = []Detection{{Box: centred(x, 0.5, 0.08, 0.25), Score: 0.8, Label: "person"}}
 		}
 		out := tr.Update(dets)
 		switch {
@@ -92,7 +93,7 @@ func TestLowScoreDetectionsKeepATrack(t *testing.T) {
 		if f >= 4 && f < 8 {
 			s = 0.3 // partly hidden: only the second pass matches it
 		}
-		out := tr.Update([]Detection{{Box: box(0.2+0.01*float64(f), 0.5, 0.1, 0.3), Score: s, Label: "car"}})
+		out := tr.Update([]Detection{{Box: centred(0.2+0.01*float64(f), 0.5, 0.1, 0.3), Score: s, Label: "car"}})
 		if f == 1 {
 			id = out[0].ID
 		}
@@ -103,7 +104,7 @@ func TestLowScoreDetectionsKeepATrack(t *testing.T) {
 	// A low-score detection never starts a track.
 	tr = New(Options{})
 	for f := 0; f < 5; f++ {
-		if out := tr.Update([]Detection{{Box: box(0.5, 0.5, 0.1, 0.1), Score: 0.4, Label: "car"}}); len(out) != 0 {
+		if out := tr.Update([]Detection{{Box: centred(0.5, 0.5, 0.1, 0.1), Score: 0.4, Label: "car"}}); len(out) != 0 {
 			t.Fatalf("low-score detections started %+v", out)
 		}
 	}
@@ -114,7 +115,7 @@ func TestLowScoreDetectionsKeepATrack(t *testing.T) {
 
 func TestOneFrameSightingIsDropped(t *testing.T) {
 	tr := New(Options{})
-	tr.Update([]Detection{{Box: box(0.5, 0.5, 0.1, 0.1), Score: 0.9, Label: "dog"}})
+	tr.Update([]Detection{{Box: centred(0.5, 0.5, 0.1, 0.1), Score: 0.9, Label: "dog"}})
 	if tr.Alive() != 1 {
 		t.Fatalf("alive %d after a sighting", tr.Alive())
 	}
@@ -125,7 +126,7 @@ func TestOneFrameSightingIsDropped(t *testing.T) {
 
 func TestTrackExpiresAfterBuffer(t *testing.T) {
 	tr := New(Options{Buffer: 3})
-	d := []Detection{{Box: box(0.5, 0.5, 0.1, 0.2), Score: 0.9, Label: "person"}}
+	d := []Detection{{Box: centred(0.5, 0.5, 0.1, 0.2), Score: 0.9, Label: "person"}}
 	tr.Update(d)
 	first := tr.Update(d)[0].ID
 	for i := 0; i < 3; i++ {
@@ -147,7 +148,7 @@ func TestTrackExpiresAfterBuffer(t *testing.T) {
 
 func TestLabelsDoNotMix(t *testing.T) {
 	tr := New(Options{})
-	b := box(0.5, 0.5, 0.1, 0.2)
+	b := centred(0.5, 0.5, 0.1, 0.2)
 	tr.Update([]Detection{{Box: b, Score: 0.9, Label: "person"}})
 	tr.Update([]Detection{{Box: b, Score: 0.9, Label: "person"}})
 	out := tr.Update([]Detection{{Box: b, Score: 0.9, Label: "dog"}})
@@ -158,10 +159,10 @@ func TestLabelsDoNotMix(t *testing.T) {
 
 func TestKalmanPredictsMotion(t *testing.T) {
 	var k kalman
-	k.init(box(0.1, 0.5, 0.1, 0.2))
+	k.init(centred(0.1, 0.5, 0.1, 0.2))
 	for f := 1; f <= 10; f++ {
 		k.predict()
-		k.update(box(0.1+0.02*float64(f), 0.5, 0.1, 0.2))
+		k.update(centred(0.1+0.02*float64(f), 0.5, 0.1, 0.2))
 	}
 	k.predict()
 	if c := (k.box()[0] + k.box()[2]) / 2; c < 0.31 || c > 0.33 {
@@ -175,7 +176,7 @@ func TestNoAllocationsPerFrame(t *testing.T) {
 	f := 0
 	step := func() {
 		for i := range dets {
-			dets[i] = Detection{Box: box(0.05+0.045*float64(i)+0.001*float64(f%50), 0.5, 0.04, 0.2), Score: 0.8, Label: "person"}
+			dets[i] = Detection{Box: centred(0.05+0.045*float64(i)+0.001*float64(f%50), 0.5, 0.04, 0.2), Score: 0.8, Label: "person"}
 		}
 		tr.Update(dets)
 		f++
@@ -188,22 +189,6 @@ func TestNoAllocationsPerFrame(t *testing.T) {
 	}
 }
 
-func TestIoU(t *testing.T) {
-	for _, c := range []struct {
-		a, b [4]float64
-		want float64
-	}{
-		{[4]float64{0, 0, 1, 1}, [4]float64{0, 0, 1, 1}, 1},
-		{[4]float64{0, 0, 1, 1}, [4]float64{1, 1, 2, 2}, 0},
-		{[4]float64{0, 0, 2, 1}, [4]float64{1, 0, 3, 1}, 1.0 / 3},
-		{[4]float64{0, 0, 0, 0}, [4]float64{0, 0, 0, 0}, 0},
-	} {
-		if got := IoU(c.a, c.b); fmt.Sprintf("%.6f", got) != fmt.Sprintf("%.6f", c.want) {
-			t.Errorf("IoU(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
-		}
-	}
-}
-
 // BenchmarkUpdate50 is one frame of 50 objects walking in a grid, each followed by its track.
 func BenchmarkUpdate50(b *testing.B) {
 	tr := New(Options{})
@@ -213,7 +198,7 @@ func BenchmarkUpdate50(b *testing.B) {
 		for j := range dets {
 			x := 0.05 + 0.09*float64(j%10) + 0.0005*float64(i%40)
 			y := 0.1 + 0.18*float64(j/10)
-			dets[j] = Detection{Box: box(x, y, 0.05, 0.15), Score: 0.6 + 0.006*float64(j), Label: "person"}
+			dets[j] = Detection{Box: centred(x, y, 0.05, 0.15), Score: 0.6 + 0.006*float64(j), Label: "person"}
 		}
 		if out := tr.Update(dets); i > 2 && len(out) != 50 {
 			b.Fatalf("frame %d: %d tracks, want 50", i, len(out))
@@ -228,7 +213,7 @@ func TestFastObjectIsFollowedByDistance(t *testing.T) {
 		tr := New(Options{Jump: jump})
 		var ids []int
 		for f := 0; f < 8; f++ {
-			out := tr.Update([]Detection{{Box: box(0.1+0.08*float64(f), 0.5, 0.05, 0.25), Score: 0.9, Label: "person"}})
+			out := tr.Update([]Detection{{Box: centred(0.1+0.08*float64(f), 0.5, 0.05, 0.25), Score: 0.9, Label: "person"}})
 			for _, o := range out {
 				ids = append(ids, o.ID)
 			}

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+
+	"github.com/edgecam/edgecam/internal/box"
 )
 
 // candidate is one output row that passed the confidence filters, in network-input pixels.
@@ -111,7 +113,7 @@ func nms(cands []candidate, iou float32, maxDet int) []candidate {
 		c := cands[i]
 		suppressed := false
 		for j := 0; j < kept; j++ {
-			if cands[j].Class == c.Class && boxIoU(cands[j].Box, c.Box) > iou {
+			if cands[j].Class == c.Class && box.IoU(cands[j].Box, c.Box) > iou {
 				suppressed = true
 				break
 			}
@@ -122,19 +124,4 @@ func nms(cands []candidate, iou float32, maxDet int) []candidate {
 		}
 	}
 	return cands[:kept]
-}
-
-// boxIoU is the intersection over union of two corner boxes.
-func boxIoU(a, b [4]float32) float32 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
 }

@@ -88,23 +88,6 @@ func TestNMS(t *testing.T) {
 	}
 }
 
-func TestBoxIoU(t *testing.T) {
-	for _, tc := range []struct {
-		a, b [4]float32
-		want float32
-	}{
-		{[4]float32{0, 0, 10, 10}, [4]float32{0, 0, 10, 10}, 1},
-		{[4]float32{0, 0, 10, 10}, [4]float32{10, 0, 20, 10}, 0}, // touching
-		{[4]float32{0, 0, 10, 10}, [4]float32{5, 5, 15, 15}, 25.0 / 175},
-		{[4]float32{0, 0, 10, 10}, [4]float32{2, 2, 4, 4}, 0.04}, // inside
-		{[4]float32{0, 0, 0, 0}, [4]float32{0, 0, 0, 0}, 0},      // degenerate
-	} {
-		if got := boxIoU(tc.a, tc.b); math.Abs(float64(got-tc.want)) > 1e-6 {
-			t.Errorf("IoU(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
 func TestDecodeColumns(t *testing.T) {
 	// 3 candidates, 2 classes: rows cx, cy, w, h, score0, score1.
 	out := []float32{
