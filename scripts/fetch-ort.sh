@@ -21,14 +21,7 @@ tgz="$cache/onnxruntime-node-$version.tgz"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ ! -s "$tgz" ]; then
-  if ! command -v npm >/dev/null; then
-    echo "deps: installing npm (apt) to fetch onnxruntime-node@$version" >&2
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq &&
-      $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq npm >/dev/null ||
-      { echo "deps: npm is needed to fetch onnxruntime-node@$version: install it (apt-get install npm) and run make deps again" >&2; exit 1; }
-  fi
+  "$(dirname "$0")/need-npm.sh" "onnxruntime-node@$version"
   echo "deps: fetching ONNX Runtime $version from npm onnxruntime-node@$version" >&2
   (cd "$tmp" && npm pack --silent "onnxruntime-node@$version" >/dev/null)
   mkdir -p "$cache"
