@@ -78,6 +78,9 @@ type Analyzer struct {
 	still   int // analysed frames since the last one with motion
 	frame   Frame
 	buffer  int // frames the tracker keeps a lost track
+	// thresholdFromRules: Options.Track.High was unset, so the tracker's High and NewTrack
+	// follow Rules.Threshold (SetRules)
+	thresholdFromRules bool
 	// Inferences and Skipped count the frames the model ran on and those it did not.
 	Inferences, Skipped int
 }
@@ -95,24 +98,36 @@ func New(det Detector, o Options) *Analyzer {
 	if buffer <= 0 {
 		buffer = 15 // track's default
 	}
-	if o.Track.High == 0 && o.Rules.Threshold > 0 {
+	fromRules := o.Track.High == 0
+	if fromRules && o.Rules.Threshold > 0 {
 		// A track starts from, and is held in the first pass by, a detection the camera counts.
 		o.Track.High = o.Rules.Threshold
 		o.Track.NewTrack = o.Rules.Threshold
 	}
 	return &Analyzer{
-		buffer: buffer,
-		o:      o,
-		det:    det,
-		mot:    motion.New(o.Motion, masks),
-		trk:    track.New(o.Track),
-		cnt:    crossing.New(o.Lines, o.Crossing),
+		buffer:             buffer,
+		o:                  o,
+		det:                det,
+		mot:                motion.New(o.Motion, masks),
+		trk:                track.New(o.Track),
+		cnt:                crossing.New(o.Lines, o.Crossing),
+		thresholdFromRules: fromRules,
 	}
 }
 
 // SetRules replaces the camera's rules (filters and masks deciding what is tracked, e.g. after a
-// change from the cloud); the tracker's score thresholds stay those it was made with.
-func (a *Analyzer) SetRules(r tally.Rules) { a.o.Rules = r }
+// change from the cloud) from the next frame. When the tracker's score thresholds come from the
+// rules (Options.Track.High unset), a new Rules.Threshold becomes the score that starts a track
+// and holds it in the first pass, the tracks kept; SetRules then reports true.
+func (a *Analyzer) SetRules(r tally.Rules) (thresholdChanged bool) {
+	a.o.Rules = r
+	if !a.thresholdFromRules || r.Threshold <= 0 || r.Threshold == a.o.Track.High {
+		return false
+	}
+	a.o.Track.High, a.o.Track.NewTrack = r.Threshold, r.Threshold
+	a.trk.SetOptions(a.o.Track)
+	return true
+}
 
 // Close releases the motion detector's memory.
 func (a *Analyzer) Close() { a.mot.Close() }

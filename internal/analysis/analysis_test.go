@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgecam/edgecam/internal/crossing"
 	"github.com/edgecam/edgecam/internal/tally"
+	"github.com/edgecam/edgecam/internal/track"
 	"github.com/edgecam/edgecam/internal/yolo"
 	"github.com/edgecam/edgecam/internal/zone"
 )
@@ -18,6 +19,7 @@ import (
 type fakeModel struct {
 	calls int
 	box   *image.Rectangle
+	score float32 // 0: 0.9
 }
 
 func (m *fakeModel) Detect(img gocv.Mat, res *yolo.Result) error {
@@ -26,7 +28,11 @@ func (m *fakeModel) Detect(img gocv.Mat, res *yolo.Result) error {
 	res.Detections = res.Detections[:0]
 	if m.box != nil {
 		b := *m.box
-		res.Detections = append(res.Detections, yolo.Detection{Label: "person", Score: 0.9,
+		score := m.score
+		if score == 0 {
+			score = 0.9
+		}
+		res.Detections = append(res.Detections, yolo.Detection{Label: "person", Score: score,
 			Box: [4]float32{float32(b.Min.X), float32(b.Min.Y), float32(b.Max.X), float32(b.Max.Y)}})
 	}
 	return nil
@@ -107,6 +113,52 @@ func TestMaskedDetectionsAreNotTracked(t *testing.T) {
 		if len(f.Tracks) != 0 {
 			t.Fatalf("a masked person is tracked: %+v", f.Tracks)
 		}
+	}
+}
+
+// A threshold changed at run time (SetRules, as after a change from the cloud) is the tracker's
+// from the next frame: a person scored 0.7 starts no track under 0.8, and one under 0.6. A
+// tracker given its own thresholds keeps them.
+func TestSetRulesMovesTheTrackerThreshold(t *testing.T) {
+	r := image.Rect(100, 100, 150, 300)
+	m := &fakeModel{box: &r, score: 0.7}
+	a := New(m, Options{Rules: tally.Rules{Threshold: 0.8}, Refresh: -1})
+	defer a.Close()
+	img := gocv.NewMatWithSize(360, 640, gocv.MatTypeCV8UC3)
+	defer img.Close()
+	at := time.Unix(0, 0)
+	analyze := func(frames int) []int {
+		var ids []int
+		for range frames {
+			at = at.Add(200 * time.Millisecond)
+			f, err := a.Analyze(img, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = ids[:0]
+			for _, tr := range f.Tracks {
+				ids = append(ids, tr.ID)
+			}
+		}
+		return ids
+	}
+	if ids := analyze(4); len(ids) != 0 {
+		t.Fatalf("threshold 0.8: a 0.7 detection is tracked: %v", ids)
+	}
+	if a.SetRules(tally.Rules{Threshold: 0.8}) {
+		t.Error("SetRules with the same threshold reported a change")
+	}
+	if !a.SetRules(tally.Rules{Threshold: 0.6}) {
+		t.Error("SetRules from 0.8 to 0.6 reported no change")
+	}
+	if ids := analyze(2); len(ids) != 1 {
+		t.Fatalf("threshold 0.6: tracks %v after two frames, want the person", ids)
+	}
+
+	own := New(m, Options{Rules: tally.Rules{Threshold: 0.8}, Track: track.Options{High: 0.9, NewTrack: 0.9}})
+	defer own.Close()
+	if own.SetRules(tally.Rules{Threshold: 0.6}) {
+		t.Error("a tracker with its own thresholds took the rules' new one")
 	}
 }
 

@@ -42,7 +42,8 @@ type Frame struct {
 	// Mat is the decoded BGR image: an rtsp frame's, or Data's once Image has decoded it; a zero
 	// Mat before.
 	Mat gocv.Mat
-	// MaxPixels is the limit Decode enforces from Data's header; 0 means DefaultMaxPixels.
+	// MaxPixels is the camera's maxPixels, the limit Image's decoder enforces on Data from the
+	// size it reads; 0 means DefaultMaxPixels.
 	MaxPixels int64
 }
 
@@ -60,16 +61,15 @@ func (f *Frame) Close() error {
 // Image returns the frame as a BGR image: Mat, decoding Data into it the first time, so a tick
 // that needs the pixels more than once (detection, the marked-up file, an upload) decodes them
 // once. The frame owns the Mat: callers must not close or draw on it (Decode gives a copy).
-// Data whose header is over the pixel limit (or truncated) is refused before decoding, and the
-// decoder checks the same limit against the size it reads itself.
+// The pixel limit is checked once, by the decoder against the size it reads itself (for JPEG,
+// libjpeg's header read) before it allocates: a frame over MaxPixels is refused with an error
+// naming the maxPixels setting. The source already refused a header over it at capture; Data
+// is not parsed a second time here.
 func (f *Frame) Image() (gocv.Mat, error) {
 	if f.HasMat() {
 		return f.Mat, nil
 	}
-	if _, _, err := frameSize(f.Camera, "frame", f.Data, f.MaxPixels); err != nil {
-		return gocv.Mat{}, err
-	}
-	m, err := decodeImage(f.Camera, f.Data, f.MaxPixels)
+	m, err := decodeImage(f.Camera, "frame", f.Data, f.MaxPixels)
 	if err != nil {
 		return gocv.Mat{}, err
 	}
@@ -92,7 +92,7 @@ func (f *Frame) Size() (w, h int, err error) {
 	if f.HasMat() {
 		return f.Mat.Cols(), f.Mat.Rows(), nil
 	}
-	_, w, h, err = imageinfo.Header(f.Data)
+	_, w, h, err = readHeader(f.Data)
 	if err != nil {
 		return 0, 0, fmt.Errorf("camera %s: %w", f.Camera, err)
 	}
@@ -177,9 +177,14 @@ func MaxPixels(c config.Camera) int64 {
 // stream before anything is decoded.
 func CheckFrameSize(cameraID, from string, w, h int, maxPixels int64) error {
 	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil {
-		return fmt.Errorf("camera %s: %s: %w (raise maxPixels if this is expected)", cameraID, from, err)
+		return overLimit(cameraID, from, err)
 	}
 	return nil
+}
+
+// overLimit words err, a size over the pixel limit or a bad size, for camera cameraID.
+func overLimit(cameraID, from string, err error) error {
+	return fmt.Errorf("camera %s: %s: %w (raise maxPixels if this is expected)", cameraID, from, err)
 }
 
 func timeoutOr(c config.Camera, def time.Duration) time.Duration {
@@ -231,7 +236,7 @@ func frameSize(cameraID, from string, data []byte, maxPixels int64) (w, h int, e
 		return 0, 0, fmt.Errorf("camera %s: %s: not a JPEG or PNG image (%d bytes starting %q)",
 			cameraID, from, len(data), snippet(data))
 	}
-	_, w, h, err = imageinfo.Header(data)
+	_, w, h, err = readHeader(data)
 	if w > 0 && h > 0 {
 		// Over the limit is the news even when the data is also cut short.
 		if err := CheckFrameSize(cameraID, from, w, h, maxPixels); err != nil {
@@ -247,10 +252,17 @@ func frameSize(cameraID, from string, data []byte, maxPixels int64) (w, h int, e
 	return w, h, nil
 }
 
-func decodeImage(cameraID string, data []byte, maxPixels int64) (gocv.Mat, error) {
+// readHeader is imageinfo.Header; the frame tests count its calls.
+var readHeader = imageinfo.Header
+
+// decodeImage decodes data (from where) with the pixel limit applied by the decoder itself.
+func decodeImage(cameraID, from string, data []byte, maxPixels int64) (gocv.Mat, error) {
 	m, err := imagecodec.DecodeMax(data, maxPixels)
+	if errors.Is(err, imageinfo.ErrTooManyPixels) {
+		return gocv.Mat{}, overLimit(cameraID, from, err)
+	}
 	if err != nil {
-		return gocv.Mat{}, fmt.Errorf("camera %s: decode %d-byte image: %w", cameraID, len(data), err)
+		return gocv.Mat{}, fmt.Errorf("camera %s: %s: decode %d-byte image: %w", cameraID, from, len(data), err)
 	}
 	return m, nil
 }

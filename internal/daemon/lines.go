@@ -217,9 +217,14 @@ func (a *analyser) step(ctx context.Context, last time.Time) time.Time {
 		}
 		defer img.Close()
 	}
+	// Settings from the cloud apply to the next frame; a new score threshold also becomes the
+	// tracker's (logged once, when the tracker takes it).
 	w.mu.Lock()
-	a.an.SetRules(w.rules) // settings from the cloud apply to the next frame
+	rules := w.rules
 	w.mu.Unlock()
+	if a.an.SetRules(rules) {
+		w.log.Info("analysis: the tracker follows the new score threshold", "threshold", rules.Threshold)
+	}
 	f, err := a.an.Analyze(img, at)
 	if err != nil {
 		w.log.Warn("analysis: detection failed", "err", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/edgecam/edgecam/internal/config"
 	"github.com/edgecam/edgecam/internal/daemon"
 	"github.com/edgecam/edgecam/internal/emulator"
+	"github.com/edgecam/edgecam/internal/testfixture"
 	"github.com/edgecam/edgecam/internal/testfixture/emutest"
 	"github.com/edgecam/edgecam/internal/yolo"
 )
@@ -29,6 +30,7 @@ type remoteRig struct {
 	cfg   *config.Config
 	det   *yolo.Detector
 	state string
+	log   *slog.Logger // nil: discarded (or stderr with -v)
 
 	cancel context.CancelFunc
 	done   chan error
@@ -36,6 +38,12 @@ type remoteRig struct {
 
 // newRemoteRig starts the emulator and configures one file camera "cam-bus" on bus.jpg.
 func newRemoteRig(t *testing.T, threshold float64) *remoteRig {
+	t.Helper()
+	return newRemoteRigCamera(t, threshold, `{id: cam-bus, type: file, path: `+photo(t, "bus.jpg")+`}`)
+}
+
+// newRemoteRigCamera is newRemoteRig with the camera "cam-bus" given as a YAML flow mapping.
+func newRemoteRigCamera(t *testing.T, threshold float64, camera string) *remoteRig {
 	t.Helper()
 	det := detector(t)
 	emu := emutest.Start(t, emulator.Config{
@@ -54,7 +62,7 @@ azure:
   caFile: ` + emu.CAFile() + `
 state: {dir: ` + state + `}
 cameras:
-  - {id: cam-bus, type: file, path: ` + photo(t, "bus.jpg") + `}
+  - ` + camera + `
 `
 	cfg, err := loadYAML(t, t.TempDir(), yaml)
 	if err != nil {
@@ -69,8 +77,11 @@ func (r *remoteRig) start() {
 	r.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	log := r.log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if r.log == nil && testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	go func() { r.done <- daemon.Run(ctx, daemon.Options{Config: r.cfg, Detector: r.det, Logger: log}) }()
@@ -364,5 +375,66 @@ func TestDeletedDesiredPropertyRevertsToTheConfiguration(t *testing.T) {
 	}
 	if _, err := r.emu.WaitTelemetry(remoteCtx(t, 30*time.Second), 2, remoteAfter(time.Now(), busAt05)); err != nil {
 		t.Fatalf("tallies after the deletion: %v", err)
+	}
+}
+
+// A score threshold changed from the cloud reaches a continuous-analysis camera's tracker at
+// its next analysed frame, not only the tally: the daemon logs it once for the camera (the
+// tracker taking it is analysis.TestSetRulesMovesTheTrackerThreshold), and frames analysed
+// after it do not log it again.
+func TestDesiredThresholdReachesTheTracker(t *testing.T) {
+	testfixture.RequireFFmpeg(t)
+	feed := testfixture.StartRTSPFeed(t, testfixture.FreeAddr(t), testfixture.MakeClip(t, photo(t, "bus.jpg")))
+	defer feed.Stop()
+	r := newRemoteRigCamera(t, 0.8, `{id: cam-bus, type: rtsp, url: "`+feed.URL("", "")+`", analysis: {fps: 2},
+    lines: [{name: door, points: [[0.5, 0.02], [0.5, 0.99]], in: right, labels: [person]}]}`)
+	lr, log := newLogRecorder(t)
+	r.log = log
+	r.start()
+	analysed := func(rec logRecord) bool {
+		n, _ := rec.Attrs["inferences"].(int64)
+		return rec.Msg == "tick" && rec.Attrs["camera"] == "cam-bus" && n > 0
+	}
+	followed := func(rec logRecord) bool {
+		return rec.Msg == "analysis: the tracker follows the new score threshold" && rec.Attrs["camera"] == "cam-bus"
+	}
+	if _, err := lr.wait(remoteCtx(t, 60*time.Second), 1, analysed); err != nil {
+		t.Fatalf("no frame analysed: %v", err)
+	}
+	if got := lr.find(followed); len(got) != 0 {
+		t.Fatalf("the tracker's threshold changed with no update: %v", got)
+	}
+
+	v, err := r.emu.UpdateDesired("cam-bus", map[string]any{"PredictionScoreThreshold": 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.waitAck("PredictionScoreThreshold", v); a["ac"] != float64(200) || a["value"] != 0.5 {
+		t.Fatalf("ack %v", a)
+	}
+	got, err := lr.wait(remoteCtx(t, 30*time.Second), 1, followed)
+	if err != nil {
+		t.Fatalf("the tracker did not take the new threshold: %v", err)
+	}
+	if th, _ := got[0].Attrs["threshold"].(float64); th != 0.5 {
+		t.Fatalf("logged %v, want threshold 0.5", got[0])
+	}
+	// Frames analysed after it (the ticks' count of frames grows) log nothing more.
+	frames := func(rec logRecord) int64 {
+		n, _ := rec.Attrs["inferences"].(int64)
+		s, _ := rec.Attrs["skipped"].(int64)
+		return n + s
+	}
+	atChange := int64(0)
+	for _, rec := range lr.find(analysed) {
+		atChange = max(atChange, frames(rec))
+	}
+	if _, err := lr.wait(remoteCtx(t, 30*time.Second), 1, func(rec logRecord) bool {
+		return analysed(rec) && frames(rec) >= atChange+3
+	}); err != nil {
+		t.Fatalf("no frames analysed after the change: %v", err)
+	}
+	if got := lr.find(followed); len(got) != 1 {
+		t.Fatalf("logged %d times, want once: %v", len(got), got)
 	}
 }

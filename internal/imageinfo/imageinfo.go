@@ -80,7 +80,17 @@ func Header(data []byte) (f Format, w, h int, err error) {
 	return f, w, h, err
 }
 
+// ErrTooManyPixels matches (errors.Is) CheckPixels' error for a size over the limit, so a
+// caller can say which setting raises it.
+var ErrTooManyPixels = errors.New("too many pixels")
+
+type pixelsError string
+
+func (e pixelsError) Error() string        { return string(e) }
+func (e pixelsError) Is(target error) bool { return target == ErrTooManyPixels }
+
 // CheckPixels refuses a size that is empty or has more than max pixels (max <= 0: the default).
+// Over the limit, the error matches ErrTooManyPixels.
 func CheckPixels(w, h int, max int64) error {
 	if max <= 0 {
 		max = DefaultMaxPixels
@@ -89,8 +99,8 @@ func CheckPixels(w, h int, max int64) error {
 		return fmt.Errorf("bad image size %dx%d", w, h)
 	}
 	if int64(w)*int64(h) > max {
-		return fmt.Errorf("image is %dx%d (%s megapixels), more than the limit of %s megapixels",
-			w, h, megapixels(int64(w)*int64(h)), megapixels(max))
+		return pixelsError(fmt.Sprintf("image is %dx%d (%s megapixels), more than the limit of %s megapixels",
+			w, h, megapixels(int64(w)*int64(h)), megapixels(max)))
 	}
 	return nil
 }

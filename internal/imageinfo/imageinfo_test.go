@@ -62,6 +62,12 @@ func TestCheckPixels(t *testing.T) {
 	if err == nil || err.Error() != "image is 12000x12000 (144 megapixels), more than the limit of 40 megapixels" {
 		t.Errorf("144 MP: %v", err)
 	}
+	if !errors.Is(err, ErrTooManyPixels) {
+		t.Errorf("144 MP: %v does not match ErrTooManyPixels", err)
+	}
+	if err := CheckPixels(0, 10, 0); errors.Is(err, ErrTooManyPixels) {
+		t.Errorf("0 wide: %v matches ErrTooManyPixels", err)
+	}
 	if err := CheckPixels(1000, 1000, 500_000); err == nil || !strings.Contains(err.Error(), "limit of 0.5 megapixels") {
 		t.Errorf("1 MP over 0.5: %v", err)
 	}

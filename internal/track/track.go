@@ -124,6 +124,10 @@ type Tracker struct {
 // New returns a tracker.
 func New(o Options) *Tracker { return &Tracker{o: o.withDefaults(), next: 1} }
 
+// SetOptions replaces the tracker's options (zero fields: their defaults) from the next Update,
+// e.g. a score threshold changed at run time; the tracks and their IDs stay.
+func (t *Tracker) SetOptions(o Options) { t.o = o.withDefaults() }
+
 // Update advances the tracker by one frame with its detections and returns the tracks seen in it
 // (confirmed, Lost == 0), ordered by ID. The slice is reused by the next Update.
 func (t *Tracker) Update(dets []Detection) []Track {

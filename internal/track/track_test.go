@@ -226,3 +226,26 @@ func TestFastObjectIsFollowedByDistance(t *testing.T) {
 		}
 	}
 }
+
+// SetOptions applies from the next Update and keeps the tracks: a 0.55 detection starts no
+// track under NewTrack 0.6 and one after NewTrack becomes 0.5.
+func TestSetOptionsAppliesToTheNextFrame(t *testing.T) {
+	tr := New(Options{})
+	d := []Detection{{Box: box(0.5, 0.5, 0.1, 0.2), Score: 0.55, Label: "car"}}
+	for range 3 {
+		if out := tr.Update(d); len(out) != 0 || tr.Alive() != 0 {
+			t.Fatalf("NewTrack 0.6: a 0.55 detection gave %+v", out)
+		}
+	}
+	tr.SetOptions(Options{High: 0.5, NewTrack: 0.5})
+	tr.Update(d)
+	out := tr.Update(d)
+	if len(out) != 1 {
+		t.Fatalf("NewTrack 0.5: %+v after two sightings, want one track", out)
+	}
+	id := out[0].ID
+	tr.SetOptions(Options{})
+	if out := tr.Update(d); len(out) != 1 || out[0].ID != id {
+		t.Fatalf("back to the defaults: %+v, want track %d kept (0.55 still matches in the second pass)", out, id)
+	}
+}
