@@ -231,7 +231,7 @@ func TestFastObjectIsFollowedByDistance(t *testing.T) {
 // track under NewTrack 0.6 and one after NewTrack becomes 0.5.
 func TestSetOptionsAppliesToTheNextFrame(t *testing.T) {
 	tr := New(Options{})
-	d := []Detection{{Box: box(0.5, 0.5, 0.1, 0.2), Score: 0.55, Label: "car"}}
+	d := []Detection{{Box: centred(0.5, 0.5, 0.1, 0.2), Score: 0.55, Label: "car"}}
 	for range 3 {
 		if out := tr.Update(d); len(out) != 0 || tr.Alive() != 0 {
 			t.Fatalf("NewTrack 0.6: a 0.55 detection gave %+v", out)
