@@ -4,7 +4,7 @@ package videodec
 #include <stdlib.h>
 #include "videodec.h"
 
-int vd_feed(vd *d, int codec, int threads, int64_t max_pixels,
+int vd_feed(vd *d, int codec, int threads, int64_t max_pixels, int64_t budget_ns,
 	const uint8_t *buf, int len, const int *offs, int n, vd_result *r);
 */
 import "C"
@@ -26,7 +26,9 @@ var ErrNoPicture = errors.New("videodec: no new picture")
 // Feed decodes the access units of stream at the offsets units (as Last takes them), continuing
 // the stream decoded by the previous Feed calls: give it every access unit once, in order, from
 // a key frame on. It returns the newest picture they gave as an 8-bit BGR Mat (the caller closes
-// it), or ErrNoPicture. Continuous analysis uses it so that each picture is decoded once, not
+// it), or ErrNoPicture. One call decodes for at most Options.Budget (DefaultBudget): past it, it
+// fails with ErrOverBudget and drops the stream's decoding state, so that the next Feed must start
+// from a key frame (as after Reset). Continuous analysis uses it so that each picture is decoded once, not
 // once per analysed frame as a group of pictures given to Last is. Reset starts over (after a
 // lost packet or a new stream); Last and Feed must not be mixed on one Decoder.
 func (d *Decoder) Feed(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
@@ -34,13 +36,19 @@ func (d *Decoder) Feed(codec Codec, stream []byte, units []int, maxPixels int64)
 	if err != nil {
 		return gocv.Mat{}, Result{}, err
 	}
+	budget := d.budget()
 	var r C.vd_result
-	C.vd_feed(d.c, C.int(codec), C.int(threads), C.int64_t(maxPixels),
+	C.vd_feed(d.c, C.int(codec), C.int(threads), C.int64_t(maxPixels), C.int64_t(budget),
 		(*C.uint8_t)(unsafe.Pointer(&stream[0])), C.int(len(stream)), &d.units[0], C.int(len(d.units)), &r)
 	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
 	if r.fatal != 0 {
 		C.vd_release(d.c)
 		return gocv.Mat{}, res, fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, &r))
+	}
+	if r.over_budget != 0 {
+		C.vd_release(d.c)
+		return gocv.Mat{}, res, fmt.Errorf("%s: %w: stopped after %v at access unit %d of %d (%d bytes) given to one Feed (a stream of many tiny access units, or more than this machine decodes in time): the decoder starts again at the next key frame given",
+			codec, ErrOverBudget, budget, int(r.units_done), len(units), len(stream))
 	}
 	w, h := int(r.width), int(r.height)
 	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil && w > 0 && h > 0 {

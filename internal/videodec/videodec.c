@@ -341,17 +341,25 @@ out:
 // vd_feed decodes the n access units at offs[0..n-1] of buf[0..len) with the decoder kept from
 // the previous vd_feed (opened on the first), without draining or flushing it, so that the next
 // call continues the stream, and keeps the newest picture. Streams without B-frames output each
-// picture as its access unit is decoded. It returns 0 or the fatal AVERROR code (the decoder is
-// then released).
-int vd_feed(vd *d, int codec, int threads, int64_t max_pixels,
+// picture as its access unit is decoded. When budget_ns (> 0) nanoseconds have passed before an
+// access unit, it stops there with r->over_budget set and releases the decoder (the next call
+// starts from a key frame). It returns 0 or the fatal AVERROR code (the decoder is then
+// released).
+int vd_feed(vd *d, int codec, int threads, int64_t max_pixels, int64_t budget_ns,
 	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
 	memset(r, 0, sizeof *r);
 	ff.av_frame_unref(d->last);
 	pthread_mutex_lock(&d->mu);
 	d->msg[0] = 0;
 	pthread_mutex_unlock(&d->mu);
+	int64_t deadline = budget_ns > 0 ? vd_now() + budget_ns : 0;
 	int err = vd_open(d, codec, threads, max_pixels);
 	for (int i = 0; err == 0 && i < n; i++) {
+		if (deadline != 0 && vd_now() > deadline) {
+			r->over_budget = 1;
+			r->units_done = i;
+			break;
+		}
 		int end = i + 1 < n ? offs[i + 1] : len;
 		d->pkt->data = (uint8_t *)buf + offs[i];
 		d->pkt->size = end - offs[i];
@@ -369,7 +377,7 @@ int vd_feed(vd *d, int codec, int threads, int64_t max_pixels,
 	if (d->ctx != NULL) {
 		r->width = d->ctx->width;
 		r->height = d->ctx->height;
-		if (err != 0)
+		if (err != 0 || r->over_budget) // the access units not sent are lost: start again from a key frame
 			ff.avcodec_free_context(&d->ctx);
 	}
 	r->fatal = err;

@@ -64,15 +64,16 @@ type Options struct {
 	// DecodeNonRef decodes every picture, also the non-reference ones before the last access
 	// unit that nothing refers to.
 	DecodeNonRef bool
-	// Budget bounds the time one Last spends decoding a group: when it runs out before the last
-	// access unit, Last fails (ErrOverBudget) instead of holding the decoder for as long as the
-	// group's access units take. 0 means DefaultBudget; negative, no limit.
+	// Budget bounds the time one Last spends decoding a group, and one Feed the access units it
+	// is given: when it runs out before the last access unit, the call fails (ErrOverBudget)
+	// instead of holding the decoder for as long as the access units take. 0 means
+	// DefaultBudget; negative, no limit.
 	Budget time.Duration
 }
 
-// DefaultBudget is the decode time Last allows a group when Options.Budget is 0. A 1080p group of
-// 250 pictures (10 s at 25 fps) decodes in about 1 s on x86 and a few on a Raspberry Pi 4;
-// a hostile one of thousands of tiny access units took minutes.
+// DefaultBudget is the decode time Last allows a group, and Feed one call's access units, when
+// Options.Budget is 0. A 1080p group of 250 pictures (10 s at 25 fps) decodes in about 1 s on x86
+// and a few on a Raspberry Pi 4; a hostile one of thousands of tiny access units took minutes.
 const DefaultBudget = 5 * time.Second
 
 // ErrOverBudget matches (errors.Is) the error of a group whose decoding ran out of time.
@@ -194,6 +195,18 @@ func (d *Decoder) start(codec Codec, stream []byte, units []int, maxPixels int64
 	return maxPixels, threads, nil
 }
 
+// budget is Options.Budget with its default, 0 for no limit.
+func (d *Decoder) budget() time.Duration {
+	switch b := d.o.Budget; {
+	case b == 0:
+		return DefaultBudget
+	case b < 0:
+		return 0
+	default:
+		return b
+	}
+}
+
 // Last decodes the group of pictures in stream, whose access units start at the byte offsets
 // units (ascending; each ends where the next starts, the last at the end of stream), and returns
 // its last picture as an 8-bit BGR Mat, which the caller closes. Pictures over maxPixels
@@ -204,13 +217,7 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 	if err != nil {
 		return gocv.Mat{}, Result{}, err
 	}
-	budget := d.o.Budget
-	switch {
-	case budget == 0:
-		budget = DefaultBudget
-	case budget < 0:
-		budget = 0
-	}
+	budget := d.budget()
 	var r C.vd_result
 	C.vd_decode(d.c, C.int(codec), C.int(threads), cbool(!d.o.DecodeNonRef), cbool(d.o.KeepDecoder), C.int64_t(maxPixels),
 		C.int64_t(budget), (*C.uint8_t)(unsafe.Pointer(&stream[0])), C.int(len(stream)), &d.units[0], C.int(len(d.units)), &r)
