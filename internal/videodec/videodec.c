@@ -241,15 +241,25 @@ static int64_t vd_now(void) {
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels, int64_t budget_ns,
-	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
+// vd_begin starts a vd_decode or vd_feed: it clears r, the last picture and the message logged,
+// and gives d a decoder (vd_open). It returns 0 or the fatal AVERROR code, and the deadline of
+// budget_ns (> 0) from now, or 0 for none.
+static int vd_begin(vd *d, int codec, int threads, int64_t max_pixels, int64_t budget_ns, int64_t *deadline, vd_result *r) {
 	memset(r, 0, sizeof *r);
 	ff.av_frame_unref(d->last);
 	pthread_mutex_lock(&d->mu);
 	d->msg[0] = 0;
 	pthread_mutex_unlock(&d->mu);
-	int64_t deadline = budget_ns > 0 ? vd_now() + budget_ns : 0;
-	int err = vd_open(d, codec, threads, max_pixels);
+	*deadline = budget_ns > 0 ? vd_now() + budget_ns : 0;
+	return vd_open(d, codec, threads, max_pixels);
+}
+
+// vd_units sends the n access units at offs[0..n-1] of buf[0..len) to the decoder and takes
+// the pictures it returns, until the deadline (when not 0) passes before one (r->over_budget,
+// r->units_done). skip_nonref discards the non-reference pictures before the last unit. It
+// returns 0 or the fatal AVERROR code.
+static int vd_units(vd *d, const uint8_t *buf, int len, const int *offs, int n, int skip_nonref, int64_t deadline, vd_result *r) {
+	int err = 0;
 	for (int i = 0; err == 0 && i < n; i++) {
 		if (deadline != 0 && vd_now() > deadline) {
 			r->over_budget = 1;
@@ -272,14 +282,17 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 		if (err == 0)
 			err = vd_receive(d, r);
 	}
+	return err;
+}
+
+// vd_end finishes a vd_decode or vd_feed: the stream's size (also when no picture could be made),
+// the fatal code and the message logged go into r, and the decoder is released when release is
+// set or err is not 0. It returns err.
+static int vd_end(vd *d, int err, int release, vd_result *r) {
 	if (d->ctx != NULL) {
-		r->width = d->ctx->width; // the stream's size, also when no picture could be made
+		r->width = d->ctx->width;
 		r->height = d->ctx->height;
-		if (err == 0 && !r->over_budget && ff.avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
-			err = vd_receive(d, r);
-		if (keep && err == 0 && !r->over_budget)
-			ff.avcodec_flush_buffers(d->ctx);
-		else
+		if (release || err != 0)
 			ff.avcodec_free_context(&d->ctx);
 	}
 	r->fatal = err;
@@ -291,6 +304,20 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 	memcpy(r->msg, d->msg, sizeof r->msg);
 	pthread_mutex_unlock(&d->mu);
 	return err;
+}
+
+int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels, int64_t budget_ns,
+	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
+	int64_t deadline;
+	int err = vd_begin(d, codec, threads, max_pixels, budget_ns, &deadline, r);
+	if (err == 0)
+		err = vd_units(d, buf, len, offs, n, skip_nonref, deadline, r);
+	if (err == 0 && !r->over_budget && ff.avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
+		err = vd_receive(d, r);
+	int release = !keep || err != 0 || r->over_budget;
+	if (!release)
+		ff.avcodec_flush_buffers(d->ctx);
+	return vd_end(d, err, release, r);
 }
 
 // vd_src_format maps the deprecated full-range YUVJ formats to their YUV twins; their range is
@@ -347,46 +374,10 @@ out:
 // released).
 int vd_feed(vd *d, int codec, int threads, int64_t max_pixels, int64_t budget_ns,
 	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
-	memset(r, 0, sizeof *r);
-	ff.av_frame_unref(d->last);
-	pthread_mutex_lock(&d->mu);
-	d->msg[0] = 0;
-	pthread_mutex_unlock(&d->mu);
-	int64_t deadline = budget_ns > 0 ? vd_now() + budget_ns : 0;
-	int err = vd_open(d, codec, threads, max_pixels);
-	for (int i = 0; err == 0 && i < n; i++) {
-		if (deadline != 0 && vd_now() > deadline) {
-			r->over_budget = 1;
-			r->units_done = i;
-			break;
-		}
-		int end = i + 1 < n ? offs[i + 1] : len;
-		d->pkt->data = (uint8_t *)buf + offs[i];
-		d->pkt->size = end - offs[i];
-		d->ctx->skip_frame = AVDISCARD_DEFAULT;
-		int e = ff.avcodec_send_packet(d->ctx, d->pkt);
-		d->pkt->data = NULL;
-		d->pkt->size = 0;
-		if (e == AVERROR(ENOMEM))
-			err = e;
-		else if (e < 0)
-			vd_refused(r, e);
-		if (err == 0)
-			err = vd_receive(d, r);
-	}
-	if (d->ctx != NULL) {
-		r->width = d->ctx->width;
-		r->height = d->ctx->height;
-		if (err != 0 || r->over_budget) // the access units not sent are lost: start again from a key frame
-			ff.avcodec_free_context(&d->ctx);
-	}
-	r->fatal = err;
-	if (r->pictures > 0) {
-		r->width = d->last->width;
-		r->height = d->last->height;
-	}
-	pthread_mutex_lock(&d->mu);
-	memcpy(r->msg, d->msg, sizeof r->msg);
-	pthread_mutex_unlock(&d->mu);
-	return err;
+	int64_t deadline;
+	int err = vd_begin(d, codec, threads, max_pixels, budget_ns, &deadline, r);
+	if (err == 0)
+		err = vd_units(d, buf, len, offs, n, 0, deadline, r);
+	// Over budget, the access units not sent are lost: the next call starts from a key frame.
+	return vd_end(d, err, r->over_budget, r);
 }

@@ -221,21 +221,12 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 	var r C.vd_result
 	C.vd_decode(d.c, C.int(codec), C.int(threads), cbool(!d.o.DecodeNonRef), cbool(d.o.KeepDecoder), C.int64_t(maxPixels),
 		C.int64_t(budget), (*C.uint8_t)(unsafe.Pointer(&stream[0])), C.int(len(stream)), &d.units[0], C.int(len(d.units)), &r)
-	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
-	if r.fatal != 0 {
-		C.vd_release(d.c)
-		return gocv.Mat{}, res, fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, &r))
-	}
-	if r.over_budget != 0 {
-		C.vd_release(d.c)
-		return gocv.Mat{}, res, fmt.Errorf("%s: %w: stopped after %v at access unit %d of %d (%d bytes): the group of pictures since the key frame is too long to decode at a capture (shorten the camera's key frame interval)",
-			codec, ErrOverBudget, budget, int(r.units_done), len(units), len(stream))
+	res, err := d.checkResult(codec, &r, maxPixels, budget, len(units), len(stream),
+		"the group of pictures since the key frame is too long to decode at a capture (shorten the camera's key frame interval)")
+	if err != nil {
+		return gocv.Mat{}, res, err
 	}
 	w, h := int(r.width), int(r.height)
-	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil && w > 0 && h > 0 {
-		C.vd_release(d.c)
-		return gocv.Mat{}, res, fmt.Errorf("%s: %w", codec, err)
-	}
 	if w > 0 && h > 0 && (w < MinSide || h < MinSide) {
 		C.vd_release(d.c)
 		return gocv.Mat{}, res, fmt.Errorf("%s: picture is %dx%d, smaller than %dx%d: not a camera's picture (refused)", codec, w, h, MinSide, MinSide)
@@ -247,11 +238,30 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 		}
 		return gocv.Mat{}, res, fmt.Errorf("%s: no picture decoded from %d access units (%d bytes): %s", codec, len(units), len(stream), why)
 	}
-	m, err := d.convert(w, h)
-	if err != nil {
-		return gocv.Mat{}, res, fmt.Errorf("%s: converting the %dx%d picture to BGR: %w", codec, w, h, err)
+	m, err := d.convert(codec, w, h)
+	return m, res, err
+}
+
+// checkResult says what a vd_decode or vd_feed gave, and its error when it stopped (a fatal
+// error, the budget exhausted, with hint on what to do) or decoded a picture over maxPixels;
+// the decoder is then released.
+func (d *Decoder) checkResult(codec Codec, r *C.vd_result, maxPixels int64, budget time.Duration, units, bytes int, hint string) (Result, error) {
+	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
+	var err error
+	switch w, h := int(r.width), int(r.height); {
+	case r.fatal != 0:
+		err = fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, r))
+	case r.over_budget != 0:
+		err = fmt.Errorf("%s: %w: stopped after %v at access unit %d of %d (%d bytes): %s", codec, ErrOverBudget, budget, int(r.units_done), units, bytes, hint)
+	case w > 0 && h > 0:
+		if e := imageinfo.CheckPixels(w, h, maxPixels); e != nil {
+			err = fmt.Errorf("%s: %w", codec, e)
+		}
 	}
-	return m, res, nil
+	if err != nil {
+		C.vd_release(d.c)
+	}
+	return res, err
 }
 
 // MinSide is the smallest width and height Last converts: no camera sends smaller pictures, and
@@ -265,9 +275,17 @@ const MinSide = 16
 // were written far past their buffer. With the stride rounded up to 16 pixels every block fits.
 const strideAlign = 16
 
-// convert writes the decoded picture as BGR into a new continuous w x h Mat. Pictures under
-// MinSide a side are refused here too, whoever decoded them.
-func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
+// convert writes the decoded picture of codec as BGR into a new continuous w x h Mat. Pictures
+// under MinSide a side are refused here too, whoever decoded them.
+func (d *Decoder) convert(codec Codec, w, h int) (gocv.Mat, error) {
+	m, err := d.convertBGR(w, h)
+	if err != nil {
+		return gocv.Mat{}, fmt.Errorf("%s: converting the %dx%d picture to BGR: %w", codec, w, h, err)
+	}
+	return m, nil
+}
+
+func (d *Decoder) convertBGR(w, h int) (gocv.Mat, error) {
 	if w < MinSide || h < MinSide {
 		C.vd_drop_last(d.c)
 		return gocv.Mat{}, fmt.Errorf("picture is %dx%d, smaller than %dx%d: not a camera's picture (refused)", w, h, MinSide, MinSide)
