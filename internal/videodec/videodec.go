@@ -162,17 +162,20 @@ func (d *Decoder) Close() {
 }
 
 // start is what Last and Feed check and set up before decoding: the decoder open, the codec
-// known, the access units valid, the library loaded and the native decoder allocated. It
-// returns maxPixels with its default and the thread count to pass to C.
-func (d *Decoder) start(codec Codec, stream []byte, units []int, maxPixels int64) (int64, int, error) {
+// known, the access units valid (none is valid with none), the library loaded and the native
+// decoder allocated. It returns maxPixels with its default and the thread count to pass to C.
+func (d *Decoder) start(codec Codec, stream []byte, units []int, maxPixels int64, none bool) (int64, int, error) {
 	if d.closed {
 		return 0, 0, errors.New("videodec: decoder is closed")
 	}
 	if codec != H264 && codec != H265 {
 		return 0, 0, fmt.Errorf("videodec: unknown codec %d", int(codec))
 	}
-	if err := d.setUnits(stream, units); err != nil {
-		return 0, 0, fmt.Errorf("videodec: %s: %w", codec, err)
+	d.units = d.units[:0]
+	if len(units) > 0 || !none {
+		if err := d.setUnits(stream, units); err != nil {
+			return 0, 0, fmt.Errorf("videodec: %s: %w", codec, err)
+		}
 	}
 	if err := Load(); err != nil {
 		return 0, 0, err
@@ -213,7 +216,7 @@ func (d *Decoder) budget() time.Duration {
 // (width x height; 0 means imageinfo.DefaultMaxPixels) are refused before their memory is
 // allocated. Corrupt access units are skipped; it fails when no picture could be decoded.
 func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
-	maxPixels, threads, err := d.start(codec, stream, units, maxPixels)
+	maxPixels, threads, err := d.start(codec, stream, units, maxPixels, false)
 	if err != nil {
 		return gocv.Mat{}, Result{}, err
 	}

@@ -91,6 +91,14 @@ func accessUnits(codec Codec, data []byte) []int {
 // ffmpegLast is the last picture of the stream as the ffmpeg command converts it to BGR.
 func ffmpegLast(t *testing.T, codec Codec, data []byte, w, h int) []byte {
 	t.Helper()
+	all := ffmpegAll(t, codec, data, w, h)
+	return all[len(all)-1]
+}
+
+// ffmpegAll is every picture of the stream, in presentation order, as the ffmpeg command
+// converts them to BGR.
+func ffmpegAll(t *testing.T, codec Codec, data []byte, w, h int) [][]byte {
+	t.Helper()
 	format := map[Codec]string{H264: "h264", H265: "hevc"}[codec]
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", format, "-i", "-", "-f", "rawvideo", "-pix_fmt", "bgr24", "-")
 	cmd.Stdin = bytes.NewReader(data)
@@ -102,7 +110,11 @@ func ffmpegLast(t *testing.T, codec Codec, data []byte, w, h int) []byte {
 	if len(out) < size || len(out)%size != 0 {
 		t.Fatalf("ffmpeg gave %d bytes, not whole %dx%d BGR pictures", len(out), w, h)
 	}
-	return out[len(out)-size:]
+	var all [][]byte
+	for ; len(out) > 0; out = out[size:] {
+		all = append(all, out[:size])
+	}
+	return all
 }
 
 // maxDiff is the largest difference between two equally long byte strings.
