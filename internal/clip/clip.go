@@ -297,7 +297,8 @@ func (c *Clip) leading(n []byte) int {
 // Len is the number of pictures (access units).
 func (c *Clip) Len() int { return len(c.units) }
 
-// unit is the access unit of picture i, and shownAs the picture of access unit u.
+// unit is the access unit of picture i: an elementary stream's pictures are numbered as the
+// decoder outputs them, picture i is decoded at about access unit i.
 func (c *Clip) unit(i int) int {
 	if c.order != nil {
 		return c.order[i]
@@ -358,11 +359,11 @@ func (c *Clip) Picture(dec *videodec.Decoder, i int, maxPixels int64) (gocv.Mat,
 		case errors.Is(err, videodec.ErrSkipped):
 			c.done = i + 1
 			return gocv.Mat{}, fmt.Errorf("picture %d (of access unit %d): %w", i, u, err)
-		case errors.Is(err, videodec.ErrNoPicture) && w.Drain:
+		case errors.Is(err, videodec.ErrNoPicture) && !w.Drain && f.Units > 0:
+			continue // the decoder holds the picture back: give it the next access unit
+		case errors.Is(err, videodec.ErrNoPicture):
 			c.done = i + 1
 			return gocv.Mat{}, fmt.Errorf("picture %d (of access unit %d) did not come out of the decoder: a corrupt access unit", i, u)
-		case errors.Is(err, videodec.ErrNoPicture):
-			continue // the decoder holds the picture back: give it the next access unit
 		}
 		c.started = false
 		return gocv.Mat{}, err
