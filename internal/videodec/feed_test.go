@@ -2,10 +2,7 @@ package videodec
 
 import (
 	"errors"
-	"os"
 	"testing"
-
-	"github.com/edgecam/edgecam/internal/testfixture"
 )
 
 // TestFeedUntilBFrames: H.264 and H.265 streams with B-frames fed in decoding order, one access
@@ -13,22 +10,15 @@ import (
 // the ffmpeg command decodes, also when pictures are skipped; Feed alone, which hands on the
 // newest picture, gives them some access units late and never the last ones.
 func TestFeedUntilBFrames(t *testing.T) {
-	tolerance := 0
-	if os.Getenv(testfixture.EnvEmulated) == "1" {
-		tolerance = 3
-	}
-	for _, c := range []struct {
-		name  string
-		codec Codec
-		extra []string
-	}{
-		{"h264", H264, []string{"-preset", "veryfast", "-bf", "3"}},
-		{"h265", H265, []string{"-preset", "veryfast", "-x265-params", "log-level=error:bframes=3"}},
+	tolerance := conversionTolerance()
+	for codec, extra := range map[Codec][]string{
+		H264: {"-preset", "veryfast", "-bf", "3"},
+		H265: {"-preset", "veryfast", "-x265-params", "log-level=error:bframes=3"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(codec.String(), func(t *testing.T) {
 			const frames = 20
-			data, units := encode(t, c.codec, 320, 240, frames, c.extra...)
-			want := ffmpegAll(t, c.codec, data, 320, 240)
+			data, units := encode(t, codec, 320, 240, frames, extra...)
+			want := ffmpegAll(t, codec, data, 320, 240)
 			if len(want) != frames {
 				t.Fatalf("ffmpeg decoded %d pictures, want %d", len(want), frames)
 			}
@@ -47,7 +37,7 @@ func TestFeedUntilBFrames(t *testing.T) {
 							}
 							stream, offs = data[units[next]:end], []int{0}
 						}
-						m, f, err := d.FeedUntil(c.codec, stream, offs, 0, w)
+						m, f, err := d.FeedUntil(codec, stream, offs, 0, w)
 						next += f.Units
 						base += int64(f.Pictures)
 						if errors.Is(err, ErrNoPicture) && !w.Drain {
@@ -66,7 +56,7 @@ func TestFeedUntilBFrames(t *testing.T) {
 						break
 					}
 				}
-				if _, f, err := d.FeedUntil(c.codec, nil, nil, 0, Want{Index: frames, Base: base, Drain: true}); !errors.Is(err, ErrNoPicture) {
+				if _, f, err := d.FeedUntil(codec, nil, nil, 0, Want{Index: frames, Base: base, Drain: true}); !errors.Is(err, ErrNoPicture) {
 					t.Errorf("step %d: a picture past the end: %v (%+v)", step, err, f)
 				}
 				d.Close()
@@ -81,7 +71,7 @@ func TestFeedUntilBFrames(t *testing.T) {
 				if i+1 < len(units) {
 					end = units[i+1]
 				}
-				m, _, err := d.Feed(c.codec, data[units[i]:end], []int{0}, 0)
+				m, _, err := d.Feed(codec, data[units[i]:end], []int{0}, 0)
 				if errors.Is(err, ErrNoPicture) {
 					late++
 					continue
