@@ -6,6 +6,17 @@ import (
 	"github.com/edgecam/edgecam/internal/memtune"
 )
 
+// heapGrowth runs round(10), then round(n), and returns the C heap in use before and after the
+// second.
+func heapGrowth(round func(n int), n int) (before, after uint64) {
+	round(10)
+	memtune.Trim()
+	before = memtune.InUse()
+	round(n)
+	memtune.Trim()
+	return before, memtune.InUse()
+}
+
 // TestNoLeak: many groups decoded (with every option, and bad data) leave the C heap in use
 // where it was: every packet, frame and codec context is freed.
 func TestNoLeak(t *testing.T) {
@@ -30,16 +41,49 @@ func TestNoLeak(t *testing.T) {
 			d.Close()
 		}
 	}
-	round(10)
-	memtune.Trim()
-	before := memtune.InUse()
 	const n = 100
-	round(n)
-	memtune.Trim()
-	after := memtune.InUse()
+	before, after := heapGrowth(round, n)
 	t.Logf("C heap in use: %d KB before, %d KB after %d more rounds (%d decodes)", before>>10, after>>10, n, n*8)
 	// A leaked packet or picture is 10 KB to 230 KB per decode; allocator noise stays well under.
 	if after > before && after-before > 256<<10 {
 		t.Errorf("C heap in use grew %d KB over %d decodes: a leak", (after-before)>>10, n*8)
+	}
+}
+
+// TestNoLeakFeed: decoders fed with Feed and FeedUntil (a picture converted, one held back by
+// ErrSkipped when the decoder is reset or closed, a drain) leave the C heap in use where it
+// was.
+func TestNoLeakFeed(t *testing.T) {
+	data, units := encode(t, H264, 320, 240, 10, "-preset", "ultrafast", "-bf", "0")
+	even := make([]int64, len(units)) // every other picture number: FeedUntil skips the odd ones
+	for i := range even {
+		even[i] = int64(2 * i)
+	}
+	round := func(n int) {
+		for i := 0; i < n; i++ {
+			d, _ := New(Options{})
+			m, _, _ := d.Feed(H264, data, units[:3], 0)
+			m.Close()
+			d.Reset()
+			m, _, _ = d.FeedUntil(H264, data, units, 0, Want{Index: 2, Tags: even})
+			m.Close()
+			m, _, _ = d.FeedUntil(H264, nil, nil, 0, Want{Index: 100, Drain: true})
+			m.Close()
+			m, _, _ = d.FeedUntil(H264, data[units[0]:units[1]], []int{0}, 0, Want{Index: 1})
+			m.Close()
+			d.Reset()
+			m, _, _ = d.FeedUntil(H264, data, units, 0, Want{Index: 3, Tags: even})
+			m.Close()
+			m, _, _ = d.FeedUntil(H264, data, units, 0, Want{Index: 5, Tags: even})
+			m.Close()
+			d.Close() // picture 6 held back
+		}
+	}
+	const n = 100
+	before, after := heapGrowth(round, n)
+	t.Logf("C heap in use: %d KB before, %d KB after %d more rounds", before>>10, after>>10, n)
+	// A picture held back and leaked is 115 KB a round.
+	if after > before && after-before > 2<<20 {
+		t.Errorf("C heap in use grew %d KB over %d rounds: a leak", (after-before)>>10, n)
 	}
 }
