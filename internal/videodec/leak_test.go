@@ -59,24 +59,32 @@ func TestNoLeakFeed(t *testing.T) {
 	for i := range even {
 		even[i] = int64(2 * i)
 	}
+	// The calls of a round, on one decoder: reset first when reset is set.
+	steps := []struct {
+		reset  bool
+		stream []byte
+		units  []int
+		w      Want
+	}{
+		{true, data, units, Want{Index: 2, Tags: even}},    // picture 2
+		{false, nil, nil, Want{Index: 100, Drain: true}},   // none: drained
+		{false, data[:units[1]], []int{0}, Want{Index: 1}}, // refused after the drain
+		{true, data, units, Want{Index: 3, Tags: even}},    // ErrSkipped, picture 4 held back
+		{false, data, units, Want{Index: 5, Tags: even}},   // picture 6 held back at Close
+	}
 	round := func(n int) {
 		for i := 0; i < n; i++ {
 			d, _ := New(Options{})
 			m, _, _ := d.Feed(H264, data, units[:3], 0)
 			m.Close()
-			d.Reset()
-			m, _, _ = d.FeedUntil(H264, data, units, 0, Want{Index: 2, Tags: even})
-			m.Close()
-			m, _, _ = d.FeedUntil(H264, nil, nil, 0, Want{Index: 100, Drain: true})
-			m.Close()
-			m, _, _ = d.FeedUntil(H264, data[units[0]:units[1]], []int{0}, 0, Want{Index: 1})
-			m.Close()
-			d.Reset()
-			m, _, _ = d.FeedUntil(H264, data, units, 0, Want{Index: 3, Tags: even})
-			m.Close()
-			m, _, _ = d.FeedUntil(H264, data, units, 0, Want{Index: 5, Tags: even})
-			m.Close()
-			d.Close() // picture 6 held back
+			for _, s := range steps {
+				if s.reset {
+					d.Reset()
+				}
+				m, _, _ := d.FeedUntil(H264, s.stream, s.units, 0, s.w)
+				m.Close()
+			}
+			d.Close()
 		}
 	}
 	const n = 100
