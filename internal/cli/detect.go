@@ -86,8 +86,9 @@ its first video track, plain or fragmented; or an elementary stream: .h264, .264
 .hevc) runs through the camera's continuous analysis (analysis.fps frames a second: motion, the
 model, the tracker, its counting lines) and each line crossing is printed with its time in the clip
 (an MP4's presentation times), then the totals; --annotate writes the frame of each crossing with
-the lines, their counts and the tracks' IDs (docs/lines.md). Clips with B-frames are refused (re-encode:
-ffmpeg -i IN -c:v libx264 -bf 0 -an OUT.mp4).`,
+the lines, their counts and the tracks' IDs (docs/lines.md). Clips with B-frames (phones, exporters)
+are analysed in the order their pictures are shown, at their presentation times. Other codecs are
+refused with the command that re-encodes them (ffmpeg -i IN -c:v libx264 -an OUT.mp4).`,
 		Example: `  edgecam detect photo.jpg
   edgecam detect --model ../shared/models/yolov5n.onnx bus.jpg zidane.jpg
   edgecam detect --threshold 0.5 --json *.jpg           # one JSON object per image per line

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func (e *reencodeError) Error() string {
 	if e.file != "" {
 		in, out = e.file, strings.TrimSuffix(e.file, filepath.Ext(e.file))+"-h264.mp4"
 	}
-	return fmt.Sprintf("%s; re-encode it: ffmpeg -i %s -c:v libx264 -bf 0 -an %s", e.why, in, out)
+	return fmt.Sprintf("%s; re-encode it: ffmpeg -i %s -c:v libx264 -an %s", e.why, in, out)
 }
 
 // mp4Track is what the boxes of one track say.
@@ -608,24 +609,16 @@ func (t *mp4Track) editShift(movieScale uint32) int64 {
 // code; a sync sample is a key frame, with the sample entry's parameter sets (or the newer ones
 // it carries).
 func (t *mp4Track) clip(data []byte, samples []mp4Sample, movieScale uint32) (*Clip, error) {
-	// B-frames: a picture shown before one decoded earlier. The decoding path hands each access
-	// unit's own picture on, so it cannot take them.
 	// Times beyond 11 days are a damaged table (and would overflow a Duration).
 	limit := int64(t.timescale) * 1_000_000
 	shift := t.editShift(movieScale)
 	if shift < -limit || shift > limit {
 		shift = 0
 	}
-	prev := int64(0)
 	for i, s := range samples {
-		pts := s.dts + s.cto
-		if pts < -limit || pts > limit {
+		if pts := s.dts + s.cto; pts < -limit || pts > limit {
 			return nil, fmt.Errorf("picture %d is timed at %d/%d s: the file is damaged", i+1, pts, t.timescale)
 		}
-		if i > 0 && pts < prev {
-			return nil, &reencodeError{why: fmt.Sprintf("the clip has B-frames (picture %d is shown before picture %d): edgecam's decoder path takes pictures in the order they are shown, as IP cameras send them (-bf 0 turns B-frames off)", i+1, i)}
-		}
-		prev = pts
 	}
 	total := uint64(0)
 	for _, s := range samples {
@@ -692,6 +685,7 @@ func (t *mp4Track) clip(data []byte, samples []mp4Sample, movieScale uint32) (*C
 		return nil, errors.New("no picture in the video track")
 	}
 	c.data = buf
+	c.presentationOrder()
 	// The presentation starts at the first picture kept.
 	t0 := c.times[0]
 	if t0 < 0 || first > 0 {
@@ -705,6 +699,24 @@ func (t *mp4Track) clip(data []byte, samples []mp4Sample, movieScale uint32) (*C
 		}
 	}
 	return c, nil
+}
+
+// presentationOrder numbers the pictures in the order of their times (c.times, in decoding
+// order until then; B-frames are shown before pictures decoded earlier) and puts the times in
+// that order. Pictures of the same time keep their decoding order.
+func (c *Clip) presentationOrder() {
+	c.order = make([]int, len(c.times))
+	for u := range c.order {
+		c.order[u] = u
+	}
+	sort.SliceStable(c.order, func(a, b int) bool { return c.times[c.order[a]] < c.times[c.order[b]] })
+	c.shown = make([]int64, len(c.order))
+	sorted := make([]time.Duration, len(c.order))
+	for i, u := range c.order {
+		c.shown[u] = int64(i)
+		sorted[i] = c.times[u]
+	}
+	c.times = sorted
 }
 
 // ticks converts a time in a track's timescale to a Duration without overflowing for long clips.

@@ -101,6 +101,12 @@ struct vd {
 	AVPacket *pkt;
 	AVFrame *frame; // receives each picture
 	AVFrame *last;  // the newest picture
+	// The current call's pictures: each one's tag is its packet's pts, taken from tags (one per
+	// access unit), or without tags base plus the pictures the call received before it; the
+	// first one whose tag is want or more stops the call. VD_NEWEST: none does.
+	const int64_t *tags;
+	int64_t base, want;
+	int64_t last_tag; // the tag of last
 	struct SwsContext *sws;
 	int threads;        // thread_count asked of the kept decoder (FFmpeg replaces 0 by its choice)
 	pthread_mutex_t mu; // guards msg: FFmpeg's decoding threads log too
@@ -216,8 +222,9 @@ static void vd_refused(vd_result *r, int err) {
 		r->first_err = err;
 }
 
-// vd_receive takes every picture the decoder has ready, keeping the newest in d->last. It
-// returns a fatal error code or 0.
+// vd_receive takes every picture the decoder has ready, keeping the newest in d->last, until one
+// whose tag is d->want or more (r->found), which stays in d->last. It returns a fatal error
+// code or 0.
 static int vd_receive(vd *d, vd_result *r) {
 	for (;;) {
 		int err = ff.avcodec_receive_frame(d->ctx, d->frame);
@@ -229,9 +236,16 @@ static int vd_receive(vd *d, vd_result *r) {
 			vd_refused(r, err);
 			return 0;
 		}
+		int64_t tag = d->tags != NULL ? d->frame->pts : d->base + r->pictures;
 		r->pictures++;
 		ff.av_frame_unref(d->last);
 		ff.av_frame_move_ref(d->last, d->frame);
+		d->last_tag = tag;
+		if (tag >= d->want) {
+			r->found = 1;
+			r->tag = tag;
+			return 0;
+		}
 	}
 }
 
@@ -241,19 +255,32 @@ static int64_t vd_now(void) {
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels, int64_t budget_ns,
-	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
+// vd_begin starts a vd_decode or vd_feed: it clears r, the last picture and the message logged,
+// sets no tags and VD_NEWEST, and gives d a decoder (vd_open). It returns 0 or the fatal AVERROR
+// code, and the deadline of budget_ns (> 0) from now, or 0 for none.
+static int vd_begin(vd *d, int codec, int threads, int64_t max_pixels, int64_t budget_ns, int64_t *deadline, vd_result *r) {
 	memset(r, 0, sizeof *r);
 	ff.av_frame_unref(d->last);
+	d->tags = NULL;
+	d->base = 0;
+	d->want = VD_NEWEST;
 	pthread_mutex_lock(&d->mu);
 	d->msg[0] = 0;
 	pthread_mutex_unlock(&d->mu);
-	int64_t deadline = budget_ns > 0 ? vd_now() + budget_ns : 0;
-	int err = vd_open(d, codec, threads, max_pixels);
-	for (int i = 0; err == 0 && i < n; i++) {
+	*deadline = budget_ns > 0 ? vd_now() + budget_ns : 0;
+	return vd_open(d, codec, threads, max_pixels);
+}
+
+// vd_units sends the n access units at offs[0..n-1] of buf[0..len) to the decoder and takes
+// the pictures it returns, until the wanted one comes (r->found) or the deadline (when not 0)
+// passes before an access unit (r->over_budget); r->units_done says how many it sent.
+// skip_nonref discards the non-reference pictures before the last unit. It returns 0 or the
+// fatal AVERROR code.
+static int vd_units(vd *d, const uint8_t *buf, int len, const int *offs, int n, int skip_nonref, int64_t deadline, vd_result *r) {
+	int err = 0;
+	for (int i = 0; err == 0 && i < n && !r->found; i++) {
 		if (deadline != 0 && vd_now() > deadline) {
 			r->over_budget = 1;
-			r->units_done = i;
 			break;
 		}
 		int end = i + 1 < n ? offs[i + 1] : len;
@@ -261,10 +288,12 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 		// nothing keeps a pointer into buf after this call.
 		d->pkt->data = (uint8_t *)buf + offs[i];
 		d->pkt->size = end - offs[i];
+		d->pkt->pts = d->tags != NULL ? d->tags[i] : AV_NOPTS_VALUE;
 		d->ctx->skip_frame = skip_nonref && i + 1 < n ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
 		int e = ff.avcodec_send_packet(d->ctx, d->pkt);
 		d->pkt->data = NULL;
 		d->pkt->size = 0;
+		r->units_done = i + 1;
 		if (e == AVERROR(ENOMEM))
 			err = e;
 		else if (e < 0)
@@ -272,18 +301,21 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 		if (err == 0)
 			err = vd_receive(d, r);
 	}
+	return err;
+}
+
+// vd_end finishes a vd_decode or vd_feed: the stream's size (also when no picture could be made),
+// the fatal code and the message logged go into r, and the decoder is released when release is
+// set or err is not 0. It returns err.
+static int vd_end(vd *d, int err, int release, vd_result *r) {
 	if (d->ctx != NULL) {
-		r->width = d->ctx->width; // the stream's size, also when no picture could be made
+		r->width = d->ctx->width;
 		r->height = d->ctx->height;
-		if (err == 0 && !r->over_budget && ff.avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
-			err = vd_receive(d, r);
-		if (keep && err == 0 && !r->over_budget)
-			ff.avcodec_flush_buffers(d->ctx);
-		else
+		if (release || err != 0)
 			ff.avcodec_free_context(&d->ctx);
 	}
 	r->fatal = err;
-	if (r->pictures > 0) {
+	if (d->last->buf[0] != NULL) {
 		r->width = d->last->width;
 		r->height = d->last->height;
 	}
@@ -291,6 +323,20 @@ int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t 
 	memcpy(r->msg, d->msg, sizeof r->msg);
 	pthread_mutex_unlock(&d->mu);
 	return err;
+}
+
+int vd_decode(vd *d, int codec, int threads, int skip_nonref, int keep, int64_t max_pixels, int64_t budget_ns,
+	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
+	int64_t deadline;
+	int err = vd_begin(d, codec, threads, max_pixels, budget_ns, &deadline, r);
+	if (err == 0)
+		err = vd_units(d, buf, len, offs, n, skip_nonref, deadline, r);
+	if (err == 0 && !r->over_budget && ff.avcodec_send_packet(d->ctx, NULL) == 0) // drain the delayed pictures
+		err = vd_receive(d, r);
+	int release = !keep || err != 0 || r->over_budget;
+	if (!release)
+		ff.avcodec_flush_buffers(d->ctx);
+	return vd_end(d, err, release, r);
 }
 
 // vd_src_format maps the deprecated full-range YUVJ formats to their YUV twins; their range is
@@ -339,46 +385,43 @@ out:
 }
 
 // vd_feed decodes the n access units at offs[0..n-1] of buf[0..len) with the decoder kept from
-// the previous vd_feed (opened on the first), without draining or flushing it, so that the next
-// call continues the stream, and keeps the newest picture. Streams without B-frames output each
-// picture as its access unit is decoded. It returns 0 or the fatal AVERROR code (the decoder is
-// then released).
-int vd_feed(vd *d, int codec, int threads, int64_t max_pixels,
-	const uint8_t *buf, int len, const int *offs, int n, vd_result *r) {
-	memset(r, 0, sizeof *r);
-	ff.av_frame_unref(d->last);
-	pthread_mutex_lock(&d->mu);
-	d->msg[0] = 0;
-	pthread_mutex_unlock(&d->mu);
-	int err = vd_open(d, codec, threads, max_pixels);
-	for (int i = 0; err == 0 && i < n; i++) {
-		int end = i + 1 < n ? offs[i + 1] : len;
-		d->pkt->data = (uint8_t *)buf + offs[i];
-		d->pkt->size = end - offs[i];
-		d->ctx->skip_frame = AVDISCARD_DEFAULT;
-		int e = ff.avcodec_send_packet(d->ctx, d->pkt);
-		d->pkt->data = NULL;
-		d->pkt->size = 0;
-		if (e == AVERROR(ENOMEM))
-			err = e;
-		else if (e < 0)
-			vd_refused(r, e);
-		if (err == 0)
-			err = vd_receive(d, r);
-	}
-	if (d->ctx != NULL) {
-		r->width = d->ctx->width;
-		r->height = d->ctx->height;
-		if (err != 0)
-			ff.avcodec_free_context(&d->ctx);
-	}
-	r->fatal = err;
-	if (r->pictures > 0) {
+// the previous vd_feed (opened on the first), without flushing it, so that the next call
+// continues the stream. With want VD_NEWEST it keeps the newest picture; streams without B-frames
+// output each picture as its access unit is decoded. Otherwise it stops at the first picture
+// whose tag (tags[i], the pts of access unit i's picture, or without tags base plus the pictures
+// received before it in this call) is want or more, leaving the access units after it unsent,
+// and drops the pictures before it; a picture past want stays for the next call, which returns
+// it at once when it wants it or one before it. With drain, when every access unit is sent and
+// the picture has not come, the decoder is drained (no access unit may follow until the decoder
+// is released). When budget_ns (> 0) nanoseconds have passed before an access unit, it stops
+// there with r->over_budget set and releases the decoder (the next call starts from a key frame).
+// It returns 0 or the fatal AVERROR code (the decoder is then released).
+int vd_feed(vd *d, int codec, int threads, int64_t max_pixels, int64_t budget_ns,
+	const uint8_t *buf, int len, const int *offs, const int64_t *tags, int n, int64_t base, int64_t want, int drain,
+	vd_result *r) {
+	if (want != VD_NEWEST && d->ctx != NULL && d->last->buf[0] != NULL && d->last_tag >= want) {
+		memset(r, 0, sizeof *r);
+		r->found = 1;
+		r->tag = d->last_tag;
 		r->width = d->last->width;
 		r->height = d->last->height;
+		return 0;
 	}
-	pthread_mutex_lock(&d->mu);
-	memcpy(r->msg, d->msg, sizeof r->msg);
-	pthread_mutex_unlock(&d->mu);
-	return err;
+	int64_t deadline;
+	int err = vd_begin(d, codec, threads, max_pixels, budget_ns, &deadline, r);
+	d->tags = tags;
+	d->base = base;
+	d->want = want;
+	if (err == 0)
+		err = vd_units(d, buf, len, offs, n, 0, deadline, r);
+	if (err == 0 && drain && !r->found && !r->over_budget && r->units_done == n) {
+		int e = ff.avcodec_send_packet(d->ctx, NULL); // AVERROR_EOF: drained by a previous call
+		if (e == 0 || e == AVERROR_EOF)
+			err = vd_receive(d, r);
+	}
+	if (want != VD_NEWEST && !r->found)
+		ff.av_frame_unref(d->last);
+	d->tags = NULL;
+	// Over budget, the access units not sent are lost: the next call starts from a key frame.
+	return vd_end(d, err, r->over_budget, r);
 }

@@ -64,15 +64,16 @@ type Options struct {
 	// DecodeNonRef decodes every picture, also the non-reference ones before the last access
 	// unit that nothing refers to.
 	DecodeNonRef bool
-	// Budget bounds the time one Last spends decoding a group: when it runs out before the last
-	// access unit, Last fails (ErrOverBudget) instead of holding the decoder for as long as the
-	// group's access units take. 0 means DefaultBudget; negative, no limit.
+	// Budget bounds the time one Last spends decoding a group, and one Feed the access units it
+	// is given: when it runs out before the last access unit, the call fails (ErrOverBudget)
+	// instead of holding the decoder for as long as the access units take. 0 means
+	// DefaultBudget; negative, no limit.
 	Budget time.Duration
 }
 
-// DefaultBudget is the decode time Last allows a group when Options.Budget is 0. A 1080p group of
-// 250 pictures (10 s at 25 fps) decodes in about 1 s on x86 and a few on a Raspberry Pi 4;
-// a hostile one of thousands of tiny access units took minutes.
+// DefaultBudget is the decode time Last allows a group, and Feed one call's access units, when
+// Options.Budget is 0. A 1080p group of 250 pictures (10 s at 25 fps) decodes in about 1 s on x86
+// and a few on a Raspberry Pi 4; a hostile one of thousands of tiny access units took minutes.
 const DefaultBudget = 5 * time.Second
 
 // ErrOverBudget matches (errors.Is) the error of a group whose decoding ran out of time.
@@ -161,17 +162,20 @@ func (d *Decoder) Close() {
 }
 
 // start is what Last and Feed check and set up before decoding: the decoder open, the codec
-// known, the access units valid, the library loaded and the native decoder allocated. It
-// returns maxPixels with its default and the thread count to pass to C.
-func (d *Decoder) start(codec Codec, stream []byte, units []int, maxPixels int64) (int64, int, error) {
+// known, the access units valid (none is valid with none), the library loaded and the native
+// decoder allocated. It returns maxPixels with its default and the thread count to pass to C.
+func (d *Decoder) start(codec Codec, stream []byte, units []int, maxPixels int64, none bool) (int64, int, error) {
 	if d.closed {
 		return 0, 0, errors.New("videodec: decoder is closed")
 	}
 	if codec != H264 && codec != H265 {
 		return 0, 0, fmt.Errorf("videodec: unknown codec %d", int(codec))
 	}
-	if err := d.setUnits(stream, units); err != nil {
-		return 0, 0, fmt.Errorf("videodec: %s: %w", codec, err)
+	d.units = d.units[:0]
+	if len(units) > 0 || !none {
+		if err := d.setUnits(stream, units); err != nil {
+			return 0, 0, fmt.Errorf("videodec: %s: %w", codec, err)
+		}
 	}
 	if err := Load(); err != nil {
 		return 0, 0, err
@@ -194,41 +198,38 @@ func (d *Decoder) start(codec Codec, stream []byte, units []int, maxPixels int64
 	return maxPixels, threads, nil
 }
 
+// budget is Options.Budget with its default, 0 for no limit.
+func (d *Decoder) budget() time.Duration {
+	switch b := d.o.Budget; {
+	case b == 0:
+		return DefaultBudget
+	case b < 0:
+		return 0
+	default:
+		return b
+	}
+}
+
 // Last decodes the group of pictures in stream, whose access units start at the byte offsets
 // units (ascending; each ends where the next starts, the last at the end of stream), and returns
 // its last picture as an 8-bit BGR Mat, which the caller closes. Pictures over maxPixels
 // (width x height; 0 means imageinfo.DefaultMaxPixels) are refused before their memory is
 // allocated. Corrupt access units are skipped; it fails when no picture could be decoded.
 func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64) (gocv.Mat, Result, error) {
-	maxPixels, threads, err := d.start(codec, stream, units, maxPixels)
+	maxPixels, threads, err := d.start(codec, stream, units, maxPixels, false)
 	if err != nil {
 		return gocv.Mat{}, Result{}, err
 	}
-	budget := d.o.Budget
-	switch {
-	case budget == 0:
-		budget = DefaultBudget
-	case budget < 0:
-		budget = 0
-	}
+	budget := d.budget()
 	var r C.vd_result
 	C.vd_decode(d.c, C.int(codec), C.int(threads), cbool(!d.o.DecodeNonRef), cbool(d.o.KeepDecoder), C.int64_t(maxPixels),
 		C.int64_t(budget), (*C.uint8_t)(unsafe.Pointer(&stream[0])), C.int(len(stream)), &d.units[0], C.int(len(d.units)), &r)
-	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
-	if r.fatal != 0 {
-		C.vd_release(d.c)
-		return gocv.Mat{}, res, fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, &r))
-	}
-	if r.over_budget != 0 {
-		C.vd_release(d.c)
-		return gocv.Mat{}, res, fmt.Errorf("%s: %w: stopped after %v at access unit %d of %d (%d bytes): the group of pictures since the key frame is too long to decode at a capture (shorten the camera's key frame interval)",
-			codec, ErrOverBudget, budget, int(r.units_done), len(units), len(stream))
+	res, err := d.checkResult(codec, &r, maxPixels, budget, len(units), len(stream),
+		"the group of pictures since the key frame is too long to decode at a capture (shorten the camera's key frame interval)")
+	if err != nil {
+		return gocv.Mat{}, res, err
 	}
 	w, h := int(r.width), int(r.height)
-	if err := imageinfo.CheckPixels(w, h, maxPixels); err != nil && w > 0 && h > 0 {
-		C.vd_release(d.c)
-		return gocv.Mat{}, res, fmt.Errorf("%s: %w", codec, err)
-	}
 	if w > 0 && h > 0 && (w < MinSide || h < MinSide) {
 		C.vd_release(d.c)
 		return gocv.Mat{}, res, fmt.Errorf("%s: picture is %dx%d, smaller than %dx%d: not a camera's picture (refused)", codec, w, h, MinSide, MinSide)
@@ -240,11 +241,30 @@ func (d *Decoder) Last(codec Codec, stream []byte, units []int, maxPixels int64)
 		}
 		return gocv.Mat{}, res, fmt.Errorf("%s: no picture decoded from %d access units (%d bytes): %s", codec, len(units), len(stream), why)
 	}
-	m, err := d.convert(w, h)
-	if err != nil {
-		return gocv.Mat{}, res, fmt.Errorf("%s: converting the %dx%d picture to BGR: %w", codec, w, h, err)
+	m, err := d.convert(codec, w, h)
+	return m, res, err
+}
+
+// checkResult says what a vd_decode or vd_feed gave, and its error when it stopped (a fatal
+// error, the budget exhausted, with hint on what to do) or decoded a picture over maxPixels;
+// the decoder is then released.
+func (d *Decoder) checkResult(codec Codec, r *C.vd_result, maxPixels int64, budget time.Duration, units, bytes int, hint string) (Result, error) {
+	res := Result{Pictures: int(r.pictures), Refused: int(r.refused)}
+	var err error
+	switch w, h := int(r.width), int(r.height); {
+	case r.fatal != 0:
+		err = fmt.Errorf("%s decoder: %s", codec, avError(r.fatal, r))
+	case r.over_budget != 0:
+		err = fmt.Errorf("%s: %w: stopped after %v at access unit %d of %d (%d bytes): %s", codec, ErrOverBudget, budget, int(r.units_done), units, bytes, hint)
+	case w > 0 && h > 0:
+		if e := imageinfo.CheckPixels(w, h, maxPixels); e != nil {
+			err = fmt.Errorf("%s: %w", codec, e)
+		}
 	}
-	return m, res, nil
+	if err != nil {
+		C.vd_release(d.c)
+	}
+	return res, err
 }
 
 // MinSide is the smallest width and height Last converts: no camera sends smaller pictures, and
@@ -258,9 +278,17 @@ const MinSide = 16
 // were written far past their buffer. With the stride rounded up to 16 pixels every block fits.
 const strideAlign = 16
 
-// convert writes the decoded picture as BGR into a new continuous w x h Mat. Pictures under
-// MinSide a side are refused here too, whoever decoded them.
-func (d *Decoder) convert(w, h int) (gocv.Mat, error) {
+// convert writes the decoded picture of codec as BGR into a new continuous w x h Mat. Pictures
+// under MinSide a side are refused here too, whoever decoded them.
+func (d *Decoder) convert(codec Codec, w, h int) (gocv.Mat, error) {
+	m, err := d.convertBGR(w, h)
+	if err != nil {
+		return gocv.Mat{}, fmt.Errorf("%s: converting the %dx%d picture to BGR: %w", codec, w, h, err)
+	}
+	return m, nil
+}
+
+func (d *Decoder) convertBGR(w, h int) (gocv.Mat, error) {
 	if w < MinSide || h < MinSide {
 		C.vd_drop_last(d.c)
 		return gocv.Mat{}, fmt.Errorf("picture is %dx%d, smaller than %dx%d: not a camera's picture (refused)", w, h, MinSide, MinSide)

@@ -9,6 +9,9 @@
 // vd_codec values (package videodec's Codec).
 enum { VD_H264 = 0, VD_H265 = 1 };
 
+// VD_NEWEST is vd_feed's want when it keeps the newest picture.
+#define VD_NEWEST INT64_MAX
+
 // vd_result reports one vd_decode.
 typedef struct vd_result {
 	int pictures;  // pictures the decoder returned
@@ -16,8 +19,10 @@ typedef struct vd_result {
 	int first_err; // the first refusal's AVERROR code; 0 when none
 	int fatal;     // the AVERROR code that stopped decoding (no decoder, out of memory); 0 when none
 	int width, height; // size of the last picture
-	int over_budget;   // decoding stopped when the time budget ran out, after units_done access units
-	int units_done;
+	int over_budget;   // decoding stopped when the time budget ran out
+	int units_done;    // access units sent to the decoder
+	int found;         // vd_feed: the picture wanted (or one past it) came; tag is its tag
+	int64_t tag;
 	char msg[256]; // the first error FFmpeg logged for this decoder, if any
 } vd_result;
 

@@ -91,6 +91,14 @@ func accessUnits(codec Codec, data []byte) []int {
 // ffmpegLast is the last picture of the stream as the ffmpeg command converts it to BGR.
 func ffmpegLast(t *testing.T, codec Codec, data []byte, w, h int) []byte {
 	t.Helper()
+	all := ffmpegAll(t, codec, data, w, h)
+	return all[len(all)-1]
+}
+
+// ffmpegAll is every picture of the stream, in presentation order, as the ffmpeg command
+// converts them to BGR.
+func ffmpegAll(t *testing.T, codec Codec, data []byte, w, h int) [][]byte {
+	t.Helper()
 	format := map[Codec]string{H264: "h264", H265: "hevc"}[codec]
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", format, "-i", "-", "-f", "rawvideo", "-pix_fmt", "bgr24", "-")
 	cmd.Stdin = bytes.NewReader(data)
@@ -102,7 +110,21 @@ func ffmpegLast(t *testing.T, codec Codec, data []byte, w, h int) []byte {
 	if len(out) < size || len(out)%size != 0 {
 		t.Fatalf("ffmpeg gave %d bytes, not whole %dx%d BGR pictures", len(out), w, h)
 	}
-	return out[len(out)-size:]
+	var all [][]byte
+	for ; len(out) > 0; out = out[size:] {
+		all = append(all, out[:size])
+	}
+	return all
+}
+
+// conversionTolerance is the difference per channel allowed between a picture and the ffmpeg
+// command's: none, but 3 under CPU emulation (make test-arm64), where the ffmpeg command is the
+// host's, whose x86 YUV-to-BGR conversion rounds differently from the arm64 one.
+func conversionTolerance() int {
+	if os.Getenv(testfixture.EnvEmulated) == "1" {
+		return 3
+	}
+	return 0
 }
 
 // maxDiff is the largest difference between two equally long byte strings.
@@ -132,10 +154,7 @@ func matBytes(t *testing.T, m gocv.Mat) []byte {
 // command is the host's, whose x86 YUV-to-BGR conversion rounds differently from the arm64 one:
 // there a difference of 3 per channel is allowed.
 func TestLastPicture(t *testing.T) {
-	tolerance := 0
-	if os.Getenv(testfixture.EnvEmulated) == "1" {
-		tolerance = 3
-	}
+	tolerance := conversionTolerance()
 	for _, c := range []struct {
 		name  string
 		codec Codec
