@@ -6,8 +6,8 @@
 #      emulated with the arm64 ONNX Runtime library. EDGECAM_TEST_EMULATED=1 (set only here)
 #      skips the tests that run a model on many frames (20 s to 90 s a frame emulated) or execute
 #      a built binary; the shared models run once each on bus.jpg (TestBusUnderEmulation; yolo11n
-#      and yolo26n only with EDGECAM_TEST_EMULATED_MODELS=all, docs/models.md), and the yolo
-#      tests' hand-made tiny ONNX models exercise ONNX Runtime itself;
+#      only with EDGECAM_TEST_EMULATED_MODELS=all, docs/models.md), and the yolo tests'
+#      hand-made tiny ONNX models exercise ONNX Runtime itself;
 #   2. the arm64 .deb: its architecture, its binary's ELF machine, and that binary answering
 #      --version and `config check` on the packaged configuration.
 # Prints PASS/FAIL lines and the test counts. Usage: test-arm64.sh DEB (run by make test-arm64,
