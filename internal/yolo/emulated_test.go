@@ -34,10 +34,10 @@ type busModel struct {
 	want  []refDet
 }
 
-// Rounded to 3 decimals and 0.1 px. Under qemu a frame costs 17 s to 90 s (docs/models.md): the
+// Rounded to 3 decimals and 0.1 px. Under qemu a frame costs 6 s to 90 s (docs/models.md): the
 // four whose operators differ run by default (yolo11n-int8's integer convolutions, yolo26n's
-// end-to-end head with TopK and GatherElements), yolo11n is opt-in (yolo11n-320's operators at
-// 640, the dearest in CPU time).
+// end-to-end head with TopK and GatherElements); yolo11n, exactly yolo11n-320's operators at 640,
+// is opt-in.
 var busModels = []busModel{
 	{"yolov5n", false, reference["bus.jpg"]},
 	{"yolo11n-320", false, []refDet{
@@ -81,8 +81,9 @@ func TestBusModels(t *testing.T) {
 }
 
 // TestBusUnderEmulation runs each model of busModels once, on bus.jpg, where the other
-// real-model tests skip (make test-arm64: each costs dozens of frames at minutes a frame under
-// qemu): the arm64 ONNX Runtime, letterbox and JPEG decoder find the native run's detections.
+// real-model tests skip (make test-arm64: each costs dozens of frames at up to a minute and a half
+// a frame under qemu): the arm64 ONNX Runtime, letterbox and JPEG decoder find the native run's
+// detections.
 // The models marked optIn run only with EDGECAM_TEST_EMULATED_MODELS=all.
 func TestBusUnderEmulation(t *testing.T) {
 	if os.Getenv(testfixture.EnvEmulated) != "1" {
@@ -102,8 +103,7 @@ func TestBusUnderEmulation(t *testing.T) {
 
 // detectBus runs m's model once on bus.jpg and checks its detections against m.want (the same
 // labels and counts, each within busScoreTol and busBoxTol), logging the times (cpu: the process's
-// CPU time, qemu's own under emulation, which other work on the machine disturbs less than wall
-// time) and the largest differences.
+// CPU time over the detect, qemu's own under emulation) and the largest differences.
 func detectBus(t *testing.T, m busModel) {
 	path := filepath.Join(sharedDir(t), "models", m.name+".onnx")
 	if _, err := os.Stat(path); err != nil {
