@@ -4,8 +4,10 @@
 # /proc/cpuinfo in a private mount namespace):
 #   1. every package's tests, cross-compiled for arm64 against Debian's arm64 OpenCV 4.6 and run
 #      emulated with the arm64 ONNX Runtime library. EDGECAM_TEST_EMULATED=1 (set only here)
-#      skips the tests that run yolov5n (~3 min a frame emulated) or execute a built binary;
-#      the yolo tests' hand-made tiny ONNX models exercise ONNX Runtime itself;
+#      skips the tests that run a model on many frames (20 s to 90 s a frame emulated) or execute
+#      a built binary; the shared models run once each on bus.jpg (TestBusUnderEmulation; yolo11n
+#      only with EDGECAM_TEST_EMULATED_MODELS=all, docs/models.md), and the yolo tests'
+#      hand-made tiny ONNX models exercise ONNX Runtime itself;
 #   2. the arm64 .deb: its architecture, its binary's ELF machine, and that binary answering
 #      --version and `config check` on the packaged configuration.
 # Prints PASS/FAIL lines and the test counts. Usage: test-arm64.sh DEB (run by make test-arm64,
@@ -40,6 +42,8 @@ else
   fail "the arm64 test binaries under qemu (exit $rc)"
   grep -B5 -A30 -- '--- FAIL' "$work/test.log" | head -150
 fi
+echo "the models on bus.jpg under emulation:"
+grep -o '[^ ]* on bus.jpg: session.*' "$work/test.log"
 echo "skipped under emulation:"
 grep -o 'under CPU emulation.*' "$work/test.log" | sort | uniq -c
 
