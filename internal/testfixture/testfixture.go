@@ -57,7 +57,7 @@ func SkipIfEmulated(t testing.TB, why string) {
 // skips under CPU emulation (see EnvEmulated).
 func ModelPath(t testing.TB) string {
 	t.Helper()
-	SkipIfEmulated(t, "yolov5n takes ~3 min a frame emulated")
+	SkipIfEmulated(t, "the real model takes 15-90 s a frame emulated: TestBusUnderEmulation runs it once per model")
 	return mustExist(t, filepath.Join(SharedDir(t), "models", "yolov5n.onnx"))
 }
 
