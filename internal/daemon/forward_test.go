@@ -91,16 +91,26 @@ func TestStoreAndForwardAcrossOutageAndRestart(t *testing.T) {
 		left := q.Len()
 		q.Close()
 
-		// Collapse the duplicates of lost acknowledgements: a redelivery repeats the item at
-		// the head of the queue, so it directly follows its first delivery.
+		// Collapse the duplicates of lost acknowledgements by their message-id, as a consumer
+		// would: a redelivery repeats the item at the head of the queue, so it directly follows
+		// its first delivery, and it is the same message (capture time and body), with the same
+		// message-id. Two different tallies never share one.
 		var delivered []emulator.Telemetry
+		seen := map[string]bool{}
 		for i, m := range msgs {
-			if i > 0 && m.Properties["iothub-creation-time-utc"] == msgs[i-1].Properties["iothub-creation-time-utc"] &&
-				string(m.Body) == string(msgs[i-1].Body) {
-				t.Logf("%s: the tally captured at %s arrived twice (its acknowledgement was lost in the outage)",
+			mid := m.Properties["$.mid"]
+			if i > 0 && mid == msgs[i-1].Properties["$.mid"] {
+				if m.Properties["iothub-creation-time-utc"] != msgs[i-1].Properties["iothub-creation-time-utc"] || string(m.Body) != string(msgs[i-1].Body) {
+					t.Errorf("%s: two different tallies with message-id %s: %s and %s", id, mid, msgs[i-1].Body, m.Body)
+				}
+				t.Logf("%s: the tally captured at %s arrived twice, with one message-id (its acknowledgement was lost in the outage)",
 					id, m.Properties["iothub-creation-time-utc"])
 				continue
 			}
+			if len(mid) != 32 || seen[mid] {
+				t.Errorf("%s: message-id %q: want 32 hex digits, once per tally", id, mid)
+			}
+			seen[mid] = true
 			delivered = append(delivered, m)
 		}
 		checkMessages(t, id, delivered, body, modelID, start, end)

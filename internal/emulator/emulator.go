@@ -861,6 +861,9 @@ const (
 	ThrottleNone       Throttle = iota // normal operation
 	ThrottleNoAck                      // drop telemetry without a PUBACK
 	ThrottleDisconnect                 // close the connection on telemetry (not recorded)
+	// ThrottleAckLost records the telemetry, then closes the connection before its PUBACK: a
+	// network that fails after the hub has the message. The device sends it again.
+	ThrottleAckLost
 )
 
 // SetThrottle sets how the hub treats the device's telemetry from now on.

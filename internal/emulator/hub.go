@@ -401,6 +401,7 @@ func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
 		cl.Stop(errThrottled)
 		return packets.ErrRejectPacket
 	}
+	ackLost := d.throttle == ThrottleAckLost
 	t := Telemetry{
 		DeviceID: cl.ID, Hub: h.host, Topic: pk.TopicName, Body: bytes.Clone(pk.Payload),
 		Properties: props, ModelID: c.info.ModelID, Received: time.Now(),
@@ -417,6 +418,11 @@ func (h *hub) onTelemetry(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	e.broadcastLocked()
 	e.mu.Unlock()
+	if ackLost {
+		e.log.Info("throttled: telemetry recorded, connection closed before its PUBACK", "device", cl.ID)
+		cl.Stop(errThrottled)
+		return packets.ErrRejectPacket
+	}
 	return packets.CodeSuccessIgnore
 }
 

@@ -630,7 +630,9 @@ func messageSize(body []byte, bag string) int {
 
 // SendTelemetry publishes body (JSON) at QoS 1 to devices/{id}/messages/events/ with content
 // type application/json, UTF-8, the creation time created (UTC, milliseconds; the capture time,
-// which IoT Central uses as the timestamp; zero leaves it out) and props. It returns once the
+// which IoT Central uses as the timestamp; zero leaves it out), props, and a message-id made
+// from all of these and the body (see messageID: the same message sent again has the same ID,
+// so a consumer can drop repeated deliveries). It returns once the
 // hub acknowledged the message (PUBACK), or with an error: ErrNotConnected while reconnecting
 // (keep the message and retry), ErrMessageTooLarge over 256 KB, or ctx's error (the message
 // may then still arrive). Without a deadline in ctx it waits a minute for the PUBACK.
@@ -639,6 +641,7 @@ func (c *Client) SendTelemetry(ctx context.Context, body []byte, created time.Ti
 	if err != nil {
 		return fmt.Errorf("iothub: %w", err)
 	}
+	bag += "&$.mid=" + messageID(bag, body)
 	if n := messageSize(body, bag); n > maxTelemetryBytes {
 		return fmt.Errorf("iothub: telemetry of %d bytes with its properties: %w (IoT Hub accepts at most 256 KB)", n, ErrMessageTooLarge)
 	}

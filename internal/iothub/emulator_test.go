@@ -86,8 +86,9 @@ func TestTelemetryOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := msgs[0]
-	wantTopic := "devices/cam1/messages/events/$.ct=application%2Fjson&$.ce=utf-8&iothub-creation-time-utc=2026-11-23T10%3A11%3A12.345Z&camera=front%20door"
-	if m.Topic != wantTopic {
+	wantTopic := "devices/cam1/messages/events/$.ct=application%2Fjson&$.ce=utf-8&iothub-creation-time-utc=2026-11-23T10%3A11%3A12.345Z&camera=front%20door" +
+		"&$.mid=" + m.Properties["$.mid"]
+	if len(m.Properties["$.mid"]) != 32 || m.Topic != wantTopic {
 		t.Errorf("topic\n got %s\nwant %s", m.Topic, wantTopic)
 	}
 	if string(m.Body) != string(body) || m.DeviceID != "cam1" || m.ModelID != modelID {
@@ -97,6 +98,20 @@ func TestTelemetryOverTLS(t *testing.T) {
 		if m.Properties[k] != v {
 			t.Errorf("property %s = %q, want %q (all: %v)", k, m.Properties[k], v, m.Properties)
 		}
+	}
+	// Sent again (as the spool does when a PUBACK was lost), the message keeps its message-id;
+	// another message gets another.
+	if err := c.SendTelemetry(ctx, body, created, map[string]string{"camera": "front door"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendTelemetry(ctx, []byte(`{"person":3,"car":1}`), created, map[string]string{"camera": "front door"}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err = e.WaitTelemetry(ctx, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if id := m.Properties["$.mid"]; msgs[1].Properties["$.mid"] != id || msgs[2].Properties["$.mid"] == id {
+		t.Errorf("message-ids %s, %s (the same message again), %s (another)", id, msgs[1].Properties["$.mid"], msgs[2].Properties["$.mid"])
 	}
 	conn, ok := e.Connected("cam1")
 	if !ok || conn.APIVersion != "2021-04-12" || conn.ModelID != modelID {

@@ -1,6 +1,8 @@
 package iothub
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -46,6 +48,20 @@ func encodeBagComponent(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// messageID is a telemetry message's IoT Hub message-id ($.mid): 32 hex digits of a SHA-256 of
+// its property bag (content type, capture time, properties) and its body. A message delivered
+// twice (the hub recorded it but its PUBACK was lost, so the spool sent it again) carries the
+// same ID both times, and a consumer (Stream Analytics, a Function) can drop the repeat by it;
+// two messages that differ in body, capture time or a property never share one.
+func messageID(bag string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(bag))
+	h.Write([]byte{0})
+	h.Write(body)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
 // telemetryBag builds the property bag of a telemetry message: content type and encoding for

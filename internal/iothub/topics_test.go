@@ -36,6 +36,32 @@ func TestTelemetryBag(t *testing.T) {
 	}
 }
 
+// The message-id is the same for the same message and differs when anything in it does.
+func TestMessageID(t *testing.T) {
+	created := time.Date(2026, 12, 7, 4, 5, 6, 789_000_000, time.UTC)
+	bag, _ := telemetryBag(created, map[string]string{"camera": "door"})
+	body := []byte(`{"person":2}`)
+	id := messageID(bag, body)
+	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		t.Fatalf("id %q: want 32 hex digits", id)
+	}
+	if again := messageID(bag, append([]byte(nil), body...)); again != id {
+		t.Errorf("the same message: %s, then %s", id, again)
+	}
+	later, _ := telemetryBag(created.Add(time.Millisecond), map[string]string{"camera": "door"})
+	other, _ := telemetryBag(created, map[string]string{"camera": "gate"})
+	for what, got := range map[string]string{
+		"another body":         messageID(bag, []byte(`{"person":3}`)),
+		"another capture time": messageID(later, body),
+		"another property":     messageID(other, body),
+		"body moved into bag":  messageID(bag+`{"person":2}`, nil),
+	} {
+		if got == id {
+			t.Errorf("%s: the same id %s", what, id)
+		}
+	}
+}
+
 func TestParseMethodTopic(t *testing.T) {
 	m, err := parseMethodTopic("$iothub/methods/POST/camera*snapshot/?$rid=42")
 	if err != nil || m.name != "camera*snapshot" || m.rid != "42" {
